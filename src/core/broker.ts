@@ -1,0 +1,628 @@
+// The one refresh path. Every process that needs a token for an account goes through a Broker
+// for that account's slot directory; across all of them a refresh token is presented at most once.
+//
+// Invariant: only the process that creates generation N's spend marker may present N's refresh
+// token, and only it may write generation N+1 from that refresh. Everyone else adopts N+1.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenSet } from './types.ts';
+import { systemClock } from './types.ts';
+import { Journal, type GenerationRecord, type SlotState, type SlotStatus, type Writer } from './journal.ts';
+import { LockWaiter, releaseLock } from './lockWait.ts';
+import type { HeldLock } from './refreshLock.ts';
+import { type Credentials, parseCredentials, serializeCredentials } from './credentials.ts';
+import { fingerprint } from './fingerprint.ts';
+import { InvalidGrantError, TokenRelayError, TransientError, describeError, isTokenRelayError } from './errors.ts';
+import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.ts';
+import { askPeer, servePeers } from './peerChannel.ts';
+import { redactor, redactingLogger, silentLogger } from './redact.ts';
+import { defaultSocketDir, ensureSocketDir } from '../ipc/socketDir.ts';
+import type { JsonServer } from '../ipc/jsonServer.ts';
+import { ProactiveTimer } from './proactiveTimer.ts';
+
+export interface BrokerHooks {
+  /** Test fault injection: runs after the spend claim, right before the refresh request. */
+  beforeRefresh?(): void | Promise<void>;
+  /** Runs after the refresh response arrived, before anything is persisted. */
+  afterResponse?(): void | Promise<void>;
+}
+
+export interface BrokerOptions {
+  slotDir: string;
+  secretKey: string;
+  store: SecretStore;
+  client: RefreshClient;
+  clock?: Clock;
+  log?: Logger;
+  socketDir?: string;
+  label?: string;
+  refreshSkewMs?: number;
+  lockStaleMs?: number;
+  lockWaitMs?: number;
+  refreshTimeoutMs?: number;
+  viewCatchUpMs?: number;
+  backoff?: BackoffPolicy;
+  proactive?: boolean;
+  hooks?: BrokerHooks;
+}
+
+export type BrokerState = 'signed-out' | 'signed-in' | 'refreshing' | 'needs-sign-in' | 'offline' | 'error';
+
+export interface BrokerStatus {
+  state: BrokerState;
+  account?: Account;
+  expiresAt?: number;
+  generation?: number;
+  lastRefresh?: { at: number; byThisProcess: boolean; writer: Writer };
+  error?: string;
+  errorCode?: string;
+}
+
+export interface BrokerEvent {
+  type: 'signed-out' | 'signed-in' | 'refreshing' | 'refreshed' | 'needs-sign-in' | 'offline' | 'error';
+  byThisProcess: boolean;
+  status: BrokerStatus;
+}
+
+export interface AccessGrant {
+  accessToken: string;
+  expiresAt: number;
+  account: Account;
+  generation: number;
+  scope?: string;
+}
+
+export interface GetTokenOptions {
+  /** The token a server just answered 401 to: refreshed unless it was already replaced. */
+  rejectedAccessToken?: string;
+  /** The token must stay valid at least this long (default: the refresh skew). */
+  minValidityMs?: number;
+}
+
+export class Broker {
+  private readonly writer: Writer;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly events = new EventEmitter();
+  private readonly waiter: LockWaiter;
+  private readonly inflight = new Map<number, Promise<Credentials>>();
+  private readonly disposables: Disposable[] = [];
+  private readonly timer: ProactiveTimer;
+  private creds: Credentials | undefined;
+  private slotState: SlotState | 'unknown' = 'unknown';
+  private record: GenerationRecord | undefined;
+  private state: BrokerState = 'signed-out';
+  private lastError: TokenRelayError | undefined;
+  private syncing: Promise<void> | undefined;
+  private peerServer: JsonServer | undefined;
+  private disposed = false;
+
+  private constructor(private readonly journal: Journal, private readonly opts: BrokerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = redactingLogger(opts.log ?? silentLogger);
+    this.writer = { pid: process.pid, id: randomBytes(6).toString('hex'), label: opts.label };
+    this.waiter = new LockWaiter(journal, opts.lockStaleMs ?? 2000, this.log);
+    this.timer = new ProactiveTimer(this.clock, () => this.proactiveRefresh());
+  }
+
+  static async create(opts: BrokerOptions): Promise<Broker> {
+    const broker = new Broker(await Journal.open(opts.slotDir), opts);
+    await broker.start();
+    return broker;
+  }
+
+  private async start(): Promise<void> {
+    const socketDir = await ensureSocketDir(this.opts.socketDir ?? defaultSocketDir());
+    this.peerServer = await servePeers(socketDir, () => this.creds, this.log);
+    await this.journal.registerPeer(this.writer.id, this.peerServer.socketPath);
+    this.disposables.push(this.journal.watch((event) => {
+      this.waiter.notify(event);
+      if (event === 'generation') void this.syncQuietly();
+      if (event === 'status') void this.onStatusChanged();
+      if (event === 'spend' && this.creds && this.state !== 'refreshing') this.emit('refreshing', false);
+    }));
+    this.disposables.push(this.opts.store.onDidChange((key) => {
+      if (key === this.opts.secretKey) void this.syncQuietly();
+    }));
+    await this.syncQuietly();
+  }
+
+  // ---- public API -------------------------------------------------------------------------
+
+  async getToken(options: GetTokenOptions = {}): Promise<AccessGrant> {
+    await this.syncIfBehind();
+    let creds = this.requireCredentials();
+    for (let round = 0; round < 4; round++) {
+      const rejected = options.rejectedAccessToken !== undefined
+        && fingerprint(options.rejectedAccessToken) === fingerprint(creds.tokens.accessToken);
+      if (!rejected && this.isFresh(creds, options.minValidityMs)) return grantOf(creds);
+      const startGen = creds.gen;
+      try {
+        creds = await this.refreshGeneration(creds.gen, rejected, options.minValidityMs);
+      } catch (err) {
+        // The session survives transient trouble: a token the clock still trusts is handed out.
+        if (isTokenRelayError(err, 'offline') && !rejected && this.remainingMs(creds) > 0) return grantOf(creds);
+        throw err;
+      }
+      if (creds.gen > startGen) return grantOf(creds);
+    }
+    if (this.remainingMs(creds) > 0) return grantOf(creds);
+    throw new TokenRelayError('timeout', 'Token Relay could not obtain a fresh access token.', 'Try again; see the Token Relay log for details.');
+  }
+
+  /** Persists a brand-new grant from sign-in as the next generation of this slot. */
+  async signIn(tokens: TokenSet, account: Account): Promise<void> {
+    redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
+    await this.withLock(async () => {
+      await this.sync();
+      for (;;) {
+        const gen = ((await this.journal.latest())?.gen ?? 0) + 1;
+        const next: Credentials = { v: 1, gen, account, tokens };
+        if (await this.persist(next)) break;
+      }
+      this.emit('signed-in', true);
+    });
+  }
+
+  /** Revokes at the IdP (best effort), then signs out every process sharing this slot. */
+  async signOut(): Promise<void> {
+    await this.withLock(async () => {
+      await this.sync();
+      const held = this.creds;
+      const gen = ((await this.journal.latest())?.gen ?? 0) + 1;
+      await this.writeRecord(this.recordFor(gen, 'signed-out', held?.account));
+      this.creds = undefined;
+      this.setSlot('signed-out');
+      await this.opts.store.delete(this.opts.secretKey);
+      if (held?.tokens.refreshToken) {
+        await this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(5000))
+          .catch((err) => this.log.warn(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`));
+      }
+      this.emit('signed-out', true);
+    });
+  }
+
+  status(): BrokerStatus {
+    const c = this.creds;
+    const r = this.record;
+    return {
+      state: this.state,
+      account: c?.account ?? r?.account,
+      expiresAt: c?.tokens.expiresAt,
+      generation: c?.gen ?? r?.gen,
+      lastRefresh: r ? { at: r.at, byThisProcess: r.writer.id === this.writer.id, writer: r.writer } : undefined,
+      error: this.lastError?.message,
+      errorCode: this.lastError?.code,
+    };
+  }
+
+  /** Credentials as this process holds them now, without any I/O (for listing sessions). */
+  peek(): Credentials | undefined {
+    return this.creds;
+  }
+
+  onEvent(listener: (event: BrokerEvent) => void): Disposable {
+    this.events.on('event', listener);
+    return { dispose: () => this.events.off('event', listener) };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.timer.cancel();
+    for (const d of this.disposables) d.dispose();
+    await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
+    await this.peerServer?.close();
+  }
+
+  // ---- refresh ---------------------------------------------------------------------------
+
+  /** One refresh of generation `gen` per process, whatever the number of callers. */
+  private refreshGeneration(gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials> {
+    let flight = this.inflight.get(gen);
+    if (!flight) {
+      flight = this.refreshAcrossProcesses(gen, rejected, minValidityMs).finally(() => this.inflight.delete(gen));
+      this.inflight.set(gen, flight);
+    }
+    return flight;
+  }
+
+  private async refreshAcrossProcesses(gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials> {
+    const deadline = this.clock.now() + (this.opts.lockWaitMs ?? 30_000);
+    for (;;) {
+      const outcome = await this.waiter.acquire(async () => (await this.syncIfBehind(), (this.record?.gen ?? gen) !== gen),
+        Math.max(0, deadline - this.clock.now()));
+      if ('advanced' in outcome) return this.requireCredentials();
+      const result = await this.underLock(outcome.lock, gen, rejected, minValidityMs);
+      if (result !== 'wait') return result;
+      // The token is being spent by a live process that lost the lock (frozen or slow): wait for its result.
+      await this.waitForGeneration(gen, deadline);
+      if ((this.record?.gen ?? gen) !== gen) return this.requireCredentials();
+    }
+  }
+
+  private async underLock(lock: HeldLock, gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials | 'wait'> {
+    try {
+      await this.sync();
+      const creds = this.requireCredentials();
+      if (creds.gen !== gen) return creds;
+      if (!rejected && this.isFresh(creds, minValidityMs)) return creds;
+      const status = await this.journal.readStatus();
+      if (status.offlineUntil && status.offlineUntil > this.clock.now()) {
+        throw this.lastError instanceof TransientError ? this.lastError
+          : new TransientError(status.lastError ?? 'recent failures; retrying later', false);
+      }
+      if (!(await this.claimSpend(gen))) return 'wait';
+      return await this.spend(creds, lock, status);
+    } finally {
+      await releaseLock(lock, this.log);
+    }
+  }
+
+  /** True when this process may present generation `gen`'s refresh token. */
+  private async claimSpend(gen: number): Promise<boolean> {
+    const claim = await this.journal.claimSpend(gen, this.writer);
+    if (claim === 'claimed' || claim.owner.id === this.writer.id) return true;
+    if (isAlive(claim.owner.pid)) {
+      this.log.info(`Generation ${gen} is being refreshed by pid ${claim.owner.pid}; waiting for its result`);
+      return false;
+    }
+    // Its spender died mid-refresh; the token may be unspent. At most one process retries it, once.
+    const retry = await this.journal.claimSpend(gen, this.writer, true);
+    if (retry !== 'claimed') return false;
+    this.log.warn(`pid ${claim.owner.pid} died while refreshing generation ${gen}; retrying that refresh once`);
+    return true;
+  }
+
+  private async spend(creds: Credentials, lock: HeldLock, status: SlotStatus): Promise<Credentials> {
+    const gen = creds.gen;
+    const refreshToken = creds.tokens.refreshToken;
+    try {
+      if (!refreshToken) {
+        throw new TokenRelayError('needs-sign-in', 'The access token expired and the identity provider issued no refresh token.',
+          'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
+      }
+      this.emit('refreshing', true);
+      await this.opts.hooks?.beforeRefresh?.();
+    } catch (err) {
+      await this.journal.releaseSpend(gen); // nothing was sent: the token is still unspent
+      throw err;
+    }
+    this.log.info(`Refreshing generation ${gen} (refresh token ${fingerprint(refreshToken)})`);
+    let tokens: TokenSet;
+    try {
+      tokens = await this.opts.client.refresh(refreshToken, AbortSignal.timeout(this.opts.refreshTimeoutMs ?? 15_000));
+    } catch (err) {
+      return this.refreshFailed(creds, err);
+    }
+    await this.opts.hooks?.afterResponse?.();
+    redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
+    const next: Credentials = { v: 1, gen: gen + 1, account: creds.account, tokens: { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken } };
+    if (lock.compromised) this.log.warn('The refresh lock was taken over while refreshing; the spend marker still makes this result the only one');
+    if (!(await this.persist(next))) {
+      this.log.warn(`Generation ${gen + 1} was written by someone else (a new sign-in); discarding this refresh result`);
+      await this.sync();
+      return this.requireCredentials();
+    }
+    if (status.failures) await this.journal.writeStatus({});
+    this.lastError = undefined;
+    this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
+    this.emit('refreshed', true);
+    return next;
+  }
+
+  private async refreshFailed(creds: Credentials, err: unknown): Promise<never> {
+    const gen = creds.gen;
+    if (err instanceof InvalidGrantError) {
+      // Another process may have rotated it after all: adopt before concluding anything.
+      await this.sync();
+      const latest = await this.journal.latest();
+      if (latest && latest.gen !== gen) throw new TokenRelayError('stale-view', 'The session changed while refreshing.', 'Try again.');
+      this.log.warn(`The identity provider refused refresh token ${fingerprint(creds.tokens.refreshToken ?? '')}: ${err.detail}`);
+      await this.writeRecord(this.recordFor(gen + 1, 'needs-sign-in', creds.account, err.detail));
+      this.creds = undefined;
+      this.lastError = err;
+      this.setSlot('needs-sign-in');
+      this.emit('needs-sign-in', true);
+      throw err;
+    }
+    await this.journal.releaseSpend(gen);
+    const status = await this.journal.readStatus();
+    const failures = (status.failures ?? 0) + 1;
+    const delay = backoffDelay(this.opts.backoff ?? defaultBackoff, failures);
+    const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
+    this.lastError = error;
+    if (error instanceof TransientError) {
+      await this.journal.writeStatus({ failures, offlineUntil: this.clock.now() + delay, lastError: error.message, by: this.writer });
+      this.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
+      this.timer.retryIn(delay);
+      this.emit('offline', true);
+    } else {
+      this.log.error(`Refresh failed: ${error.message}`);
+      this.emit('error', true);
+    }
+    throw error;
+  }
+
+  private async proactiveRefresh(): Promise<void> {
+    if (this.disposed || !this.creds) return;
+    try {
+      await this.getToken();
+    } catch (err) {
+      this.log.debug(`Proactive refresh did not complete: ${describeError(err)}`);
+      const status = await this.journal.readStatus().catch(() => ({} as SlotStatus));
+      if (this.creds) this.timer.retryIn(Math.max(1000, (status.offlineUntil ?? 0) - this.clock.now()));
+    }
+  }
+
+  // ---- persistence and adoption -------------------------------------------------------------
+
+  /** Secret first, then the journal, so a crash in between leaves the newer secret discoverable. */
+  private async persist(next: Credentials): Promise<boolean> {
+    const view = await this.readView().catch(() => undefined);
+    if (!view || view.gen < next.gen) await this.opts.store.store(this.opts.secretKey, serializeCredentials(next));
+    const previous = this.creds;
+    this.creds = next; // served to peers from the moment the journal announces it
+    if (!(await this.writeRecord(this.recordFor(next.gen, 'active', next.account)))) {
+      this.creds = previous;
+      return false;
+    }
+    this.lastError = undefined;
+    this.setSlot('active');
+    this.timer.schedule(this.refreshAt(next));
+    return true;
+  }
+
+  private async writeRecord(record: GenerationRecord): Promise<boolean> {
+    if (!(await this.journal.write(record))) return false;
+    this.record = record;
+    return true;
+  }
+
+  private recordFor(gen: number, state: SlotState, account?: Account, reason?: string): GenerationRecord {
+    const t = state === 'active' ? this.creds?.tokens : undefined;
+    return {
+      v: 1, gen, state, account, reason,
+      refreshFp: t?.refreshToken ? fingerprint(t.refreshToken) : undefined,
+      accessFp: t ? fingerprint(t.accessToken) : undefined,
+      expiresAt: t?.expiresAt,
+      writer: this.writer,
+      peer: this.peerServer?.socketPath,
+      at: this.clock.now(),
+    };
+  }
+
+  private async syncIfBehind(): Promise<void> {
+    if (this.syncing) return this.syncing;
+    if (this.slotState === 'unknown' || this.record === undefined || this.state === 'error') return this.sync();
+    const latest = await this.journal.latest();
+    if (latest?.gen !== this.record.gen) await this.sync();
+  }
+
+  private async syncQuietly(): Promise<void> {
+    await this.sync().catch((err) => this.log.warn(`Could not read the shared session state: ${describeError(err)}`));
+  }
+
+  /** Brings this process in line with the journal; one pass at a time. */
+  private sync(): Promise<void> {
+    this.syncing ??= this.syncOnce().finally(() => { this.syncing = undefined; });
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const latest = await this.journal.latest();
+    if (!latest) return this.adoptUnjournaled();
+    // Generations only move forward: a read from before one of our own writes is ignored.
+    if (latest.gen < (this.record?.gen ?? 0) || latest.gen < (this.creds?.gen ?? 0)) return;
+    if (latest.gen === this.creds?.gen) {
+      this.record = latest;
+      return;
+    }
+    if (latest.gen === this.record?.gen && latest.state !== 'active') return;
+    const previous = this.record;
+    if (latest.state !== 'active') {
+      this.record = latest;
+      const had = this.creds !== undefined || previous?.state === 'active';
+      this.creds = undefined;
+      this.timer.cancel();
+      this.setSlot(latest.state);
+      if (latest.state === 'needs-sign-in') this.lastError = new InvalidGrantError(latest.reason ?? 'refresh token refused');
+      if (had || previous === undefined) this.emit(latest.state === 'signed-out' ? 'signed-out' : 'needs-sign-in', false);
+      void this.reconcileView();
+      return;
+    }
+    // The record is published only once its credentials are in hand: callers key off it.
+    const found = await this.fetchGeneration(latest);
+    if ((this.record?.gen ?? 0) > latest.gen || (this.creds?.gen ?? 0) >= latest.gen) return; // overtaken meanwhile
+    this.record = latest;
+    if (!found) {
+      this.creds = undefined; // its refresh token is spent: never present it again
+      this.lastError = new TokenRelayError('stale-view', 'This window cannot read the current sign-in: its secret storage is out of date and no other window holds it.',
+        'Reload the window; if that does not help, sign in again.');
+      this.setState('error');
+      this.emit('error', false);
+      return;
+    }
+    const wasSignedIn = this.creds !== undefined;
+    this.creds = found;
+    redactor.remember(found.tokens.accessToken, found.tokens.refreshToken, found.tokens.idToken);
+    this.lastError = undefined;
+    this.setSlot('active');
+    this.timer.schedule(this.refreshAt(found));
+    this.log.debug(`Adopted generation ${found.gen} written by pid ${latest.writer.pid}`);
+    this.emit(wasSignedIn ? 'refreshed' : 'signed-in', latest.writer.id === this.writer.id);
+    void this.reconcileView();
+  }
+
+  /** Own secret view first, then the writer and other live peers, then a bounded wait for the view to catch up. */
+  private async fetchGeneration(record: GenerationRecord): Promise<Credentials | undefined> {
+    const matches = (c: Credentials | undefined) => c !== undefined && c.gen === record.gen
+      && (!record.refreshFp || fingerprint(c.tokens.refreshToken ?? '') === record.refreshFp);
+    const fromView = async () => {
+      const view = await this.readView().catch((err) => { this.lastError = err; return undefined; });
+      return matches(view) ? view : undefined;
+    };
+    const viewed = await fromView();
+    if (viewed) return viewed;
+    // The writer first: it holds the generation it just announced.
+    const fromWriter = record.peer && record.peer !== this.peerServer?.socketPath ? await askPeer(record.peer, record.gen) : undefined;
+    if (matches(fromWriter)) return fromWriter;
+    for (const peer of await this.journal.peers()) {
+      if (peer.id === this.writer.id || peer.socket === record.peer) continue;
+      const got = await askPeer(peer.socket, record.gen);
+      if (matches(got)) return got;
+    }
+    const until = this.clock.now() + (this.opts.viewCatchUpMs ?? 2000);
+    while (this.clock.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 100);
+        const sub = this.opts.store.onDidChange(done);
+        function done() { clearTimeout(timer); sub.dispose(); resolve(); }
+      });
+      const late = await fromView();
+      if (late) return late;
+    }
+    return undefined;
+  }
+
+  /** No journal yet: first run, or credentials from before the journal existed. */
+  private async adoptUnjournaled(): Promise<void> {
+    let view: Credentials | undefined;
+    try {
+      view = await this.readView();
+    } catch (err) {
+      this.lastError = err as TokenRelayError;
+      this.setState('error');
+      this.emit('error', false);
+      return;
+    }
+    if (!view) {
+      this.setSlot('signed-out');
+      return;
+    }
+    await this.withLock(async () => {
+      if (await this.journal.latest()) return;
+      this.creds = view;
+      redactor.remember(view!.tokens.accessToken, view!.tokens.refreshToken);
+      await this.persist(view!);
+      this.emit('signed-in', true);
+    });
+  }
+
+  /** Makes this process's secret view agree with the journal (code-server writes whole stale views back). */
+  private async reconcileView(): Promise<void> {
+    try {
+      const view = await this.readView().catch(() => undefined);
+      const latest = this.record;
+      if (!latest) return;
+      const behind = latest.state === 'active' ? this.creds?.gen === latest.gen && (view?.gen ?? -1) < latest.gen
+        : view !== undefined && view.gen < latest.gen;
+      if (!behind) return;
+      await this.withLock(async () => {
+        const now = await this.journal.latest();
+        if (now?.gen !== latest.gen) return;
+        if (latest.state === 'active' && this.creds?.gen === latest.gen) {
+          await this.opts.store.store(this.opts.secretKey, serializeCredentials(this.creds));
+        } else if (latest.state !== 'active') {
+          await this.opts.store.delete(this.opts.secretKey);
+        }
+      });
+    } catch (err) {
+      this.log.debug(`Secret view not reconciled: ${describeError(err)}`);
+    }
+  }
+
+  private async readView(): Promise<Credentials | undefined> {
+    const raw = await this.opts.store.get(this.opts.secretKey);
+    return raw === undefined ? undefined : parseCredentials(raw);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const outcome = await this.waiter.acquire(async () => false, this.opts.lockWaitMs ?? 30_000);
+    if (!('lock' in outcome)) throw new Error('unreachable');
+    try {
+      return await fn();
+    } finally {
+      await releaseLock(outcome.lock, this.log);
+    }
+  }
+
+  private async waitForGeneration(gen: number, deadline: number): Promise<void> {
+    while (this.clock.now() < deadline) {
+      await this.waiter.nextEvent(1000);
+      await this.syncIfBehind();
+      if ((this.record?.gen ?? gen) !== gen) return;
+      const marker = await this.journal.readSpend(gen);
+      if (!marker || !isAlive(marker.owner.pid)) return;
+    }
+    throw new TokenRelayError('timeout', 'Another process started a refresh and has not finished it.',
+      'It may be suspended; Token Relay retries once it resumes or exits. Try again in a moment.');
+  }
+
+  private requireCredentials(): Credentials {
+    if (this.creds) return this.creds;
+    if (this.lastError && this.state !== 'signed-out') throw this.lastError;
+    if (this.slotState === 'needs-sign-in') throw new InvalidGrantError(this.record?.reason ?? 'refresh token refused');
+    throw new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu.');
+  }
+
+  private skewFor(creds: Credentials): number {
+    const lifetime = creds.tokens.expiresAt - creds.tokens.obtainedAt;
+    return Math.max(0, Math.min(this.opts.refreshSkewMs ?? 60_000, lifetime / 4));
+  }
+
+  private isFresh(creds: Credentials, minValidityMs?: number): boolean {
+    const lifetime = creds.tokens.expiresAt - creds.tokens.obtainedAt;
+    const wanted = minValidityMs === undefined ? this.skewFor(creds) : Math.min(minValidityMs, lifetime / 2);
+    return this.remainingMs(creds) > wanted;
+  }
+
+  private remainingMs(creds: Credentials): number {
+    return creds.tokens.expiresAt - this.clock.now();
+  }
+
+  private refreshAt(creds: Credentials): number | undefined {
+    if (this.opts.proactive === false || !creds.tokens.refreshToken) return undefined;
+    const skew = this.skewFor(creds);
+    return creds.tokens.expiresAt - skew - Math.random() * Math.min(5000, skew / 4);
+  }
+
+  private setSlot(state: SlotState): void {
+    this.slotState = state;
+    this.setState(state === 'active' ? 'signed-in' : state);
+  }
+
+  private setState(state: BrokerState): void {
+    this.state = state;
+  }
+
+  private async onStatusChanged(): Promise<void> {
+    const status = await this.journal.readStatus();
+    if (!this.creds || status.by?.id === this.writer.id) return;
+    if (status.offlineUntil && status.offlineUntil > this.clock.now()) this.emit('offline', false);
+  }
+
+  private emit(type: BrokerEvent['type'], byThisProcess: boolean): void {
+    if (type === 'refreshing') this.state = 'refreshing';
+    else if (type === 'refreshed' || type === 'signed-in') this.state = 'signed-in';
+    else if (type === 'offline') this.state = 'offline';
+    else if (type === 'error') this.state = 'error';
+    else this.state = type;
+    this.events.emit('event', { type, byThisProcess, status: this.status() } satisfies BrokerEvent);
+  }
+}
+
+function grantOf(c: Credentials): AccessGrant {
+  return { accessToken: c.tokens.accessToken, expiresAt: c.tokens.expiresAt, account: c.account, generation: c.gen, scope: c.tokens.scope };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,51 @@
+// Errors the user can read: each names the problem and the fix. `code` is stable for callers (CLI exit codes).
+
+export type ErrorCode =
+  | 'not-signed-in'
+  | 'needs-sign-in'
+  | 'offline'
+  | 'idp-rejected'
+  | 'config'
+  | 'corrupt-secret'
+  | 'lock-dir'
+  | 'stale-view'
+  | 'timeout'
+  | 'cancelled'
+  | 'protocol';
+
+export class TokenRelayError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fix?: string,
+  ) {
+    super(fix ? `${message} ${fix}` : message);
+    this.name = 'TokenRelayError';
+  }
+}
+
+/** The refresh token was refused for good (`invalid_grant`): only a new sign-in helps. */
+export class InvalidGrantError extends TokenRelayError {
+  constructor(readonly detail: string) {
+    super('needs-sign-in', `The identity provider no longer accepts the stored sign-in (${detail}).`,
+      'Sign in again from the Accounts menu.');
+  }
+}
+
+/** Network error, timeout, 5xx or 429: the session is kept and the refresh retried later. */
+export class TransientError extends TokenRelayError {
+  constructor(detail: string, readonly mayHaveReachedServer: boolean) {
+    super('offline', `The identity provider could not be reached (${detail}).`,
+      'Token Relay keeps the session and retries; check the network or the issuer setting.');
+  }
+}
+
+export function isTokenRelayError(err: unknown, code?: ErrorCode): err is TokenRelayError {
+  return err instanceof TokenRelayError && (code === undefined || err.code === code);
+}
+
+/** One line for logs and users: never a stack trace. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,185 @@
+// The shared, non-secret journal of one account slot. It holds no token: only generations,
+// fingerprints, expiry and who wrote what. Exclusive file creation (link / O_EXCL) makes each
+// generation and each refresh-token spend claimable by exactly one process, lock or no lock.
+import { promises as fs, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Account, Disposable } from './types.ts';
+import { TokenRelayError } from './errors.ts';
+
+export type SlotState = 'active' | 'needs-sign-in' | 'signed-out';
+
+export interface Writer {
+  pid: number;
+  id: string;
+  label?: string;
+}
+
+export interface GenerationRecord {
+  v: 1;
+  gen: number;
+  state: SlotState;
+  refreshFp?: string;
+  accessFp?: string;
+  expiresAt?: number;
+  account?: Account;
+  writer: Writer;
+  /** Peer socket of the writer, which can hand the credentials to processes whose secret view is stale. */
+  peer?: string;
+  at: number;
+  reason?: string;
+}
+
+export interface SpendMarker {
+  gen: number;
+  owner: Writer;
+  at: number;
+}
+
+export interface SlotStatus {
+  offlineUntil?: number;
+  failures?: number;
+  lastError?: string;
+  by?: Writer;
+}
+
+export type JournalEvent = 'generation' | 'lock' | 'status' | 'spend';
+
+const KEEP_GENERATIONS = 8;
+const genName = (gen: number) => `g-${String(gen).padStart(12, '0')}.json`;
+const spendName = (gen: number, retry: boolean) => `spend-${gen}${retry ? '.retry' : ''}`;
+
+export class Journal {
+  readonly lockTarget: string;
+
+  private constructor(readonly dir: string) {
+    this.lockTarget = join(dir, 'refresh');
+  }
+
+  /** Creates the slot directory (0700) and proves it is writable, or names the fix. */
+  static async open(dir: string): Promise<Journal> {
+    const journal = new Journal(dir);
+    try {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      const probe = join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+      await fs.writeFile(probe, '');
+      await fs.unlink(probe);
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new TokenRelayError('lock-dir', `Token Relay cannot write its lock directory ${dir} (${reason}).`,
+        'Make the directory writable by your user or free disk space, then reload the window.');
+    }
+    return journal;
+  }
+
+  async latest(): Promise<GenerationRecord | undefined> {
+    const names = (await fs.readdir(this.dir)).filter((n) => n.startsWith('g-') && n.endsWith('.json')).sort();
+    for (let i = names.length - 1; i >= 0; i--) {
+      const record = await this.readJson<GenerationRecord>(names[i]);
+      if (record && record.v === 1 && typeof record.gen === 'number') return record;
+    }
+    return undefined;
+  }
+
+  /** Writes generation `record.gen` if nobody has; false when it already exists. */
+  async write(record: GenerationRecord): Promise<boolean> {
+    const created = await this.createExclusive(genName(record.gen), JSON.stringify(record));
+    if (created) void this.prune(record.gen).catch(() => undefined); // off the waiters' critical path
+    return created;
+  }
+
+  /** The one process that creates this marker may present generation `gen`'s refresh token. */
+  async claimSpend(gen: number, owner: Writer, retry = false): Promise<SpendMarker | 'claimed'> {
+    const marker: SpendMarker = { gen, owner, at: Date.now() };
+    if (await this.createExclusive(spendName(gen, retry), JSON.stringify(marker))) return 'claimed';
+    return (await this.readJson<SpendMarker>(spendName(gen, retry))) ?? marker;
+  }
+
+  async readSpend(gen: number): Promise<SpendMarker | undefined> {
+    return this.readJson<SpendMarker>(spendName(gen, false));
+  }
+
+  /** Gives a claim back after a failure that certainly left the token unspent (or a transient one). */
+  async releaseSpend(gen: number): Promise<void> {
+    await Promise.all([false, true].map((retry) => fs.rm(join(this.dir, spendName(gen, retry)), { force: true })));
+  }
+
+  async readStatus(): Promise<SlotStatus> {
+    return (await this.readJson<SlotStatus>('status.json')) ?? {};
+  }
+
+  async writeStatus(status: SlotStatus): Promise<void> {
+    await this.replace('status.json', JSON.stringify(status));
+  }
+
+  async registerPeer(id: string, socket: string): Promise<void> {
+    await this.replace(`peer-${id}.json`, JSON.stringify({ socket, pid: process.pid }));
+  }
+
+  async unregisterPeer(id: string): Promise<void> {
+    await fs.rm(join(this.dir, `peer-${id}.json`), { force: true });
+  }
+
+  async peers(): Promise<{ id: string; socket: string; pid: number }[]> {
+    const names = (await fs.readdir(this.dir)).filter((n) => n.startsWith('peer-') && n.endsWith('.json'));
+    const found = await Promise.all(names.map(async (n) => {
+      const peer = await this.readJson<{ socket: string; pid: number }>(n);
+      return peer ? { id: n.slice(5, -5), ...peer } : undefined;
+    }));
+    return found.filter((p): p is { id: string; socket: string; pid: number } => !!p);
+  }
+
+  /** inotify-driven: waiters wake on the write itself, not on a polling interval. */
+  watch(listener: (event: JournalEvent) => void): Disposable {
+    let watcher: FSWatcher | undefined = watch(this.dir, { persistent: false }, (_type, name) => {
+      const file = String(name ?? '');
+      if (file.startsWith('g-')) listener('generation');
+      else if (file.startsWith('refresh.lock')) listener('lock');
+      else if (file === 'status.json') listener('status');
+      else if (file.startsWith('spend-')) listener('spend');
+    });
+    watcher.on('error', () => undefined);
+    return { dispose: () => { watcher?.close(); watcher = undefined; } };
+  }
+
+  private async createExclusive(name: string, content: string): Promise<boolean> {
+    const temp = await this.writeTemp(content);
+    try {
+      await fs.link(temp, join(this.dir, name));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  private async replace(name: string, content: string): Promise<void> {
+    await fs.rename(await this.writeTemp(content), join(this.dir, name));
+  }
+
+  private async writeTemp(content: string): Promise<string> {
+    const temp = join(this.dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    await fs.writeFile(temp, content, { mode: 0o600 });
+    return temp;
+  }
+
+  private async readJson<T>(name: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(join(this.dir, name), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async prune(latestGen: number): Promise<void> {
+    const floor = latestGen - KEEP_GENERATIONS;
+    if (floor <= 0) return;
+    const names = await fs.readdir(this.dir);
+    await Promise.all(names.map((n) => {
+      const gen = n.startsWith('g-') ? Number(n.slice(2, 14)) : n.startsWith('spend-') ? parseInt(n.slice(6), 10) : NaN;
+      return gen < floor ? fs.rm(join(this.dir, n), { force: true }) : undefined;
+    }));
+  }
+}

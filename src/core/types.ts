@@ -1,0 +1,49 @@
+// Shared shapes and the ports the core is driven through. Nothing here imports `vscode`.
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** Tokens of one grant. `expiresAt` is local wall-clock ms, computed when the response arrived. */
+export interface TokenSet {
+  accessToken: string;
+  refreshToken?: string;
+  idToken?: string;
+  tokenType: string;
+  scope?: string;
+  expiresAt: number;
+  obtainedAt: number;
+}
+
+export interface Account {
+  id: string;
+  label: string;
+}
+
+/** A secret store as VS Code's SecretStorage offers it: possibly stale between processes. */
+export interface SecretStore {
+  get(key: string): Promise<string | undefined>;
+  store(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  onDidChange(listener: (key: string) => void): Disposable;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface Logger {
+  trace(message: string): void;
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** What the broker needs from an OAuth client; `src/oauth` implements it with oauth4webapi. */
+export interface RefreshClient {
+  refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet>;
+  revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void>;
+}

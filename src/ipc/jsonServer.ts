@@ -1,0 +1,124 @@
+// A small JSON-over-HTTP server on a unix socket (named pipe on Windows), as VS Code's git IPC does,
+// hardened: body cap, stall timeout, strict JSON, versioned routes; a bad client never hurts others.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { promises as fs } from 'node:fs';
+import type { Logger } from '../core/types.ts';
+import { TokenRelayError, describeError } from '../core/errors.ts';
+import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
+
+export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
+
+export interface JsonServerOptions {
+  routes: Record<string, Handler>;
+  log: Logger;
+  requestTimeoutMs?: number;
+  maxBodyBytes?: number;
+  /** Observes handler latency (ms) for benchmarks. */
+  onHandled?: (route: string, ms: number) => void;
+}
+
+export interface JsonServer {
+  readonly socketPath: string;
+  close(): Promise<void>;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+}
+
+export async function listenJson(socketPath: string, options: JsonServerOptions): Promise<JsonServer> {
+  const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const server = createServer((req, res) => {
+    void serve(req, res).catch((err) => options.log.warn(`IPC response failed: ${describeError(err)}`));
+  });
+  server.requestTimeout = options.requestTimeoutMs ?? 5000;
+  server.headersTimeout = Math.min(server.requestTimeout, 5000);
+  server.maxHeadersCount = 50;
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const route = routeOf(req.url ?? '');
+    try {
+      if (req.method !== 'POST') throw new HttpError(405, 'method', 'Only POST is served.');
+      const handler = Object.hasOwn(options.routes, route) ? options.routes[route] : undefined;
+      if (!handler) throw new HttpError(404, 'unknown-route', `Unknown route "${route}".`);
+      const body = await readJsonBody(req, maxBody);
+      const result = await handler(body);
+      reply(res, 200, result ?? {});
+    } catch (err) {
+      if (err instanceof HttpError) return reply(res, err.status, errorBody(err.code, err.message));
+      if (err instanceof TokenRelayError) return reply(res, 409, errorBody(err.code, err.message));
+      options.log.error(`IPC handler for ${route} failed: ${describeError(err)}`);
+      reply(res, 500, errorBody('internal', 'Token Relay hit an internal error; see the Token Relay log.'));
+    } finally {
+      options.onHandled?.(route, performance.now() - started);
+    }
+  }
+
+  function routeOf(url: string): string {
+    const match = /^\/v(\d+)\/([\w-]+)$/.exec(url);
+    if (!match) throw new HttpError(404, 'unknown-route', `Unknown path "${url.slice(0, 64)}".`);
+    if (Number(match[1]) !== PROTOCOL_VERSION) {
+      throw new HttpError(400, 'unsupported-version',
+        `Protocol version ${match[1]} is not supported (this window speaks v${PROTOCOL_VERSION}); update the tokenrelay CLI or the extension.`);
+    }
+    return match[2];
+  }
+
+  if (process.platform !== 'win32') await fs.rm(socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+  });
+  if (process.platform !== 'win32') await fs.chmod(socketPath, 0o600);
+  server.unref();
+
+  return {
+    socketPath,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (process.platform !== 'win32') await fs.rm(socketPath, { force: true });
+    },
+  };
+}
+
+function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBody) return reject(new HttpError(413, 'too-large', `Request body over ${maxBody} bytes.`));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBody) {
+        reject(new HttpError(413, 'too-large', `Request body over ${maxBody} bytes.`));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('error', (err) => reject(new HttpError(400, 'bad-request', describeError(err))));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text.trim() === '') return resolve({});
+      try {
+        const value: unknown = JSON.parse(text);
+        if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
+        resolve(value as Record<string, unknown>);
+      } catch {
+        reject(new HttpError(400, 'malformed-json', 'Request body is not a JSON object.'));
+      }
+    });
+  });
+}
+
+function errorBody(code: string, message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  res.end(text);
+}

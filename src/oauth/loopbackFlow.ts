@@ -1,0 +1,116 @@
+// RFC 8252 sign-in: PKCE S256, a redirect to 127.0.0.1 on an ephemeral port that listens only
+// for the duration of this sign-in, a state check, a timeout and cancellation.
+import { createServer, type Server } from 'node:http';
+import * as oauth from 'oauth4webapi';
+import type { Account, TokenSet } from '../core/types.ts';
+import { TokenRelayError } from '../core/errors.ts';
+import type { OAuthClient } from './oauthClient.ts';
+
+export interface LoopbackOptions {
+  /** Opens the authorization URL in the user's browser. */
+  openBrowser(url: string): Promise<void> | void;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Extra authorization parameters (e.g. login_hint). */
+  extraParams?: Record<string, string>;
+}
+
+const DONE_PAGE = `<!doctype html><meta charset="utf-8"><title>Token Relay</title>
+<body style="font-family:system-ui;margin:3em"><h2>Signed in to Token Relay</h2><p>You can close this tab and return to VS Code.</p>`;
+const FAILED_PAGE = (why: string) => `<!doctype html><meta charset="utf-8"><title>Token Relay</title>
+<body style="font-family:system-ui;margin:3em"><h2>Sign-in did not complete</h2><p>${escapeHtml(why)}</p><p>Return to VS Code to try again.</p>`;
+
+export async function signInWithLoopback(client: OAuthClient, options: LoopbackOptions): Promise<{ tokens: TokenSet; account: Account }> {
+  const server = await client.authorizationServer();
+  if (!server.authorization_endpoint) {
+    throw new TokenRelayError('config', 'The identity provider has no authorization endpoint.',
+      'Set tokenrelay.endpoints.authorization, or use tokenrelay.signInFlow "deviceCode".');
+  }
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const wantsOidc = client.config.scopes.includes('openid');
+  const nonce = wantsOidc ? oauth.generateRandomNonce() : undefined;
+  const listener = await listenLoopback();
+  const redirectUri = `http://127.0.0.1:${listener.port}/callback`;
+  try {
+    const url = new URL(server.authorization_endpoint);
+    const params: Record<string, string> = {
+      client_id: client.config.clientId,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: client.config.scopes.join(' '),
+      state,
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      ...(nonce ? { nonce } : {}),
+      // Without consent, many servers (oidc-provider among them) silently drop offline_access.
+      ...(client.config.scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
+      ...(client.config.resource ? { resource: client.config.resource } : {}),
+      ...options.extraParams,
+    };
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    const callback = listener.nextCallback(options.signal, options.timeoutMs ?? 5 * 60_000);
+    // The browser may only finish after we answer its redirect, so opening it is not awaited alone.
+    const openFailed = Promise.resolve().then(() => options.openBrowser(url.href)).then(() => new Promise<never>(() => undefined));
+    const { url: callbackUrl, respond } = await Promise.race([callback, openFailed]);
+    try {
+      const result = await client.exchangeCode(callbackUrl, state, verifier, redirectUri, nonce);
+      respond(200, DONE_PAGE);
+      return result;
+    } catch (err) {
+      respond(400, FAILED_PAGE((err as Error).message));
+      throw err;
+    }
+  } finally {
+    await listener.close();
+  }
+}
+
+interface Callback {
+  url: URL;
+  respond(status: number, html: string): void;
+}
+
+async function listenLoopback() {
+  let onCallback: ((cb: Callback) => void) | undefined;
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1`);
+    if (url.pathname !== '/callback' || !onCallback) {
+      res.writeHead(404).end();
+      return;
+    }
+    const deliver = onCallback;
+    onCallback = undefined;
+    deliver({
+      url,
+      respond: (status, html) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', connection: 'close' }).end(html),
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    nextCallback(signal: AbortSignal | undefined, timeoutMs: number): Promise<Callback> {
+      return new Promise<Callback>((resolve, reject) => {
+        const timer = setTimeout(() => fail(new TokenRelayError('timeout', 'Sign-in timed out waiting for the browser.', 'Start sign-in again.')), timeoutMs);
+        const abort = () => fail(new TokenRelayError('cancelled', 'Sign-in was cancelled.'));
+        signal?.addEventListener('abort', abort, { once: true });
+        if (signal?.aborted) abort();
+        function fail(err: Error) { cleanup(); reject(err); }
+        function cleanup() { clearTimeout(timer); signal?.removeEventListener('abort', abort); onCallback = undefined; }
+        onCallback = (cb) => { cleanup(); resolve(cb); };
+      });
+    },
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}

@@ -1,0 +1,144 @@
+// The OAuth protocol for a public native client, on oauth4webapi: token exchange, refresh,
+// revocation, device authorization and account lookup. No protocol code is hand-rolled here.
+import * as oauth from 'oauth4webapi';
+import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
+import { systemClock } from '../core/types.ts';
+import { TokenRelayError } from '../core/errors.ts';
+import { classifyOAuthError } from './errors.ts';
+import { isInsecureAllowed, resolveServer, type OAuthConfig } from './serverConfig.ts';
+
+/** Used when a token response carries no expires_in: short enough that a server 401 is rarely needed. */
+const DEFAULT_EXPIRES_IN_S = 300;
+
+export class OAuthClient implements RefreshClient {
+  private server: Promise<oauth.AuthorizationServer> | undefined;
+  readonly client: oauth.Client;
+  private readonly auth = oauth.None();
+
+  constructor(readonly config: OAuthConfig, private readonly clock: Clock = systemClock) {
+    this.client = { client_id: config.clientId };
+  }
+
+  /** Discovery is cached; a failed attempt is forgotten so the next call retries. */
+  authorizationServer(): Promise<oauth.AuthorizationServer> {
+    this.server ??= resolveServer(this.config).catch((err) => { this.server = undefined; throw err; });
+    return this.server;
+  }
+
+  requestOptions(server: oauth.AuthorizationServer, signal?: AbortSignal) {
+    const url = new URL(server.token_endpoint ?? server.issuer);
+    return {
+      signal: signal ?? AbortSignal.timeout(15_000),
+      [oauth.allowInsecureRequests]: isInsecureAllowed(url),
+      additionalParameters: this.config.resource ? { resource: this.config.resource } : undefined,
+    };
+  }
+
+  async refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet> {
+    const server = await this.authorizationServer();
+    try {
+      const response = await oauth.refreshTokenGrantRequest(server, this.client, this.auth, refreshToken, this.requestOptions(server, signal));
+      const receivedAt = this.clock.now();
+      return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), receivedAt);
+    } catch (err) {
+      throw classifyOAuthError(err, 'the token refresh');
+    }
+  }
+
+  async revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void> {
+    const server = await this.authorizationServer();
+    if (!server.revocation_endpoint) return; // nothing to call; the token is deleted locally
+    try {
+      const response = await oauth.revocationRequest(server, this.client, this.auth, token,
+        { ...this.requestOptions(server, signal), additionalParameters: { token_type_hint: hint } });
+      await oauth.processRevocationResponse(response);
+    } catch (err) {
+      throw classifyOAuthError(err, 'revocation');
+    }
+  }
+
+  async exchangeCode(callback: URL, state: string, verifier: string, redirectUri: string, nonce?: string): Promise<{ tokens: TokenSet; account: Account }> {
+    const server = await this.authorizationServer();
+    try {
+      const params = oauth.validateAuthResponse(server, this.client, callback, state);
+      const response = await oauth.authorizationCodeGrantRequest(server, this.client, this.auth, params, redirectUri, verifier, this.requestOptions(server));
+      const receivedAt = this.clock.now();
+      const result = await oauth.processAuthorizationCodeResponse(server, this.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce });
+      return this.signedIn(server, result, receivedAt);
+    } catch (err) {
+      throw classifyOAuthError(err, 'sign-in');
+    }
+  }
+
+  async startDeviceAuthorization(signal?: AbortSignal): Promise<oauth.DeviceAuthorizationResponse> {
+    const server = await this.authorizationServer();
+    if (!server.device_authorization_endpoint) {
+      throw new TokenRelayError('config', 'The identity provider offers no device authorization endpoint.',
+        'Set tokenrelay.signInFlow to "loopback", or tokenrelay.endpoints.deviceAuthorization.');
+    }
+    try {
+      const params: Record<string, string> = { scope: this.config.scopes.join(' ') };
+      if (this.config.resource) params.resource = this.config.resource;
+      const response = await oauth.deviceAuthorizationRequest(server, this.client, this.auth, params, this.requestOptions(server, signal));
+      return await oauth.processDeviceAuthorizationResponse(server, this.client, response);
+    } catch (err) {
+      throw classifyOAuthError(err, 'device sign-in');
+    }
+  }
+
+  /** One poll; `pending` / `slow_down` come back as values, everything else throws. */
+  async pollDeviceCode(deviceCode: string, signal?: AbortSignal): Promise<{ tokens: TokenSet; account: Account } | 'pending' | 'slow_down'> {
+    const server = await this.authorizationServer();
+    try {
+      const response = await oauth.deviceCodeGrantRequest(server, this.client, this.auth, deviceCode, this.requestOptions(server, signal));
+      const receivedAt = this.clock.now();
+      return await this.signedIn(server, await oauth.processDeviceCodeResponse(server, this.client, response), receivedAt);
+    } catch (err) {
+      if (err instanceof oauth.ResponseBodyError && (err.error === 'authorization_pending' || err.error === 'slow_down')) {
+        return err.error === 'slow_down' ? 'slow_down' : 'pending';
+      }
+      throw classifyOAuthError(err, 'device sign-in');
+    }
+  }
+
+  private async signedIn(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse, receivedAt: number) {
+    const tokens = this.toTokenSet(result, receivedAt);
+    return { tokens, account: await this.accountOf(server, result) };
+  }
+
+  /** Label from the id_token, else userinfo, else a neutral name. */
+  private async accountOf(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse): Promise<Account> {
+    const claims = oauth.getValidatedIdTokenClaims(result);
+    if (claims) return { id: claims.sub, label: labelOf(claims) ?? claims.sub };
+    if (server.userinfo_endpoint) {
+      try {
+        const response = await oauth.userInfoRequest(server, this.client, result.access_token, this.requestOptions(server));
+        const info = await oauth.processUserInfoResponse(server, this.client, oauth.skipSubjectCheck, response);
+        return { id: info.sub, label: labelOf(info) ?? info.sub };
+      } catch {
+        // The account label is cosmetic; fall through.
+      }
+    }
+    return { id: 'default', label: 'Signed in' };
+  }
+
+  private toTokenSet(r: oauth.TokenEndpointResponse, receivedAt: number): TokenSet {
+    const expiresIn = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : DEFAULT_EXPIRES_IN_S;
+    return {
+      accessToken: r.access_token,
+      refreshToken: r.refresh_token,
+      idToken: r.id_token,
+      tokenType: String(r.token_type ?? 'bearer'),
+      scope: r.scope,
+      obtainedAt: receivedAt,
+      expiresAt: receivedAt + expiresIn * 1000,
+    };
+  }
+}
+
+function labelOf(claims: Record<string, unknown>): string | undefined {
+  for (const key of ['preferred_username', 'email', 'name']) {
+    if (typeof claims[key] === 'string' && claims[key]) return claims[key] as string;
+  }
+  return undefined;
+}

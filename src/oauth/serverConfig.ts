@@ -1,0 +1,92 @@
+// Where the identity provider is: OIDC/OAuth discovery from an issuer, or explicit endpoints.
+import * as oauth from 'oauth4webapi';
+import { TokenRelayError } from '../core/errors.ts';
+import { classifyOAuthError } from './errors.ts';
+
+export interface Endpoints {
+  authorization?: string;
+  token: string;
+  deviceAuthorization?: string;
+  revocation?: string;
+  userinfo?: string;
+}
+
+export interface OAuthConfig {
+  issuer?: string;
+  endpoints?: Endpoints;
+  clientId: string;
+  scopes: string[];
+  /** RFC 8707 resource / audience sent with token requests. */
+  resource?: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Plain http is accepted only on this machine's loopback (a local or test identity provider). */
+export function isInsecureAllowed(url: URL): boolean {
+  return url.protocol === 'http:' && LOOPBACK.has(url.hostname);
+}
+
+export function parseEndpointUrl(value: string, setting: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TokenRelayError('config', `${setting} is not a valid URL ("${value}").`,
+      `Set ${setting} to an https URL, for example https://login.example.com/realms/dev.`);
+  }
+  if (url.protocol !== 'https:' && !isInsecureAllowed(url)) {
+    throw new TokenRelayError('config', `${setting} must use https (got ${url.protocol}//${url.host}).`,
+      `Use the https URL of your identity provider; plain http is only accepted for 127.0.0.1 or localhost.`);
+  }
+  return url;
+}
+
+export function validateConfig(config: OAuthConfig): void {
+  if (!config.clientId?.trim()) {
+    throw new TokenRelayError('config', 'tokenrelay.clientId is not set.', 'Set it to the client id registered at your identity provider.');
+  }
+  if (!config.issuer && !config.endpoints?.token) {
+    throw new TokenRelayError('config', 'Neither tokenrelay.issuer nor tokenrelay.endpoints.token is set.',
+      'Set tokenrelay.issuer to your identity provider (OIDC discovery), or tokenrelay.endpoints for servers without discovery.');
+  }
+  if (config.issuer) parseEndpointUrl(config.issuer, 'tokenrelay.issuer');
+  for (const [name, value] of Object.entries(config.endpoints ?? {})) {
+    if (value) parseEndpointUrl(value, `tokenrelay.endpoints.${name}`);
+  }
+}
+
+export async function resolveServer(config: OAuthConfig, signal?: AbortSignal): Promise<oauth.AuthorizationServer> {
+  validateConfig(config);
+  if (!config.issuer) return fromEndpoints(config.endpoints!);
+  const issuer = parseEndpointUrl(config.issuer, 'tokenrelay.issuer');
+  const options = { signal: signal ?? AbortSignal.timeout(10_000), [oauth.allowInsecureRequests]: isInsecureAllowed(issuer) };
+  let server: oauth.AuthorizationServer;
+  try {
+    const response = await oauth.discoveryRequest(issuer, { ...options, algorithm: 'oidc' })
+      .then((r) => (r.status === 404 ? oauth.discoveryRequest(issuer, { ...options, algorithm: 'oauth2' }) : r));
+    server = await oauth.processDiscoveryResponse(issuer, response);
+  } catch (err) {
+    const classified = classifyOAuthError(err, `discovery at ${issuer.href}`);
+    if (classified.code === 'offline') throw classified;
+    throw new TokenRelayError('config', `Discovery of ${issuer.href} failed: ${classified.message}`,
+      'Check tokenrelay.issuer, or set tokenrelay.endpoints for servers without discovery.');
+  }
+  // Explicit endpoints override discovered ones.
+  if (!config.endpoints) return server;
+  const explicit = Object.fromEntries(Object.entries(fromEndpoints({ ...config.endpoints, token: config.endpoints.token || server.token_endpoint! }, server.issuer))
+    .filter(([, v]) => v !== undefined));
+  return { ...server, ...explicit };
+}
+
+function fromEndpoints(e: Endpoints, issuer?: string): oauth.AuthorizationServer {
+  const defined = (v?: string) => v || undefined;
+  return {
+    issuer: issuer ?? new URL(e.token).origin,
+    token_endpoint: defined(e.token),
+    authorization_endpoint: defined(e.authorization),
+    device_authorization_endpoint: defined(e.deviceAuthorization),
+    revocation_endpoint: defined(e.revocation),
+    userinfo_endpoint: defined(e.userinfo),
+  };
+}

@@ -1,0 +1,5 @@
+// Placeholder entry; the VS Code adapters replace this.
+import type * as vscode from 'vscode';
+
+export function activate(_context: vscode.ExtensionContext): void {}
+export function deactivate(): void {}

@@ -1,0 +1,111 @@
+// One test world: a real IdP, a shared lock directory, a secret-store backing, and windows.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startIdp, type Idp } from '../idp/server.ts';
+import { completeAuthorization } from '../idp/login.ts';
+import { OAuthClient } from '../../src/oauth/oauthClient.ts';
+import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
+import { Broker } from '../../src/core/broker.ts';
+import { openStore, type StoreModel } from './stores.ts';
+import { WindowProcess } from './windowProcess.ts';
+import type { WindowConfig } from './protocol.ts';
+
+export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
+export const SECRET_KEY = 'tokenrelay/v1/test';
+
+export interface WorldOptions {
+  storeModel: StoreModel;
+  lagMs?: number;
+  ttl?: number;
+  idp?: Idp;
+}
+
+export class World {
+  readonly dir = mkdtempSync(join(tmpdir(), 'tokenrelay-world-'));
+  readonly slotDir = join(this.dir, 'locks', 'slot');
+  readonly socketDir = join(this.dir, 'sockets');
+  readonly storePath = join(this.dir, 'secrets');
+  readonly logFile = join(this.dir, 'windows.log');
+  readonly windows: WindowProcess[] = [];
+  private ownsIdp = false;
+  idp!: Idp;
+
+  constructor(readonly options: WorldOptions) {}
+
+  static async create(options: WorldOptions): Promise<World> {
+    const world = new World(options);
+    world.ownsIdp = !options.idp;
+    world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60 });
+    if (options.ttl && options.idp) world.idp.setAccessTokenTtl(options.ttl);
+    return world;
+  }
+
+  oauthClient(): OAuthClient {
+    return new OAuthClient({ issuer: this.idp.issuer, clientId: this.idp.clientId, scopes: SCOPES });
+  }
+
+  /** Signs in through the real authorization-code + PKCE flow and persists it as a window would. */
+  async signIn(login = 'alice'): Promise<void> {
+    const client = this.oauthClient();
+    const result = await signInWithLoopback(client, {
+      openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login })); },
+    });
+    const store = openStore(this.options.storeModel, this.storePath, 0);
+    const broker = await Broker.create({ slotDir: this.slotDir, secretKey: SECRET_KEY, socketDir: this.socketDir, store, client, proactive: false });
+    await broker.signIn(result.tokens, result.account);
+    await broker.dispose();
+    store.close();
+  }
+
+  config(label: string, overrides: Partial<WindowConfig> = {}): WindowConfig {
+    return {
+      label,
+      issuer: this.idp.issuer,
+      clientId: this.idp.clientId,
+      scopes: SCOPES,
+      slotDir: this.slotDir,
+      socketDir: this.socketDir,
+      secretKey: SECRET_KEY,
+      storeModel: this.options.storeModel,
+      storePath: this.storePath,
+      lagMs: this.options.lagMs ?? 0,
+      skewMs: 0,
+      proactive: false,
+      clockOffsetMs: 0,
+      logFile: this.logFile,
+      backoff: { baseMs: 100, capMs: 400 },
+      refreshTimeoutMs: 3000,
+      ...overrides,
+    };
+  }
+
+  async spawn(label: string, overrides: Partial<WindowConfig> = {}): Promise<WindowProcess> {
+    const win = await WindowProcess.spawn(this.config(label, overrides));
+    this.windows.push(win);
+    return win;
+  }
+
+  logs(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  lockHeld(): boolean {
+    return readdirSync(this.slotDir).includes('refresh.lock');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.windows.map((w) => w.close()));
+    if (this.ownsIdp) await this.idp.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until `at` (wall clock) without a fixed sleep standing in for synchronisation. */
+export function until(at: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+}

@@ -1,0 +1,58 @@
+// Messages between a test and its window processes (node IPC channel). Tokens cross only here.
+import type { GetTokenOptions } from '../../src/core/broker.ts';
+import type { StoreModel } from './stores.ts';
+
+export interface WindowConfig {
+  label: string;
+  issuer: string;
+  clientId: string;
+  scopes: string[];
+  slotDir: string;
+  socketDir: string;
+  secretKey: string;
+  storeModel: StoreModel;
+  storePath: string;
+  lagMs: number;
+  skewMs: number;
+  proactive: boolean;
+  clockOffsetMs: number;
+  logFile: string;
+  lockStaleMs?: number;
+  backoff?: { baseMs: number; capMs: number };
+  refreshTimeoutMs?: number;
+  /** Freeze this process (SIGSTOP) at a hook point the first time it is reached. */
+  pauseAt?: 'beforeRefresh' | 'afterResponse';
+  /** Coordination off: every process refreshes on its own (what naive tools do). */
+  naive?: boolean;
+  /** Run this many concurrent getToken calls right after start, report, and exit. */
+  oneShot?: number;
+}
+
+export type Command =
+  | ({ cmd: 'getToken'; count: number } & GetTokenOptions)
+  | { cmd: 'status' }
+  | { cmd: 'clock'; offsetMs: number }
+  | { cmd: 'signOut' }
+  | { cmd: 'exit' };
+
+export interface TokenResult {
+  ok: boolean;
+  token?: string;
+  gen?: number;
+  code?: string;
+  message?: string;
+  /** When the caller asked, high-resolution wall-clock ms. */
+  started: number;
+  /** High-resolution wall-clock ms when the caller had its answer. */
+  at: number;
+}
+
+export type WindowEvent =
+  | { event: 'ready'; pid: number }
+  | { event: 'hook'; name: string }
+  | { event: 'refreshed-at'; gen: number; at: number }
+  | { event: 'broker'; type: string; byThisProcess: boolean; at: number }
+  | { event: 'oneShot'; results: TokenResult[] }
+  | { event: 'reply'; id: number; value?: unknown; error?: string };
+
+export const now = () => performance.timeOrigin + performance.now();

@@ -1,0 +1,105 @@
+// The storm: W windows × R concurrent getToken at the instant of expiry, plus K short-lived
+// processes joining mid-storm, over several expiries. Used by the tests and by `npm run bench`.
+import { World, until } from './fixture.ts';
+import type { TokenResult } from './protocol.ts';
+import type { StoreModel } from './stores.ts';
+import type { Idp } from '../idp/server.ts';
+
+export interface StormOptions {
+  storeModel: StoreModel;
+  windows: number;
+  requestsPerWindow: number;
+  extraProcesses: number;
+  expiries: number;
+  ttl: number;
+  lagMs?: number;
+  naive?: boolean;
+  idp?: Idp;
+}
+
+export interface StormReport {
+  storeModel: StoreModel;
+  windows: number;
+  requestsPerWindow: number;
+  extraProcesses: number;
+  expiries: number;
+  refreshGrants: number;
+  failedRequests: number;
+  grantRevocations: number;
+  waiterLatencyMs: { p50: number; p99: number };
+  stormMs: number;
+  idpRefreshMs: number;
+  tokensHandedOut: string[];
+  failures: string[];
+  logs: string;
+  issuedTokens: string[];
+}
+
+export async function runStorm(o: StormOptions): Promise<StormReport> {
+  const world = await World.create({ storeModel: o.storeModel, lagMs: o.lagMs ?? 200, ttl: o.ttl, idp: o.idp });
+  try {
+    await world.signIn();
+    const windows = await Promise.all(Array.from({ length: o.windows }, (_, i) => world.spawn(`window-${i + 1}`, { naive: o.naive })));
+    // Everyone holds the first generation before the storms start.
+    await Promise.all(windows.map((w) => w.getTokens(1)));
+    world.idp.resetCounters();
+    const results: TokenResult[] = [];
+    const latencies: number[] = [];
+    const stormDurations: number[] = [];
+    const failures: string[] = [];
+    for (let e = 0; e < o.expiries; e++) {
+      const status = await windows[0].request<{ expiresAt?: number }>({ cmd: 'status' });
+      const expiresAt = o.naive ? Date.now() + o.ttl * 1000 + 50 : (status?.expiresAt ?? Date.now());
+      await until(expiresAt + 20);
+      const started = performance.timeOrigin + performance.now();
+      const marks = windows.map((w) => w.events.length);
+      const extras = Array.from({ length: o.extraProcesses }, (_, i) => world.spawn(`extra-${e + 1}-${i + 1}`, { naive: o.naive, oneShot: o.requestsPerWindow }));
+      const bursts = windows.map((w) => w.getTokens(o.requestsPerWindow));
+      const extraResults = Promise.all(extras.map(async (p) => (await p).oneShotResults()));
+      const round = [...(await Promise.all(bursts)).flat(), ...(await extraResults).flat()];
+      const ended = Math.max(...round.map((r) => r.at));
+      stormDurations.push(ended - started);
+      const refreshedAt = windows.flatMap((w, i) => w.events.slice(marks[i])).find((ev) => ev.event === 'refreshed-at') as { at: number } | undefined;
+      for (const r of round) {
+        results.push(r);
+        if (!r.ok) failures.push(`${r.code}: ${r.message}`);
+        else if (refreshedAt && r.started <= refreshedAt.at) latencies.push(r.at - refreshedAt.at); // only callers already waiting
+      }
+      // After a naive storm the survivors may hold different generations; make the next expiry comparable.
+      if (o.naive) break;
+    }
+    const counters = world.idp.counters();
+    const tokensHandedOut = [...new Set(results.filter((r) => r.ok).map((r) => r.token!))];
+    return {
+      storeModel: o.storeModel,
+      windows: o.windows,
+      requestsPerWindow: o.requestsPerWindow,
+      extraProcesses: o.extraProcesses,
+      expiries: o.naive ? 1 : o.expiries,
+      refreshGrants: counters.refreshGrants,
+      failedRequests: results.filter((r) => !r.ok).length,
+      grantRevocations: counters.grantRevocations,
+      waiterLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+      stormMs: median(stormDurations),
+      idpRefreshMs: 0,
+      tokensHandedOut,
+      failures,
+      logs: world.logs(),
+      issuedTokens: world.idp.issuedTokens(),
+    };
+  } finally {
+    await world.close();
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return round2(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;

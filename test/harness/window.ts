@@ -1,0 +1,92 @@
+// A "window": a separate OS process running the real core against the real IdP, driven by a test.
+import { appendFileSync } from 'node:fs';
+import { Broker, type GetTokenOptions } from '../../src/core/broker.ts';
+import { OAuthClient } from '../../src/oauth/oauthClient.ts';
+import type { Logger } from '../../src/core/types.ts';
+import { describeError, isTokenRelayError } from '../../src/core/errors.ts';
+import { openStore } from './stores.ts';
+import { NaiveClient } from './naiveClient.ts';
+import { now, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
+
+const config: WindowConfig = JSON.parse(process.env.TOKENRELAY_HARNESS ?? '{}');
+let clockOffset = config.clockOffsetMs;
+const clock = { now: () => Date.now() + clockOffset };
+const send = (message: WindowEvent) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
+
+const log: Logger = Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error'].map((level) =>
+  [level, (m: string) => appendFileSync(config.logFile, `${new Date().toISOString()} [${level}] ${config.label} pid ${process.pid}: ${m}\n`)])) as unknown as Logger;
+
+let paused = false;
+async function hook(name: 'beforeRefresh' | 'afterResponse'): Promise<void> {
+  if (name === 'afterResponse') void send({ event: 'refreshed-at', gen: -1, at: now() });
+  if (config.pauseAt !== name || paused) return;
+  paused = true;
+  await send({ event: 'hook', name });
+  process.kill(process.pid, 'SIGSTOP');
+}
+
+const store = openStore(config.storeModel, config.storePath, config.lagMs);
+const client = new OAuthClient({ issuer: config.issuer, clientId: config.clientId, scopes: config.scopes }, clock);
+
+interface TokenSource {
+  getToken(options: GetTokenOptions): Promise<{ accessToken: string; generation: number }>;
+}
+
+async function main(): Promise<void> {
+  const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = config.naive
+    ? new NaiveClient(store, client, config.secretKey, clock)
+    : await Broker.create({
+      slotDir: config.slotDir,
+      secretKey: config.secretKey,
+      socketDir: config.socketDir,
+      store, client, clock, log,
+      label: config.label,
+      refreshSkewMs: config.skewMs,
+      proactive: config.proactive,
+      lockStaleMs: config.lockStaleMs,
+      backoff: config.backoff,
+      refreshTimeoutMs: config.refreshTimeoutMs,
+      hooks: { beforeRefresh: () => hook('beforeRefresh'), afterResponse: () => hook('afterResponse') },
+    });
+  if (source instanceof Broker) {
+    source.onEvent((e) => void send({ event: 'broker', type: e.type, byThisProcess: e.byThisProcess, at: now() }));
+  }
+
+  const burst = (count: number, options: GetTokenOptions) => Promise.all(Array.from({ length: count }, async (): Promise<TokenResult> => {
+    const started = now();
+    try {
+      const grant = await source.getToken(options);
+      return { ok: true, token: grant.accessToken, gen: grant.generation, started, at: now() };
+    } catch (err) {
+      return { ok: false, code: isTokenRelayError(err) ? err.code : 'internal', message: describeError(err), started, at: now() };
+    }
+  }));
+
+  if (config.oneShot) {
+    await send({ event: 'oneShot', results: await burst(config.oneShot, {}) });
+    process.exit(0);
+  }
+
+  process.on('message', async (raw: Command & { id: number }) => {
+    try {
+      let value: unknown;
+      switch (raw.cmd) {
+        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs }); break;
+        case 'status': value = source.status?.(); break;
+        case 'clock': clockOffset = raw.offsetMs; break;
+        case 'signOut': await source.signOut?.(); break;
+        case 'exit': process.exit(0);
+      }
+      await send({ event: 'reply', id: raw.id, value });
+    } catch (err) {
+      await send({ event: 'reply', id: raw.id, error: describeError(err) });
+    }
+  });
+  await send({ event: 'ready', pid: process.pid });
+}
+
+process.on('disconnect', () => process.exit(0));
+main().catch((err) => {
+  log.error(`window failed to start: ${describeError(err)}`);
+  process.exit(70);
+});

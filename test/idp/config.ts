@@ -1,0 +1,82 @@
+// oidc-provider configuration: strict on purpose (PKCE, rotation, reuse detection, zero clock
+// tolerance) so the client under test meets a server as unforgiving as a production one.
+import { generateKeyPair, randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Adapter, Configuration, OidcClient, OidcContext } from 'oidc-provider';
+import { devicePages, renderError } from './pages.ts';
+
+export const CLIENT_ID = 'tokenrelay-test';
+export const INTROSPECTOR_ID = 'tokenrelay-introspector';
+export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+const DAY = 24 * 60 * 60;
+
+export interface ConfigInput {
+  adapter: (model: string) => Adapter;
+  accessTokenTtl: () => number;
+  introspectorSecret: string;
+}
+
+async function rsaSigningJwk(): Promise<Record<string, unknown>> {
+  // RS256: an EC-only key set would force every client to name id_token_signed_response_alg.
+  const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+}
+
+const onlyIntrospector = (ctx: OidcContext, client: OidcClient): boolean => client.clientId === INTROSPECTOR_ID;
+const ownTokensOnly = (ctx: OidcContext, client: OidcClient, token: { clientId?: string }): boolean =>
+  token.clientId === client.clientId;
+
+export async function buildConfiguration(input: ConfigInput): Promise<Configuration> {
+  return {
+    adapter: input.adapter,
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        application_type: 'native', // loopback redirect on any port
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
+      },
+      {
+        client_id: INTROSPECTOR_ID,
+        client_secret: input.introspectorSecret,
+        token_endpoint_auth_method: 'client_secret_basic',
+        redirect_uris: [],
+        response_types: [],
+        grant_types: [],
+      },
+    ],
+    jwks: { keys: [await rsaSigningJwk()] },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    scopes: SCOPES,
+    claims: { openid: ['sub'], profile: ['name'] },
+    findAccount: (_ctx: OidcContext, sub: string) => ({ accountId: sub, claims: () => ({ sub, name: sub }) }),
+    pkce: { required: () => true },
+    clockTolerance: 0, // a server-side 401 must be authoritative
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx: OidcContext, client: OidcClient, source: { scopes: Set<string> }) =>
+      client.grantTypeAllowed('refresh_token') && source.scopes.has('offline_access'),
+    ttl: {
+      AccessToken: () => input.accessTokenTtl(),
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      IdToken: 3600,
+      RefreshToken: DAY,
+      Interaction: 3600,
+      Session: DAY,
+      Grant: DAY,
+    },
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true, ...devicePages },
+      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
+      introspection: { enabled: true, allowedPolicy: onlyIntrospector },
+      userinfo: { enabled: true },
+    },
+    clientBasedCORS: () => false,
+    renderError,
+  };
+}

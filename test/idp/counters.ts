@@ -1,0 +1,50 @@
+// What the IdP observed, so tests assert on server-side truth rather than client claims.
+
+export interface Counters {
+  refreshGrants: number;
+  authorizationCodeGrants: number;
+  deviceCodeGrants: number;
+  grantRevocations: number;
+  tokensIssued: number;
+  errors: Record<string, number>;
+  apiCalls: number;
+  api401s: number;
+}
+
+export type CounterName = Exclude<keyof Counters, 'errors'>;
+
+function zero(): Counters {
+  return {
+    refreshGrants: 0,
+    authorizationCodeGrants: 0,
+    deviceCodeGrants: 0,
+    grantRevocations: 0,
+    tokensIssued: 0,
+    errors: {},
+    apiCalls: 0,
+    api401s: 0,
+  };
+}
+
+export class CounterStore {
+  private counts = zero();
+  /** Never reset: tests scan logs for any of these values. */
+  private readonly issued: string[] = [];
+  private latestAccess: string | undefined;
+
+  bump(name: CounterName): void { this.counts[name] += 1; }
+
+  error(reason: string): void { this.counts.errors[reason] = (this.counts.errors[reason] ?? 0) + 1; }
+
+  recordIssued(accessToken: string, refreshToken: string | undefined): void {
+    this.counts.tokensIssued += 1;
+    this.latestAccess = accessToken;
+    this.issued.push(accessToken);
+    if (refreshToken) this.issued.push(refreshToken);
+  }
+
+  snapshot(): Counters { return { ...this.counts, errors: { ...this.counts.errors } }; }
+  reset(): void { this.counts = zero(); }
+  issuedTokens(): string[] { return [...this.issued]; }
+  latestAccessToken(): string | undefined { return this.latestAccess; }
+}

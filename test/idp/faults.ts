@@ -1,0 +1,78 @@
+// The IdP's public HTTP server with switchable faults on the token endpoint. Faulted
+// requests never reach oidc-provider, so they cannot be counted as grants.
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+
+export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse';
+
+const HOST = '127.0.0.1';
+
+function isTokenRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && new URL(req.url ?? '/', 'http://x').pathname === '/token';
+}
+
+export class FaultableServer {
+  /** Set once the provider exists (its issuer needs our port first). */
+  handler: RequestListener = (_req, res) => { res.writeHead(503).end(); };
+  private mode: FaultMode = 'none';
+  private readonly hung = new Set<ServerResponse>();
+  private readonly server = createServer((req, res) => this.route(req, res));
+  private listening = false;
+  port = 0;
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  async listen(port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, HOST, () => { this.server.off('error', reject); resolve(); });
+    });
+    this.listening = true;
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : port;
+    return this.port;
+  }
+
+  get fault(): FaultMode { return this.mode; }
+
+  async setFault(mode: FaultMode): Promise<void> {
+    const previous = this.mode;
+    this.mode = mode;
+    if (previous === 'hang' && mode !== 'hang') this.dropHung();
+    if (mode === 'refuse' && this.listening) await this.stop();
+    if (mode !== 'refuse' && !this.listening) await this.listen(this.port); // same port again
+    this.log(`fault ${mode}`);
+  }
+
+  async close(): Promise<void> {
+    this.mode = 'none';
+    this.dropHung();
+    if (this.listening) await this.stop();
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    if (this.mode === 'error500' && isTokenRequest(req)) {
+      this.log('fault error500 POST /token');
+      res.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end('{"error":"server_error"}');
+    } else if (this.mode === 'hang' && isTokenRequest(req)) {
+      this.log('fault hang POST /token');
+      this.hung.add(res);
+      res.on('close', () => this.hung.delete(res));
+    } else {
+      this.handler(req, res);
+    }
+  }
+
+  /** Hung requests are cut (socket destroyed), never answered late: a late grant would be a surprise. */
+  private dropHung(): void {
+    for (const res of this.hung) res.socket?.destroy();
+    this.hung.clear();
+  }
+
+  private async stop(): Promise<void> {
+    this.listening = false;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections(); // keep-alive sockets would otherwise still reach us
+    await closed;
+  }
+}

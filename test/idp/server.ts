@@ -1,0 +1,95 @@
+// startIdp(): a real oidc-provider on 127.0.0.1 plus the knobs tests need (TTL, early
+// revocation, faults, counters). Composes the single-purpose modules in this folder.
+import { randomBytes } from 'node:crypto';
+import Provider from 'oidc-provider';
+import { MapStore } from './adapter.ts';
+import { startApi } from './api.ts';
+import { buildConfiguration, CLIENT_ID, INTROSPECTOR_ID } from './config.ts';
+import { CounterStore, type Counters } from './counters.ts';
+import { FaultableServer, type FaultMode } from './faults.ts';
+import { attachHooks } from './hooks.ts';
+import type { Introspection } from './introspection.ts';
+
+export type { Counters } from './counters.ts';
+export type { FaultMode } from './faults.ts';
+export type { Introspection } from './introspection.ts';
+
+export interface IdpOptions {
+  port?: number;
+  /** Seconds; default 60, works down to 1. */
+  accessTokenTtl?: number;
+  logger?: (line: string) => void;
+}
+
+export interface Idp {
+  issuer: string;
+  clientId: typeof CLIENT_ID;
+  apiUrl: string;
+  port: number;
+  counters(): Counters;
+  resetCounters(): void;
+  issuedTokens(): string[];
+  setAccessTokenTtl(seconds: number): void;
+  /** Revokes that access token only; its grant and refresh token stay valid. */
+  revokeAccessToken(token: string): boolean;
+  revokeLatestAccessToken(): boolean;
+  setFault(mode: FaultMode): Promise<void>;
+  fault(): FaultMode;
+  introspect(token: string): Promise<Introspection>;
+  close(): Promise<void>;
+}
+
+function checkTtl(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`access token TTL must be an integer >= 1, got ${seconds}`);
+  return seconds;
+}
+
+export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
+  const log = opts.logger ?? (() => {});
+  let accessTokenTtl = checkTtl(opts.accessTokenTtl ?? 60);
+  const counters = new CounterStore();
+  const store = new MapStore();
+  const introspector = { id: INTROSPECTOR_ID, secret: randomBytes(24).toString('base64url') };
+
+  const web = new FaultableServer(log);
+  const port = await web.listen(opts.port ?? 0); // the issuer needs the real port
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, await buildConfiguration({
+    adapter: store.factory,
+    accessTokenTtl: () => accessTokenTtl,
+    introspectorSecret: introspector.secret,
+  }));
+  attachHooks(provider, counters, log);
+  web.handler = provider.callback();
+  const api = await startApi({ provider: web.handler, introspector, counters, log });
+  log(`idp listening issuer=${issuer} api=${api.apiUrl}`);
+
+  const revokeAccessToken = (token: string): boolean => {
+    const revoked = store.delete(`AccessToken:${token}`);
+    log(`access token revoked early: ${revoked}`);
+    return revoked;
+  };
+
+  return {
+    issuer,
+    clientId: CLIENT_ID,
+    apiUrl: api.apiUrl,
+    port,
+    counters: () => counters.snapshot(),
+    resetCounters: () => counters.reset(),
+    issuedTokens: () => counters.issuedTokens(),
+    setAccessTokenTtl: (seconds) => { accessTokenTtl = checkTtl(seconds); },
+    revokeAccessToken,
+    revokeLatestAccessToken: () => {
+      const latest = counters.latestAccessToken();
+      return latest !== undefined && revokeAccessToken(latest);
+    },
+    setFault: (mode) => web.setFault(mode),
+    fault: () => web.fault,
+    introspect: (token) => api.introspect(token),
+    async close() {
+      await Promise.all([web.close(), api.close()]);
+      log('idp closed');
+    },
+  };
+}
