@@ -21,7 +21,7 @@ import type { JsonServer } from '../ipc/jsonServer.ts';
 import { ProactiveTimer } from './proactiveTimer.ts';
 
 export interface BrokerHooks {
-  /** Test fault injection: runs after the spend claim, right before the refresh request. */
+  /** Test fault injection: runs under the lock right before the spend claim and the request. */
   beforeRefresh?(): void | Promise<void>;
   /** Runs after the refresh response arrived, before anything is persisted. */
   afterResponse?(): void | Promise<void>;
@@ -252,6 +252,9 @@ export class Broker {
         throw this.lastError instanceof TransientError ? this.lastError
           : new TransientError(status.lastError ?? 'recent failures; retrying later', false);
       }
+      await this.opts.hooks?.beforeRefresh?.();
+      // The claim is the right to send: taken right before the request, so a holder frozen
+      // before this point is safely overtaken, and one frozen after it is waited for.
       if (!(await this.claimSpend(gen))) return 'wait';
       return await this.spend(creds, lock, status);
     } finally {
@@ -283,7 +286,6 @@ export class Broker {
           'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
       }
       this.emit('refreshing', true);
-      await this.opts.hooks?.beforeRefresh?.();
     } catch (err) {
       await this.journal.releaseSpend(gen); // nothing was sent: the token is still unspent
       throw err;

@@ -10,13 +10,16 @@ export interface HeldLock {
 }
 
 export const MIN_STALE_MS = 2000; // proper-lockfile's floor; heartbeat every 1 s.
+const HEARTBEAT_MS = 1000;
+const TICK_MS = 200;
 
 export async function tryLock(target: string, staleMs: number, log: Logger): Promise<HeldLock | undefined> {
   let compromised = false;
   let release: () => Promise<void>;
+  const stale = Math.max(staleMs, MIN_STALE_MS);
   try {
     release = await lockfile.lock(target, {
-      stale: Math.max(staleMs, MIN_STALE_MS),
+      stale,
       realpath: false,
       retries: 0,
       onCompromised: (err) => {
@@ -28,9 +31,22 @@ export async function tryLock(target: string, staleMs: number, log: Logger): Pro
     if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
     throw err;
   }
+  // A process frozen (SIGSTOP, sleep) longer than stale - heartbeat may have been overtaken before
+  // proper-lockfile notices; its unlock would then delete the new holder's lock, so it must not unlock.
+  let lastTick = Date.now();
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    if (now - lastTick > stale - HEARTBEAT_MS && !compromised) {
+      compromised = true;
+      log.warn(`This process stalled for ${now - lastTick} ms while holding the refresh lock; treating the lock as lost`);
+    }
+    lastTick = now;
+  }, TICK_MS);
+  ticker.unref();
   return {
     get compromised() { return compromised; },
     release: async () => {
+      clearInterval(ticker);
       if (compromised) return;
       await release().catch((err: Error) => log.warn(`Releasing the refresh lock failed: ${err.message}`));
     },

@@ -15,6 +15,8 @@ export interface StormOptions {
   lagMs?: number;
   naive?: boolean;
   idp?: Idp;
+  /** Introspect every token handed out in a round, while it is still within its lifetime. */
+  verify?: boolean;
 }
 
 export interface StormReport {
@@ -30,6 +32,8 @@ export interface StormReport {
   stormMs: number;
   idpRefreshMs: number;
   tokensHandedOut: string[];
+  inactiveTokens: number;
+  refreshesPerExpiry: number[];
   failures: string[];
   logs: string;
   issuedTokens: string[];
@@ -47,7 +51,10 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
     const latencies: number[] = [];
     const stormDurations: number[] = [];
     const failures: string[] = [];
+    const refreshesPerExpiry: number[] = [];
+    let inactiveTokens = 0;
     for (let e = 0; e < o.expiries; e++) {
+      const grantsBefore = world.idp.counters().refreshGrants;
       const status = await windows[0].request<{ expiresAt?: number }>({ cmd: 'status' });
       const expiresAt = o.naive ? Date.now() + o.ttl * 1000 + 50 : (status?.expiresAt ?? Date.now());
       await until(expiresAt + 20);
@@ -64,6 +71,12 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
         results.push(r);
         if (!r.ok) failures.push(`${r.code}: ${r.message}`);
         else if (refreshedAt && r.started <= refreshedAt.at) latencies.push(r.at - refreshedAt.at); // only callers already waiting
+      }
+      refreshesPerExpiry.push(world.idp.counters().refreshGrants - grantsBefore);
+      if (o.verify) {
+        const distinct = [...new Set(round.filter((r) => r.ok).map((r) => r.token!))];
+        const states = await Promise.all(distinct.map((t) => world.idp.introspect(t)));
+        inactiveTokens += states.filter((s) => !s.active).length;
       }
       // After a naive storm the survivors may hold different generations; make the next expiry comparable.
       if (o.naive) break;
@@ -83,6 +96,8 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       stormMs: median(stormDurations),
       idpRefreshMs: 0,
       tokensHandedOut,
+      inactiveTokens,
+      refreshesPerExpiry,
       failures,
       logs: world.logs(),
       issuedTokens: world.idp.issuedTokens(),
