@@ -144,7 +144,8 @@ export class Broker {
         if (isTokenRelayError(err, 'offline') && !rejected && this.remainingMs(creds) > 0) return grantOf(creds);
         throw err;
       }
-      if (creds.gen > startGen) return grantOf(creds);
+      // A new generation is handed out unless it expired on the way (its refresher was frozen).
+      if (creds.gen > startGen && this.remainingMs(creds) > 0) return grantOf(creds);
     }
     if (this.remainingMs(creds) > 0) return grantOf(creds);
     throw new TokenRelayError('timeout', 'Token Relay could not obtain a fresh access token.', 'Try again; see the Token Relay log for details.');

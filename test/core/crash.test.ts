@@ -1,0 +1,97 @@
+// The lock holder dies or freezes at the worst moments. Ground truth: the IdP's own counters.
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { World, until } from '../harness/fixture.ts';
+import type { WindowProcess } from '../harness/windowProcess.ts';
+
+let world: World | undefined;
+afterEach(async () => { await world?.close(); world = undefined; });
+
+async function setUp(pauseAt: 'beforeRefresh' | 'afterResponse', ttl = 2) {
+  world = await World.create({ storeModel: 'shared-lag', lagMs: 100, ttl });
+  await world.signIn();
+  const holder = await world.spawn('holder', { pauseAt });
+  const others = [await world.spawn('other-1'), await world.spawn('other-2')];
+  await Promise.all([holder, ...others].map((w) => w.getTokens(1)));
+  world.idp.resetCounters();
+  const status = await holder.request<{ expiresAt: number }>({ cmd: 'status' });
+  await until(status.expiresAt + 10);
+  const held = holder.getTokens(1).catch(() => []); // freezes inside
+  await holder.waitFor((e) => e.event === 'hook', 10_000, 'hook');
+  return { holder, others, held };
+}
+
+async function waitForLog(pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(world!.logs())) {
+    if (Date.now() > deadline) throw new Error(`log never matched ${pattern}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const allOk = (results: { ok: boolean; message?: string }[]) => assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.message), []);
+
+test('kill -9 of the holder before it sends: taken over within 3 s, exactly one refresh', { timeout: 60_000 }, async () => {
+  const { holder, others } = await setUp('beforeRefresh');
+  const killedAt = Date.now();
+  holder.child.kill('SIGKILL');
+  const results = (await Promise.all(others.map((w) => w.getTokens(5)))).flat();
+  const tookMs = Date.now() - killedAt;
+  allOk(results);
+  assert.equal(new Set(results.map((r) => r.token)).size, 1, 'everybody adopted the one new token');
+  assert.ok(tookMs < 3000, `takeover took ${tookMs} ms`);
+  assert.equal(world!.idp.counters().refreshGrants, 1);
+  assert.equal(world!.idp.counters().grantRevocations, 0);
+  assert.equal((await world!.idp.introspect(results[0].token!)).active, true);
+});
+
+test('kill -9 of the holder after the server rotated: one needs-sign-in, no revocation storm', { timeout: 60_000 }, async () => {
+  const { holder, others } = await setUp('afterResponse');
+  holder.child.kill('SIGKILL');
+  // The rotated token died with the holder; this cannot be recovered without server-side reuse grace.
+  const results = (await Promise.all(others.map((w) => w.getTokens(5)))).flat();
+  assert.ok(results.every((r) => !r.ok && r.code === 'needs-sign-in'), JSON.stringify(results.map((r) => r.code)));
+  const counters = world!.idp.counters();
+  assert.equal(counters.refreshGrants, 1, 'only the dead holder\'s refresh succeeded');
+  assert.equal(counters.errors['refresh token already used'] ?? 0, 1, 'exactly one retry of the orphaned spend');
+  assert.equal(counters.grantRevocations, 1);
+  for (const w of others) assert.equal((await w.request<{ state: string }>({ cmd: 'status' })).state, 'needs-sign-in');
+  // Later calls do not knock on the IdP again.
+  await others[0].getTokens(3);
+  assert.equal(world!.idp.counters().errors['refresh token already used'] ?? 0, 1);
+});
+
+test('SIGSTOP of the holder before it sends, past the stale time: takeover within 3 s, no double spend after SIGCONT', { timeout: 60_000 }, async () => {
+  const { holder, others, held } = await setUp('beforeRefresh');
+  const frozenAt = Date.now();
+  const results = (await Promise.all(others.map((w) => w.getTokens(5)))).flat();
+  const tookMs = Date.now() - frozenAt;
+  allOk(results);
+  assert.ok(tookMs < 3000, `takeover took ${tookMs} ms`);
+  holder.child.kill('SIGCONT');
+  const resumed = await held;
+  allOk(resumed);
+  assert.equal(resumed[0].token, results[0].token, 'the woken holder adopted instead of refreshing');
+  const counters = world!.idp.counters();
+  assert.equal(counters.refreshGrants, 1);
+  assert.equal(counters.grantRevocations, 0);
+  assert.deepEqual(counters.errors, {});
+  assert.ok(!world!.lockHeld(), 'no lock left behind');
+});
+
+test('SIGSTOP of the holder after it sent: others wait for it instead of spending, and adopt after SIGCONT', { timeout: 60_000 }, async () => {
+  const { holder, others, held } = await setUp('afterResponse', 6); // the rotated token must outlive the freeze
+  const waiting = Promise.all(others.map((w: WindowProcess) => w.getTokens(5)));
+  // A waiter took the stale lock over, saw the live spender and chose to wait: the interesting state.
+  await waitForLog(/is being refreshed by pid \d+; waiting for its result/, 15_000);
+  holder.child.kill('SIGCONT');
+  const results = (await waiting).flat();
+  allOk(results);
+  allOk(await held);
+  assert.equal(new Set(results.map((r) => r.token)).size, 1);
+  const counters = world!.idp.counters();
+  assert.equal(counters.refreshGrants, 1);
+  assert.equal(counters.grantRevocations, 0);
+  assert.deepEqual(counters.errors, {});
+  assert.equal((await world!.idp.introspect(results[0].token!)).active, true);
+});
