@@ -435,12 +435,13 @@ export class Broker {
       return;
     }
     // The record is published only once its credentials are in hand: callers key off it.
+    this.lastError = undefined;
     const found = await this.fetchGeneration(latest);
     if ((this.record?.gen ?? 0) > latest.gen || (this.creds?.gen ?? 0) >= latest.gen) return; // overtaken meanwhile
     this.record = latest;
     if (!found) {
       this.creds = undefined; // its refresh token is spent: never present it again
-      this.lastError = new TokenRelayError('stale-view', 'This window cannot read the current sign-in: its secret storage is out of date and no other window holds it.',
+      if (!isTokenRelayError(this.lastError, 'corrupt-secret')) this.lastError = new TokenRelayError('stale-view', 'This window cannot read the current sign-in: its secret storage is out of date and no other window holds it.',
         'Reload the window; if that does not help, sign in again.');
       this.setState('error');
       this.emit('error', false);

@@ -1,0 +1,40 @@
+// The IdP misbehaves: 500s, hangs, refused connections. The session is kept and recovers.
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { World, until } from '../harness/fixture.ts';
+import type { FaultMode } from '../idp/server.ts';
+
+let world: World | undefined;
+afterEach(async () => { await world?.close(); world = undefined; });
+
+for (const mode of ['error500', 'hang', 'refuse'] as FaultMode[]) {
+  test(`IdP ${mode}: session kept, offline reported, recovers by itself when the IdP is back`, { timeout: 60_000 }, async () => {
+    world = await World.create({ storeModel: 'shared-lag', lagMs: 50, ttl: 2 });
+    await world.signIn();
+    const a = await world.spawn('a', { refreshTimeoutMs: 1500 });
+    const b = await world.spawn('b', { refreshTimeoutMs: 1500 });
+    const [before] = await a.getTokens(1);
+    await world.idp.setFault(mode);
+    // While the token is still valid by the clock, a failed early refresh still hands it out.
+    const early = await a.getTokens(1, { minValidityMs: 60_000 });
+    assert.ok(early[0].ok, early[0].message);
+    assert.equal(early[0].token, before.token);
+    const status = await a.request<{ expiresAt: number }>({ cmd: 'status' });
+    await until(status.expiresAt + 10);
+    const during = (await Promise.all([a.getTokens(3), b.getTokens(3)])).flat();
+    assert.ok(during.every((r) => !r.ok && r.code === 'offline'), JSON.stringify(during.map((r) => r.code)));
+    assert.match(during[0].message!, /could not be reached/);
+    assert.equal((await a.request<{ state: string }>({ cmd: 'status' })).state, 'offline');
+    assert.equal(world.idp.counters().grantRevocations, 0);
+    const grantsBefore = world.idp.counters().refreshGrants;
+    await world.idp.setFault('none');
+    // The backoff timer retries without any caller; wait for the event it produces.
+    await Promise.race([a, b].map((w) => w.waitFor((e) => e.event === 'broker' && e.type === 'refreshed', 15_000, 'refreshed')));
+    const after = (await Promise.all([a.getTokens(3), b.getTokens(3)])).flat();
+    assert.deepEqual(after.filter((r) => !r.ok), []);
+    assert.equal(new Set(after.map((r) => r.token)).size, 1);
+    assert.equal(world.idp.counters().refreshGrants - grantsBefore, 1);
+    assert.equal(world.idp.counters().grantRevocations, 0);
+    assert.equal((await world.idp.introspect(after[0].token!)).active, true);
+  });
+}
