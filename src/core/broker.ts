@@ -14,7 +14,7 @@ import { type Credentials, parseCredentials, serializeCredentials } from './cred
 import { fingerprint } from './fingerprint.ts';
 import { InvalidGrantError, TokenRelayError, TransientError, describeError, isTokenRelayError } from './errors.ts';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.ts';
-import { askPeer, servePeers } from './peerChannel.ts';
+import { askPeer, offerToPeer, servePeers } from './peerChannel.ts';
 import { redactor, redactingLogger, silentLogger } from './redact.ts';
 import { defaultSocketDir, ensureSocketDir } from '../ipc/socketDir.ts';
 import type { JsonServer } from '../ipc/jsonServer.ts';
@@ -94,6 +94,9 @@ export class Broker {
   private state: BrokerState = 'signed-out';
   private lastError: TokenRelayError | undefined;
   private syncing: Promise<void> | undefined;
+  private reading: Promise<GenerationRecord | undefined> | undefined;
+  private offer: Credentials | undefined;
+  private pushing: Promise<void> | undefined;
   private peerServer: JsonServer | undefined;
   private disposed = false;
 
@@ -113,7 +116,14 @@ export class Broker {
 
   private async start(): Promise<void> {
     const socketDir = await ensureSocketDir(this.opts.socketDir ?? defaultSocketDir());
-    this.peerServer = await servePeers(socketDir, () => this.creds, this.log);
+    this.peerServer = await servePeers(socketDir, {
+      current: () => this.creds,
+      offered: (c) => {
+        if (c.gen <= (this.creds?.gen ?? 0)) return;
+        this.offer = c; // verified against the journal before it is adopted
+        void this.syncQuietly();
+      },
+    }, this.log);
     await this.journal.registerPeer(this.writer.id, this.peerServer.socketPath);
     this.disposables.push(this.journal.watch((event) => {
       this.waiter.notify(event);
@@ -125,6 +135,7 @@ export class Broker {
       if (key === this.opts.secretKey) void this.syncQuietly();
     }));
     await this.syncQuietly();
+    void this.opts.client.prepare?.().catch((err) => this.log.debug(`Identity provider not reachable yet: ${describeError(err)}`));
   }
 
   // ---- public API -------------------------------------------------------------------------
@@ -211,6 +222,8 @@ export class Broker {
     if (this.disposed) return;
     this.disposed = true;
     this.timer.cancel();
+    // Let siblings receive what we just wrote before our socket goes away (bounded).
+    await Promise.race([this.pushing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const d of this.disposables) d.dispose();
     await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
     await this.peerServer?.close();
@@ -373,6 +386,7 @@ export class Broker {
     this.lastError = undefined;
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(next));
+    this.pushing = this.pushToPeers(next);
     return true;
   }
 
@@ -380,6 +394,13 @@ export class Broker {
     if (!(await this.journal.write(record))) return false;
     this.record = record;
     return true;
+  }
+
+  private async pushToPeers(creds: Credentials): Promise<void> {
+    const peers = (await this.journal.peers().catch(() => [])).filter((p) => p.id !== this.writer.id);
+    await Promise.all(peers.map(async (peer) => {
+      if ((await offerToPeer(peer.socket, creds)) === 'gone' && !isAlive(peer.pid)) await this.journal.unregisterPeer(peer.id);
+    }));
   }
 
   private recordFor(gen: number, state: SlotState, account?: Account, reason?: string): GenerationRecord {
@@ -398,8 +419,14 @@ export class Broker {
   private async syncIfBehind(): Promise<void> {
     if (this.syncing) return this.syncing;
     if (this.slotState === 'unknown' || this.record === undefined || this.state === 'error') return this.sync();
-    const latest = await this.journal.latest();
+    const latest = await this.latestShared();
     if (latest?.gen !== this.record.gen) await this.sync();
+  }
+
+  /** Concurrent callers share one journal read; every decision is re-checked under the lock anyway. */
+  private latestShared(): Promise<GenerationRecord | undefined> {
+    this.reading ??= this.journal.latest().finally(() => { this.reading = undefined; });
+    return this.reading;
   }
 
   private async syncQuietly(): Promise<void> {
@@ -466,6 +493,7 @@ export class Broker {
       const view = await this.readView().catch((err) => { this.lastError = err; return undefined; });
       return matches(view) ? view : undefined;
     };
+    if (matches(this.offer)) return this.offer;
     const viewed = await fromView();
     if (viewed) return viewed;
     // The writer first: it holds the generation it just announced.

@@ -44,6 +44,8 @@ export interface Logger {
 
 /** What the broker needs from an OAuth client; `src/oauth` implements it with oauth4webapi. */
 export interface RefreshClient {
+  /** Optional warm-up (e.g. discovery) so the first refresh pays only its own round trip. */
+  prepare?(): Promise<void>;
   refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet>;
   revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void>;
 }

@@ -25,6 +25,10 @@ export class OAuthClient implements RefreshClient {
     return this.server;
   }
 
+  async prepare(): Promise<void> {
+    await this.authorizationServer();
+  }
+
   requestOptions(server: oauth.AuthorizationServer, signal?: AbortSignal) {
     const url = new URL(server.token_endpoint ?? server.issuer);
     return {

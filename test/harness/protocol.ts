@@ -24,8 +24,10 @@ export interface WindowConfig {
   pauseAt?: 'beforeRefresh' | 'afterResponse';
   /** Coordination off: every process refreshes on its own (what naive tools do). */
   naive?: boolean;
-  /** Run this many concurrent getToken calls right after start, report, and exit. */
+  /** Run this many concurrent getToken calls, report, and exit. */
   oneShot?: number;
+  /** Wall-clock ms at which the one-shot calls fire (default: as soon as started). */
+  oneShotAt?: number;
 }
 
 export type Command =
@@ -55,4 +57,5 @@ export type WindowEvent =
   | { event: 'oneShot'; results: TokenResult[] }
   | { event: 'reply'; id: number; value?: unknown; error?: string };
 
-export const now = () => performance.timeOrigin + performance.now();
+// Date.now(): one system clock for every process (performance.timeOrigin differs by a few ms per process).
+export const now = () => Date.now();

@@ -39,6 +39,8 @@ export interface StormReport {
   issuedTokens: string[];
 }
 
+const EXTRA_SPREAD_MS = 40;
+
 export async function runStorm(o: StormOptions): Promise<StormReport> {
   const world = await World.create({ storeModel: o.storeModel, lagMs: o.lagMs ?? 200, ttl: o.ttl, idp: o.idp });
   try {
@@ -57,16 +59,21 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       const grantsBefore = world.idp.counters().refreshGrants;
       const status = await windows[0].request<{ expiresAt?: number }>({ cmd: 'status' });
       const expiresAt = o.naive ? Date.now() + o.ttl * 1000 + 50 : (status?.expiresAt ?? Date.now());
-      await until(expiresAt + 20);
-      const started = performance.timeOrigin + performance.now();
+      // Extra short-lived processes start before the expiry and fire at staggered moments inside
+      // the storm, so they join while the refresh is in flight (not after paying Node's startup).
+      const fireAt = expiresAt + 20;
+      const extras = await Promise.all(Array.from({ length: o.extraProcesses }, (_, i) => world.spawn(`extra-${e + 1}-${i + 1}`,
+        { naive: o.naive, oneShot: o.requestsPerWindow, oneShotAt: fireAt + (i * EXTRA_SPREAD_MS) / Math.max(1, o.extraProcesses) })));
+      await until(fireAt);
+      const started = Date.now();
       const marks = windows.map((w) => w.events.length);
-      const extras = Array.from({ length: o.extraProcesses }, (_, i) => world.spawn(`extra-${e + 1}-${i + 1}`, { naive: o.naive, oneShot: o.requestsPerWindow }));
       const bursts = windows.map((w) => w.getTokens(o.requestsPerWindow));
-      const extraResults = Promise.all(extras.map(async (p) => (await p).oneShotResults()));
-      const round = [...(await Promise.all(bursts)).flat(), ...(await extraResults).flat()];
+      const round = [...(await Promise.all(bursts)).flat(), ...(await Promise.all(extras.map((p) => p.oneShotResults()))).flat()];
       const ended = Math.max(...round.map((r) => r.at));
       stormDurations.push(ended - started);
-      const refreshedAt = windows.flatMap((w, i) => w.events.slice(marks[i])).find((ev) => ev.event === 'refreshed-at') as { at: number } | undefined;
+      const events = [...windows.flatMap((w, i) => w.events.slice(marks[i])), ...extras.flatMap((p) => p.events)];
+      const refreshedAt = events.find((ev) => ev.event === 'refreshed-at') as { at: number } | undefined;
+      if (process.env.STORM_DEBUG) console.error('round', e, 'refreshedAt-started', refreshedAt && refreshedAt.at - started, 'ended-started', ended - started, events.filter((x) => x.event === 'refreshed-at').length, [...new Set(round.filter((r) => !r.ok).map((r) => r.message))]);
       for (const r of round) {
         results.push(r);
         if (!r.ok) failures.push(`${r.code}: ${r.message}`);

@@ -33,6 +33,7 @@ interface TokenSource {
 }
 
 async function main(): Promise<void> {
+  if (process.env.WINDOW_DEBUG) log.info(`main after ${(process.uptime() * 1000).toFixed(0)} ms`);
   const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = config.naive
     ? new NaiveClient(store, client, config.secretKey, clock)
     : await Broker.create({
@@ -63,7 +64,10 @@ async function main(): Promise<void> {
   }));
 
   if (config.oneShot) {
+    await send({ event: 'ready', pid: process.pid });
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (config.oneShotAt ?? 0) - Date.now())));
     await send({ event: 'oneShot', results: await burst(config.oneShot, {}) });
+    if (source instanceof Broker) await source.dispose(); // as an extension host's deactivate does
     process.exit(0);
   }
 
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
       await send({ event: 'reply', id: raw.id, error: describeError(err) });
     }
   });
+  if (process.env.WINDOW_DEBUG) log.info(`ready after ${(process.uptime() * 1000).toFixed(0)} ms`);
   await send({ event: 'ready', pid: process.pid });
 }
 

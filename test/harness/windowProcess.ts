@@ -31,7 +31,8 @@ export class WindowProcess {
       this.events.push(message);
       for (const l of [...this.listeners]) l(message);
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close' comes after the IPC channel drained, so a last message is never lost to 'exit'.
+    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
   }
 
   get pid(): number {
@@ -41,10 +42,11 @@ export class WindowProcess {
   static async spawn(config: WindowConfig): Promise<WindowProcess> {
     const child = fork(await harnessBundle(), [], {
       env: { ...process.env, TOKENRELAY_HARNESS: JSON.stringify(config) },
+      execArgv: process.env.WINDOW_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [], // the bundle is plain JS: do not inherit the tsx loader (costs ~600 ms per process)
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const win = new WindowProcess(child, config);
-    if (!config.oneShot) await win.waitFor((e) => e.event === 'ready', 20_000, 'ready');
+    await win.waitFor((e) => e.event === 'ready', 20_000, 'ready');
     return win;
   }
 
