@@ -9,7 +9,7 @@ afterEach(async () => { await world?.close(); world = undefined; });
 
 for (const mode of ['error500', 'hang', 'refuse'] as FaultMode[]) {
   test(`IdP ${mode}: session kept, offline reported, recovers by itself when the IdP is back`, { timeout: 60_000 }, async () => {
-    world = await World.create({ storeModel: 'shared-lag', lagMs: 50, ttl: 2 });
+    world = await World.create({ storeModel: 'shared-lag', lagMs: 50, ttl: 4 }); // outlives one 1.5 s hang
     await world.signIn();
     const a = await world.spawn('a', { refreshTimeoutMs: 1500 });
     const b = await world.spawn('b', { refreshTimeoutMs: 1500 });

@@ -1,7 +1,7 @@
 // Spawns and drives window processes. The harness is bundled once with esbuild so that a window
 // starts in tens of milliseconds, like a real extension host's already-loaded code.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { Command, WindowConfig, WindowEvent, TokenResult } from './protocol.ts';
@@ -14,7 +14,10 @@ export function harnessBundle(): Promise<string> {
     const outdir = join(root, '.cache', 'harness');
     mkdirSync(outdir, { recursive: true });
     const outfile = join(outdir, 'window.cjs');
-    await build({ entryPoints: [join(__dirname, 'window.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile, logLevel: 'error' });
+    // Several test processes may build at once: write aside, then rename, so nobody runs half a file.
+    const temp = join(outdir, `window.${process.pid}.tmp.cjs`);
+    await build({ entryPoints: [join(__dirname, 'window.ts')], bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile: temp, logLevel: 'error' });
+    renameSync(temp, outfile);
     return outfile;
   })();
   return bundled;
@@ -32,7 +35,7 @@ export class WindowProcess {
       for (const l of [...this.listeners]) l(message);
     });
     // 'close' comes after the IPC channel drained, so a last message is never lost to 'exit'.
-    this.exited = new Promise((resolve) => child.once('close', (code) => resolve(code)));
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve(code ?? signal as unknown as number)));
   }
 
   get pid(): number {
