@@ -363,7 +363,9 @@ export class Broker {
   private async proactiveRefresh(): Promise<void> {
     if (this.disposed || !this.creds) return;
     try {
-      await this.getToken();
+      // The timer fires before the token counts as stale (skew + jitter): ask for more validity than
+      // it has left, so this generation is refreshed; a newer one from another process already has it.
+      await this.getToken({ minValidityMs: Math.max(0, this.remainingMs(this.creds)) + 1 });
     } catch (err) {
       this.log.debug(`Proactive refresh did not complete: ${describeError(err)}`);
       const status = await this.journal.readStatus().catch(() => ({} as SlotStatus));
