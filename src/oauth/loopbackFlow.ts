@@ -49,9 +49,13 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
       ...options.extraParams,
     };
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-    const callback = listener.nextCallback(options.signal, options.timeoutMs ?? 5 * 60_000);
+    // Opening the browser can fail; that ends the wait for its redirect (and the wait's timer) too.
+    const opening = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, opening.signal]) : opening.signal;
+    const callback = listener.nextCallback(signal, options.timeoutMs ?? 5 * 60_000);
     // The browser may only finish after we answer its redirect, so opening it is not awaited alone.
-    const openFailed = Promise.resolve().then(() => options.openBrowser(url.href)).then(() => new Promise<never>(() => undefined));
+    const openFailed = Promise.resolve().then(() => options.openBrowser(url.href))
+      .then(() => new Promise<never>(() => undefined), (err) => { opening.abort(); throw err; });
     const { url: callbackUrl, respond } = await Promise.race([callback, openFailed]);
     try {
       const result = await client.exchangeCode(callbackUrl, state, verifier, redirectUri, nonce);

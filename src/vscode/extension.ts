@@ -1,5 +1,130 @@
-// Placeholder entry; the VS Code adapters replace this.
-import type * as vscode from 'vscode';
+// Entry point: wires the account registry (one broker per account, shared with every window) to
+// VS Code — the `tokenrelay` authentication provider, status bar, commands, log channel, settings,
+// the terminal bridge — and returns the public API.
+//
+// Activation: `onAuthenticationRequest:tokenrelay` (from contributes.authentication) plus
+// `onStartupFinished`, because the status bar item and the terminals' environment must exist
+// before anyone asks for a session. activate() does no network I/O and does not wait for the
+// accounts to load; the provider and the API wait for that themselves.
+import * as vscode from 'vscode';
+import { join } from 'node:path';
+import { describeError } from '../core/errors.ts';
+import type { Logger } from '../core/types.ts';
+import type { TokenService } from '../core/tokenService.ts';
+import { AccountRegistry, type RegistryOptions } from './accountRegistry.ts';
+import { createApi, type TokenRelayApi } from './api.ts';
+import { PROVIDER_ID, PROVIDER_LABEL, TokenRelayAuthProvider } from './authProvider.ts';
+import { registerCommands } from './commands.ts';
+import { channelLogger } from './log.ts';
+import { secretStoreFrom } from './secretStoreAdapter.ts';
+import { affectsSettings, readSettings } from './settings.ts';
+import { SignInController } from './signIn.ts';
+import { StatusBar } from './statusBar.ts';
+import { startTerminalBridge } from './terminalEnv.ts';
 
-export function activate(_context: vscode.ExtensionContext): void {}
-export function deactivate(): void {}
+export type { TokenRelayApi, GetAccessTokenOptions } from './api.ts';
+
+export interface ExtensionDeps {
+  /** Replaced in unit tests; the real one serves the terminals. */
+  startTerminalBridge?: (context: vscode.ExtensionContext, service: TokenService, log: Logger) => Promise<vscode.Disposable>;
+  /** Unit tests: socket dir, broker timings. */
+  registry?: Partial<Omit<RegistryOptions, 'slotsRoot' | 'store' | 'log' | 'memento'>>;
+}
+
+export interface ExtensionHandle {
+  api: TokenRelayApi;
+  registry: AccountRegistry;
+  auth: TokenRelayAuthProvider;
+  statusBar: StatusBar;
+  signIn: SignInController;
+  log: Logger;
+  activationMs: number;
+  dispose(): Promise<void>;
+}
+
+let running: ExtensionHandle | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<TokenRelayApi> {
+  running = await startExtension(context);
+  return running.api;
+}
+
+export async function deactivate(): Promise<void> {
+  const handle = running;
+  running = undefined;
+  await handle?.dispose();
+}
+
+export async function startExtension(context: vscode.ExtensionContext, deps: ExtensionDeps = {}): Promise<ExtensionHandle> {
+  const started = performance.now();
+  const channel = vscode.window.createOutputChannel('Token Relay', { log: true });
+  const log = channelLogger(channel);
+  const disposables: vscode.Disposable[] = [channel];
+
+  const registry = new AccountRegistry({
+    label: 'window',
+    ...deps.registry,
+    slotsRoot: join(context.globalStorageUri.fsPath, 'slots'),
+    store: secretStoreFrom(context.secrets),
+    log,
+    memento: context.globalState,
+  });
+  const signIn = new SignInController(registry, log);
+  registry.setSignInHandler(async () => { await signIn.run(); });
+
+  const auth = new TokenRelayAuthProvider(registry, signIn, log);
+  disposables.push(auth, vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, PROVIDER_LABEL, auth, { supportsMultipleAccounts: true }));
+
+  const statusBar = new StatusBar(registry);
+  disposables.push(statusBar, ...registerCommands({ registry, signIn, channel, log }));
+
+  const tokenChanged = new vscode.EventEmitter<void>();
+  disposables.push(tokenChanged, auth.onDidChangeSessions(() => tokenChanged.fire()));
+  const api = createApi(registry, tokenChanged.event);
+
+  const notices = registry.onNotice((notice) => {
+    const show = notice.kind === 'corrupt-secret'
+      ? vscode.window.showWarningMessage(`Token Relay: ${notice.message}`, 'Sign In')
+      : vscode.window.showInformationMessage(notice.message, 'Sign In');
+    void Promise.resolve(show).then((pick) => { if (pick) void signIn.run().catch(() => undefined); }, () => undefined);
+  });
+  disposables.push({ dispose: () => notices.dispose() });
+
+  disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
+    if (!affectsSettings(event)) return;
+    log.info('Settings changed; reloading the configuration');
+    void registry.configure(readSettings());
+  }));
+
+  const loadStarted = performance.now();
+  void registry.configure(readSettings()).then(() => {
+    const result = registry.settingsResult();
+    if (result && !result.ok) log.warn(`Configuration: ${result.problem.message}`);
+    log.info(`Loaded ${registry.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);
+  }, (err) => log.error(`Loading the accounts failed: ${describeError(err)}`));
+
+  try {
+    disposables.push(await (deps.startTerminalBridge ?? startTerminalBridge)(context, registry, log));
+  } catch (err) {
+    log.error(`The terminal bridge did not start: ${describeError(err)}`);
+  }
+
+  let disposed = false;
+  const handle: ExtensionHandle = {
+    api, registry, auth, statusBar, signIn, log,
+    activationMs: Math.round(performance.now() - started),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await registry.dispose(); // brokers first: they still log to the channel while closing
+      for (const d of disposables.reverse()) {
+        try { d.dispose(); } catch { /* keep disposing */ }
+      }
+    },
+  };
+  // Also when VS Code disposes the subscriptions without calling deactivate (e.g. in tests).
+  context.subscriptions.push({ dispose: () => void handle.dispose() });
+  const ui = vscode.env.uiKind === vscode.UIKind.Web ? 'web' : 'desktop';
+  log.info(`Activated in ${handle.activationMs} ms (extension host pid ${process.pid}, ${ui} UI, remote ${vscode.env.remoteName ?? 'none'})`);
+  return handle;
+}

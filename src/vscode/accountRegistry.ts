@@ -1,0 +1,465 @@
+// One broker per signed-in account of the current configuration, shared with every other window
+// through `<globalStorage>/slots`. Discovers accounts other windows sign in (watching the slots
+// directory), retires the accounts of a previous issuer/client, clears corrupt secrets, and offers
+// the window's TokenService. No `vscode` import: the extension wires it to the UI.
+import { EventEmitter } from 'node:events';
+import { watch, promises as fs, type FSWatcher } from 'node:fs';
+import { Broker, type BrokerEvent, type BrokerOptions, type BrokerStatus } from '../core/broker.ts';
+import { Journal } from '../core/journal.ts';
+import { parseCredentials } from '../core/credentials.ts';
+import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
+import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts';
+import type { ServiceStatus, TokenRequest, TokenService } from '../core/tokenService.ts';
+import type { AccessGrant } from '../core/broker.ts';
+import { OAuthClient } from '../oauth/oauthClient.ts';
+import type { OAuthConfig } from '../oauth/serverConfig.ts';
+import type { Settings, SettingsResult } from './settings.ts';
+import {
+  identityOf, listMetas, readMeta, sameIdentity, secretKeyOf, slotDirOf, slotKeyOf, writeMeta,
+  type ConfigIdentity, type SlotMeta,
+} from './slots.ts';
+import { prefixedLogger } from './log.ts';
+
+/** globalState as far as the registry needs it (remembers the last configuration across restarts). */
+export interface Memento {
+  get<T>(key: string): T | undefined;
+  update(key: string, value: unknown): PromiseLike<void>;
+}
+
+export interface RegistryOptions {
+  /** `<globalStorage>/slots`: shared by every window of this VS Code installation. */
+  slotsRoot: string;
+  store: SecretStore;
+  log: Logger;
+  memento?: Memento;
+  /** Written into the journal so other windows can say who refreshed. */
+  label?: string;
+  socketDir?: string;
+  /** Tests: tighter timings, no proactive timer, a fake clock. */
+  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff'>>;
+  /** Fallback rescan of the slots directory, for file systems without reliable change events. */
+  rescanIntervalMs?: number;
+}
+
+export interface AccountEntry {
+  readonly slotKey: string;
+  account: Account;
+  readonly createdAt: number;
+  readonly broker: Broker;
+  /** Set when this slot's stored secret was unreadable and has been cleared. */
+  corrupt?: TokenRelayError;
+}
+
+export interface RegistryChange {
+  reason: 'broker' | 'accounts' | 'config';
+  slotKey?: string;
+  event?: BrokerEvent;
+}
+
+export interface RegistryNotice {
+  kind: 'corrupt-secret' | 'config-signed-out';
+  message: string;
+  account?: Account;
+}
+
+const LAST_CONFIG_KEY = 'tokenrelay.lastConfig';
+const LIVE_STATES = new Set<BrokerStatus['state']>(['signed-in', 'refreshing', 'offline']);
+
+export class AccountRegistry implements TokenService {
+  private readonly events = new EventEmitter();
+  private readonly entries = new Map<string, AccountEntry>();
+  private result: SettingsResult | undefined;
+  private settings: Settings | undefined;
+  private client: OAuthClient | undefined;
+  private runtimeKey: string | undefined;
+  private lastOAuth: OAuthConfig | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private watcher: FSWatcher | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+  private signInHandler: (() => Promise<void>) | undefined;
+  private readyResolve!: () => void;
+  private disposed = false;
+  /** Resolves once the first configuration has been loaded. */
+  readonly ready: Promise<void> = new Promise((resolve) => { this.readyResolve = resolve; });
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.events.setMaxListeners(50);
+  }
+
+  // ---- configuration -------------------------------------------------------------------------
+
+  /** Applies (new) settings: reloads brokers, and signs out the accounts of a previous issuer/client. */
+  configure(result: SettingsResult): Promise<void> {
+    return this.enqueue(async () => {
+      try {
+        await this.applySettings(result);
+      } finally {
+        this.readyResolve();
+        this.emitChange({ reason: 'config' });
+      }
+    });
+  }
+
+  private async applySettings(result: SettingsResult): Promise<void> {
+    this.result = result;
+    const next = result.ok ? result.settings : undefined;
+    if (!next) {
+      // Invalid or half-typed settings: stop serving, sign nobody out.
+      this.settings = undefined;
+      this.client = undefined;
+      this.runtimeKey = undefined;
+      await this.closeAll();
+      return;
+    }
+    const runtimeKey = JSON.stringify([next.oauth, next.refreshSkewMs]);
+    this.settings = next;
+    if (runtimeKey === this.runtimeKey) return; // e.g. only signInFlow changed
+    const previous = [...this.entries.values()];
+    this.entries.clear();
+    const last = this.opts.memento?.get<OAuthConfig>(LAST_CONFIG_KEY) ?? this.lastOAuth;
+    if (last && isOAuthConfig(last) && !sameIdentity(identityOf(last), next.identity)) {
+      await this.retire(last, previous);
+    }
+    await Promise.all(previous.map((e) => e.broker.dispose().catch(() => undefined)));
+    this.runtimeKey = runtimeKey;
+    this.client = new OAuthClient(next.oauth);
+    this.lastOAuth = next.oauth;
+    await Promise.resolve(this.opts.memento?.update(LAST_CONFIG_KEY, next.oauth)).catch(() => undefined);
+    await fs.mkdir(this.opts.slotsRoot, { recursive: true, mode: 0o700 });
+    this.startWatching();
+    await this.loadSlots();
+  }
+
+  /** Signs out (and revokes) every account of a configuration that is no longer in use. */
+  private async retire(old: OAuthConfig, open: AccountEntry[]): Promise<void> {
+    const identity = identityOf(old);
+    const client = new OAuthClient(old);
+    const signedOut: Account[] = [];
+    for (const meta of await listMetas(this.opts.slotsRoot)) {
+      if (!sameIdentity(meta, identity)) continue;
+      let broker = open.find((e) => e.slotKey === meta.slotKey)?.broker;
+      const temporary = !broker;
+      try {
+        if (!broker) {
+          const latest = await (await Journal.open(slotDirOf(this.opts.slotsRoot, meta.slotKey))).latest();
+          if (!latest || latest.state === 'signed-out') continue;
+          broker = await this.createBroker(meta.slotKey, meta.account, client, this.opts.brokerOptions?.proactive ?? false);
+        }
+        const state = broker.status().state;
+        if (state === 'signed-out') continue;
+        await broker.signOut();
+        if (LIVE_STATES.has(state)) signedOut.push(meta.account);
+        this.opts.log.info(`Signed out ${meta.account.label}: the issuer or client id changed`);
+      } catch (err) {
+        this.opts.log.warn(`Could not sign out ${meta.account.label} of the previous configuration: ${describeError(err)}`);
+      } finally {
+        if (temporary) await broker?.dispose().catch(() => undefined);
+      }
+    }
+    if (signedOut.length) {
+      const who = signedOut.map((a) => a.label).join(', ');
+      this.notice({
+        kind: 'config-signed-out',
+        message: `Token Relay signed out ${who} because tokenrelay.issuer or tokenrelay.clientId changed (that session belonged to ${identity.issuer}). Sign in again for the new configuration.`,
+      });
+    }
+  }
+
+  // ---- slots ---------------------------------------------------------------------------------
+
+  private startWatching(): void {
+    if (this.watcher || this.disposed) return;
+    try {
+      this.watcher = watch(this.opts.slotsRoot, { persistent: false }, (_type, name) => {
+        if (name && String(name).startsWith('.')) return; // temp files of a meta write
+        this.scheduleRescan();
+      });
+      this.watcher.on('error', (err) => this.opts.log.debug(`Slots watcher stopped: ${describeError(err)}`));
+    } catch (err) {
+      this.opts.log.warn(`Cannot watch ${this.opts.slotsRoot} (${describeError(err)}); other windows' sign-ins are picked up periodically`);
+    }
+    this.rescanTimer = setInterval(() => this.scheduleRescan(), this.opts.rescanIntervalMs ?? 30_000);
+    this.rescanTimer.unref();
+  }
+
+  private scheduleRescan(): void {
+    if (this.debounce || this.disposed) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.enqueue(() => this.loadSlots());
+    }, 50);
+    this.debounce.unref();
+  }
+
+  /** Opens a broker for every slot of this configuration that is, or was, signed in. */
+  private async loadSlots(): Promise<void> {
+    const settings = this.settings;
+    const client = this.client;
+    if (!settings || !client || this.disposed) return;
+    const wanted = (await listMetas(this.opts.slotsRoot)).filter((meta) => sameIdentity(meta, settings.identity)
+      && !this.entries.has(meta.slotKey) && meta.slotKey === slotKeyOf(settings.identity, meta.account.id));
+    // In parallel: a slot whose secret view is stale may wait for it to catch up.
+    const opened = await Promise.all(wanted.map(async (meta) => {
+      try {
+        const latest = await (await Journal.open(slotDirOf(this.opts.slotsRoot, meta.slotKey))).latest();
+        if (latest?.state === 'signed-out') return false; // signed out before this window started
+        await this.openEntry(meta.slotKey, meta.account, meta.createdAt, client);
+        return true;
+      } catch (err) {
+        this.opts.log.warn(`Cannot open the session of ${meta.account.label}: ${describeError(err)}`);
+        return false;
+      }
+    }));
+    const added = opened.includes(true);
+    if (added) this.emitChange({ reason: 'accounts' });
+  }
+
+  private async createBroker(slotKey: string, account: Account, client: OAuthClient, proactive?: boolean): Promise<Broker> {
+    return Broker.create({
+      ...this.opts.brokerOptions,
+      slotDir: slotDirOf(this.opts.slotsRoot, slotKey),
+      secretKey: secretKeyOf(slotKey),
+      store: this.opts.store,
+      client,
+      log: prefixedLogger(this.opts.log, `[${account.label}]`),
+      socketDir: this.opts.socketDir,
+      label: this.opts.label,
+      refreshSkewMs: this.settings?.refreshSkewMs,
+      proactive: proactive ?? this.opts.brokerOptions?.proactive,
+    });
+  }
+
+  private async openEntry(slotKey: string, account: Account, createdAt: number, client: OAuthClient): Promise<AccountEntry> {
+    const broker = await this.createBroker(slotKey, account, client);
+    if (this.disposed) {
+      await broker.dispose();
+      throw new TokenRelayError('cancelled', 'This window is closing.');
+    }
+    const entry: AccountEntry = { slotKey, account, createdAt, broker };
+    broker.onEvent((event) => this.onBrokerEvent(entry, event));
+    this.entries.set(slotKey, entry);
+    const held = broker.peek();
+    if (held) entry.account = held.account;
+    if (broker.status().state === 'error') void this.checkCorrupt(entry);
+    return entry;
+  }
+
+  private onBrokerEvent(entry: AccountEntry, event: BrokerEvent): void {
+    if (this.entries.get(entry.slotKey) !== entry) return; // a disposed generation of this registry
+    if (event.type === 'signed-in' || event.type === 'refreshed') {
+      entry.corrupt = undefined;
+      if (event.status.account) entry.account = event.status.account;
+    }
+    if (event.type === 'error') void this.checkCorrupt(entry);
+    this.emitChange({ reason: 'broker', slotKey: entry.slotKey, event });
+  }
+
+  /** A stored secret that cannot be parsed is cleared (other accounts untouched) and sign-in offered. */
+  private async checkCorrupt(entry: AccountEntry): Promise<void> {
+    const key = secretKeyOf(entry.slotKey);
+    let corrupt: TokenRelayError | undefined;
+    try {
+      const raw = await this.opts.store.get(key);
+      if (raw !== undefined) parseCredentials(raw);
+    } catch (err) {
+      if (isTokenRelayError(err, 'corrupt-secret')) corrupt = err;
+    }
+    if (!corrupt && entry.broker.status().errorCode === 'corrupt-secret' && !entry.corrupt) {
+      corrupt = new TokenRelayError('corrupt-secret', entry.broker.status().error ?? 'The stored Token Relay credentials are unreadable.');
+    }
+    if (!corrupt) return;
+    entry.corrupt = new TokenRelayError('corrupt-secret',
+      `The stored sign-in for ${entry.account.label} was unreadable and has been cleared.`, 'Sign in again; no other account was changed.');
+    this.opts.log.warn(`${corrupt.message.split('. ')[0]} (${entry.account.label}); clearing that secret`);
+    await this.opts.store.delete(key).catch((err) => this.opts.log.warn(`Clearing the unreadable secret failed: ${describeError(err)}`));
+    this.notice({ kind: 'corrupt-secret', message: entry.corrupt.message, account: entry.account });
+    this.emitChange({ reason: 'broker', slotKey: entry.slotKey });
+  }
+
+  // ---- sign-in / sign-out ------------------------------------------------------------------------
+
+  /** The OAuth client of the current configuration (for the sign-in flows). */
+  oauthClient(): OAuthClient {
+    if (!this.client) throw this.configProblem();
+    return this.client;
+  }
+
+  /** Persists a fresh sign-in as this account's next generation, visible to every window. */
+  signIn(tokens: Parameters<Broker['signIn']>[0], account: Account, identity?: ConfigIdentity): Promise<AccountEntry> {
+    return this.enqueue(async () => {
+      const settings = this.settings;
+      const client = this.client;
+      if (!settings || !client) throw this.configProblem();
+      if (identity && !sameIdentity(identity, settings.identity)) {
+        throw new TokenRelayError('config', 'The issuer or client id changed while signing in.', 'Sign in again.');
+      }
+      const slotKey = slotKeyOf(settings.identity, account.id);
+      const existing = await readMeta(this.opts.slotsRoot, slotKey);
+      const entry = this.entries.get(slotKey) ?? await this.openEntry(slotKey, account, existing?.createdAt ?? Date.now(), client);
+      await entry.broker.signIn(tokens, account);
+      entry.account = account;
+      entry.corrupt = undefined;
+      const meta: SlotMeta = {
+        v: 1, slotKey, issuer: settings.identity.issuer, clientId: settings.identity.clientId, account,
+        createdAt: existing?.createdAt ?? entry.createdAt, updatedAt: Date.now(),
+      };
+      await writeMeta(this.opts.slotsRoot, meta); // after the journal: a window reacting to it finds the sign-in
+      this.opts.log.info(`Signed in as ${account.label}`);
+      this.emitChange({ reason: 'accounts', slotKey });
+      return entry;
+    });
+  }
+
+  /** Revokes the refresh token at the IdP, deletes it, and signs out every window. */
+  async signOut(slotKey: string): Promise<void> {
+    const entry = this.entries.get(slotKey);
+    if (!entry) throw new TokenRelayError('not-signed-in', 'That Token Relay session no longer exists.');
+    await entry.broker.signOut();
+    entry.corrupt = undefined;
+    this.opts.log.info(`Signed out ${entry.account.label}`);
+    this.emitChange({ reason: 'accounts', slotKey });
+  }
+
+  /** Lets TokenService.requestSignIn show this window's sign-in UI. */
+  setSignInHandler(handler: () => Promise<void>): void {
+    this.signInHandler = handler;
+  }
+
+  // ---- queries -------------------------------------------------------------------------------
+
+  settingsResult(): SettingsResult | undefined {
+    return this.result;
+  }
+
+  currentSettings(): Settings | undefined {
+    return this.settings;
+  }
+
+  /** Accounts in a stable order (first sign-in first), the same in every window. */
+  accounts(): AccountEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.createdAt - b.createdAt || a.slotKey.localeCompare(b.slotKey));
+  }
+
+  entry(slotKey: string): AccountEntry | undefined {
+    return this.entries.get(slotKey);
+  }
+
+  /** Accounts this window holds current credentials for. */
+  signedIn(): AccountEntry[] {
+    return this.accounts().filter((e) => e.broker.peek() !== undefined);
+  }
+
+  /** The account consumers get by default: the first signed-in one, else the first needing attention. */
+  primary(): AccountEntry | undefined {
+    const all = this.accounts();
+    return all.find((e) => e.broker.peek() !== undefined)
+      ?? all.find((e) => e.corrupt || ['needs-sign-in', 'error', 'offline', 'refreshing'].includes(e.broker.status().state))
+      ?? all.find((e) => e.broker.status().state !== 'signed-out');
+  }
+
+  statusOf(entry: AccountEntry): BrokerStatus {
+    const status = entry.broker.status();
+    if (entry.corrupt && status.state !== 'signed-in' && status.state !== 'refreshing') {
+      return { ...status, state: 'needs-sign-in', error: entry.corrupt.message, errorCode: 'corrupt-secret' };
+    }
+    return status;
+  }
+
+  // ---- TokenService ----------------------------------------------------------------------------
+
+  async getToken(request: TokenRequest = {}): Promise<AccessGrant> {
+    await this.ready;
+    const settings = this.settings;
+    if (!settings) throw this.configProblem();
+    const missing = (request.scopes ?? []).filter((s) => !settings.oauth.scopes.includes(s));
+    if (missing.length) {
+      throw new TokenRelayError('config', `Token Relay is not configured for the scope(s) ${missing.join(', ')}.`,
+        'Add them to tokenrelay.scopes and sign in again.');
+    }
+    const entry = request.account
+      ? this.accounts().find((e) => e.account.id === request.account || e.account.label === request.account)
+      : this.primary();
+    if (!entry) {
+      throw request.account
+        ? new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${request.account}".`, 'Sign in with that account from the Accounts menu.')
+        : new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu or the Token Relay status bar item.');
+    }
+    if (entry.corrupt && !entry.broker.peek()) throw entry.corrupt;
+    return entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs });
+  }
+
+  status(): ServiceStatus {
+    const identity = this.settings?.identity;
+    const base = { issuer: identity?.issuer, clientId: identity?.clientId };
+    if (this.result && !this.result.ok) {
+      return { ...base, state: 'error', error: this.result.problem.message, errorCode: 'config' };
+    }
+    const entry = this.primary();
+    if (!entry) return { ...base, state: 'signed-out' };
+    return { ...base, ...this.statusOf(entry) };
+  }
+
+  async requestSignIn(): Promise<void> {
+    if (!this.signInHandler) throw new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu.');
+    await this.signInHandler();
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  onDidChange(listener: (change: RegistryChange) => void): Disposable {
+    this.events.on('change', listener);
+    return { dispose: () => this.events.off('change', listener) };
+  }
+
+  onNotice(listener: (notice: RegistryNotice) => void): Disposable {
+    this.events.on('notice', listener);
+    return { dispose: () => this.events.off('notice', listener) };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.readyResolve();
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.debounce) clearTimeout(this.debounce);
+    await this.queue.catch(() => undefined);
+    await this.closeAll();
+    this.events.removeAllListeners();
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private async closeAll(): Promise<void> {
+    const all = [...this.entries.values()];
+    this.entries.clear();
+    await Promise.all(all.map((e) => e.broker.dispose().catch(() => undefined)));
+  }
+
+  private configProblem(): TokenRelayError {
+    if (this.result && !this.result.ok) return this.result.problem;
+    return new TokenRelayError('config', 'Token Relay is not configured yet.', 'Set tokenrelay.issuer and tokenrelay.clientId in your settings.');
+  }
+
+  private emitChange(change: RegistryChange): void {
+    if (!this.disposed) this.events.emit('change', change);
+  }
+
+  private notice(notice: RegistryNotice): void {
+    if (!this.disposed) this.events.emit('notice', notice);
+  }
+
+  /** Configuration, slot discovery and sign-in persistence run one at a time. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function isOAuthConfig(value: unknown): value is OAuthConfig {
+  const c = value as OAuthConfig;
+  return !!c && typeof c === 'object' && typeof c.clientId === 'string' && Array.isArray(c.scopes);
+}

@@ -1,0 +1,31 @@
+// The API other extensions get from `vscode.extensions.getExtension('tokenrelay.tokenrelay').activate()`.
+import type * as vscode from 'vscode';
+import type { TokenService } from '../core/tokenService.ts';
+
+export interface GetAccessTokenOptions {
+  /** Scopes the caller needs; each must be in tokenrelay.scopes. */
+  scopes?: string[];
+  /**
+   * The token your server just answered HTTP 401 to. Token Relay refreshes it once, however many
+   * callers (in any window or terminal) report it, and returns the new one; if it was already
+   * replaced, the current token comes back without another refresh.
+   */
+  rejectedToken?: string;
+}
+
+export interface TokenRelayApi {
+  /** A current access token for the signed-in account. Rejects with a readable message when not signed in. */
+  getAccessToken(options?: GetAccessTokenOptions): Promise<string>;
+  /** Fires when the token changed (refresh in any window), or an account signed in or out. */
+  readonly onDidChangeToken: vscode.Event<void>;
+}
+
+export function createApi(service: TokenService, onDidChangeToken: vscode.Event<void>): TokenRelayApi {
+  return {
+    async getAccessToken(options: GetAccessTokenOptions = {}): Promise<string> {
+      const grant = await service.getToken({ scopes: options.scopes, rejectedAccessToken: options.rejectedToken });
+      return grant.accessToken;
+    },
+    onDidChangeToken,
+  };
+}

@@ -1,0 +1,211 @@
+// Interactive sign-in: the loopback browser flow or the device-code flow, chosen by
+// tokenrelay.signInFlow, each cancellable from a progress notification. Failures show one message
+// that names the problem and offers the other flow ("Having trouble? Try device code").
+import * as vscode from 'vscode';
+import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
+import type { Account, Logger, TokenSet } from '../core/types.ts';
+import type { OAuthClient } from '../oauth/oauthClient.ts';
+import { signInWithLoopback } from '../oauth/loopbackFlow.ts';
+import { signInWithDeviceCode, type DevicePrompt } from '../oauth/deviceFlow.ts';
+import type { AccountEntry, AccountRegistry } from './accountRegistry.ts';
+import type { SignInFlow } from './settings.ts';
+import { formatRemaining } from './format.ts';
+import { BrowserOpener } from './browserOpener.ts';
+
+export type ConcreteFlow = 'loopback' | 'deviceCode';
+
+export const TRY_DEVICE_CODE = 'Having trouble? Try device code';
+export const TRY_BROWSER = 'Having trouble? Try browser sign-in';
+export const OPEN_SETTINGS = 'Open Settings';
+export const COPY_AND_OPEN = 'Copy & Open';
+export const COPY_ONLY = 'Copy Code';
+
+interface FlowResult {
+  tokens: TokenSet;
+  account: Account;
+}
+
+export interface SignInOptions {
+  flow?: ConcreteFlow;
+}
+
+/**
+ * `auto`: the loopback flow where the user's browser can reach this extension host's 127.0.0.1,
+ * device code otherwise. Desktop remotes (ssh-remote, wsl, dev-container, codespaces…) → device
+ * code. A web workbench reports its server authority as the remote name (code-server: "host:port");
+ * when that host is itself a loopback address the browser runs on this machine and reaches the
+ * loopback redirect (code-server on localhost), so loopback is used; any other host → device code.
+ */
+export function chooseFlow(setting: SignInFlow, remoteName: string | undefined): ConcreteFlow {
+  if (setting !== 'auto') return setting;
+  if (!remoteName) return 'loopback';
+  return isLoopbackAuthority(remoteName) ? 'loopback' : 'deviceCode';
+}
+
+function isLoopbackAuthority(authority: string): boolean {
+  const host = authority.startsWith('[') ? authority.slice(0, authority.indexOf(']') + 1) : authority.replace(/:\d+$/, '');
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export class SignInController {
+  private running: Promise<AccountEntry> | undefined;
+
+  constructor(private readonly registry: AccountRegistry, private readonly log: Logger) {}
+
+  /** One sign-in at a time per window: a second request joins the one in progress. */
+  run(options: SignInOptions = {}): Promise<AccountEntry> {
+    this.running ??= this.signIn(options).finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async signIn(options: SignInOptions): Promise<AccountEntry> {
+    await this.registry.ready;
+    const result = this.registry.settingsResult();
+    if (!result?.ok) {
+      const problem = result?.ok === false ? result.problem
+        : new TokenRelayError('config', 'Token Relay is not configured yet.', 'Set tokenrelay.issuer and tokenrelay.clientId in your settings.');
+      this.offer(`Token Relay cannot sign in: ${problem.message}`, [OPEN_SETTINGS], 'error');
+      throw problem;
+    }
+    const { settings } = result;
+    const flow = options.flow ?? chooseFlow(settings.signInFlow, vscode.env.remoteName);
+    const client = this.registry.oauthClient();
+    this.log.info(`Signing in with the ${flow === 'loopback' ? 'browser (loopback)' : 'device code'} flow`);
+    let signedIn: FlowResult;
+    try {
+      signedIn = flow === 'loopback' ? await this.loopback(client) : await this.deviceCode(client);
+    } catch (err) {
+      this.reportFailure(err, flow);
+      throw isTokenRelayError(err, 'cancelled') ? new vscode.CancellationError() : err;
+    }
+    try {
+      return await this.registry.signIn(signedIn.tokens, signedIn.account, settings.identity);
+    } catch (err) {
+      this.reportFailure(err, flow);
+      throw err;
+    }
+  }
+
+  private async loopback(client: OAuthClient): Promise<FlowResult> {
+    return await vscode.window.withProgress({
+      location: vscode.ProgressLocation.Notification,
+      title: 'Token Relay: Signing in with your browser',
+      cancellable: true,
+    }, async (progress, token) => {
+      const abort = new AbortController();
+      const opener = new BrowserOpener(this.log);
+      let notOpened = false;
+      const cancelled = token.onCancellationRequested(() => abort.abort());
+      try {
+        return await signInWithLoopback(client, {
+          signal: abort.signal,
+          openBrowser: async (url) => {
+            const redirect = new URL(url).searchParams.get('redirect_uri');
+            this.log.info(`Waiting for the browser to return to ${redirect ?? 'the loopback redirect'}`);
+            progress.report({ message: 'Complete the sign-in in the browser tab that opened. Closed it? Cancel here.' });
+            // Never throw from here: aborting makes the core close its listener and settle at once.
+            if (!(await opener.open(url))) {
+              notOpened = true;
+              abort.abort();
+            }
+          },
+        });
+      } catch (err) {
+        if (notOpened && isTokenRelayError(err, 'cancelled')) {
+          throw new TokenRelayError('cancelled', 'The browser was not opened, so sign-in stopped.', 'Allow opening the link, or use device code sign-in.');
+        }
+        throw err;
+      } finally {
+        cancelled.dispose();
+        opener.dispose();
+      }
+    });
+  }
+
+  private async deviceCode(client: OAuthClient): Promise<FlowResult> {
+    return await vscode.window.withProgress({
+      location: vscode.ProgressLocation.Notification,
+      title: 'Token Relay: Device sign-in',
+      cancellable: true,
+    }, async (progress, token) => {
+      const abort = new AbortController();
+      const opener = new BrowserOpener(this.log);
+      const cancelled = token.onCancellationRequested(() => abort.abort());
+      let ticker: NodeJS.Timeout | undefined;
+      try {
+        progress.report({ message: 'Requesting a code…' });
+        return await signInWithDeviceCode(client, {
+          signal: abort.signal,
+          present: async (prompt) => {
+            const show = () => progress.report({
+              message: `Enter ${prompt.userCode} at ${prompt.verificationUri} — waiting for approval (code expires in ${formatRemaining(prompt.expiresAt - Date.now())}).`,
+            });
+            show();
+            ticker = setInterval(show, 1000);
+            ticker.unref();
+            if (!(await this.presentCode(prompt, opener))) abort.abort();
+          },
+        });
+      } finally {
+        if (ticker) clearInterval(ticker);
+        cancelled.dispose();
+        opener.dispose();
+      }
+    });
+  }
+
+  /**
+   * The modal with the user code; false when the user closed it (cancels the sign-in). Polling
+   * starts once it is answered, so it never stays open after sign-in completes.
+   */
+  private async presentCode(prompt: DevicePrompt, opener: BrowserOpener): Promise<boolean> {
+    const minutes = Math.max(1, Math.round((prompt.expiresAt - Date.now()) / 60_000));
+    const pick = await vscode.window.showInformationMessage(
+      `Token Relay: your sign-in code is ${prompt.userCode}`,
+      {
+        modal: true,
+        detail: `Open ${prompt.verificationUri} in a browser (on any device) and enter the code ${prompt.userCode}. `
+          + `It expires in about ${minutes} minute${minutes === 1 ? '' : 's'}. "${COPY_AND_OPEN}" copies the code and opens the page here. `
+          + 'VS Code then waits for your approval; cancel it from the progress notification.',
+      },
+      COPY_AND_OPEN, COPY_ONLY,
+    );
+    if (pick !== COPY_AND_OPEN && pick !== COPY_ONLY) return false;
+    // Neither may hold up polling: a browser clipboard can stall without permission, and
+    // openExternal can wait on a confirmation dialog.
+    const copied = Promise.resolve(vscode.env.clipboard.writeText(prompt.userCode))
+      .catch((err) => this.log.debug(`Copying the code failed: ${describeError(err)}`));
+    if (pick === COPY_AND_OPEN) {
+      const page = prompt.verificationUriComplete ?? prompt.verificationUri;
+      void Promise.race([copied, new Promise((r) => setTimeout(r, 1000).unref())])
+        .then(() => opener.open(page))
+        .then((opened) => { if (!opened) this.log.warn(`Could not open ${page}; open it yourself and enter ${prompt.userCode}`); });
+    }
+    return true;
+  }
+
+  private reportFailure(err: unknown, flow: ConcreteFlow): void {
+    const other: ConcreteFlow = flow === 'loopback' ? 'deviceCode' : 'loopback';
+    const offerOther = other === 'loopback' ? TRY_BROWSER : TRY_DEVICE_CODE;
+    if (isTokenRelayError(err, 'cancelled')) {
+      this.log.info(`Sign-in cancelled: ${describeError(err)}`);
+      this.offer(`Token Relay: ${describeError(err)}`, [offerOther], 'info', other);
+      return;
+    }
+    this.log.error(`Sign-in failed: ${describeError(err)}`);
+    if (isTokenRelayError(err, 'config')) {
+      this.offer(`Token Relay sign-in failed: ${describeError(err)}`, [OPEN_SETTINGS, offerOther], 'error', other);
+    } else {
+      this.offer(`Token Relay sign-in failed: ${describeError(err)}`, [offerOther], 'error', other);
+    }
+  }
+
+  /** Shows a message without waiting on it; a click on a button acts later. */
+  private offer(message: string, buttons: string[], severity: 'info' | 'error', other?: ConcreteFlow): void {
+    const shown = severity === 'info' ? vscode.window.showInformationMessage(message, ...buttons) : vscode.window.showErrorMessage(message, ...buttons);
+    void Promise.resolve(shown).then((pick) => {
+      if (pick === OPEN_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
+      else if (pick && other) void this.run({ flow: other }).catch(() => undefined);
+    }, () => undefined);
+  }
+}
