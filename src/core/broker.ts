@@ -79,6 +79,8 @@ export interface GetTokenOptions {
   minValidityMs?: number;
 }
 
+const RECONCILE_DELAY_MS = 500;
+
 export class Broker {
   private readonly writer: Writer;
   private readonly log: Logger;
@@ -96,6 +98,7 @@ export class Broker {
   private syncing: Promise<void> | undefined;
   private reading: Promise<GenerationRecord | undefined> | undefined;
   private offer: Credentials | undefined;
+  private reconcileTimer: NodeJS.Timeout | undefined;
   private pushing: Promise<void> | undefined;
   private peerServer: JsonServer | undefined;
   private disposed = false;
@@ -126,7 +129,8 @@ export class Broker {
     }, this.log);
     await this.journal.registerPeer(this.writer.id, this.peerServer.socketPath);
     this.disposables.push(this.journal.watch((event) => {
-      this.waiter.notify(event);
+      // Lock churn (other windows reconciling) must not wake a whole herd of waiters.
+      if (event === 'generation' || event === 'status') this.waiter.notify(event);
       if (event === 'generation') void this.syncQuietly();
       if (event === 'status') void this.onStatusChanged();
       if (event === 'spend' && this.creds && this.state !== 'refreshing') this.emit('refreshing', false);
@@ -222,6 +226,7 @@ export class Broker {
     if (this.disposed) return;
     this.disposed = true;
     this.timer.cancel();
+    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     // Let siblings receive what we just wrote before our socket goes away (bounded).
     await Promise.race([this.pushing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const d of this.disposables) d.dispose();
@@ -381,6 +386,9 @@ export class Broker {
     if (!view || view.gen < next.gen) await this.opts.store.store(this.opts.secretKey, serializeCredentials(next));
     const previous = this.creds;
     this.creds = next; // served to peers from the moment the journal announces it
+    // Offered first, so that siblings usually hold it when the journal wakes them (no pull needed);
+    // they adopt an offer only once the journal confirms it.
+    this.pushing = this.pushToPeers(next);
     if (!(await this.writeRecord(this.recordFor(next.gen, 'active', next.account)))) {
       this.creds = previous;
       return false;
@@ -388,7 +396,6 @@ export class Broker {
     this.lastError = undefined;
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(next));
-    this.pushing = this.pushToPeers(next);
     return true;
   }
 
@@ -460,7 +467,7 @@ export class Broker {
       this.setSlot(latest.state);
       if (latest.state === 'needs-sign-in') this.lastError = new InvalidGrantError(latest.reason ?? 'refresh token refused');
       if (had || previous === undefined) this.emit(latest.state === 'signed-out' ? 'signed-out' : 'needs-sign-in', false);
-      void this.reconcileView();
+      this.scheduleReconcile();
       return;
     }
     // The record is published only once its credentials are in hand: callers key off it.
@@ -484,7 +491,7 @@ export class Broker {
     this.timer.schedule(this.refreshAt(found));
     this.log.debug(`Adopted generation ${found.gen} written by pid ${latest.writer.pid}`);
     this.emit(wasSignedIn ? 'refreshed' : 'signed-in', latest.writer.id === this.writer.id);
-    void this.reconcileView();
+    this.scheduleReconcile();
   }
 
   /** Own secret view first, then the writer and other live peers, then a bounded wait for the view to catch up. */
@@ -541,6 +548,16 @@ export class Broker {
       await this.persist(view!);
       this.emit('signed-in', true);
     });
+  }
+
+  /** Later and jittered, so that a storm's adopters do not all queue for the lock at once. */
+  private scheduleReconcile(): void {
+    if (this.reconcileTimer || this.disposed) return;
+    this.reconcileTimer = setTimeout(() => {
+      this.reconcileTimer = undefined;
+      void this.reconcileView();
+    }, RECONCILE_DELAY_MS + Math.random() * RECONCILE_DELAY_MS);
+    this.reconcileTimer.unref();
   }
 
   /** Makes this process's secret view agree with the journal (code-server writes whole stale views back). */

@@ -24,6 +24,8 @@ export interface WindowConfig {
   pauseAt?: 'beforeRefresh' | 'afterResponse';
   /** Coordination off: every process refreshes on its own (what naive tools do). */
   naive?: boolean;
+  /** Report fingerprints instead of tokens (benchmarks: keeps the harness's own IPC small). */
+  fingerprintsOnly?: boolean;
   /** Run this many concurrent getToken calls, report, and exit. */
   oneShot?: number;
   /** Wall-clock ms at which the one-shot calls fire (default: as soon as started). */

@@ -19,6 +19,7 @@ export interface StormOptions {
   verify?: boolean;
 }
 
+
 export interface StormReport {
   storeModel: StoreModel;
   windows: number;
@@ -45,7 +46,8 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
   const world = await World.create({ storeModel: o.storeModel, lagMs: o.lagMs ?? 200, ttl: o.ttl, idp: o.idp });
   try {
     await world.signIn();
-    const windows = await Promise.all(Array.from({ length: o.windows }, (_, i) => world.spawn(`window-${i + 1}`, { naive: o.naive })));
+    const fingerprintsOnly = !o.verify;
+    const windows = await Promise.all(Array.from({ length: o.windows }, (_, i) => world.spawn(`window-${i + 1}`, { naive: o.naive, fingerprintsOnly })));
     // Everyone holds the first generation before the storms start.
     await Promise.all(windows.map((w) => w.getTokens(1)));
     world.idp.resetCounters();
@@ -63,7 +65,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       // the storm, so they join while the refresh is in flight (not after paying Node's startup).
       const fireAt = expiresAt + 20;
       const extras = await Promise.all(Array.from({ length: o.extraProcesses }, (_, i) => world.spawn(`extra-${e + 1}-${i + 1}`,
-        { naive: o.naive, oneShot: o.requestsPerWindow, oneShotAt: fireAt + (i * EXTRA_SPREAD_MS) / Math.max(1, o.extraProcesses) })));
+        { naive: o.naive, fingerprintsOnly, oneShot: o.requestsPerWindow, oneShotAt: fireAt + (i * EXTRA_SPREAD_MS) / Math.max(1, o.extraProcesses) })));
       await until(fireAt);
       const started = Date.now();
       const marks = windows.map((w) => w.events.length);

@@ -5,6 +5,7 @@ import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import type { Logger } from '../../src/core/types.ts';
 import { describeError, isTokenRelayError } from '../../src/core/errors.ts';
 import { openStore } from './stores.ts';
+import { fingerprint } from '../../src/core/fingerprint.ts';
 import { NaiveClient } from './naiveClient.ts';
 import { now, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
 
@@ -57,7 +58,8 @@ async function main(): Promise<void> {
     const started = now();
     try {
       const grant = await source.getToken(options);
-      return { ok: true, token: grant.accessToken, gen: grant.generation, started, at: now() };
+      const at = now();
+      return { ok: true, token: config.fingerprintsOnly ? fingerprint(grant.accessToken) : grant.accessToken, gen: grant.generation, started, at };
     } catch (err) {
       return { ok: false, code: isTokenRelayError(err) ? err.code : 'internal', message: describeError(err), started, at: now() };
     }
