@@ -1,2 +1,71 @@
-// Placeholder entry; the CLI replaces this.
-process.exitCode = 0;
+// The `tokenrelay` CLI: talks to the VS Code window that started this terminal over the socket
+// named by TOKENRELAY_SOCK. Bundled by esbuild into dist/cli.js; it depends only on the terminal
+// protocol, the JSON client and node builtins, so it starts about as fast as node itself.
+import { EXIT } from '../ipc/tokenProtocol.ts';
+import { CliError, PROG, printHelp, usageError, type Command } from './common.ts';
+import { version } from '../../package.json';
+
+type Loader = () => Promise<Command>;
+
+// Each command loads only its own module (exec's child_process, fetch's HTTP client stay unloaded).
+const commands: Record<string, { summary: string; load: Loader }> = {
+  token: { summary: 'print the current access token', load: async () => (await import('./commands/token.ts')).tokenCommand },
+  status: { summary: 'show the session state (never a token)', load: async () => (await import('./commands/status.ts')).statusCommand },
+  fetch: { summary: 'call an API with the token; refresh and retry once on 401', load: async () => (await import('./commands/fetch.ts')).fetchCommand },
+  exec: { summary: 'run a command with the token in its environment', load: async () => (await import('./commands/exec.ts')).execCommand },
+  'git-credential': { summary: 'git credential helper (get|store|erase)', load: async () => (await import('./commands/gitCredential.ts')).gitCredentialCommand },
+  'sign-in': { summary: 'ask the window to sign in, and wait', load: async () => (await import('./commands/signIn.ts')).signInCommand },
+};
+
+const help = `Usage: ${PROG} <command> [options]
+
+Access tokens from this VS Code window's Token Relay sign-in, for the integrated terminal. Every
+request goes through the window, so terminals and windows share one refresh.
+
+Commands:
+${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`).join('\n')}
+
+Run "${PROG} <command> --help" for a command's options.
+
+Exit codes:
+  0  ok
+  1  error (including HTTP status >= 400 from fetch)
+  2  usage error
+  3  not signed in, or sign-in needed - sign in from the Accounts menu or run "${PROG} sign-in"
+  4  no Token Relay socket: not a VS Code terminal, or its window is gone - open the terminal
+     from VS Code
+  5  the identity provider is unreachable (the session is kept; try again later)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    process.stderr.write(`${help}\n`);
+    return EXIT.usage;
+  }
+  if (name === '-h' || name === '--help' || name === 'help') {
+    if (name === 'help' && rest[0] && commands[rest[0]]) return printHelp((await commands[rest[0]].load()).help);
+    return printHelp(help);
+  }
+  if (name === '-V' || name === '--version') return printHelp(version);
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!entry) throw usageError(`Unknown command "${name}"`);
+  return (await entry.load()).run(rest);
+}
+
+// `tokenrelay token | head -c 10`: a closed pipe is not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`${PROG}: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else {
+      process.stderr.write(`${PROG}: unexpected error: ${(err as Error)?.stack ?? String(err)}\nPlease report it.\n`);
+      process.exitCode = EXIT.error;
+    }
+  },
+);

@@ -13,7 +13,10 @@ export interface JsonServerOptions {
   log: Logger;
   requestTimeoutMs?: number;
   maxBodyBytes?: number;
-  /** Observes handler latency (ms) for benchmarks. */
+  /**
+   * Observes handler latency (ms) for benchmarks: from the complete request body to the reply
+   * handed to the socket (how fast the client sends its body is not the server's latency).
+   */
   onHandled?: (route: string, ms: number) => void;
 }
 
@@ -28,22 +31,41 @@ class HttpError extends Error {
 
 export async function listenJson(socketPath: string, options: JsonServerOptions): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? 5000;
+  // Node checks request/header timeouts on this interval (default 30 s): a stalled client is cut
+  // off within about requestTimeout + interval.
+  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, requestTimeout / 2)) }, (req, res) => {
     void serve(req, res).catch((err) => options.log.warn(`IPC response failed: ${describeError(err)}`));
   });
-  server.requestTimeout = options.requestTimeoutMs ?? 5000;
-  server.headersTimeout = Math.min(server.requestTimeout, 5000);
+  server.requestTimeout = requestTimeout;
+  server.headersTimeout = Math.min(requestTimeout, 5000);
   server.maxHeadersCount = 50;
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Unparsable HTTP or a client that stalled: answer with a clear error when the socket still takes one.
+    const pending = (socket as { _httpMessage?: ServerResponse })._httpMessage;
+    if (socket.writable && !pending?.headersSent && err.code !== 'ECONNRESET') {
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const body = JSON.stringify(timedOut
+        ? errorBody('timeout', `The request was not received within ${requestTimeout} ms.`)
+        : errorBody('bad-request', 'The request is not valid HTTP/1.1.'));
+      const status = timedOut ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else {
+      socket.destroy();
+    }
+  });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const route = routeOf(req.url ?? '');
+    let started = performance.now();
+    let route = '';
     try {
+      route = routeOf(req.url ?? '');
       if (req.method !== 'POST') throw new HttpError(405, 'method', 'Only POST is served.');
       const handler = Object.hasOwn(options.routes, route) ? options.routes[route] : undefined;
       if (!handler) throw new HttpError(404, 'unknown-route', `Unknown route "${route}".`);
       const body = await readJsonBody(req, maxBody);
+      started = performance.now();
       const result = await handler(body);
       reply(res, 200, result ?? {});
     } catch (err) {
@@ -93,8 +115,11 @@ function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<str
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBody) {
+        // Stop reading; the 413 goes out with `connection: close` and the socket is then closed.
+        req.pause();
+        req.removeAllListeners('data');
+        chunks.length = 0;
         reject(new HttpError(413, 'too-large', `Request body over ${maxBody} bytes.`));
-        req.destroy();
       } else chunks.push(chunk);
     });
     req.on('error', (err) => reject(new HttpError(400, 'bad-request', describeError(err))));
@@ -120,5 +145,7 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), connection: 'close' });
+  // A request whose body was not read to the end (413, early errors) must not keep its socket open.
+  if (!res.req.complete) res.once('finish', () => setTimeout(() => res.req.socket.destroy(), 50).unref());
   res.end(text);
 }

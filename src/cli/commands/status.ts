@@ -1,0 +1,65 @@
+// tokenrelay status: account, issuer, expiry, state; never a token.
+import { EXIT, type StatusResponse } from '../../ipc/tokenProtocol.ts';
+import { PROG, out, parse, printHelp, type Command } from '../common.ts';
+import { call, usedSocket } from '../connection.ts';
+
+const help = `Usage: ${PROG} status [--json]
+
+Shows this VS Code window's Token Relay session: state, account, issuer, token expiry and the
+last refresh. Never prints a token.
+
+Options:
+  --json       one JSON object on standard output
+  -h, --help   show this help
+
+Exit codes: 0 signed in (also while refreshing or offline with a usable session), 3 signed out
+or sign-in needed, 1 error, 2 usage, 4 not in a VS Code terminal.`;
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'show the session state (never a token)',
+  help,
+  async run(argv) {
+    const { values } = parse('status', argv, { json: { type: 'boolean' } });
+    if (values.help) return printHelp(help);
+    const status = await call('status', {}, { timeoutMs: 15_000 });
+    const code = status.state === 'signed-out' || status.state === 'needs-sign-in' ? EXIT.notSignedIn : EXIT.ok;
+    if (values.json) {
+      await out(`${JSON.stringify({ ...status, socket: usedSocket?.path, socketFallback: usedSocket?.fallback })}\n`);
+    } else {
+      await out(render(status));
+    }
+    return code;
+  },
+};
+
+function render(s: StatusResponse): string {
+  const now = Date.now();
+  const rows: [string, string][] = [['state', describeState(s)]];
+  if (s.account) rows.push(['account', s.account.label === s.account.id ? s.account.label : `${s.account.label} (${s.account.id})`]);
+  if (s.issuer) rows.push(['issuer', s.issuer]);
+  if (s.expiresAt) rows.push(['token expires', `${new Date(s.expiresAt).toISOString()} (${relative(s.expiresAt - now)})`]);
+  if (s.lastRefresh) {
+    rows.push(['last refresh', `${new Date(s.lastRefresh.at).toISOString()} by ${s.lastRefresh.byThisWindow ? 'this window' : `another process (pid ${s.lastRefresh.pid})`}`]);
+  }
+  if (s.error) rows.push(['problem', s.error]);
+  rows.push(['git username', s.gitUsername]);
+  rows.push(['window', `pid ${s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  return rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join('');
+}
+
+function describeState(s: StatusResponse): string {
+  switch (s.state) {
+    case 'signed-out': return 'signed out - sign in from the Accounts menu, or run "tokenrelay sign-in"';
+    case 'needs-sign-in': return 'sign-in needed - sign in again from the Accounts menu, or run "tokenrelay sign-in"';
+    case 'offline': return 'offline - the identity provider is unreachable; the session is kept and retried';
+    default: return s.state;
+  }
+}
+
+function relative(ms: number): string {
+  const abs = Math.abs(ms);
+  const text = abs < 90_000 ? `${Math.round(abs / 1000)} s` : abs < 5_400_000 ? `${Math.round(abs / 60_000)} min` : `${Math.round(abs / 3_600_000)} h`;
+  return ms >= 0 ? `in ${text}` : `${text} ago`;
+}

@@ -1,0 +1,55 @@
+// tokenrelay token: prints only the current access token, for $(tokenrelay token).
+import { EXIT } from '../../ipc/tokenProtocol.ts';
+import { PROG, out, parse, parseSeconds, printHelp, readStdin, usageError, type Command } from '../common.ts';
+import { call } from '../connection.ts';
+
+const help = `Usage: ${PROG} token [--scopes S] [--min-valid SECONDS] [--rejected TOKEN|-] [--account A]
+
+Prints the current access token of this VS Code window's sign-in, and nothing else, for use as
+$(${PROG} token). The window refreshes it when needed; terminals never refresh on their own.
+
+Options:
+  --scopes S            scopes the token must carry (space- or comma-separated); each must be
+                        covered by the configured tokenrelay scopes
+  --min-valid SECONDS   the token must stay valid at least this long (refreshes earlier if needed)
+  --rejected -          your server answered 401 to the token read from standard input: refresh
+                        it unless it was already replaced, then print the current token
+  --rejected TOKEN      the same with the token on the command line (visible to other processes
+                        in the process table; prefer "-")
+  --account A           account id or label (default: the signed-in account)
+  -h, --help            show this help
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity
+provider unreachable.`;
+
+export const tokenCommand: Command = {
+  name: 'token',
+  summary: 'print the current access token',
+  help,
+  async run(argv) {
+    const { values } = parse('token', argv, {
+      scopes: { type: 'string' },
+      'min-valid': { type: 'string' },
+      rejected: { type: 'string' },
+      account: { type: 'string' },
+    });
+    if (values.help) return printHelp(help);
+    const scopes = values.scopes?.split(/[\s,]+/).filter(Boolean);
+    if (values.scopes !== undefined && !scopes?.length) throw usageError('--scopes needs at least one scope', 'token');
+    let rejected = values.rejected;
+    if (rejected === '-') {
+      rejected = (await readStdin()).trim().split(/\r?\n/)[0]?.trim();
+      if (!rejected) throw usageError('--rejected - expects the rejected token on standard input', 'token');
+    } else if (rejected !== undefined && rejected.trim() === '') {
+      throw usageError('--rejected needs a token (or "-" to read it from standard input)', 'token');
+    }
+    const grant = await call('token', {
+      scopes,
+      minValidSeconds: parseSeconds(values['min-valid'], '--min-valid', 'token'),
+      rejected: rejected?.trim(),
+      account: values.account,
+    });
+    await out(`${grant.accessToken}\n`);
+    return EXIT.ok;
+  },
+};

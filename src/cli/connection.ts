@@ -1,0 +1,115 @@
+// Finds the window's terminal socket and calls a route on it, mapping every failure to an exit code
+// and a message that names the fix.
+//
+// Reload story: the socket path changes with every window start, and a terminal keeps the
+// environment it was started with (VS Code also re-applies its cached, persistent environment to
+// restored terminals). So when TOKENRELAY_SOCK names a socket nobody listens on any more, the CLI
+// falls back to another live terminal socket of this user in the same private directory; every
+// window serves the same shared session, so any live one gives the same answer.
+import { readdirSync, statSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { IpcRemoteError, IpcUnavailableError, postJson } from '../ipc/jsonClient.ts';
+import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } from '../ipc/tokenProtocol.ts';
+import { CliError, PROG } from './common.ts';
+
+const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
+const DEAD = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+/** The socket the last successful call went through (for `status`). */
+export let usedSocket: { path: string; fallback: boolean } | undefined;
+
+export async function call<R extends keyof RouteTypes>(route: R, body: RouteTypes[R]['request'], options: CallOptions = {}): Promise<RouteTypes[R]['response']> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const primary = process.env[ENV_SOCKET];
+  if (!primary) {
+    throw new CliError(EXIT.noSocket, `${ENV_SOCKET} is not set: this shell was not started by a VS Code window with Token Relay. ${OPEN_FROM_VSCODE}.`);
+  }
+  checkOwner(primary);
+  try {
+    const value = await postJson<RouteTypes[R]['response']>(primary, route, body, timeoutMs);
+    usedSocket = { path: primary, fallback: false };
+    return value;
+  } catch (err) {
+    if (!(err instanceof IpcUnavailableError) || !DEAD.has(err.reason)) throw translate(err, timeoutMs);
+  }
+  // The window that started this terminal is gone (closed or reloaded): use another live one.
+  for (const candidate of liveCandidates(dirname(primary), primary)) {
+    try {
+      const value = await postJson<RouteTypes[R]['response']>(candidate, route, body, timeoutMs);
+      usedSocket = { path: candidate, fallback: true };
+      return value;
+    } catch (err) {
+      if (err instanceof IpcUnavailableError && DEAD.has(err.reason)) continue;
+      throw translate(err, timeoutMs);
+    }
+  }
+  throw new CliError(EXIT.noSocket, `The VS Code window that started this terminal is gone (nothing listens at ${primary}) and no other Token Relay window is running. ${OPEN_FROM_VSCODE}, or reload the window.`);
+}
+
+/** A socket another user owns could impersonate the window and collect tokens we send it. */
+function checkOwner(path: string): void {
+  if (process.platform === 'win32') return;
+  let stat: Stats;
+  try {
+    stat = statSync(path);
+  } catch {
+    return; // missing: handled as a dead socket
+  }
+  if (stat.uid !== process.getuid!()) {
+    throw new CliError(EXIT.noSocket, `${ENV_SOCKET}=${path} belongs to another user; refusing to use it. ${OPEN_FROM_VSCODE}.`);
+  }
+}
+
+/** Live-looking terminal sockets in a private directory of this user, newest first. */
+function liveCandidates(dir: string, exclude: string): string[] {
+  if (process.platform === 'win32') return [];
+  const uid = process.getuid!();
+  try {
+    const d = statSync(dir);
+    if (!d.isDirectory() || d.uid !== uid || (d.mode & 0o077) !== 0) return [];
+    const pattern = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
+    return readdirSync(dir)
+      .filter((name) => pattern.test(name))
+      .map((name) => join(dir, name))
+      .filter((path) => path !== exclude)
+      .flatMap((path) => {
+        try {
+          const s = statSync(path);
+          return s.isSocket() && s.uid === uid && (s.mode & 0o077) === 0 ? [{ path, at: s.mtimeMs }] : [];
+        } catch {
+          return [];
+        }
+      })
+      .sort((a, b) => b.at - a.at)
+      .map((c) => c.path);
+  } catch {
+    return [];
+  }
+}
+
+export function translate(err: unknown, timeoutMs: number): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof IpcRemoteError) {
+    let message = err.message;
+    const code: string = err.code;
+    if (code === 'not-signed-in' || code === 'needs-sign-in') message = `${message.replace(/\.\s*$/, '')}, or run "${PROG} sign-in".`;
+    if (code === 'unknown-route' || code === 'unsupported-version') {
+      message += ' The CLI and the extension differ in version: open a new terminal, or reload the window after updating the extension.';
+    }
+    return new CliError(exitCodeFor(code), message);
+  }
+  if (err instanceof IpcUnavailableError) {
+    if (err.reason === 'timed out') {
+      return new CliError(EXIT.error, `The VS Code window did not answer within ${Math.round(timeoutMs / 1000)} s. Try again; if it keeps happening, see View > Output > Token Relay.`);
+    }
+    if (err.reason === 'EACCES' || err.reason === 'EPERM') {
+      return new CliError(EXIT.noSocket, `Permission denied on the Token Relay socket ${err.socketPath}. ${OPEN_FROM_VSCODE}.`);
+    }
+    return new CliError(EXIT.noSocket, `Lost the connection to the VS Code window (${err.reason}). Try again; if the window was closed, ${OPEN_FROM_VSCODE.charAt(0).toLowerCase()}${OPEN_FROM_VSCODE.slice(1)}.`);
+  }
+  return new CliError(EXIT.error, `Unexpected error: ${(err as Error)?.message ?? String(err)}. Please report it.`);
+}

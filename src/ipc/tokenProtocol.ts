@@ -1,0 +1,176 @@
+// The terminal protocol: the one definition of routes, request and response shapes, error codes
+// and environment names shared by the window's socket server (tokenServer.ts) and the `tokenrelay`
+// CLI (src/cli). HTTP/1.1 POST `/v<PROTOCOL_VERSION>/<route>` with a JSON object body over a unix
+// socket (a named pipe on Windows); 200 + JSON on success, otherwise `{ error: { code, message } }`.
+//
+// This module is bundled into the CLI: it must stay free of imports (types only) and of runtime
+// dependencies beyond plain constants and functions.
+
+/** Environment variable holding the window's terminal socket path. */
+export const ENV_SOCKET = 'TOKENRELAY_SOCK';
+/** Environment variable holding the Node runtime the launcher runs (VS Code's, with ELECTRON_RUN_AS_NODE). */
+export const ENV_NODE = 'VSCODE_TOKENRELAY_NODE';
+/** Default environment variable `tokenrelay exec` puts the access token in (for that child only). */
+export const DEFAULT_EXEC_ENV = 'TOKENRELAY_ACCESS_TOKEN';
+/** Terminal sockets are named `<kind>-<random>.sock` in the private socket directory. */
+export const TERMINAL_SOCKET_KIND = 'term';
+/** Git credential username when the window sets none. */
+export const DEFAULT_GIT_USERNAME = 'oauth2';
+
+export const ROUTES = {
+  token: 'token',
+  status: 'status',
+  reportRejected: 'report-rejected',
+  signIn: 'sign-in',
+  gitCredential: 'git-credential',
+} as const;
+export type RouteName = (typeof ROUTES)[keyof typeof ROUTES];
+
+/** Upper bounds the server enforces on request fields (the whole body is capped at 64 KiB). */
+export const LIMITS = {
+  tokenChars: 16 * 1024,
+  scopes: 64,
+  scopeChars: 256,
+  accountChars: 512,
+  minValidSeconds: 24 * 3600,
+} as const;
+
+// ---- token ---------------------------------------------------------------------------------
+
+export interface TokenRequest {
+  /** Scopes the caller needs; each must be covered by the window's configured scopes. */
+  scopes?: string[];
+  /** The token must stay valid at least this many seconds. */
+  minValidSeconds?: number;
+  /** A token the caller's server answered 401 to: refreshed unless it was already replaced. */
+  rejected?: string;
+  /** Account id or label; the window's first signed-in account when absent. */
+  account?: string;
+}
+
+export interface AccountInfo {
+  id: string;
+  label: string;
+}
+
+export interface TokenResponse {
+  accessToken: string;
+  /** Wall-clock ms (epoch). */
+  expiresAt: number;
+  account: AccountInfo;
+  generation: number;
+  scope?: string;
+}
+
+// ---- report-rejected -----------------------------------------------------------------------
+
+export interface ReportRejectedRequest {
+  token: string;
+  account?: string;
+}
+
+/** Never carries a token: the caller asks `token` when it needs the replacement. */
+export interface ReportRejectedResponse {
+  /** True when the window now holds a different token than the reported one. */
+  replaced: boolean;
+  expiresAt: number;
+  generation: number;
+}
+
+// ---- status --------------------------------------------------------------------------------
+
+export type SessionState = 'signed-out' | 'signed-in' | 'refreshing' | 'needs-sign-in' | 'offline' | 'error';
+
+export type StatusRequest = Record<string, never>;
+
+/** Never carries a token. */
+export interface StatusResponse {
+  protocol: number;
+  state: SessionState;
+  account?: AccountInfo;
+  issuer?: string;
+  clientId?: string;
+  expiresAt?: number;
+  generation?: number;
+  lastRefresh?: { at: number; byThisWindow: boolean; pid: number };
+  error?: string;
+  errorCode?: string;
+  gitUsername: string;
+  /** The window's extension host process (tells windows apart). */
+  windowPid: number;
+}
+
+// ---- sign-in -------------------------------------------------------------------------------
+
+export interface SignInRequest {
+  /** Ask even when already signed in (e.g. to switch account). */
+  force?: boolean;
+}
+
+export interface SignInResponse {
+  alreadySignedIn: boolean;
+  state: SessionState;
+  account?: AccountInfo;
+}
+
+// ---- git-credential ------------------------------------------------------------------------
+
+/** What git passed to the helper (informational; the window answers for the configured account). */
+export interface GitCredentialRequest {
+  protocol?: string;
+  host?: string;
+  path?: string;
+}
+
+export interface GitCredentialResponse {
+  username: string;
+  password: string;
+  /** Unix seconds, for git's `password_expiry_utc` (git >= 2.41 then never reuses a stale token). */
+  passwordExpiryUtc: number;
+}
+
+// ---- route table (request/response by route) ---------------------------------------------------
+
+export interface RouteTypes {
+  token: { request: TokenRequest; response: TokenResponse };
+  status: { request: StatusRequest; response: StatusResponse };
+  'report-rejected': { request: ReportRejectedRequest; response: ReportRejectedResponse };
+  'sign-in': { request: SignInRequest; response: SignInResponse };
+  'git-credential': { request: GitCredentialRequest; response: GitCredentialResponse };
+}
+
+// ---- errors and exit codes ---------------------------------------------------------------------
+
+/**
+ * Error codes a client can receive: the core's TokenRelayError codes (HTTP 409) plus the transport's
+ * own (`unknown-route` 404, `unsupported-version` 400, `malformed-json` 400, `too-large` 413,
+ * `method` 405, `timeout` 408, `bad-request` 400, `internal` 500).
+ */
+export type RemoteErrorCode =
+  | 'not-signed-in' | 'needs-sign-in' | 'offline' | 'idp-rejected' | 'config' | 'corrupt-secret'
+  | 'lock-dir' | 'stale-view' | 'timeout' | 'cancelled' | 'protocol'
+  | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal';
+
+/** The CLI's stable exit codes (documented in README). */
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notSignedIn: 3,
+  noSocket: 4,
+  idpUnreachable: 5,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Maps a remote error code to the CLI exit code. */
+export function exitCodeFor(code: string): ExitCode {
+  switch (code) {
+    case 'not-signed-in':
+    case 'needs-sign-in':
+      return EXIT.notSignedIn;
+    case 'offline':
+      return EXIT.idpUnreachable;
+    default:
+      return EXIT.error;
+  }
+}

@@ -1,0 +1,196 @@
+// Test and benchmark support for the terminal path: the CLI bundled exactly as shipped (esbuild,
+// launcher next to dist/), a real Broker wrapped as the window's TokenService, a terminal socket
+// server in front of it, and helpers to run the CLI as a child process.
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { Broker } from '../../src/core/broker.ts';
+import { TokenRelayError } from '../../src/core/errors.ts';
+import type { Logger } from '../../src/core/types.ts';
+import type { ServiceStatus, TokenRequest, TokenService } from '../../src/core/tokenService.ts';
+import type { AccessGrant } from '../../src/core/broker.ts';
+import { OAuthClient } from '../../src/oauth/oauthClient.ts';
+import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
+import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
+import { completeAuthorization } from '../idp/login.ts';
+import { SCOPES, SECRET_KEY, type World } from '../harness/fixture.ts';
+import { openStore } from '../harness/stores.ts';
+
+export const repoRoot = join(__dirname, '..', '..');
+
+// ---- the CLI, bundled as shipped ----------------------------------------------------------------
+
+export interface CliBundle {
+  /** A fake extension folder: <dir>/bin/tokenrelay and <dir>/dist/cli.js. */
+  extensionDir: string;
+  cliJs: string;
+  launcher: string;
+  binDir: string;
+}
+
+let bundle: Promise<CliBundle> | undefined;
+
+/** Bundles src/cli/main.ts with the options of esbuild.mjs (production) into a private folder. */
+export function cliBundle(): Promise<CliBundle> {
+  bundle ??= (async () => {
+    mkdirSync(join(repoRoot, '.cache'), { recursive: true });
+    const extensionDir = mkdtempSync(join(repoRoot, '.cache', 'cli-'));
+    process.on('exit', () => rmSync(extensionDir, { recursive: true, force: true }));
+    const cliJs = join(extensionDir, 'dist', 'cli.js');
+    await build({
+      entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs,
+      bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
+      minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
+    });
+    const binDir = join(extensionDir, 'bin');
+    mkdirSync(binDir);
+    const launcher = join(binDir, 'tokenrelay');
+    copyFileSync(join(repoRoot, 'bin', 'tokenrelay'), launcher);
+    chmodSync(launcher, 0o755);
+    return { extensionDir, cliJs, launcher, binDir };
+  })();
+  return bundle;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface CliRun {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  /** Run through the sh launcher (as a terminal does) instead of `node dist/cli.js`. */
+  viaLauncher?: boolean;
+  cwd?: string;
+}
+
+/** Runs the bundled CLI as a child process; `socket` becomes TOKENRELAY_SOCK unless env overrides it. */
+export async function runCli(socket: string | undefined, args: string[], opts: CliRun = {}): Promise<CliResult> {
+  const b = await cliBundle();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(socket ? { TOKENRELAY_SOCK: socket } : {}), ...opts.env };
+  if (!socket && !(opts.env && 'TOKENRELAY_SOCK' in opts.env)) delete env.TOKENRELAY_SOCK;
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const [cmd, argv] = opts.viaLauncher ? [b.launcher, args] : [process.execPath, [b.cliJs, ...args]];
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+// ---- a window: real broker as TokenService + terminal socket ------------------------------------
+
+export interface CapturedLog extends Logger {
+  lines: string[];
+}
+
+export function captureLog(prefix = ''): CapturedLog {
+  const lines: string[] = [];
+  const at = (level: string) => (m: string) => { lines.push(`${prefix}[${level}] ${m}`); };
+  return { lines, trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** The adapter the extension provides, reduced to what a test window needs. */
+export class BrokerService implements TokenService {
+  signInLogin = 'alice';
+  /** When set, requestSignIn fails like a user closing the browser. */
+  cancelSignIn = false;
+  signInCalls = 0;
+
+  constructor(readonly broker: Broker, readonly client: OAuthClient, readonly issuer: string) {}
+
+  async getToken(request: TokenRequest): Promise<AccessGrant> {
+    const missing = (request.scopes ?? []).filter((s) => !SCOPES.includes(s));
+    if (missing.length) {
+      throw new TokenRelayError('config', `Scope ${missing.join(', ')} is not among the configured scopes.`, 'Add it to tokenrelay.scopes and sign in again.');
+    }
+    const grant = await this.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs });
+    if (request.account && request.account !== grant.account.id && request.account !== grant.account.label) {
+      throw new TokenRelayError('not-signed-in', `Account "${request.account}" is not signed in.`, 'Sign in from the Accounts menu.');
+    }
+    return grant;
+  }
+
+  status(): ServiceStatus {
+    return { ...this.broker.status(), issuer: this.issuer, clientId: this.client.config.clientId };
+  }
+
+  async requestSignIn(): Promise<void> {
+    this.signInCalls++;
+    if (this.cancelSignIn) throw new TokenRelayError('cancelled', 'Sign-in was cancelled.', 'Run it again and complete it in the browser.');
+    const result = await signInWithLoopback(this.client, {
+      openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login: this.signInLogin })); },
+    });
+    await this.broker.signIn(result.tokens, result.account);
+  }
+}
+
+export interface TestWindow {
+  broker: Broker;
+  service: BrokerService;
+  server: TerminalServer;
+  log: CapturedLog;
+  handled: { route: string; ms: number }[];
+  close(): Promise<void>;
+}
+
+export async function startWindow(world: World, opts: { requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number } = {}): Promise<TestWindow> {
+  const log = captureLog('window ');
+  const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
+  const client = new OAuthClient({ issuer: world.idp.issuer, clientId: world.idp.clientId, scopes: SCOPES });
+  const broker = await Broker.create({
+    slotDir: world.slotDir, secretKey: SECRET_KEY, socketDir: world.socketDir, store, client, log,
+    label: 'cli-window', refreshSkewMs: 0, proactive: false, refreshTimeoutMs: opts.refreshTimeoutMs ?? 3000, backoff: { baseMs: 100, capMs: 400 },
+  });
+  const service = new BrokerService(broker, client, world.idp.issuer);
+  const handled: { route: string; ms: number }[] = [];
+  const server = await serveTerminals({
+    socketDir: opts.socketDir ?? world.socketDir, service, log,
+    gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
+    requestTimeoutMs: opts.requestTimeoutMs,
+    onHandled: (route, ms) => handled.push({ route, ms }),
+  });
+  return {
+    broker, service, server, log, handled,
+    close: async () => {
+      await server.close();
+      await broker.dispose();
+      store.close();
+    },
+  };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const median = (values: number[]) => percentile(values, 50);
+
+export function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const start = Date.now();
+  return (async () => {
+    while (!(await check())) {
+      if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+}
