@@ -80,6 +80,15 @@ export interface GetTokenOptions {
 }
 
 const RECONCILE_DELAY_MS = 500;
+const HARD_REFRESH_TIMEOUT_MS = 120_000;
+const JOURNAL_RECHECK_MS = 1000;
+const SOFT_TIMEOUT = Symbol('soft timeout');
+
+function softTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(SOFT_TIMEOUT), ms); });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
 
 export class Broker {
   private readonly writer: Writer;
@@ -98,6 +107,9 @@ export class Broker {
   private syncing: Promise<void> | undefined;
   private reading: Promise<GenerationRecord | undefined> | undefined;
   private offer: Credentials | undefined;
+  private readonly inFlight = new Set<number>();
+  private journalDirty = true;
+  private journalReadAt = 0;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private pushing: Promise<void> | undefined;
   private peerServer: JsonServer | undefined;
@@ -130,6 +142,7 @@ export class Broker {
     await this.journal.registerPeer(this.writer.id, this.peerServer.socketPath);
     this.disposables.push(this.journal.watch((event) => {
       // Lock churn (other windows reconciling) must not wake a whole herd of waiters.
+      if (event === 'generation') this.journalDirty = true;
       if (event === 'generation' || event === 'status') this.waiter.notify(event);
       if (event === 'generation') void this.syncQuietly();
       if (event === 'status') void this.onStatusChanged();
@@ -271,10 +284,16 @@ export class Broker {
         throw this.lastError instanceof TransientError ? this.lastError
           : new TransientError(status.lastError ?? 'recent failures; retrying later', false);
       }
+      if (this.inFlight.has(gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
       await this.opts.hooks?.beforeRefresh?.();
       // The claim is the right to send: taken right before the request, so a holder frozen
       // before this point is safely overtaken, and one frozen after it is waited for.
-      if (!(await this.claimSpend(gen))) return 'wait';
+      if (!(await this.claimSpend(gen))) {
+        // Its spender is alive; if it reported the IdP as not answering, say so now rather than block.
+        const latest = await this.journal.readStatus();
+        if (latest.offlineUntil) throw new TransientError(latest.lastError ?? 'the identity provider is not answering', true);
+        return 'wait';
+      }
       return await this.spend(creds, lock, status);
     } finally {
       await releaseLock(lock, this.log);
@@ -310,22 +329,36 @@ export class Broker {
       throw err;
     }
     this.log.info(`Refreshing generation ${gen} (refresh token ${fingerprint(refreshToken)})`);
+    // Callers stop waiting after the soft timeout; the request itself keeps its claim until the hard
+    // one, because once sent it may have rotated the token at the server: presenting it again would
+    // be reuse. A late answer is still persisted.
+    const request = this.opts.client.refresh(refreshToken, AbortSignal.timeout(HARD_REFRESH_TIMEOUT_MS));
+    this.inFlight.add(gen);
+    void request.finally(() => this.inFlight.delete(gen)).catch(() => undefined);
     let tokens: TokenSet;
     try {
-      tokens = await this.opts.client.refresh(refreshToken, AbortSignal.timeout(this.opts.refreshTimeoutMs ?? 15_000));
+      tokens = await softTimeout(request, this.opts.refreshTimeoutMs ?? 15_000);
     } catch (err) {
-      return this.refreshFailed(creds, err);
+      if (err !== SOFT_TIMEOUT) return this.refreshFailed(creds, err);
+      void request.then((late) => this.refreshed(creds, late), (late) => this.refreshFailed(creds, late)).catch(() => undefined);
+      return this.offline(new TransientError('timed out waiting for the identity provider; its answer will still be used', true), status);
     }
+    if (lock.compromised) this.log.warn('The refresh lock was taken over while refreshing; the spend marker still makes this result the only one');
+    return this.refreshed(creds, tokens);
+  }
+
+  /** Persists a refresh result as the next generation (the spend claim makes it the only one). */
+  private async refreshed(creds: Credentials, tokens: TokenSet): Promise<Credentials> {
+    const gen = creds.gen;
     await this.opts.hooks?.afterResponse?.();
     redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
-    const next: Credentials = { v: 1, gen: gen + 1, account: creds.account, tokens: { ...tokens, refreshToken: tokens.refreshToken ?? refreshToken } };
-    if (lock.compromised) this.log.warn('The refresh lock was taken over while refreshing; the spend marker still makes this result the only one');
+    const next: Credentials = { v: 1, gen: gen + 1, account: creds.account, tokens: { ...tokens, refreshToken: tokens.refreshToken ?? creds.tokens.refreshToken } };
     if (!(await this.persist(next))) {
       this.log.warn(`Generation ${gen + 1} was written by someone else (a new sign-in); discarding this refresh result`);
       await this.sync();
       return this.requireCredentials();
     }
-    if (status.failures) await this.journal.writeStatus({});
+    if ((await this.journal.readStatus()).failures) await this.journal.writeStatus({});
     this.lastError = undefined;
     this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
     this.emit('refreshed', true);
@@ -348,20 +381,23 @@ export class Broker {
       throw err;
     }
     await this.journal.releaseSpend(gen);
-    const status = await this.journal.readStatus();
+    const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
+    if (error instanceof TransientError) return this.offline(error, await this.journal.readStatus());
+    this.lastError = error;
+    this.log.error(`Refresh failed: ${error.message}`);
+    this.emit('error', true);
+    throw error;
+  }
+
+  /** Keeps the session, backs off (shared by every window through status.json) and retries later. */
+  private async offline(error: TransientError, status: SlotStatus): Promise<never> {
     const failures = (status.failures ?? 0) + 1;
     const delay = backoffDelay(this.opts.backoff ?? defaultBackoff, failures);
-    const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
     this.lastError = error;
-    if (error instanceof TransientError) {
-      await this.journal.writeStatus({ failures, offlineUntil: this.clock.now() + delay, lastError: error.message, by: this.writer });
-      this.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
-      this.timer.retryIn(delay);
-      this.emit('offline', true);
-    } else {
-      this.log.error(`Refresh failed: ${error.message}`);
-      this.emit('error', true);
-    }
+    await this.journal.writeStatus({ failures, offlineUntil: this.clock.now() + delay, lastError: error.message, by: this.writer });
+    this.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
+    this.timer.retryIn(delay);
+    this.emit('offline', true);
     throw error;
   }
 
@@ -428,6 +464,10 @@ export class Broker {
   private async syncIfBehind(): Promise<void> {
     if (this.syncing) return this.syncing;
     if (this.slotState === 'unknown' || this.record === undefined || this.state === 'error') return this.sync();
+    // The watcher marks the journal dirty on every new generation; a timed re-read covers a lost event.
+    if (!this.journalDirty && performance.now() - this.journalReadAt < JOURNAL_RECHECK_MS) return;
+    this.journalDirty = false;
+    this.journalReadAt = performance.now();
     const latest = await this.latestShared();
     if (latest?.gen !== this.record.gen) await this.sync();
   }

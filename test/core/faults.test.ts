@@ -38,3 +38,34 @@ for (const mode of ['error500', 'hang', 'refuse'] as FaultMode[]) {
     assert.equal((await world.idp.introspect(after[0].token!)).active, true);
   });
 }
+
+test('a refresh answered after the timeout: its token is never presented again, and the late answer is used', { timeout: 60_000 }, async () => {
+  world = await World.create({ storeModel: 'shared-lag', lagMs: 50, ttl: 2 });
+  await world.signIn();
+  const a = await world.spawn('a', { refreshTimeoutMs: 1000 });
+  const b = await world.spawn('b', { refreshTimeoutMs: 1000 });
+  await a.getTokens(1);
+  world.idp.resetCounters();
+  await world.idp.setFault('slow'); // the server rotates, but its answer is late
+  const status = await a.request<{ expiresAt: number }>({ cmd: 'status' });
+  await until(status.expiresAt + 10);
+  const during = (await Promise.all([a.getTokens(2), b.getTokens(2)])).flat();
+  assert.ok(during.every((r) => !r.ok && r.code === 'offline'), JSON.stringify(during.map((r) => r.code)));
+  assert.equal(world.idp.counters().refreshGrants, 1, 'the slow request was processed');
+  // More callers while the answer is outstanding must not re-present the rotated token.
+  await Promise.all([a.getTokens(2), b.getTokens(2)]);
+  await world.idp.setFault('none');
+  await Promise.race([a, b].map((w) => w.waitFor((e) => e.event === 'broker' && e.type === 'refreshed', 15_000, 'refreshed')));
+  const after = (await Promise.all([a.getTokens(3), b.getTokens(3)])).flat();
+  assert.deepEqual(after.filter((r) => !r.ok).map((r) => r.message), []);
+  const counters = world.idp.counters();
+  assert.deepEqual(counters.errors, {}, 'no reuse of the rotated refresh token');
+  assert.equal(counters.grantRevocations, 0);
+  assert.equal(counters.refreshGrants, 1, 'the late answer was adopted, not replaced');
+  // Its access token may have outlived its lifetime in transit; its refresh token is the live one.
+  const [next] = await b.getTokens(1, { rejectedAccessToken: after[0].token });
+  assert.ok(next.ok, next.message);
+  assert.equal((await world.idp.introspect(next.token!)).active, true);
+  assert.deepEqual(world.idp.counters().errors, {});
+  assert.equal(world.idp.counters().grantRevocations, 0);
+});

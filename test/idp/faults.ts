@@ -2,7 +2,7 @@
 // requests never reach oidc-provider, so they cannot be counted as grants.
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 
-export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse';
+export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow';
 
 const HOST = '127.0.0.1';
 
@@ -15,16 +15,17 @@ export class FaultableServer {
   handler: RequestListener = (_req, res) => { res.writeHead(503).end(); };
   private mode: FaultMode = 'none';
   private readonly hung = new Set<ServerResponse>();
+  private readonly delayed: (() => void)[] = [];
   private readonly server = createServer((req, res) => this.route(req, res));
   private listening = false;
   port = 0;
 
-  constructor(private readonly log: (line: string) => void) {}
+  constructor(private readonly log: (line: string) => void, private readonly host = HOST) {}
 
   async listen(port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, HOST, () => { this.server.off('error', reject); resolve(); });
+      this.server.listen(port, this.host, () => { this.server.off('error', reject); resolve(); });
     });
     this.listening = true;
     const address = this.server.address();
@@ -38,6 +39,7 @@ export class FaultableServer {
     const previous = this.mode;
     this.mode = mode;
     if (previous === 'hang' && mode !== 'hang') this.dropHung();
+    if (previous === 'slow' && mode !== 'slow') this.delayed.splice(0).forEach((answer) => answer());
     if (mode === 'refuse' && this.listening) await this.stop();
     if (mode !== 'refuse' && !this.listening) await this.listen(this.port); // same port again
     this.log(`fault ${mode}`);
@@ -46,6 +48,7 @@ export class FaultableServer {
   async close(): Promise<void> {
     this.mode = 'none';
     this.dropHung();
+    this.delayed.length = 0;
     if (this.listening) await this.stop();
   }
 
@@ -58,6 +61,12 @@ export class FaultableServer {
       this.log('fault hang POST /token');
       this.hung.add(res);
       res.on('close', () => this.hung.delete(res));
+    } else if (this.mode === 'slow' && isTokenRequest(req)) {
+      // Processed now (the token rotates at the server), answered only when the fault is lifted.
+      this.log('fault slow POST /token');
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.end = ((...args: unknown[]) => { this.delayed.push(() => end(...args)); return res; }) as typeof res.end;
+      this.handler(req, res);
     } else {
       this.handler(req, res);
     }
