@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the e2e suite needs (code-server native modules + chromium),
-# only those missing. Quick no-op when everything is present.
+# Installs the Debian packages the tests need (code-server's native modules, chromium; git, ps,
+# setpriv and useradd for the CLI tests), only those missing. Quick no-op when all are present.
 set -euo pipefail
 
-PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep)
+PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux passwd)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,4 +1,4 @@
-// Child-process entry: `node --import tsx test/idp/main.ts [--port N] [--ttl SECONDS] [--quiet]`.
+// Child-process entry: `node --import tsx test/idp/main.ts [--port N] [--ttl SECONDS] [--host 127.0.0.1|::1] [--quiet]`.
 // Prints one JSON line {issuer, clientId, apiUrl, controlUrl} on stdout when ready; logs go to stderr.
 import { parseArgs } from 'node:util';
 import { startControlServer } from './control-server.ts';
@@ -9,11 +9,14 @@ console.info = console.log = (...args: unknown[]) => console.error(...args);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { port: { type: 'string' }, ttl: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+    options: { port: { type: 'string' }, ttl: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean', default: false } },
   });
+  const host = values.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1' && host !== '::1') throw new Error(`--host must be 127.0.0.1 or ::1, got ${host}`);
   const idp = await startIdp({
     port: values.port === undefined ? undefined : Number(values.port),
     accessTokenTtl: values.ttl === undefined ? undefined : Number(values.ttl),
+    host,
     logger: values.quiet ? undefined : (line) => process.stderr.write(`[idp] ${line}\n`),
   });
   const control = await startControlServer(idp);

@@ -19,6 +19,13 @@ export interface IdpOptions {
   /** Seconds; default 60, works down to 1. */
   accessTokenTtl?: number;
   logger?: (line: string) => void;
+  /**
+   * Loopback address of the public (issuer) server; default 127.0.0.1. '::1' gives the issuer
+   * http://[::1]:port, which code-server's openExternal leaves alone (it rewrites
+   * http://127.0.0.1:port/... and http://localhost:port/... to its /proxy/port/ route, dropping path
+   * and query, so browser sign-in to a 127.0.0.1 IdP cannot work there).
+   */
+  host?: '127.0.0.1' | '::1';
 }
 
 export interface Idp {
@@ -51,9 +58,10 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
   const store = new MapStore();
   const introspector = { id: INTROSPECTOR_ID, secret: randomBytes(24).toString('base64url') };
 
-  const web = new FaultableServer(log);
+  const host = opts.host ?? '127.0.0.1';
+  const web = new FaultableServer(log, host);
   const port = await web.listen(opts.port ?? 0); // the issuer needs the real port
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${host === '::1' ? '[::1]' : host}:${port}`;
   const provider = new Provider(issuer, await buildConfiguration({
     adapter: store.factory,
     accessTokenTtl: () => accessTokenTtl,

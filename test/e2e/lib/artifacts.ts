@@ -1,5 +1,5 @@
 // Failure artifacts in <repo>/test-results/ (git-ignored): screenshots and code-server logs.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { resultsDir } from './paths.ts';
@@ -33,4 +33,26 @@ export function saveLog(logFile: string | undefined, name: string): string | und
   } catch {
     return undefined;
   }
+}
+
+/** Copies a directory (e.g. <user-data-dir>/logs with the extension hosts' logs) to test-results/<name>/. */
+export function saveDir(dir: string | undefined, name: string): string | undefined {
+  if (!dir) return undefined;
+  const target = join(resultsDir, safe(name));
+  try {
+    cpSync(dir, target, { recursive: true });
+    console.error(`logs saved: ${target}`);
+    return target;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes text (e.g. collected IdP log lines) to test-results/<name>. */
+export function saveText(text: string, name: string): string {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, safe(name));
+  writeFileSync(file, text);
+  console.error(`log saved: ${file}`);
+  return file;
 }

@@ -1,9 +1,15 @@
 // Debian's Chromium driven by playwright-core (Playwright's own browsers cannot be downloaded here).
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM } from '../../../scripts/chromium.mjs';
 
+/** Launches Debian's Chromium; a missing browser is an error (the suite must fail, not skip). */
 export function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    return Promise.reject(new Error(`${CHROMIUM} is missing: install Debian's chromium (bash scripts/ensure-system-packages.sh)`));
+  }
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     // The networking flags stop Chromium from flooding the closed network with requests.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -17,6 +17,12 @@ export interface StartOptions {
   workspace?: string;
   /** Extra environment for code-server, and so for extension hosts and terminals. */
   env?: Record<string, string>;
+  /** Port to listen on; a free one when omitted. */
+  port?: number;
+  /** Address to bind; 127.0.0.1 when omitted. */
+  host?: string;
+  /** Prefix of the temp root (user data, extensions, log). */
+  tempPrefix?: string;
 }
 
 export interface CodeServer {
@@ -106,7 +112,7 @@ async function waitForHealth(url: string, child: { exitCode: number | null }, lo
 
 export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
   const entry: string = await ensureCodeServer();
-  const root = mkdtempSync(join(tmpdir(), 'tokenrelay-e2e-'));
+  const root = mkdtempSync(join(tmpdir(), opts.tempPrefix ?? 'tokenrelay-e2e-'));
   const dirs = { data: join(root, 'data'), ext: join(root, 'ext') };
   const workspace = opts.workspace ?? join(root, 'workspace');
   // --install-extension silently fails when the extensions dir is missing.
@@ -122,14 +128,15 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     throw err;
   }
 
-  const port = await freePort();
+  const port = opts.port ?? await freePort();
+  const host = opts.host ?? '127.0.0.1';
   const config = join(root, 'config.yaml');
   // Without --config, code-server writes ~/.config/code-server/config.yaml with a password.
-  writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  writeFileSync(config, `bind-addr: ${host}:${port}\nauth: none\ncert: false\n`);
   const logFile = join(root, 'code-server.log');
   const logFd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [entry, '--config', config, '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check',
+    '--bind-addr', `${host}:${port}`, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--user-data-dir', dirs.data, '--extensions-dir', dirs.ext, workspace], {
     detached: true, // own process group: one kill reaches extension hosts, pty host, watcher
     stdio: ['ignore', logFd, logFd],
@@ -149,7 +156,7 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     cleanupDirs();
   };
 
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   try {
     await waitForHealth(url, child, logFile);
   } catch (err) {

@@ -1,0 +1,453 @@
+// Token Relay the way a user meets it: the packaged VSIX in a real code-server (VS Code 1.100.3),
+// driven through Debian's Chromium, against the strict test IdP. One code-server + IdP is shared by
+// scenarios a–g (they build on each other, in the order a user would go); h uses a fresh profile.
+// Every failure saves screenshots of all open tabs plus code-server, extension-host and IdP logs
+// under test-results/. Run order is a, b, c, e, d, g, f (e needs the long-lived token before d
+// shortens the TTL; sign-out comes last). TOKENRELAY_SCREENSHOTS=1 also writes the README images.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import {
+  launchBrowser, openWorkbench, packageProbe, packageVsix, runCommand, runInTerminal, saveDir, saveLog,
+  saveText, screenshotOnFailure, startCodeServer, waitForFile, type CodeServer,
+} from './harness.ts';
+import {
+  STATUS_ITEM, SIGNED_OUT_TEXT, approveDeviceInBrowser, clickMenuItem, findLocks, openedExternally, openAccountsMenu, shell, signInThroughPopup, slotDirs,
+  statusTooltip, waitForStatus,
+} from './lib/tokenrelay.ts';
+import { readmeShot, screenshotsEnabled } from './lib/readmeShots.ts';
+import { startIdp, type Counters, type Idp } from '../idp/server.ts';
+
+const LOGIN = 'e2e-alice';
+const DEVICE_LOGIN = 'e2e-device';
+const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
+const BASE_TTL = 120; // long enough that no proactive refresh interferes with a–c and e
+const SHORT_TTL = 10; // scenario d
+const SKEW = 2; // tokenrelay.refreshSkewSeconds
+const STORM_MS = 3 * SHORT_TTL * 1000 + 2_000; // d: all loops run across at least three expiries
+const NOT_SIGNED_IN_EXIT = 3;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const ACCOUNT_TEXT = new RegExp(escapeRe(LOGIN));
+
+function delta(before: Counters, after: Counters) {
+  const d: Record<string, number> = {};
+  for (const key of Object.keys(after) as (keyof Counters)[]) {
+    if (key !== 'errors') d[key] = (after[key] as number) - (before[key] as number);
+  }
+  const errors: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.errors)) if (v !== (before.errors[k] ?? 0)) errors[k] = v - (before.errors[k] ?? 0);
+  return { ...d, errors } as Record<Exclude<keyof Counters, 'errors'>, number> & { errors: Record<string, number> };
+}
+
+// Shared by the scenarios of one describe block.
+interface Env {
+  idp: Idp;
+  idpLog: string[];
+  server: CodeServer;
+  context: BrowserContext;
+  tabs: Page[];
+  tmp: string;
+  probeOut: string;
+  failed: boolean;
+}
+
+async function startEnv(browser: Browser, vsixPaths: string[], settings: Record<string, unknown>, idp: Idp, idpLog: string[]): Promise<Env> {
+  const tmp = mkdtempSync(join(tmpdir(), 'tokenrelay-scenarios-'));
+  const probeOut = join(tmp, 'probe.json');
+  const server = await startCodeServer({
+    vsixPaths,
+    settings: {
+      'tokenrelay.issuer': idp.issuer,
+      'tokenrelay.clientId': idp.clientId,
+      'tokenrelay.scopes': SCOPES,
+      'tokenrelay.refreshSkewSeconds': SKEW,
+      'tokenrelayProbe.outFile': probeOut,
+      ...settings,
+    },
+  });
+  // Own context: this profile's tabs share localStorage (SecretStorage) with each other only.
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  return { idp, idpLog, server, context, tabs: [], tmp, probeOut, failed: false };
+}
+
+async function stopEnv(env: Env | undefined, name: string): Promise<void> {
+  if (!env) return;
+  if (env.failed) {
+    saveLog(env.server.logFile, `${name}-code-server`);
+    saveDir(join(env.server.userDataDir, 'logs'), `${name}-vscode-logs`);
+    saveText(env.idpLog.join('\n'), `${name}-idp.log`);
+    saveDir(env.tmp, `${name}-results`); // terminal command outputs, loop files, probe output
+  }
+  await env.context.close().catch(() => {});
+  await env.server.stop();
+  rmSync(env.tmp, { recursive: true, force: true });
+}
+
+/** Runs a scenario body; on failure screenshots every open tab and marks the env for log capture. */
+async function scenario(env: Env | undefined, name: string, body: (env: Env) => Promise<void>): Promise<void> {
+  if (!env) throw new Error('setup failed (see the before hook error)');
+  try {
+    await body(env);
+  } catch (err) {
+    env.failed = true;
+    for (const [i, page] of env.tabs.entries()) await screenshotOnFailure(page, `${name}-tab${i + 1}`);
+    for (const page of env.context.pages()) {
+      if (!env.tabs.includes(page)) await screenshotOnFailure(page, `${name}-popup`);
+    }
+    throw err;
+  }
+}
+
+async function probe(env: Env, page: Page, command: 'Get Session' | 'Get API Token') {
+  rmSync(env.probeOut, { force: true });
+  await runCommand(page, `Token Relay Probe: ${command}`);
+  return JSON.parse(await waitForFile(env.probeOut, 20_000)) as {
+    ok: boolean; account: { id: string; label: string } | null; accessToken: string | null; error: string | null; pid: number;
+  };
+}
+
+async function openTab(env: Env): Promise<Page> {
+  const page = await openWorkbench(env.context, env.server.url);
+  env.tabs.push(page);
+  return page;
+}
+
+const LOOP_SCRIPT = `#!/usr/bin/env bash
+# usage: loop.sh <api url> <result file> <stop file> — one line per iteration, "done N" at the end.
+i=0
+while [ ! -e "$3" ]; do
+  i=$((i+1))
+  if out=$(tokenrelay fetch "$1" 2>&1); then echo "$i ok $(date +%s.%N)" >> "$2"
+  else rc=$?; echo "$i FAIL rc=$rc $(date +%s.%N) $(echo "$out" | tr '\\n' ' ')" >> "$2"; fi
+  sleep 0.3
+done
+echo "done $i" >> "$2"
+`;
+
+let browser: Browser | undefined;
+let vsix: string;
+let probeVsix: string;
+let idp: Idp | undefined;
+const idpLog: string[] = [];
+
+before(async () => {
+  [vsix, probeVsix] = await Promise.all([packageVsix(), packageProbe()]);
+  browser = await launchBrowser();
+  // Issuer http://[::1]:port: code-server rewrites openExternal of http://127.0.0.1:port/… (and
+  // localhost) to its /proxy/port/ route without path and query, which would break sign-in.
+  idp = await startIdp({ host: '::1', accessTokenTtl: BASE_TTL, logger: (line) => idpLog.push(`${new Date().toISOString()} ${line}`) });
+});
+
+after(async () => {
+  await browser?.close();
+  await idp?.close();
+});
+
+describe('tokenrelay in real VS Code: one profile, three windows', () => {
+  let env: Env | undefined;
+  let signedIn = false;
+  const requireSignIn = () => { if (!signedIn) throw new Error('prerequisite failed: scenario b (sign-in) did not complete'); };
+
+  before(async () => {
+    env = await startEnv(browser!, [vsix, probeVsix], { 'tokenrelay.signInFlow': 'loopback' }, idp!, idpLog);
+  });
+  after(async () => stopEnv(env, 'scenarios'));
+
+  test('a. install from VSIX ⇒ activates ⇒ status bar shows signed out', { timeout: 90_000 }, () => scenario(env, 'a-install', async (env) => {
+    const installed = readdirSync(env.server.extensionsDir);
+    assert.ok(installed.some((d) => d.startsWith('tokenrelay.tokenrelay-')), `VSIX not installed: ${installed.join(', ')}`);
+    const page = await openTab(env);
+    const text = await waitForStatus(page, SIGNED_OUT_TEXT, 30_000);
+    assert.equal(text, 'Token Relay: Sign in');
+    const api = await probe(env, page, 'Get Session');
+    assert.equal(api.ok, false, 'no session before sign-in');
+    assert.equal(api.accessToken, null);
+  }));
+
+  test('b. sign in through the Accounts menu ⇒ IdP login + consent ⇒ status bar shows the account', { timeout: 120_000 }, () => scenario(env, 'b-sign-in', async (env) => {
+    const page = env.tabs[0];
+    assert.ok(page, 'scenario a opened no tab');
+    const before = env.idp.counters();
+    const entry = await openAccountsMenu(page);
+    await readmeShot(page, 'accounts-menu', [page.locator('.context-view .monaco-menu').last(), page.locator('.activitybar .action-item:has(.codicon-accounts-view-bar-icon)')],
+      { left: 8, top: 160, right: 40, bottom: 70 });
+    const popup = await signInThroughPopup(page, () => clickMenuItem(entry), LOGIN);
+    await popup.close();
+
+    await waitForStatus(page, ACCOUNT_TEXT, 20_000);
+    await page.mouse.move(700, 400);
+    await readmeShot(page, 'status-bar', [page.locator(STATUS_ITEM)], { left: 420, top: 70, right: 200, bottom: 10 });
+    const after = env.idp.counters();
+    assert.equal(after.authorizationCodeGrants - before.authorizationCodeGrants, 1, 'one authorization code grant');
+
+    const session = await probe(env, page, 'Get Session');
+    assert.equal(session.ok, true, `getSession failed: ${session.error}`);
+    assert.equal(session.account?.label, LOGIN);
+    const info = await env.idp.introspect(session.accessToken!);
+    assert.equal(info.active, true, 'the session token is active at the IdP');
+    assert.equal(info.sub, LOGIN);
+    signedIn = true;
+
+    const viaApi = await probe(env, page, 'Get API Token');
+    assert.equal(viaApi.ok, true, `extension API getAccessToken failed: ${viaApi.error}`);
+    assert.equal((await env.idp.introspect(viaApi.accessToken!)).active, true);
+  }));
+
+  test('c. integrated terminal: tokenrelay token / fetch work, env has TOKENRELAY_SOCK and no token', { timeout: 90_000 }, () => scenario(env, 'c-terminal', async (env) => {
+    requireSignIn();
+    const page = env.tabs[0];
+    const token = await shell(page, env.tmp, 'tokenrelay token');
+    assert.equal(token.code, 0, `tokenrelay token failed: ${token.stderr}`);
+    const accessToken = token.stdout.trim();
+    assert.match(accessToken, /^\S{16,}$/);
+    assert.equal((await env.idp.introspect(accessToken)).active, true);
+
+    const fetched = await shell(page, env.tmp, `tokenrelay fetch ${env.idp.apiUrl}`);
+    assert.equal(fetched.code, 0, `tokenrelay fetch failed: ${fetched.stderr}`);
+    assert.equal(JSON.parse(fetched.stdout).sub, LOGIN);
+
+    const envDump = await shell(page, env.tmp, 'env');
+    assert.equal(envDump.code, 0);
+    assert.match(envDump.stdout, /^TOKENRELAY_SOCK=\S+/m);
+    for (const issued of env.idp.issuedTokens()) {
+      assert.ok(!envDump.stdout.includes(issued), 'a token value leaked into the terminal environment');
+    }
+    assert.doesNotMatch(envDump.stdout, /(ACCESS|REFRESH|ID)_TOKEN=/i);
+
+    if (screenshotsEnabled) {
+      // Visible output for the README screenshot.
+      const rows = page.locator('.terminal-wrapper .xterm-rows').first();
+      const typeAndWait = async (command: string, shows: RegExp) => {
+        await runInTerminal(page, command);
+        await rows.filter({ hasText: shows }).waitFor({ timeout: 10_000 });
+        await sleep(300);
+      };
+      await runInTerminal(page, 'clear');
+      await sleep(500);
+      await typeAndWait('tokenrelay status', /window:\s+pid/);
+      await typeAndWait(`tokenrelay fetch ${env.idp.apiUrl}; echo`, /"sub"/);
+      await readmeShot(page, 'terminal-fetch', [page.locator('.part.panel')], 0);
+    }
+  }));
+
+  test('e. server-reported expiry: access token revoked early ⇒ tokenrelay fetch succeeds through one refresh', { timeout: 60_000 }, () => scenario(env, 'e-revoked', async (env) => {
+    requireSignIn();
+    const page = env.tabs[0];
+    const before = env.idp.counters();
+    assert.equal(env.idp.revokeLatestAccessToken(), true, 'the IdP revoked the current access token');
+    const fetched = await shell(page, env.tmp, `tokenrelay fetch ${env.idp.apiUrl}`);
+    assert.equal(fetched.code, 0, `tokenrelay fetch after revocation failed: ${fetched.stderr}`);
+    assert.equal(JSON.parse(fetched.stdout).sub, LOGIN);
+    await sleep(1_000); // let any (wrong) extra refresh from other components show up
+    const d = delta(before, env.idp.counters());
+    assert.equal(d.api401s, 1, 'the API rejected the revoked token once');
+    assert.equal(d.refreshGrants, 1, 'exactly one refresh');
+    assert.equal(d.grantRevocations, 0);
+    assert.deepEqual(d.errors, {});
+  }));
+
+  test('d. three windows, terminal loops, 10 s tokens: one refresh per expiry, no revocation, no failed call', { timeout: 150_000 }, () => scenario(env, 'd-three-windows', async (env) => {
+    requireSignIn();
+    env.idp.setAccessTokenTtl(SHORT_TTL);
+    // Switch the live token to the short TTL through the server-reported-expiry path (proven in e).
+    assert.equal(env.idp.revokeLatestAccessToken(), true);
+    const switched = await shell(env.tabs[0], env.tmp, `tokenrelay fetch ${env.idp.apiUrl}`);
+    assert.equal(switched.code, 0, `switching to ${SHORT_TTL} s tokens failed: ${switched.stderr}`);
+
+    while (env.tabs.length < 3) {
+      const page = await openTab(env);
+      await waitForStatus(page, ACCOUNT_TEXT, 30_000);
+    }
+    const script = join(env.tmp, 'loop.sh');
+    writeFileSync(script, LOOP_SCRIPT, { mode: 0o755 });
+    const stop = join(env.tmp, 'stop-loops');
+    const outs = env.tabs.map((_, i) => join(env.tmp, `loop-${i + 1}.txt`));
+
+    const before = env.idp.counters();
+    const refreshAt: number[] = []; // wall-clock ms of every refresh the IdP counted
+    let seen = before.refreshGrants;
+    const poll = () => {
+      const now = env.idp.counters().refreshGrants;
+      for (; seen < now; seen++) refreshAt.push(Date.now());
+    };
+    const poller = setInterval(poll, 50); // in-process IdP: cheap, and runs while the test types
+    let overlapStart = 0;
+    try {
+      for (const [i, page] of env.tabs.entries()) await runInTerminal(page, `bash ${script} ${env.idp.apiUrl} ${outs[i]} ${stop}`);
+      for (const [i, page] of env.tabs.entries()) {
+        // A typed line can lose keys in a terminal VS Code is still setting up: retype once.
+        if (!(await waitForFile(outs[i], 10_000).then(() => true, () => false))) {
+          console.error(`d: loop ${i + 1} did not start; typing it again`);
+          await screenshotOnFailure(page, `d-loop-${i + 1}-retyped`);
+          await page.keyboard.press('Control+C');
+          await runInTerminal(page, `bash ${script} ${env.idp.apiUrl} ${outs[i]} ${stop}`);
+          await waitForFile(outs[i], 10_000);
+        }
+      }
+      overlapStart = Date.now(); // all three loops are running from here on
+      await sleep(STORM_MS);
+    } finally {
+      clearInterval(poller);
+    }
+    writeFileSync(stop, '');
+    for (const out of outs) {
+      const deadline = Date.now() + 20_000;
+      while (!/^done \d+$/m.test(readFileSync(out, 'utf8'))) {
+        if (Date.now() > deadline) throw new Error(`loop ${out} did not finish`);
+        await sleep(200);
+      }
+    }
+    const after = env.idp.counters();
+    poll();
+    const d = delta(before, after);
+
+    const lines = outs.map((o) => readFileSync(o, 'utf8').trim().split('\n'));
+    const failures = lines.flat().filter((l) => l.includes('FAIL'));
+    const okTimes = lines.map((l) => l.filter((x) => / ok /.test(x)).map((x) => Number(x.split(' ')[2]) * 1000));
+    const iterations = okTimes.map((t) => t.length);
+    const overlapEnd = Math.min(...okTimes.map((t) => t.at(-1) ?? 0));
+    const inOverlap = refreshAt.filter((t) => t >= overlapStart && t <= overlapEnd);
+    const rel = (t: number) => ((t - overlapStart) / 1000).toFixed(1);
+    console.error(`d: iterations per window ${iterations.join('/')}; all loops running for ${rel(overlapEnd)} s; `
+      + `refreshes at ${refreshAt.map(rel).join(', ')} s; IdP counters ${JSON.stringify(d)}`);
+    assert.deepEqual(failures, [], 'no loop iteration may fail');
+    for (const n of iterations) assert.ok(n >= 10, `every window kept fetching (iterations ${iterations.join('/')})`);
+    assert.equal(d.grantRevocations, 0, 'zero grant revocations');
+    assert.deepEqual(d.errors, {}, 'no token endpoint errors (a reused refresh token shows up here)');
+    // One refresh per expiry: at least three expiries crossed while all three windows fetched, and
+    // no expiry refreshed twice (two refreshes closer than half a token lifetime = the same expiry).
+    assert.ok(inOverlap.length >= 3, `at least 3 refreshes while all loops ran (got ${inOverlap.length})`);
+    for (let i = 1; i < refreshAt.length; i++) {
+      const gap = refreshAt[i] - refreshAt[i - 1];
+      assert.ok(gap >= (SHORT_TTL * 1000) / 2, `two refreshes only ${gap} ms apart: the same expiry was refreshed twice`);
+    }
+    const span = (refreshAt.at(-1)! - refreshAt[0]) / 1000;
+    assert.ok(refreshAt.length - 1 <= Math.ceil(span / (SHORT_TTL - SKEW - 1)), `one refresh per token lifetime (${refreshAt.length} in ${span} s)`);
+    assert.equal(d.tokensIssued, d.refreshGrants, 'every issued token came from one of those refreshes');
+
+    for (const page of env.tabs) await waitForStatus(page, ACCOUNT_TEXT, 5_000);
+
+    // Tooltip contract: window 1 refreshes (its terminal's CLI asks it, after an early revocation);
+    // window 1 then says "this window", windows 2 and 3 say "another window (pid <window 1's host>)".
+    env.idp.setAccessTokenTtl(BASE_TTL);
+    assert.equal(env.idp.revokeLatestAccessToken(), true);
+    const [first, second, third] = env.tabs;
+    const refreshed = await shell(first, env.tmp, `tokenrelay fetch ${env.idp.apiUrl} > /dev/null && tokenrelay status`);
+    assert.equal(refreshed.code, 0, `refresh through window 1 failed: ${refreshed.stderr}`);
+    const pid = /window:\s+pid (\d+)/.exec(refreshed.stdout)?.[1];
+    assert.ok(pid, `tokenrelay status names its window's extension host pid:\n${refreshed.stdout}`);
+    await sleep(1_000);
+    for (const page of env.tabs) await runInTerminal(page, 'clear'); // loops are done: quiet terminals behind the tooltips
+    const tooltips: string[] = [];
+    for (const [i, page] of [first, second, third].entries()) {
+      const tooltip = await statusTooltip(page);
+      tooltips.push(tooltip);
+      assert.match(tooltip, new RegExp(escapeRe(LOGIN)));
+      assert.match(tooltip, new RegExp(escapeRe(env.idp.issuer)));
+      assert.match(tooltip, /expires in \d+:\d\d/);
+      assert.match(tooltip, i === 0 ? /Last refresh: .* by this window/ : new RegExp(`Last refresh: .* by another window \\(pid ${pid}\\)`),
+        `tooltip of window ${i + 1}:\n${tooltip}`);
+      if (i === 1) {
+        await readmeShot(page, 'status-bar-tooltip', [page.locator('.workbench-hover-container'), page.locator(STATUS_ITEM)],
+          { left: 24, top: 16, right: 120, bottom: 4 });
+      }
+      await page.mouse.move(700, 300);
+    }
+    console.error(`d: tooltip of window 2:\n${tooltips[1]}`);
+  }));
+
+  test('g. reload a window ⇒ the session survives, no refresh lock is left behind', { timeout: 90_000 }, () => scenario(env, 'g-reload', async (env) => {
+    requireSignIn();
+    const page = env.tabs[1] ?? env.tabs[0];
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    await waitForStatus(page, ACCOUNT_TEXT, 30_000);
+    const session = await probe(env, page, 'Get Session');
+    assert.equal(session.ok, true, `getSession after reload failed: ${session.error}`);
+    assert.equal((await env.idp.introspect(session.accessToken!)).active, true);
+    const token = await shell(page, env.tmp, 'tokenrelay token');
+    assert.equal(token.code, 0, `tokenrelay token in the reloaded window's terminal failed: ${token.stderr}`);
+
+    const slots = slotDirs(env.server.userDataDir);
+    assert.ok(slots.length > 0, 'tokenrelay keeps its slot journal under globalStorage/tokenrelay.tokenrelay/slots');
+    // A live refresh holds the lock for milliseconds; a lock still there 3 s later was left behind.
+    let locks = slots.flatMap(findLocks);
+    if (locks.length) { await sleep(3_000); locks = slots.flatMap(findLocks); }
+    assert.deepEqual(locks, [], 'no refresh.lock left behind');
+  }));
+
+  test('f. sign out in one window ⇒ the others show signed out, CLI exits 3, refresh token revoked', { timeout: 90_000 }, () => scenario(env, 'f-sign-out', async (env) => {
+    requireSignIn();
+    const [first, ...others] = env.tabs;
+    const liveRefresh = env.idp.issuedTokens().at(-1)!;
+    assert.equal((await env.idp.introspect(liveRefresh)).active, true, 'the latest refresh token is live before sign-out');
+
+    await runCommand(first, 'Token Relay: Sign Out');
+    // A confirmation is optional; accept it when shown.
+    await first.locator('.monaco-dialog-box').getByRole('button', { name: /Sign Out/i }).click({ timeout: 3_000 }).catch(() => {});
+    await waitForStatus(first, SIGNED_OUT_TEXT, 10_000);
+    const signedOutAt = Date.now();
+    for (const page of others) await waitForStatus(page, SIGNED_OUT_TEXT, 10_000);
+    console.error(`f: other windows signed out within ${Date.now() - signedOutAt} ms`);
+
+    for (const page of [first, ...others]) {
+      const token = await shell(page, env.tmp, 'tokenrelay token');
+      assert.equal(token.code, NOT_SIGNED_IN_EXIT, `tokenrelay token exit code after sign-out (stderr: ${token.stderr})`);
+      assert.equal(token.stdout.trim(), '');
+    }
+    assert.equal((await env.idp.introspect(liveRefresh)).active, false, 'the refresh token is revoked at the IdP');
+    const session = await probe(env, first, 'Get Session');
+    assert.equal(session.ok, false, 'getSession finds no session after sign-out');
+    signedIn = false;
+  }));
+});
+
+describe('tokenrelay in real VS Code: fresh profile, device code', () => {
+  let env: Env | undefined;
+  before(async () => {
+    env = await startEnv(browser!, [vsix, probeVsix], { 'tokenrelay.signInFlow': 'deviceCode' }, idp!, idpLog);
+  });
+  after(async () => stopEnv(env, 'device'));
+
+  test('h. device-code sign-in on a fresh profile completes through the IdP device page', { timeout: 120_000 }, () => scenario(env, 'h-device-code', async (env) => {
+    const page = await openTab(env);
+    await waitForStatus(page, SIGNED_OUT_TEXT, 30_000);
+    const before = env.idp.counters();
+    await runCommand(page, 'Token Relay: Sign In');
+    const modal = page.locator('.monaco-dialog-box');
+    await modal.waitFor({ state: 'visible', timeout: 20_000 });
+    const codeRe = /\b([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\b/;
+    let userCode: string | undefined;
+    const deadline = Date.now() + 20_000;
+    while (!userCode) {
+      const text = await modal.innerText().catch(() => '');
+      userCode = codeRe.exec(text)?.[1];
+      if (userCode) break;
+      if (Date.now() > deadline) throw new Error(`the sign-in dialog shows no user code: ${JSON.stringify(text)}`);
+      await sleep(200);
+    }
+    await readmeShot(page, 'device-code-modal', [modal], 24);
+    // "Copy & Open" copies the code and opens the IdP's verification page in a new browser tab.
+    const device = await openedExternally(page, () => modal.getByRole('button', { name: /Open/ }).first().click());
+    assert.match(device.url(), /\/device/, 'the extension opened the verification page');
+    const shown = await approveDeviceInBrowser(device, env.idp.issuer, userCode, DEVICE_LOGIN);
+    assert.match(shown, new RegExp(escapeRe(userCode)), 'the IdP confirms the same user code');
+    await device.close();
+
+    await waitForStatus(page, new RegExp(escapeRe(DEVICE_LOGIN)), 30_000);
+    assert.equal(env.idp.counters().deviceCodeGrants - before.deviceCodeGrants, 1, 'one device_code grant');
+    // Through the extension API: VS Code's getSession(createIfNone: false) from another extension
+    // returns nothing until the user grants that extension access (sign-in came from our command).
+    const viaApi = await probe(env, page, 'Get API Token');
+    assert.equal(viaApi.ok, true, `getAccessToken after device sign-in failed: ${viaApi.error}`);
+    const info = await env.idp.introspect(viaApi.accessToken!);
+    assert.equal(info.active, true);
+    assert.equal(info.sub, DEVICE_LOGIN);
+    assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'the device-code dialog closed after sign-in');
+  }));
+});
