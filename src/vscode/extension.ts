@@ -101,6 +101,13 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
     const result = registry.settingsResult();
     if (result && !result.ok) log.warn(`Configuration: ${result.problem.message}`);
     log.info(`Loaded ${registry.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);
+    // VS Code lists a provider's sign-in in the Accounts menu only for a pending session request:
+    // ask for our own while nobody is signed in, so the menu offers "Sign in with Token Relay".
+    if (result?.ok && registry.accounts().length === 0) {
+      const scopes = result.settings.oauth.scopes;
+      void Promise.resolve().then(() => vscode.authentication.getSession(PROVIDER_ID, scopes, { createIfNone: false }))
+        .catch((err) => log.debug(`Accounts menu request not placed: ${describeError(err)}`));
+    }
   }, (err) => log.error(`Loading the accounts failed: ${describeError(err)}`));
 
   try {
