@@ -41,7 +41,7 @@ async function idpRefreshMs(): Promise<number> {
   }
 }
 
-type Summary = Omit<StormReport, 'tokensHandedOut' | 'failures' | 'logs' | 'issuedTokens' | 'inactiveTokens' | 'refreshesPerExpiry'>;
+type Summary = Omit<StormReport, 'tokensHandedOut' | 'failures' | 'logs' | 'issuedTokens' | 'inactiveTokens' | 'refreshesPerExpiry'> & { idpRefreshMs: number };
 const summary = (r: StormReport, idpMs: number): Summary => ({
   storeModel: r.storeModel, windows: r.windows, requestsPerWindow: r.requestsPerWindow, extraProcesses: r.extraProcesses,
   expiries: r.expiries, refreshGrants: r.refreshGrants, failedRequests: r.failedRequests, grantRevocations: r.grantRevocations,

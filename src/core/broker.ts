@@ -140,13 +140,22 @@ export class Broker {
       },
     }, this.log);
     await this.journal.registerPeer(this.writer.id, this.peerServer.socketPath);
+    // Lock churn (other windows reconciling) wakes nobody: only new generations and status do.
     this.disposables.push(this.journal.watch((event) => {
-      // Lock churn (other windows reconciling) must not wake a whole herd of waiters.
-      if (event === 'generation') this.journalDirty = true;
-      if (event === 'generation' || event === 'status') this.waiter.notify(event);
-      if (event === 'generation') void this.syncQuietly();
-      if (event === 'status') void this.onStatusChanged();
-      if (event === 'spend' && this.creds && this.state !== 'refreshing') this.emit('refreshing', false);
+      switch (event) {
+        case 'generation':
+          this.journalDirty = true;
+          this.waiter.notify(event);
+          void this.syncQuietly();
+          break;
+        case 'status':
+          this.waiter.notify(event);
+          void this.onStatusChanged();
+          break;
+        case 'spend':
+          if (this.creds && this.state !== 'refreshing') this.emit('refreshing', false);
+          break;
+      }
     }));
     this.disposables.push(this.opts.store.onDidChange((key) => {
       if (key === this.opts.secretKey) void this.syncQuietly();
@@ -285,6 +294,10 @@ export class Broker {
           : new TransientError(status.lastError ?? 'recent failures; retrying later', false);
       }
       if (this.inFlight.has(gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
+      if (!creds.tokens.refreshToken) {
+        throw new TokenRelayError('needs-sign-in', 'The access token expired and the identity provider issued no refresh token.',
+          'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
+      }
       await this.opts.hooks?.beforeRefresh?.();
       // The claim is the right to send: taken right before the request, so a holder frozen
       // before this point is safely overtaken, and one frozen after it is waited for.
@@ -294,7 +307,7 @@ export class Broker {
         if (latest.offlineUntil) throw new TransientError(latest.lastError ?? 'the identity provider is not answering', true);
         return 'wait';
       }
-      return await this.spend(creds, lock, status);
+      return await this.spend(creds, creds.tokens.refreshToken, lock, status);
     } finally {
       await releaseLock(lock, this.log);
     }
@@ -315,19 +328,9 @@ export class Broker {
     return true;
   }
 
-  private async spend(creds: Credentials, lock: HeldLock, status: SlotStatus): Promise<Credentials> {
+  private async spend(creds: Credentials, refreshToken: string, lock: HeldLock, status: SlotStatus): Promise<Credentials> {
     const gen = creds.gen;
-    const refreshToken = creds.tokens.refreshToken;
-    try {
-      if (!refreshToken) {
-        throw new TokenRelayError('needs-sign-in', 'The access token expired and the identity provider issued no refresh token.',
-          'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
-      }
-      this.emit('refreshing', true);
-    } catch (err) {
-      await this.journal.releaseSpend(gen); // nothing was sent: the token is still unspent
-      throw err;
-    }
+    this.emit('refreshing', true);
     this.log.info(`Refreshing generation ${gen} (refresh token ${fingerprint(refreshToken)})`);
     // Callers stop waiting after the soft timeout; the request itself keeps its claim until the hard
     // one, because once sent it may have rotated the token at the server: presenting it again would
@@ -359,7 +362,6 @@ export class Broker {
       return this.requireCredentials();
     }
     if ((await this.journal.readStatus()).failures) await this.journal.writeStatus({});
-    this.lastError = undefined;
     this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
     this.emit('refreshed', true);
     return next;
@@ -583,7 +585,6 @@ export class Broker {
     }
     await this.withLock(async () => {
       if (await this.journal.latest()) return;
-      this.creds = view;
       redactor.remember(view!.tokens.accessToken, view!.tokens.refreshToken);
       await this.persist(view!);
       this.emit('signed-in', true);

@@ -19,7 +19,6 @@ export interface StormOptions {
   verify?: boolean;
 }
 
-
 export interface StormReport {
   storeModel: StoreModel;
   windows: number;
@@ -31,7 +30,6 @@ export interface StormReport {
   grantRevocations: number;
   waiterLatencyMs: { p50: number; p99: number };
   stormMs: number;
-  idpRefreshMs: number;
   tokensHandedOut: string[];
   inactiveTokens: number;
   refreshesPerExpiry: number[];
@@ -75,7 +73,6 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       stormDurations.push(ended - started);
       const events = [...windows.flatMap((w, i) => w.events.slice(marks[i])), ...extras.flatMap((p) => p.events)];
       const refreshedAt = events.find((ev) => ev.event === 'refreshed-at') as { at: number } | undefined;
-      if (process.env.STORM_DEBUG) console.error('round', e, 'refreshedAt-started', refreshedAt && refreshedAt.at - started, 'ended-started', ended - started, events.filter((x) => x.event === 'refreshed-at').length, [...new Set(round.filter((r) => !r.ok).map((r) => r.message))]);
       for (const r of round) {
         results.push(r);
         if (!r.ok) failures.push(`${r.code}: ${r.message}`);
@@ -103,7 +100,6 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       grantRevocations: counters.grantRevocations,
       waiterLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
       stormMs: median(stormDurations),
-      idpRefreshMs: 0,
       tokensHandedOut,
       inactiveTokens,
       refreshesPerExpiry,

@@ -34,7 +34,6 @@ interface TokenSource {
 }
 
 async function main(): Promise<void> {
-  if (process.env.WINDOW_DEBUG) log.info(`main after ${(process.uptime() * 1000).toFixed(0)} ms`);
   const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = config.naive
     ? new NaiveClient(store, client, config.secretKey, clock)
     : await Broker.create({
@@ -88,7 +87,6 @@ async function main(): Promise<void> {
       await send({ event: 'reply', id: raw.id, error: describeError(err) });
     }
   });
-  if (process.env.WINDOW_DEBUG) log.info(`ready after ${(process.uptime() * 1000).toFixed(0)} ms`);
   await send({ event: 'ready', pid: process.pid });
 }
 

@@ -45,7 +45,7 @@ export class WindowProcess {
   static async spawn(config: WindowConfig): Promise<WindowProcess> {
     const child = fork(await harnessBundle(), [], {
       env: { ...process.env, TOKENRELAY_HARNESS: JSON.stringify(config) },
-      execArgv: process.env.WINDOW_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [], // the bundle is plain JS: do not inherit the tsx loader (costs ~600 ms per process)
+      execArgv: [], // the bundle is plain JS: do not inherit the tsx loader (costs ~600 ms per process)
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const win = new WindowProcess(child, config);
