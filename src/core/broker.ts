@@ -9,15 +9,14 @@ import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, To
 import { systemClock } from './types.ts';
 import { Journal, type GenerationRecord, type SlotState, type SlotStatus, type Writer } from './journal.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
-import type { HeldLock } from './refreshLock.ts';
+import { primeLocking, type HeldLock } from './refreshLock.ts';
 import { type Credentials, parseCredentials, serializeCredentials } from './credentials.ts';
 import { fingerprint } from './fingerprint.ts';
 import { InvalidGrantError, TokenRelayError, TransientError, describeError, isTokenRelayError } from './errors.ts';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.ts';
-import { askPeer, offerToPeer, servePeers } from './peerChannel.ts';
+import { askPeer, PeerMesh, type Announcement } from './peerChannel.ts';
 import { redactor, redactingLogger, silentLogger } from './redact.ts';
 import { defaultSocketDir, ensureSocketDir } from '../ipc/socketDir.ts';
-import type { JsonServer } from '../ipc/jsonServer.ts';
 import { ProactiveTimer } from './proactiveTimer.ts';
 
 export interface BrokerHooks {
@@ -82,6 +81,8 @@ export interface GetTokenOptions {
 const RECONCILE_DELAY_MS = 500;
 const HARD_REFRESH_TIMEOUT_MS = 120_000;
 const JOURNAL_RECHECK_MS = 1000;
+/** How long a journaled generation's announcement is awaited from its writer before pulling. */
+const ANNOUNCEMENT_WAIT_MS = 500;
 const SOFT_TIMEOUT = Symbol('soft timeout');
 
 function softTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -91,7 +92,7 @@ function softTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 export class Broker {
-  private readonly writer: Writer;
+  private readonly writer: Writer & { peer?: string };
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly events = new EventEmitter();
@@ -106,13 +107,13 @@ export class Broker {
   private lastError: TokenRelayError | undefined;
   private syncing: Promise<void> | undefined;
   private reading: Promise<GenerationRecord | undefined> | undefined;
-  private offer: Credentials | undefined;
   private readonly inFlight = new Set<number>();
   private journalDirty = true;
   private journalReadAt = 0;
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private pushing: Promise<void> | undefined;
-  private peerServer: JsonServer | undefined;
+  private releasing: Promise<void> | undefined;
+  private mesh: PeerMesh | undefined;
+  private readonly adoptionWaiters = new Set<() => void>();
   private disposed = false;
 
   private constructor(private readonly journal: Journal, private readonly opts: BrokerOptions) {
@@ -130,16 +131,16 @@ export class Broker {
   }
 
   private async start(): Promise<void> {
+    await primeLocking(this.journal.tempDir);
     const socketDir = await ensureSocketDir(this.opts.socketDir ?? defaultSocketDir());
-    this.peerServer = await servePeers(socketDir, {
-      current: () => this.creds,
-      offered: (c) => {
-        if (c.gen <= (this.creds?.gen ?? 0)) return;
-        this.offer = c; // verified against the journal before it is adopted
-        void this.syncQuietly();
-      },
+    this.mesh = await PeerMesh.open(socketDir, this.writer, {
+      current: () => this.held(),
+      // Asked for a generation the journal names: this process may hold it a moment before its record.
+      credentials: (gen) => (this.creds?.gen === gen ? this.creds : undefined),
+      announced: (a) => this.adoptAnnounced(a),
     }, this.log);
-    await this.journal.registerPeer(this.writer.id, this.peerServer.socketPath);
+    this.writer.peer = this.mesh.socketPath;
+    await this.journal.registerPeer(this.writer.id, this.mesh.socketPath);
     // Lock churn (other windows reconciling) wakes nobody: only new generations and status do.
     this.disposables.push(this.journal.watch((event) => {
       switch (event) {
@@ -153,13 +154,17 @@ export class Broker {
           void this.onStatusChanged();
           break;
         case 'spend':
-          if (this.creds && this.state !== 'refreshing') this.emit('refreshing', false);
+          void this.followSpender();
           break;
       }
     }));
     this.disposables.push(this.opts.store.onDidChange((key) => {
       if (key === this.opts.secretKey) void this.syncQuietly();
     }));
+    // Linked before any storm: a refresh result then reaches this process as one write, with no
+    // connection set-up while CPUs are busiest. Registered first, then listed, so of two brokers
+    // starting together at least one links the other; a spender not linked yet is linked on demand.
+    for (const peer of await this.journal.peers()) this.mesh.connect(peer);
     await this.syncQuietly();
     void this.opts.client.prepare?.().catch((err) => this.log.debug(`Identity provider not reachable yet: ${describeError(err)}`));
   }
@@ -249,11 +254,9 @@ export class Broker {
     this.disposed = true;
     this.timer.cancel();
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
-    // Let siblings receive what we just wrote before our socket goes away (bounded).
-    await Promise.race([this.pushing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     for (const d of this.disposables) d.dispose();
     await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
-    await this.peerServer?.close();
+    await this.mesh?.close();
   }
 
   // ---- refresh ---------------------------------------------------------------------------
@@ -270,15 +273,24 @@ export class Broker {
 
   private async refreshAcrossProcesses(gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials> {
     const deadline = this.clock.now() + (this.opts.lockWaitMs ?? 30_000);
+    // In memory first: an announcement may already have moved this process on, without any I/O.
+    const advanced = () => (this.record?.gen ?? gen) !== gen;
     for (;;) {
-      const outcome = await this.waiter.acquire(async () => (await this.syncIfBehind(), (this.record?.gen ?? gen) !== gen),
-        Math.max(0, deadline - this.clock.now()));
-      if ('advanced' in outcome) return this.requireCredentials();
-      const result = await this.underLock(outcome.lock, gen, rejected, minValidityMs);
-      if (result !== 'wait') return result;
-      // The token is being spent by a live process that lost the lock (frozen or slow): wait for its result.
+      if (advanced()) return this.requireCredentials();
+      await this.releasing;
+      // A live sibling is spending this generation already: its result is awaited, not the lock.
+      const spender = await this.followSpender(gen);
+      if (spender) {
+        this.log.info(`Generation ${gen} is being refreshed by pid ${spender.pid}; waiting for its result`);
+      } else {
+        const outcome = await this.waiter.acquire(async () => advanced() || (await this.syncIfBehind(), advanced()),
+          Math.max(0, deadline - this.clock.now()));
+        if ('advanced' in outcome) return this.requireCredentials();
+        const result = await this.underLock(outcome.lock, gen, rejected, minValidityMs);
+        if (result !== 'wait') return result;
+      }
+      // The token is being spent by a live process (possibly frozen or slow): wait for its result.
       await this.waitForGeneration(gen, deadline);
-      if ((this.record?.gen ?? gen) !== gen) return this.requireCredentials();
     }
   }
 
@@ -301,15 +313,11 @@ export class Broker {
       await this.opts.hooks?.beforeRefresh?.();
       // The claim is the right to send: taken right before the request, so a holder frozen
       // before this point is safely overtaken, and one frozen after it is waited for.
-      if (!(await this.claimSpend(gen))) {
-        // Its spender is alive; if it reported the IdP as not answering, say so now rather than block.
-        const latest = await this.journal.readStatus();
-        if (latest.offlineUntil) throw new TransientError(latest.lastError ?? 'the identity provider is not answering', true);
-        return 'wait';
-      }
+      if (!(await this.claimSpend(gen))) return 'wait';
       return await this.spend(creds, creds.tokens.refreshToken, lock, status);
     } finally {
-      await releaseLock(lock, this.log);
+      // Callers get their result without waiting for the unlock; the next acquire waits for it.
+      this.releasing = releaseLock(lock, this.log);
     }
   }
 
@@ -361,10 +369,18 @@ export class Broker {
       await this.sync();
       return this.requireCredentials();
     }
-    if ((await this.journal.readStatus()).failures) await this.journal.writeStatus({});
+    void this.clearOfflineStatus();
     this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
     this.emit('refreshed', true);
     return next;
+  }
+
+  private async clearOfflineStatus(): Promise<void> {
+    try {
+      if ((await this.journal.readStatus()).failures) await this.journal.writeStatus({});
+    } catch (err) {
+      this.log.debug(`Could not clear the offline status: ${describeError(err)}`);
+    }
   }
 
   private async refreshFailed(creds: Credentials, err: unknown): Promise<never> {
@@ -418,22 +434,28 @@ export class Broker {
 
   // ---- persistence and adoption -------------------------------------------------------------
 
-  /** Secret first, then the journal, so a crash in between leaves the newer secret discoverable. */
+  /**
+   * The secret store write runs alongside journal and announcement: a store can be slow (VS Code's
+   * goes through the main process to the OS keychain) and waiters should not wait for it.
+   */
   private async persist(next: Credentials): Promise<boolean> {
     const view = await this.readView().catch(() => undefined);
-    if (!view || view.gen < next.gen) await this.opts.store.store(this.opts.secretKey, serializeCredentials(next));
+    const stored = !view || view.gen < next.gen ? this.opts.store.store(this.opts.secretKey, serializeCredentials(next)) : undefined;
     const previous = this.creds;
     this.creds = next; // served to peers from the moment the journal announces it
-    // Offered first, so that siblings usually hold it when the journal wakes them (no pull needed);
-    // they adopt an offer only once the journal confirms it.
-    this.pushing = this.pushToPeers(next);
-    if (!(await this.writeRecord(this.recordFor(next.gen, 'active', next.account)))) {
+    const record = this.recordFor(next.gen, 'active', next.account);
+    if (!(await this.writeRecord(record))) {
       this.creds = previous;
+      await stored;
       return false;
     }
+    // Journaled, so every sibling may adopt it as received; each that does also holds it in memory
+    // and writes it back to its own view, so it survives this process even before the store is done.
+    this.mesh?.announce({ record, credentials: next });
     this.lastError = undefined;
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(next));
+    await stored;
     return true;
   }
 
@@ -443,11 +465,29 @@ export class Broker {
     return true;
   }
 
-  private async pushToPeers(creds: Credentials): Promise<void> {
-    const peers = (await this.journal.peers().catch(() => [])).filter((p) => p.id !== this.writer.id);
-    await Promise.all(peers.map(async (peer) => {
-      if ((await offerToPeer(peer.socket, creds)) === 'gone' && !isAlive(peer.pid)) await this.journal.unregisterPeer(peer.id);
-    }));
+  /** The journaled generation this process holds, for siblings. */
+  private held(): Announcement | undefined {
+    const record = this.record;
+    const credentials = this.creds;
+    return record && credentials && record.gen === credentials.gen && record.state === 'active' ? { record, credentials } : undefined;
+  }
+
+  /** A sibling's announcement is already journaled: adopt it unless this process is further on. */
+  private adoptAnnounced({ record, credentials }: Announcement): void {
+    if (this.disposed) return;
+    const recordGen = this.record?.gen ?? 0;
+    if (record.gen < recordGen || (record.gen === recordGen && this.creds) || record.gen <= (this.creds?.gen ?? 0)) return;
+    this.adopt(record, credentials);
+  }
+
+  /** The live sibling that claimed generation `gen`'s refresh, if any; links to it to be handed the result. */
+  private async followSpender(gen = this.record?.state === 'active' ? this.record.gen : undefined): Promise<Writer | undefined> {
+    if (gen === undefined) return undefined;
+    const marker = await this.journal.readSpend(gen).catch(() => undefined);
+    if (!marker || marker.owner.id === this.writer.id || this.record?.gen !== gen || !isAlive(marker.owner.pid)) return undefined;
+    if (marker.owner.peer) this.mesh?.connect({ id: marker.owner.id, socket: marker.owner.peer });
+    if (this.creds?.gen === gen && this.state !== 'refreshing') this.emit('refreshing', false);
+    return marker.owner;
   }
 
   private recordFor(gen: number, state: SlotState, account?: Account, reason?: string): GenerationRecord {
@@ -458,7 +498,7 @@ export class Broker {
       accessFp: t ? fingerprint(t.accessToken) : undefined,
       expiresAt: t?.expiresAt,
       writer: this.writer,
-      peer: this.peerServer?.socketPath,
+      peer: this.mesh?.socketPath,
       at: this.clock.now(),
     };
   }
@@ -525,14 +565,21 @@ export class Broker {
       this.emit('error', false);
       return;
     }
+    this.adopt(latest, found);
+  }
+
+  private adopt(record: GenerationRecord, found: Credentials): void {
     const wasSignedIn = this.creds !== undefined;
+    this.record = record;
     this.creds = found;
     redactor.remember(found.tokens.accessToken, found.tokens.refreshToken, found.tokens.idToken);
     this.lastError = undefined;
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(found));
-    this.log.debug(`Adopted generation ${found.gen} written by pid ${latest.writer.pid}`);
-    this.emit(wasSignedIn ? 'refreshed' : 'signed-in', latest.writer.id === this.writer.id);
+    this.log.debug(`Adopted generation ${found.gen} written by pid ${record.writer.pid}`);
+    for (const wake of [...this.adoptionWaiters]) wake();
+    this.waiter.notify('generation');
+    this.emit(wasSignedIn ? 'refreshed' : 'signed-in', record.writer.id === this.writer.id);
     this.scheduleReconcile();
   }
 
@@ -544,14 +591,21 @@ export class Broker {
       const view = await this.readView().catch((err) => { this.lastError = err; return undefined; });
       return matches(view) ? view : undefined;
     };
-    if (matches(this.offer)) return this.offer;
+    // Linked to its writer (or linking now), it arrives as an announcement or with the link's opening.
+    if (record.writer.id !== this.writer.id && record.peer && this.mesh) {
+      this.mesh.connect({ id: record.writer.id, socket: record.peer });
+      await Promise.race([this.adoptionOf(record.gen, ANNOUNCEMENT_WAIT_MS), this.mesh.unlinked(record.writer.id)]);
+      if (matches(this.creds)) return this.creds;
+    }
     const viewed = await fromView();
     if (viewed) return viewed;
-    // The writer first: it holds the generation it just announced.
-    const fromWriter = record.peer && record.peer !== this.peerServer?.socketPath ? await askPeer(record.peer, record.gen) : undefined;
-    if (matches(fromWriter)) return fromWriter;
+    // The writer has gone: any other live sibling may hold it.
     for (const peer of await this.journal.peers()) {
       if (peer.id === this.writer.id || peer.socket === record.peer) continue;
+      if (!isAlive(peer.pid)) {
+        await this.journal.unregisterPeer(peer.id).catch(() => undefined); // died without unregistering
+        continue;
+      }
       const got = await askPeer(peer.socket, record.gen);
       if (matches(got)) return got;
     }
@@ -566,6 +620,17 @@ export class Broker {
       if (late) return late;
     }
     return undefined;
+  }
+
+  /** Resolves once this process holds generation `gen` or later, or after `ms`. */
+  private adoptionOf(gen: number, ms: number): Promise<void> {
+    if ((this.creds?.gen ?? 0) >= gen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => { clearTimeout(timer); this.adoptionWaiters.delete(check); resolve(); };
+      const check = () => { if ((this.creds?.gen ?? 0) >= gen) finish(); };
+      const timer = setTimeout(finish, ms);
+      this.adoptionWaiters.add(check);
+    });
   }
 
   /** No journal yet: first run, or credentials from before the journal existed. */
@@ -632,6 +697,7 @@ export class Broker {
   // ---- helpers --------------------------------------------------------------------------------
 
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    await this.releasing;
     const outcome = await this.waiter.acquire(async () => false, this.opts.lockWaitMs ?? 30_000);
     if (!('lock' in outcome)) throw new Error('unreachable');
     try {
@@ -643,7 +709,13 @@ export class Broker {
 
   private async waitForGeneration(gen: number, deadline: number): Promise<void> {
     while (this.clock.now() < deadline) {
-      await this.waiter.nextEvent(1000);
+      const since = this.waiter.mark();
+      if ((this.record?.gen ?? gen) !== gen) return;
+      // If its spender reported the IdP as not answering, say so now rather than block.
+      const status = await this.journal.readStatus();
+      if (status.offlineUntil) throw new TransientError(status.lastError ?? 'the identity provider is not answering', true);
+      await this.waiter.nextEvent(1000, since);
+      if ((this.record?.gen ?? gen) !== gen) return;
       await this.syncIfBehind();
       if ((this.record?.gen ?? gen) !== gen) return;
       const marker = await this.journal.readSpend(gen);

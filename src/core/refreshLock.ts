@@ -1,6 +1,7 @@
 // The cross-process refresh lock: proper-lockfile's mkdir lock with an mtime heartbeat, so a
 // crashed holder is taken over after `staleMs`. A frozen holder that wakes learns it was
 // compromised; the journal's exclusive spend markers keep it from spending twice regardless.
+import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import type { Logger } from './types.ts';
 
@@ -12,6 +13,19 @@ export interface HeldLock {
 export const MIN_STALE_MS = 2000; // proper-lockfile's floor; heartbeat every 1 s.
 const HEARTBEAT_MS = 1000;
 const TICK_MS = 200;
+
+let primed: Promise<void> | undefined;
+
+/**
+ * proper-lockfile's first lock in a process probes the file system's mtime precision by setting
+ * that lock's mtime up to 1 s into the future, which would delay a takeover of it by up to 1 s.
+ * A throwaway lock takes that probe once per process, before any lock that matters.
+ */
+export function primeLocking(scratchDir: string): Promise<void> {
+  primed ??= lockfile.lock(join(scratchDir, `prime-${process.pid}`), { realpath: false, retries: 0 })
+    .then((release) => release(), () => undefined);
+  return primed;
+}
 
 export async function tryLock(target: string, staleMs: number, log: Logger): Promise<HeldLock | undefined> {
   let compromised = false;

@@ -5,11 +5,14 @@ import { promises as fs } from 'node:fs';
 import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
+import { acceptEventLink, type EventLink, type EventLinkHandlers } from './eventLink.ts';
 
 export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
 
 export interface JsonServerOptions {
   routes: Record<string, Handler>;
+  /** Routes served as long-lived two-way links (see eventLink.ts); they need `requestTimeoutMs: 0`. */
+  links?: Record<string, (link: EventLink) => EventLinkHandlers>;
   log: Logger;
   requestTimeoutMs?: number;
   maxBodyBytes?: number;
@@ -32,13 +35,14 @@ class HttpError extends Error {
 export async function listenJson(socketPath: string, options: JsonServerOptions): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const requestTimeout = options.requestTimeoutMs ?? 5000;
+  const links = new Set<ServerResponse>();
   // Node checks request/header timeouts on this interval (default 30 s): a stalled client is cut
   // off within about requestTimeout + interval.
-  const server = createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, requestTimeout / 2)) }, (req, res) => {
+  const server = createServer({ connectionsCheckingInterval: requestTimeout ? Math.max(100, Math.min(1000, requestTimeout / 2)) : 1000 }, (req, res) => {
     void serve(req, res).catch((err) => options.log.warn(`IPC response failed: ${describeError(err)}`));
   });
   server.requestTimeout = requestTimeout;
-  server.headersTimeout = Math.min(requestTimeout, 5000);
+  server.headersTimeout = requestTimeout ? Math.min(requestTimeout, 5000) : 5000;
   server.maxHeadersCount = 50;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Unparsable HTTP or a client that stalled: answer with a clear error when the socket still takes one.
@@ -62,6 +66,12 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     try {
       route = routeOf(req.url ?? '');
       if (req.method !== 'POST') throw new HttpError(405, 'method', 'Only POST is served.');
+      const link = options.links && Object.hasOwn(options.links, route) ? options.links[route] : undefined;
+      if (link) {
+        links.add(res);
+        res.once('close', () => links.delete(res));
+        return acceptEventLink(req, res, link);
+      }
       const handler = Object.hasOwn(options.routes, route) ? options.routes[route] : undefined;
       if (!handler) throw new HttpError(404, 'unknown-route', `Unknown route "${route}".`);
       const body = await readJsonBody(req, maxBody);
@@ -74,7 +84,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
       options.log.error(`IPC handler for ${route} failed: ${describeError(err)}`);
       reply(res, 500, errorBody('internal', 'Token Relay hit an internal error; see the Token Relay log.'));
     } finally {
-      options.onHandled?.(route, performance.now() - started);
+      if (!links.has(res)) options.onHandled?.(route, performance.now() - started);
     }
   }
 

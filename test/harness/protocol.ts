@@ -24,6 +24,8 @@ export interface WindowConfig {
   pauseAt?: 'beforeRefresh' | 'afterResponse';
   /** Coordination off: every process refreshes on its own (what naive tools do). */
   naive?: boolean;
+  /** Forward broker state events to the test (off in storms: nobody reads them there, and they cost CPU). */
+  brokerEvents?: boolean;
   /** Report fingerprints instead of tokens (benchmarks: keeps the harness's own IPC small). */
   fingerprintsOnly?: boolean;
   /** Run this many concurrent getToken calls, report, and exit. */

@@ -45,7 +45,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
   try {
     await world.signIn();
     const fingerprintsOnly = !o.verify;
-    const windows = await Promise.all(Array.from({ length: o.windows }, (_, i) => world.spawn(`window-${i + 1}`, { naive: o.naive, fingerprintsOnly })));
+    const windows = await Promise.all(Array.from({ length: o.windows }, (_, i) => world.spawn(`window-${i + 1}`, { naive: o.naive, fingerprintsOnly, brokerEvents: false })));
     // Everyone holds the first generation before the storms start.
     await Promise.all(windows.map((w) => w.getTokens(1)));
     world.idp.resetCounters();
@@ -63,7 +63,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
       // the storm, so they join while the refresh is in flight (not after paying Node's startup).
       const fireAt = expiresAt + 20;
       const extras = await Promise.all(Array.from({ length: o.extraProcesses }, (_, i) => world.spawn(`extra-${e + 1}-${i + 1}`,
-        { naive: o.naive, fingerprintsOnly, oneShot: o.requestsPerWindow, oneShotAt: fireAt + (i * EXTRA_SPREAD_MS) / Math.max(1, o.extraProcesses) })));
+        { naive: o.naive, fingerprintsOnly, brokerEvents: false, oneShot: o.requestsPerWindow, oneShotAt: fireAt + (i * EXTRA_SPREAD_MS) / Math.max(1, o.extraProcesses) })));
       await until(fireAt);
       const started = Date.now();
       const marks = windows.map((w) => w.events.length);

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       refreshTimeoutMs: config.refreshTimeoutMs,
       hooks: { beforeRefresh: () => hook('beforeRefresh'), afterResponse: () => hook('afterResponse') },
     });
-  if (source instanceof Broker) {
+  if (source instanceof Broker && config.brokerEvents !== false) {
     source.onEvent((e) => void send({ event: 'broker', type: e.type, byThisProcess: e.byThisProcess, at: now() }));
   }
 

@@ -1,0 +1,141 @@
+// How brokers hand generations to each other: two-way links, announcements, wake-ups, status.
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { listenJson, type JsonServer } from '../../src/ipc/jsonServer.ts';
+import { openEventLink } from '../../src/ipc/eventLink.ts';
+import { newSocketPath, ensureSocketDir } from '../../src/ipc/socketDir.ts';
+import { LockWaiter } from '../../src/core/lockWait.ts';
+import { Journal } from '../../src/core/journal.ts';
+import { Broker, type BrokerEvent } from '../../src/core/broker.ts';
+import { silentLogger } from '../../src/core/redact.ts';
+import type { RefreshClient, TokenSet } from '../../src/core/types.ts';
+import { SnapshotStore } from '../harness/stores.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+// Links and servers are unref'd on purpose (they never keep a host alive); the test process is kept alive here.
+let alive: NodeJS.Timeout | undefined;
+beforeEach(() => { alive = setInterval(() => undefined, 1000); });
+afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); clearInterval(alive); });
+
+const temp = (name: string) => mkdtempSync(join(tmpdir(), `tokenrelay-${name}-`));
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+test('event link: values flow both ways over one connection, and a malformed line ends it on both sides', { timeout: 10_000 }, async () => {
+  const dir = await ensureSocketDir(temp('link'));
+  const serverGot = deferred<unknown>();
+  const serverClosed = deferred<string>();
+  const server: JsonServer = await listenJson(newSocketPath(dir, 'test'), {
+    log: silentLogger,
+    requestTimeoutMs: 0,
+    routes: {},
+    links: {
+      link: (link) => {
+        link.send({ hello: 'from server' });
+        return { event: (v) => serverGot.resolve(v), closed: (r) => serverClosed.resolve(r) };
+      },
+    },
+  });
+  cleanups.push(() => server.close());
+
+  const clientGot: unknown[] = [];
+  const clientClosed = deferred<string>();
+  const firstToClient = deferred<void>();
+  const client = openEventLink(server.socketPath, 'link', {
+    event: (v) => { clientGot.push(v); firstToClient.resolve(); },
+    closed: (r) => clientClosed.resolve(r),
+  });
+  client.send({ hello: 'from client' });
+  assert.deepEqual(await serverGot.promise, { hello: 'from client' });
+  await firstToClient.promise;
+  assert.deepEqual(clientGot, [{ hello: 'from server' }]);
+
+  client.close();
+  assert.equal(await clientClosed.promise, 'closed here');
+  assert.match(await serverClosed.promise, /ended|closed|ECONNRESET/, 'the other side learns the link ended');
+});
+
+test('event link: a line that is not JSON ends the link', { timeout: 10_000 }, async () => {
+  const dir = await ensureSocketDir(temp('link'));
+  const closed = deferred<string>();
+  const server = await listenJson(newSocketPath(dir, 'test'), {
+    log: silentLogger, requestTimeoutMs: 0, routes: {},
+    links: { link: () => ({ event: () => assert.fail('no value was valid'), closed: (r) => closed.resolve(r) }) },
+  });
+  cleanups.push(() => server.close());
+  const raw = connect(server.socketPath);
+  const gone = new Promise((resolve) => raw.once('close', resolve));
+  raw.resume(); // read the 200 so that the close is seen
+  raw.write('POST /v1/link HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\na\r\n{not json\n\r\n');
+  assert.equal(await closed.promise, 'malformed event');
+  await gone;
+});
+
+test('lock waiter: an event that lands between taking a mark and waiting ends the wait at once', { timeout: 5_000 }, async () => {
+  const waiter = new LockWaiter(await Journal.open(temp('waiter')), 2000, silentLogger);
+  const since = waiter.mark();
+  waiter.notify('generation'); // e.g. an announcement adopted while the caller was reading the journal
+  const started = Date.now();
+  await waiter.nextEvent(60_000, since);
+  assert.ok(Date.now() - started < 1000, 'the earlier event was not missed');
+});
+
+// ---- two brokers in one process, each with a secret view that never sees the other's writes ----
+
+let counter = 0;
+const tokens = (n: number): TokenSet => ({
+  accessToken: `access-${n}-${'x'.repeat(40)}`, refreshToken: `refresh-${n}-${'y'.repeat(40)}`,
+  tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000, obtainedAt: Date.now(),
+});
+const rotatingClient: RefreshClient = {
+  refresh: async () => tokens(++counter + 100),
+  revoke: async () => undefined,
+};
+
+async function brokers() {
+  const slotDir = temp('slot');
+  const socketDir = await ensureSocketDir(temp('sock'));
+  const open = (name: string) => Broker.create({
+    slotDir, socketDir, secretKey: 'k', store: new SnapshotStore(join(temp('store'), `${name}.json`)), client: rotatingClient, label: name, proactive: false,
+  });
+  const a = await open('a');
+  cleanups.push(() => a.dispose());
+  await a.signIn(tokens(1), { id: 'u1', label: 'User One' });
+  const b = await open('b'); // its own view is empty: it holds generation 1 only through A
+  cleanups.push(() => b.dispose());
+  return { a, b, journal: await Journal.open(slotDir) };
+}
+
+test('brokers: a sibling whose secret view never sees the writes holds each new generation from the writer', { timeout: 10_000 }, async () => {
+  const { a, b } = await brokers();
+  assert.equal(b.peek()?.gen, 1, 'generation 1 came from the writer over a link');
+  const refreshed = deferred<BrokerEvent>();
+  b.onEvent((e) => { if (e.type === 'refreshed') refreshed.resolve(e); });
+  const grant = await a.getToken({ rejectedAccessToken: a.peek()!.tokens.accessToken });
+  assert.equal(grant.generation, 2);
+  const event = await refreshed.promise;
+  assert.equal(event.byThisProcess, false);
+  assert.equal(b.peek()?.tokens.accessToken, grant.accessToken, 'the announced generation, adopted');
+  assert.equal((await b.getToken()).accessToken, grant.accessToken);
+});
+
+test('brokers: a pruned spend claim of an old generation does not show "refreshing"', { timeout: 10_000 }, async () => {
+  const { b, journal } = await brokers();
+  const seen: string[] = [];
+  const offline = deferred<void>();
+  b.onEvent((e) => { seen.push(e.type); if (e.type === 'offline') offline.resolve(); });
+  const other = { pid: process.pid, id: 'someone-else' };
+  await journal.claimSpend(0, other); // what pruning an old generation's claim looks like to watchers
+  // A later event in the same journal is the barrier: the claim's event was handled before it.
+  await journal.writeStatus({ offlineUntil: Date.now() + 60_000, failures: 1, lastError: 'test', by: other });
+  await offline.promise;
+  assert.deepEqual(seen, ['offline']);
+});
