@@ -599,7 +599,9 @@ export class Broker {
     }
     const viewed = await fromView();
     if (viewed) return viewed;
-    // The writer has gone: any other live sibling may hold it.
+    // Not announced (a link that could not be made): ask the writer, then any other live sibling.
+    const fromWriter = record.peer && record.peer !== this.mesh?.socketPath ? await askPeer(record.peer, record.gen) : undefined;
+    if (matches(fromWriter)) return fromWriter;
     for (const peer of await this.journal.peers()) {
       if (peer.id === this.writer.id || peer.socket === record.peer) continue;
       if (!isAlive(peer.pid)) {

@@ -1,12 +1,13 @@
 // Hands the current credentials to sibling processes of the same user whose secret view is stale
 // (code-server snapshots, desktop propagation lag). Only this user can reach the 0700 socket dir.
 //
-// A process links to a sibling when it needs what that sibling produces: the spender of the refresh
-// it waits for (named in the spend claim), or the writer of a generation it cannot read. A link is
-// one long-lived two-way connection, opened with the generation each side holds and kept, so a
-// writer announces a journaled generation as one write per link: waiters adopt it with no journal
-// read or pull on their critical path. Short-lived processes make one or two links, not one per
-// sibling. `credentials` (pull) remains for asking siblings that are not linked.
+// Siblings are linked: one long-lived two-way connection per pair, opened with the generation each
+// side holds and kept. A starting broker links to every registered sibling (it registers before it
+// lists, so of two starting together at least one links the other); a spender not linked yet is
+// linked on demand from its spend claim, and a writer whose generation cannot be read, from its
+// record. A writer announces a journaled generation as one write per link, so waiters adopt it with
+// no connection set-up, journal read or pull while the CPUs are busiest. `credentials` (pull)
+// remains for asking siblings that are not linked.
 import { listenJson, type JsonServer } from '../ipc/jsonServer.ts';
 import { postJson } from '../ipc/jsonClient.ts';
 import { openEventLink, type EventLink, type EventLinkHandlers } from '../ipc/eventLink.ts';

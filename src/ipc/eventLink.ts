@@ -20,9 +20,10 @@ export interface EventLink {
 /** Client side: `POST /v<n>/<route>` whose body never ends until the link is closed. */
 export function openEventLink(socketPath: string, route: string, handlers: EventLinkHandlers): EventLink {
   // Our own connection, no Agent: an Agent validates the host with net.isIP, whose large regular
-  // expression costs a fresh process about a millisecond to compile.
+  // expression costs a fresh process about a millisecond to compile. `socketPath` stays set: VS Code's
+  // extension host patches http.request for proxies and leaves socket requests alone.
   const req = request({
-    path: `/v${PROTOCOL_VERSION}/${route}`, method: 'POST', createConnection: () => connect(socketPath),
+    socketPath, path: `/v${PROTOCOL_VERSION}/${route}`, method: 'POST', createConnection: () => connect(socketPath),
     headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson' },
   });
   const link = new Link(req, handlers, () => req.destroy());
