@@ -369,7 +369,7 @@ export class Broker {
       await this.sync();
       return this.requireCredentials();
     }
-    void this.clearOfflineStatus();
+    await this.clearOfflineStatus(); // before 'refreshed': whoever reacts to it must not read a stale offline status
     this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
     this.emit('refreshed', true);
     return next;
