@@ -92,7 +92,7 @@ function softTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 export class Broker {
-  private readonly writer: Writer & { peer?: string };
+  private readonly writer: Writer;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly events = new EventEmitter();
@@ -113,7 +113,6 @@ export class Broker {
   private reconcileTimer: NodeJS.Timeout | undefined;
   private releasing: Promise<void> | undefined;
   private mesh: PeerMesh | undefined;
-  private readonly adoptionWaiters = new Set<() => void>();
   private disposed = false;
 
   private constructor(private readonly journal: Journal, private readonly opts: BrokerOptions) {
@@ -577,7 +576,6 @@ export class Broker {
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(found));
     this.log.debug(`Adopted generation ${found.gen} written by pid ${record.writer.pid}`);
-    for (const wake of [...this.adoptionWaiters]) wake();
     this.waiter.notify('generation');
     this.emit(wasSignedIn ? 'refreshed' : 'signed-in', record.writer.id === this.writer.id);
     this.scheduleReconcile();
@@ -624,15 +622,14 @@ export class Broker {
     return undefined;
   }
 
-  /** Resolves once this process holds generation `gen` or later, or after `ms`. */
-  private adoptionOf(gen: number, ms: number): Promise<void> {
-    if ((this.creds?.gen ?? 0) >= gen) return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = () => { clearTimeout(timer); this.adoptionWaiters.delete(check); resolve(); };
-      const check = () => { if ((this.creds?.gen ?? 0) >= gen) finish(); };
-      const timer = setTimeout(finish, ms);
-      this.adoptionWaiters.add(check);
-    });
+  /** Resolves once this process holds generation `gen` or later (adoption notifies the waiter), or after `ms`. */
+  private async adoptionOf(gen: number, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const since = this.waiter.mark();
+      if ((this.creds?.gen ?? 0) >= gen || Date.now() >= until) return;
+      await this.waiter.nextEvent(until - Date.now(), since);
+    }
   }
 
   /** No journal yet: first run, or credentials from before the journal existed. */
