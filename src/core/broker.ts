@@ -299,7 +299,7 @@ export class Broker {
       const creds = this.requireCredentials();
       if (creds.gen !== gen) return creds;
       if (!rejected && this.isFresh(creds, minValidityMs)) return creds;
-      const status = await this.journal.readStatus();
+      const status = await this.offlineStatus(gen);
       if (status.offlineUntil && status.offlineUntil > this.clock.now()) {
         throw this.lastError instanceof TransientError ? this.lastError
           : new TransientError(status.lastError ?? 'recent failures; retrying later', false);
@@ -351,7 +351,7 @@ export class Broker {
     } catch (err) {
       if (err !== SOFT_TIMEOUT) return this.refreshFailed(creds, err);
       void request.then((late) => this.refreshed(creds, late), (late) => this.refreshFailed(creds, late)).catch(() => undefined);
-      return this.offline(new TransientError('timed out waiting for the identity provider; its answer will still be used', true), status);
+      return this.offline(gen, new TransientError('timed out waiting for the identity provider; its answer will still be used', true), status);
     }
     if (lock.compromised) this.log.warn('The refresh lock was taken over while refreshing; the spend marker still makes this result the only one');
     return this.refreshed(creds, tokens);
@@ -372,6 +372,12 @@ export class Broker {
     this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
     this.emit('refreshed', true);
     return next;
+  }
+
+  /** The shared offline status if it concerns generation `gen`; a newer generation makes it history. */
+  private async offlineStatus(gen: number): Promise<SlotStatus> {
+    const status = await this.journal.readStatus();
+    return status.gen === undefined || status.gen >= gen ? status : {};
   }
 
   private async clearOfflineStatus(): Promise<void> {
@@ -399,7 +405,7 @@ export class Broker {
     }
     await this.journal.releaseSpend(gen);
     const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
-    if (error instanceof TransientError) return this.offline(error, await this.journal.readStatus());
+    if (error instanceof TransientError) return this.offline(gen, error, await this.offlineStatus(gen));
     this.lastError = error;
     this.log.error(`Refresh failed: ${error.message}`);
     this.emit('error', true);
@@ -407,11 +413,11 @@ export class Broker {
   }
 
   /** Keeps the session, backs off (shared by every window through status.json) and retries later. */
-  private async offline(error: TransientError, status: SlotStatus): Promise<never> {
+  private async offline(gen: number, error: TransientError, status: SlotStatus): Promise<never> {
     const failures = (status.failures ?? 0) + 1;
     const delay = backoffDelay(this.opts.backoff ?? defaultBackoff, failures);
     this.lastError = error;
-    await this.journal.writeStatus({ failures, offlineUntil: this.clock.now() + delay, lastError: error.message, by: this.writer });
+    await this.journal.writeStatus({ gen, failures, offlineUntil: this.clock.now() + delay, lastError: error.detail, by: this.writer });
     this.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
     this.timer.retryIn(delay);
     this.emit('offline', true);
@@ -426,7 +432,7 @@ export class Broker {
       await this.getToken({ minValidityMs: Math.max(0, this.remainingMs(this.creds)) + 1 });
     } catch (err) {
       this.log.debug(`Proactive refresh did not complete: ${describeError(err)}`);
-      const status = await this.journal.readStatus().catch(() => ({} as SlotStatus));
+      const status = this.creds ? await this.offlineStatus(this.creds.gen).catch(() => ({} as SlotStatus)) : {};
       if (this.creds) this.timer.retryIn(Math.max(1000, (status.offlineUntil ?? 0) - this.clock.now()));
     }
   }
@@ -711,7 +717,7 @@ export class Broker {
       const since = this.waiter.mark();
       if ((this.record?.gen ?? gen) !== gen) return;
       // If its spender reported the IdP as not answering, say so now rather than block.
-      const status = await this.journal.readStatus();
+      const status = await this.offlineStatus(gen);
       if (status.offlineUntil) throw new TransientError(status.lastError ?? 'the identity provider is not answering', true);
       await this.waiter.nextEvent(1000, since);
       if ((this.record?.gen ?? gen) !== gen) return;
@@ -762,8 +768,9 @@ export class Broker {
   }
 
   private async onStatusChanged(): Promise<void> {
-    const status = await this.journal.readStatus();
-    if (!this.creds || status.by?.id === this.writer.id) return;
+    if (!this.creds) return;
+    const status = await this.offlineStatus(this.creds.gen);
+    if (status.by?.id === this.writer.id) return;
     if (status.offlineUntil && status.offlineUntil > this.clock.now()) this.emit('offline', false);
   }
 

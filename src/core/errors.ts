@@ -34,7 +34,7 @@ export class InvalidGrantError extends TokenRelayError {
 
 /** Network error, timeout, 5xx or 429: the session is kept and the refresh retried later. */
 export class TransientError extends TokenRelayError {
-  constructor(detail: string, readonly mayHaveReachedServer: boolean) {
+  constructor(readonly detail: string, readonly mayHaveReachedServer: boolean) {
     super('offline', `The identity provider could not be reached (${detail}).`,
       'Token Relay keeps the session and retries; check the network or the issuer setting.');
   }

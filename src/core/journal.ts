@@ -44,6 +44,8 @@ export interface SpendMarker {
 }
 
 export interface SlotStatus {
+  /** The generation whose refresh failed: once a newer one exists, the status is history. */
+  gen?: number;
   offlineUntil?: number;
   failures?: number;
   lastError?: string;

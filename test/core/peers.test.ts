@@ -139,3 +139,20 @@ test('brokers: a pruned spend claim of an old generation does not show "refreshi
   await offline.promise;
   assert.deepEqual(seen, ['offline']);
 });
+
+test('brokers: an offline status left by an older generation does not block the current one', { timeout: 10_000 }, async () => {
+  const { a, b, journal } = await brokers();
+  await a.getToken({ rejectedAccessToken: a.peek()!.tokens.accessToken });
+  const other = { pid: process.pid, id: 'someone-else' };
+  // What a sibling can read between adopting generation 2 and its writer clearing the failure of generation 1.
+  await journal.writeStatus({ gen: 1, offlineUntil: Date.now() + 60_000, failures: 1, lastError: 'timed out', by: other });
+  const three = await b.getToken({ rejectedAccessToken: b.peek()!.tokens.accessToken });
+  assert.equal(three.generation, 3, 'refreshed, not reported offline');
+  // A failure of the current generation still applies, and its message is not wrapped twice.
+  await journal.writeStatus({ gen: 3, offlineUntil: Date.now() + 60_000, failures: 1, lastError: 'timed out during refresh', by: other });
+  await assert.rejects(b.getToken({ rejectedAccessToken: three.accessToken }), (err: Error) => {
+    assert.equal(err.message.match(/could not be reached/g)?.length, 1, err.message);
+    assert.match(err.message, /\(timed out during refresh\)/);
+    return true;
+  });
+});
