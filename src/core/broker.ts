@@ -83,6 +83,15 @@ const HARD_REFRESH_TIMEOUT_MS = 120_000;
 const JOURNAL_RECHECK_MS = 1000;
 /** How long a journaled generation's announcement is awaited from its writer before pulling. */
 const ANNOUNCEMENT_WAIT_MS = 500;
+
+/** Credentials of a generation and how they reached this process (for the log). */
+interface Fetched {
+  creds: Credentials;
+  via: string;
+  /** Not pushed over a link nor found in this process's own secret view. */
+  fallback?: true;
+}
+
 const SOFT_TIMEOUT = Symbol('soft timeout');
 
 function softTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -482,7 +491,7 @@ export class Broker {
     if (this.disposed) return;
     const recordGen = this.record?.gen ?? 0;
     if (record.gen < recordGen || (record.gen === recordGen && this.creds) || record.gen <= (this.creds?.gen ?? 0)) return;
-    this.adopt(record, credentials);
+    this.adopt(record, { creds: credentials, via: 'over a link' });
   }
 
   /** The live sibling that claimed generation `gen`'s refresh, if any; links to it to be handed the result. */
@@ -573,7 +582,7 @@ export class Broker {
     this.adopt(latest, found);
   }
 
-  private adopt(record: GenerationRecord, found: Credentials): void {
+  private adopt(record: GenerationRecord, { creds: found, via, fallback }: Fetched): void {
     const wasSignedIn = this.creds !== undefined;
     this.record = record;
     this.creds = found;
@@ -581,15 +590,16 @@ export class Broker {
     this.lastError = undefined;
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(found));
-    this.log.debug(`Adopted generation ${found.gen} written by pid ${record.writer.pid}`);
+    // Info when a fallback was needed: pushes over links are the normal path, and tests watch for this.
+    this.log[fallback ? 'info' : 'debug'](`Adopted generation ${found.gen} written by pid ${record.writer.pid} (${via})`);
     this.waiter.notify('generation');
     this.emit(wasSignedIn ? 'refreshed' : 'signed-in', record.writer.id === this.writer.id);
     this.scheduleReconcile();
   }
 
   /** Own secret view first, then the writer and other live peers, then a bounded wait for the view to catch up. */
-  private async fetchGeneration(record: GenerationRecord): Promise<Credentials | undefined> {
-    const matches = (c: Credentials | undefined) => c !== undefined && c.gen === record.gen
+  private async fetchGeneration(record: GenerationRecord): Promise<Fetched | undefined> {
+    const matches = (c: Credentials | undefined): c is Credentials => c !== undefined && c.gen === record.gen
       && (!record.refreshFp || fingerprint(c.tokens.refreshToken ?? '') === record.refreshFp);
     const fromView = async () => {
       const view = await this.readView().catch((err) => { this.lastError = err; return undefined; });
@@ -599,13 +609,13 @@ export class Broker {
     if (record.writer.id !== this.writer.id && record.peer && this.mesh) {
       this.mesh.connect({ id: record.writer.id, socket: record.peer });
       await Promise.race([this.adoptionOf(record.gen, ANNOUNCEMENT_WAIT_MS), this.mesh.unlinked(record.writer.id)]);
-      if (matches(this.creds)) return this.creds;
+      if (matches(this.creds)) return { creds: this.creds, via: 'over a link' };
     }
     const viewed = await fromView();
-    if (viewed) return viewed;
+    if (viewed) return { creds: viewed, via: 'from secret storage' };
     // Not announced (a link that could not be made): ask the writer, then any other live sibling.
     const fromWriter = record.peer && record.peer !== this.mesh?.socketPath ? await askPeer(record.peer, record.gen) : undefined;
-    if (matches(fromWriter)) return fromWriter;
+    if (matches(fromWriter)) return { creds: fromWriter, via: 'not announced; asked its writer', fallback: true };
     for (const peer of await this.journal.peers()) {
       if (peer.id === this.writer.id || peer.socket === record.peer) continue;
       if (!isAlive(peer.pid)) {
@@ -613,7 +623,7 @@ export class Broker {
         continue;
       }
       const got = await askPeer(peer.socket, record.gen);
-      if (matches(got)) return got;
+      if (matches(got)) return { creds: got, via: `not announced; asked pid ${peer.pid}`, fallback: true };
     }
     const until = this.clock.now() + (this.opts.viewCatchUpMs ?? 2000);
     while (this.clock.now() < until) {
@@ -623,7 +633,7 @@ export class Broker {
         function done() { clearTimeout(timer); sub.dispose(); resolve(); }
       });
       const late = await fromView();
-      if (late) return late;
+      if (late) return { creds: late, via: 'not announced; from secret storage once it caught up', fallback: true };
     }
     return undefined;
   }

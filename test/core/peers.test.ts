@@ -12,7 +12,7 @@ import { LockWaiter } from '../../src/core/lockWait.ts';
 import { Journal } from '../../src/core/journal.ts';
 import { Broker, type BrokerEvent } from '../../src/core/broker.ts';
 import { silentLogger } from '../../src/core/redact.ts';
-import type { RefreshClient, TokenSet } from '../../src/core/types.ts';
+import type { Logger, RefreshClient, TokenSet } from '../../src/core/types.ts';
 import { SnapshotStore } from '../harness/stores.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -100,22 +100,30 @@ const rotatingClient: RefreshClient = {
   revoke: async () => undefined,
 };
 
-async function brokers() {
+/** B's log, and a hook called whenever B reads its own secret view. */
+interface ForB { log?: Logger; onViewRead?: () => void }
+
+async function brokers(forB: ForB = {}) {
   const slotDir = temp('slot');
   const socketDir = await ensureSocketDir(temp('sock'));
-  const open = (name: string) => Broker.create({
-    slotDir, socketDir, secretKey: 'k', store: new SnapshotStore(join(temp('store'), `${name}.json`)), client: rotatingClient, label: name, proactive: false,
-  });
+  const open = (name: string, { log = silentLogger, onViewRead }: ForB = {}) => {
+    const store = new SnapshotStore(join(temp('store'), `${name}.json`));
+    const get = store.get.bind(store);
+    store.get = (key) => { onViewRead?.(); return get(key); };
+    return Broker.create({ slotDir, socketDir, secretKey: 'k', store, client: rotatingClient, label: name, proactive: false, log });
+  };
   const a = await open('a');
   cleanups.push(() => a.dispose());
   await a.signIn(tokens(1), { id: 'u1', label: 'User One' });
-  const b = await open('b'); // its own view is empty: it holds generation 1 only through A
+  const b = await open('b', forB); // its own view is empty: it holds generation 1 only through A
   cleanups.push(() => b.dispose());
   return { a, b, journal: await Journal.open(slotDir) };
 }
 
 test('brokers: a sibling whose secret view never sees the writes holds each new generation from the writer', { timeout: 10_000 }, async () => {
-  const { a, b } = await brokers();
+  const lines: string[] = [];
+  const { a, b } = await brokers({ log: Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error']
+    .map((level) => [level, (m: string) => lines.push(`${level} ${m}`)])) as unknown as Logger });
   assert.equal(b.peek()?.gen, 1, 'generation 1 came from the writer over a link');
   const refreshed = deferred<BrokerEvent>();
   b.onEvent((e) => { if (e.type === 'refreshed') refreshed.resolve(e); });
@@ -125,6 +133,9 @@ test('brokers: a sibling whose secret view never sees the writes holds each new 
   assert.equal(event.byThisProcess, false);
   assert.equal(b.peek()?.tokens.accessToken, grant.accessToken, 'the announced generation, adopted');
   assert.equal((await b.getToken()).accessToken, grant.accessToken);
+  // Pushed, not pulled: the writer's announcement carried it (a fallback logs "not announced").
+  assert.ok(lines.some((l) => /^debug Adopted generation 2 .*\(over a link\)$/.test(l)), lines.join('\n'));
+  assert.deepEqual(lines.filter((l) => l.includes('not announced')), []);
 });
 
 test('brokers: a pruned spend claim of an old generation does not show "refreshing"', { timeout: 10_000 }, async () => {

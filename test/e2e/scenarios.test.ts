@@ -15,8 +15,8 @@ import {
   saveText, screenshotOnFailure, startCodeServer, waitForFile, type CodeServer,
 } from './harness.ts';
 import {
-  STATUS_ITEM, SIGNED_OUT_TEXT, approveDeviceInBrowser, clickMenuItem, findLocks, openedExternally, openAccountsMenu, shell, signInThroughPopup, slotDirs,
-  statusTooltip, waitForStatus,
+  STATUS_ITEM, SIGNED_OUT_TEXT, approveDeviceInBrowser, clickMenuItem, extensionLogLines, findLocks, latestGeneration, openedExternally, openAccountsMenu,
+  shell, signInThroughPopup, slotDirs, statusTooltip, waitForStatus,
 } from './lib/tokenrelay.ts';
 import { readmeShot, screenshotsEnabled } from './lib/readmeShots.ts';
 import { startIdp, type Counters, type Idp } from '../idp/server.ts';
@@ -273,6 +273,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     const outs = env.tabs.map((_, i) => join(env.tmp, `loop-${i + 1}.txt`));
 
     const before = env.idp.counters();
+    const genBefore = latestGeneration(env.server.userDataDir);
     const refreshAt: number[] = []; // wall-clock ms of every refresh the IdP counted
     let seen = before.refreshGrants;
     const poll = () => {
@@ -333,6 +334,12 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     const span = (refreshAt.at(-1)! - refreshAt[0]) / 1000;
     assert.ok(refreshAt.length - 1 <= Math.ceil(span / (SHORT_TTL - SKEW - 1)), `one refresh per token lifetime (${refreshAt.length} in ${span} s)`);
     assert.equal(d.tokensIssued, d.refreshGrants, 'every issued token came from one of those refreshes');
+    // Each new generation reached the other windows pushed over their links, inside real extension
+    // hosts: a window that had to ask for it (or wait for its storage) logs "not announced" at info.
+    const pulled = extensionLogLines(env.server.userDataDir)
+      .filter((l) => Number(/Adopted generation (\d+) .*not announced/.exec(l)?.[1] ?? 0) > genBefore);
+    assert.ok(latestGeneration(env.server.userDataDir) >= genBefore + 3, 'generations were written during the loops');
+    assert.deepEqual(pulled, [], 'every window was handed each new generation over a link');
 
     for (const page of env.tabs) await waitForStatus(page, ACCOUNT_TEXT, 5_000);
 

@@ -215,3 +215,26 @@ export function slotDirs(userDataDir: string): string[] {
     return [];
   }
 }
+
+/** The newest generation journaled in any slot. */
+export function latestGeneration(userDataDir: string): number {
+  const gens = slotDirs(userDataDir).flatMap((dir) => readdirSync(dir))
+    .map((name) => /^g-(\d+)\.json$/.exec(name)?.[1]).filter((g): g is string => g !== undefined).map(Number);
+  return Math.max(0, ...gens);
+}
+
+/** Every window's "Token Relay" log lines (one file per extension host, at the host's log level). */
+export function extensionLogLines(userDataDir: string): string[] {
+  const lines: string[] = [];
+  const walk = (dir: string) => {
+    let names: string[];
+    try { names = readdirSync(dir); } catch { return; }
+    for (const name of names) {
+      const path = join(dir, name);
+      if (name === 'Token Relay.log') lines.push(...readFileSync(path, 'utf8').split('\n'));
+      else if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) walk(path);
+    }
+  };
+  walk(join(userDataDir, 'logs'));
+  return lines;
+}
