@@ -115,6 +115,7 @@ export class Broker {
   private state: BrokerState = 'signed-out';
   private lastError: TokenRelayError | undefined;
   private syncing: Promise<void> | undefined;
+  private syncAgain: Promise<void> | undefined;
   private reading: Promise<GenerationRecord | undefined> | undefined;
   private readonly inFlight = new Set<number>();
   private journalDirty = true;
@@ -540,7 +541,13 @@ export class Broker {
 
   /** Brings this process in line with the journal; one pass at a time. */
   private sync(): Promise<void> {
-    this.syncing ??= this.syncOnce().finally(() => { this.syncing = undefined; });
+    if (this.syncing) {
+      // The pass under way may have read the journal before this change: one more pass follows it.
+      const again = () => { this.syncAgain = undefined; return this.sync(); };
+      this.syncAgain ??= this.syncing.then(again, again);
+      return this.syncAgain;
+    }
+    this.syncing = this.syncOnce().finally(() => { this.syncing = undefined; });
     return this.syncing;
   }
 

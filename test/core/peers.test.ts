@@ -167,3 +167,25 @@ test('brokers: an offline status left by an older generation does not block the 
     return true;
   });
 });
+
+test('brokers: a sign-out journaled while a sibling is still fetching the previous generation is not missed', { timeout: 15_000 }, async () => {
+  let viewRead = deferred<void>();
+  const { b, journal } = await brokers({ onViewRead: () => viewRead.resolve() });
+  const gen1 = (await journal.latest())!;
+  const signedOut = deferred<void>();
+  const seen: string[] = [];
+  b.onEvent((e) => { seen.push(e.type); if (e.type === 'signed-out') signedOut.resolve(); });
+  // Generation 2 from a writer nobody can reach: B's pass looks for it until its view's catch-up wait ends.
+  const ghost = { pid: process.pid, id: 'ghost', peer: join(temp('gone'), 'peer.sock') };
+  viewRead = deferred<void>();
+  await journal.write({ ...gen1, gen: 2, writer: ghost, peer: ghost.peer, refreshFp: 'not-held-anywhere', at: Date.now() });
+  await viewRead.promise; // B's pass for generation 2 is under way: the link to its writer failed, it reads its view
+  await journal.write({ v: 1, gen: 3, state: 'signed-out', writer: ghost, at: Date.now() });
+  // Without a pass after the one under way, B stays on "cannot read the current sign-in" for good.
+  let timer: NodeJS.Timeout | undefined;
+  const noticed = await Promise.race([signedOut.promise.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(r, 10_000, false); })]);
+  clearTimeout(timer);
+  assert.ok(noticed, `B never noticed the sign-out; its events: ${seen.join(', ')}`);
+  assert.equal(b.status().state, 'signed-out');
+  assert.deepEqual(seen.filter((t) => t === 'signed-out'), ['signed-out']);
+});
