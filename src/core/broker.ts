@@ -116,6 +116,7 @@ export class Broker {
   private lastError: TokenRelayError | undefined;
   private syncing: Promise<void> | undefined;
   private syncAgain: Promise<void> | undefined;
+  private storeWrites: Promise<void> = Promise.resolve();
   private reading: Promise<GenerationRecord | undefined> | undefined;
   private readonly inFlight = new Set<number>();
   private journalDirty = true;
@@ -210,7 +211,11 @@ export class Broker {
       for (;;) {
         const gen = ((await this.journal.latest())?.gen ?? 0) + 1;
         const next: Credentials = { v: 1, gen, account, tokens };
-        if (await this.persist(next)) break;
+        const persisted = await this.persist(next);
+        if (persisted) {
+          await persisted.stored; // a sign-in is complete once it is in this window's secret storage
+          break;
+        }
       }
       this.emit('signed-in', true);
     });
@@ -225,7 +230,7 @@ export class Broker {
       await this.writeRecord(this.recordFor(gen, 'signed-out', held?.account));
       this.creds = undefined;
       this.setSlot('signed-out');
-      await this.opts.store.delete(this.opts.secretKey);
+      await this.queueStoreWrite(() => this.opts.store.delete(this.opts.secretKey));
       if (held?.tokens.refreshToken) {
         await this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(5000))
           .catch((err) => this.log.warn(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`));
@@ -264,6 +269,7 @@ export class Broker {
     this.timer.cancel();
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     for (const d of this.disposables) d.dispose();
+    await this.storeWrites; // a refresh's secret-store write may still be under way
     await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
     await this.mesh?.close();
   }
@@ -373,11 +379,18 @@ export class Broker {
     await this.opts.hooks?.afterResponse?.();
     redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
     const next: Credentials = { v: 1, gen: gen + 1, account: creds.account, tokens: { ...tokens, refreshToken: tokens.refreshToken ?? creds.tokens.refreshToken } };
-    if (!(await this.persist(next))) {
+    const persisted = await this.persist(next);
+    if (!persisted) {
       this.log.warn(`Generation ${gen + 1} was written by someone else (a new sign-in); discarding this refresh result`);
       await this.sync();
       return this.requireCredentials();
     }
+    // Callers get the token without waiting for secret storage (an IPC round trip in VS Code). The
+    // generation is journaled and announced: a sibling that adopted it writes it to its own view too.
+    void persisted.stored.catch((err) => {
+      this.log.warn(`Could not save generation ${gen + 1} to secret storage (${describeError(err)}); trying again shortly`);
+      this.scheduleReconcile();
+    });
     await this.clearOfflineStatus(); // before 'refreshed': whoever reacts to it must not read a stale offline status
     this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
     this.emit('refreshed', true);
@@ -450,19 +463,18 @@ export class Broker {
   // ---- persistence and adoption -------------------------------------------------------------
 
   /**
-   * The secret store write runs alongside journal and announcement: a store can be slow (VS Code's
-   * goes through the main process to the OS keychain) and waiters should not wait for it.
+   * Journals `next`, then hands it to siblings; undefined when that generation was taken meanwhile
+   * (a new sign-in). Its secret-store write is queued after that, and `stored` settles once it has
+   * landed: a store can be slow (VS Code's goes through the main process to the OS keychain), and
+   * a refresh's callers do not wait for it.
    */
-  private async persist(next: Credentials): Promise<boolean> {
-    const view = await this.readView().catch(() => undefined);
-    const stored = !view || view.gen < next.gen ? this.opts.store.store(this.opts.secretKey, serializeCredentials(next)) : undefined;
+  private async persist(next: Credentials): Promise<{ stored: Promise<void> } | undefined> {
     const previous = this.creds;
     this.creds = next; // served to peers from the moment the journal announces it
     const record = this.recordFor(next.gen, 'active', next.account);
     if (!(await this.writeRecord(record))) {
       this.creds = previous;
-      await stored;
-      return false;
+      return undefined;
     }
     // Journaled, so every sibling may adopt it as received; each that does also holds it in memory
     // and writes it back to its own view, so it survives this process even before the store is done.
@@ -470,8 +482,19 @@ export class Broker {
     this.lastError = undefined;
     this.setSlot('active');
     this.timer.schedule(this.refreshAt(next));
-    await stored;
-    return true;
+    const stored = this.queueStoreWrite(async () => {
+      if (this.creds?.gen !== next.gen) return; // moved on: a newer generation, or a sign-out, is queued behind
+      const view = await this.readView().catch(() => undefined);
+      if (!view || view.gen < next.gen) await this.opts.store.store(this.opts.secretKey, serializeCredentials(next));
+    });
+    return { stored };
+  }
+
+  /** Secret-store writes run one at a time, in order: an earlier one landing late never overwrites a later one. */
+  private queueStoreWrite(write: () => Promise<void>): Promise<void> {
+    const done = this.storeWrites.then(write);
+    this.storeWrites = done.catch(() => undefined);
+    return done;
   }
 
   private async writeRecord(record: GenerationRecord): Promise<boolean> {
@@ -673,7 +696,7 @@ export class Broker {
     await this.withLock(async () => {
       if (await this.journal.latest()) return;
       redactor.remember(view!.tokens.accessToken, view!.tokens.refreshToken);
-      await this.persist(view!);
+      await (await this.persist(view!))?.stored;
       this.emit('signed-in', true);
     });
   }
@@ -701,9 +724,10 @@ export class Broker {
         const now = await this.journal.latest();
         if (now?.gen !== latest.gen) return;
         if (latest.state === 'active' && this.creds?.gen === latest.gen) {
-          await this.opts.store.store(this.opts.secretKey, serializeCredentials(this.creds));
+          const creds = this.creds;
+          await this.queueStoreWrite(() => this.opts.store.store(this.opts.secretKey, serializeCredentials(creds)));
         } else if (latest.state !== 'active') {
-          await this.opts.store.delete(this.opts.secretKey);
+          await this.queueStoreWrite(() => this.opts.store.delete(this.opts.secretKey));
         }
       });
     } catch (err) {
