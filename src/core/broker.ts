@@ -79,6 +79,7 @@ export interface GetTokenOptions {
 }
 
 const RECONCILE_DELAY_MS = 500;
+const DISPOSE_STORE_WAIT_MS = 3000;
 const HARD_REFRESH_TIMEOUT_MS = 120_000;
 const JOURNAL_RECHECK_MS = 1000;
 /** How long a journaled generation's announcement is awaited from its writer before pulling. */
@@ -269,7 +270,10 @@ export class Broker {
     this.timer.cancel();
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     for (const d of this.disposables) d.dispose();
-    await this.storeWrites; // a refresh's secret-store write may still be under way
+    // A refresh's secret-store write may still be under way; a store that never answers must not hold up shutdown.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.storeWrites, new Promise<void>((resolve) => { timer = setTimeout(resolve, DISPOSE_STORE_WAIT_MS); })]);
+    clearTimeout(timer);
     await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
     await this.mesh?.close();
   }

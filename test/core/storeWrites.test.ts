@@ -53,3 +53,16 @@ test('a refresh hands out its token before secret storage has saved it; held wri
   await broker.dispose(); // waits for queued writes, as deactivation does
   assert.equal(await secrets.savedGen(), 3, 'the newest generation is what stays stored');
 });
+
+test('deactivation does not hang on a secret store that never answers', { timeout: 10_000 }, async () => {
+  const secrets = gatedStore();
+  const broker = await Broker.create({
+    slotDir: temp('slot'), socketDir: await ensureSocketDir(temp('sock')), secretKey: 'k', store: secrets.store, client, proactive: false,
+  });
+  await broker.signIn(tokens(), { id: 'u1', label: 'User One' });
+  secrets.hold(); // never released
+  const two = await broker.getToken({ rejectedAccessToken: broker.peek()!.tokens.accessToken });
+  assert.equal(two.generation, 2);
+  await broker.dispose(); // gives the write a bounded wait, then goes on shutting down
+  assert.equal(await secrets.savedGen(), 1);
+});
