@@ -271,9 +271,7 @@ export class Broker {
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     for (const d of this.disposables) d.dispose();
     // A refresh's secret-store write may still be under way; a store that never answers must not hold up shutdown.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.storeWrites, new Promise<void>((resolve) => { timer = setTimeout(resolve, DISPOSE_STORE_WAIT_MS); })]);
-    clearTimeout(timer);
+    await softTimeout(this.storeWrites, DISPOSE_STORE_WAIT_MS).catch(() => undefined);
     await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
     await this.mesh?.close();
   }
