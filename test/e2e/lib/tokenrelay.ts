@@ -188,15 +188,15 @@ export async function shell(page: Page, dir: string, command: string, timeoutMs 
   return { stdout: read(`${base}.out`), stderr: read(`${base}.err`), code: Number(read(`${base}.rc`).trim()) };
 }
 
-/** Every `refresh.lock` directory or file under `root` (proper-lockfile's lock for a slot). */
-export function findLocks(root: string): string[] {
+/** Every path under `root` whose name matches, at any depth (directories that match are walked too). */
+function findNamed(root: string, matches: (name: string) => boolean): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
     let names: string[];
     try { names = readdirSync(dir); } catch { return; }
     for (const name of names) {
       const path = join(dir, name);
-      if (name.startsWith('refresh.lock')) found.push(path);
+      if (matches(name)) found.push(path);
       let isDir = false;
       try { isDir = statSync(path).isDirectory(); } catch { /* gone */ }
       if (isDir) walk(path);
@@ -204,6 +204,11 @@ export function findLocks(root: string): string[] {
   };
   walk(root);
   return found;
+}
+
+/** Every `refresh.lock` directory or file under `root` (proper-lockfile's lock for a slot). */
+export function findLocks(root: string): string[] {
+  return findNamed(root, (name) => name.startsWith('refresh.lock'));
 }
 
 /** Slot directories of tokenrelay under a code-server user-data dir. */
@@ -225,16 +230,6 @@ export function latestGeneration(userDataDir: string): number {
 
 /** Every window's "Token Relay" log lines (one file per extension host, at the host's log level). */
 export function extensionLogLines(userDataDir: string): string[] {
-  const lines: string[] = [];
-  const walk = (dir: string) => {
-    let names: string[];
-    try { names = readdirSync(dir); } catch { return; }
-    for (const name of names) {
-      const path = join(dir, name);
-      if (name === 'Token Relay.log') lines.push(...readFileSync(path, 'utf8').split('\n'));
-      else if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) walk(path);
-    }
-  };
-  walk(join(userDataDir, 'logs'));
-  return lines;
+  return findNamed(join(userDataDir, 'logs'), (name) => name === 'Token Relay.log')
+    .flatMap((path) => readFileSync(path, 'utf8').split('\n'));
 }
