@@ -6,6 +6,7 @@ import { systemClock } from '../core/types.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import { classifyOAuthError } from './errors.ts';
 import { isInsecureAllowed, resolveServer, type OAuthConfig } from './serverConfig.ts';
+import { nodeFetch } from './httpTransport.ts';
 
 /** Used when a token response carries no expires_in: short enough that a server 401 is rarely needed. */
 const DEFAULT_EXPIRES_IN_S = 300;
@@ -34,6 +35,7 @@ export class OAuthClient implements RefreshClient {
     return {
       signal: signal ?? AbortSignal.timeout(15_000),
       [oauth.allowInsecureRequests]: isInsecureAllowed(url),
+      [oauth.customFetch]: nodeFetch,
       additionalParameters: this.config.resource ? { resource: this.config.resource } : undefined,
     };
   }

@@ -2,6 +2,7 @@
 import * as oauth from 'oauth4webapi';
 import { TokenRelayError } from '../core/errors.ts';
 import { classifyOAuthError } from './errors.ts';
+import { nodeFetch } from './httpTransport.ts';
 
 export interface Endpoints {
   authorization?: string;
@@ -60,7 +61,7 @@ export async function resolveServer(config: OAuthConfig, signal?: AbortSignal): 
   validateConfig(config);
   if (!config.issuer) return fromEndpoints(config.endpoints!);
   const issuer = parseEndpointUrl(config.issuer, 'tokenrelay.issuer');
-  const options = { signal: signal ?? AbortSignal.timeout(10_000), [oauth.allowInsecureRequests]: isInsecureAllowed(issuer) };
+  const options = { signal: signal ?? AbortSignal.timeout(10_000), [oauth.allowInsecureRequests]: isInsecureAllowed(issuer), [oauth.customFetch]: nodeFetch };
   let server: oauth.AuthorizationServer;
   try {
     const response = await oauth.discoveryRequest(issuer, { ...options, algorithm: 'oidc' })
