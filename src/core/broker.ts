@@ -108,6 +108,7 @@ export class Broker {
   private readonly events = new EventEmitter();
   private readonly waiter: LockWaiter;
   private readonly inflight = new Map<number, Promise<Credentials>>();
+  private readonly gets = new Map<string, Promise<AccessGrant>>();
   private readonly disposables: Disposable[] = [];
   private readonly timer: ProactiveTimer;
   private creds: Credentials | undefined;
@@ -152,7 +153,8 @@ export class Broker {
     }, this.log);
     this.writer.peer = this.mesh.socketPath;
     await this.journal.registerPeer(this.writer.id, this.mesh.socketPath);
-    // Lock churn (other windows reconciling) wakes nobody: only new generations and status do.
+    // Only new generations, spend claims and status reach the watch (see Journal); the lock waiter
+    // wakes on generations and status.
     this.disposables.push(this.journal.watch((event) => {
       switch (event) {
         case 'generation':
@@ -182,7 +184,19 @@ export class Broker {
 
   // ---- public API -------------------------------------------------------------------------
 
+  /** Callers asking the same while an answer is being worked out share that answer. */
   async getToken(options: GetTokenOptions = {}): Promise<AccessGrant> {
+    // Keyed in memory only; a storm's callers then cost one pass, not one each.
+    const key = `${options.minValidityMs ?? ''}\n${options.rejectedAccessToken ?? ''}`;
+    let answer = this.gets.get(key);
+    if (!answer) {
+      answer = this.obtain(options).finally(() => this.gets.delete(key));
+      this.gets.set(key, answer);
+    }
+    return { ...(await answer) };
+  }
+
+  private async obtain(options: GetTokenOptions): Promise<AccessGrant> {
     await this.syncIfBehind();
     let creds = this.requireCredentials();
     for (let round = 0; round < 4; round++) {

@@ -138,6 +138,20 @@ test('brokers: a sibling whose secret view never sees the writes holds each new 
   assert.deepEqual(lines.filter((l) => l.includes('not announced')), []);
 });
 
+test('brokers: concurrent callers share an answer only when they asked the same thing', { timeout: 10_000 }, async () => {
+  const { a } = await brokers();
+  const current = a.peek()!.tokens.accessToken;
+  const before = counter;
+  const [plain, first, second] = await Promise.all([
+    a.getToken(), a.getToken({ rejectedAccessToken: current }), a.getToken({ rejectedAccessToken: current }),
+  ]);
+  assert.equal(plain.accessToken, current, 'a caller with nothing to report is not given what others asked for');
+  assert.notEqual(first.accessToken, current, 'the reported token was replaced');
+  assert.equal(second.accessToken, first.accessToken);
+  assert.equal(counter - before, 1, 'one refresh for both reports of the same token');
+  assert.notEqual(second, first, 'each caller gets its own copy');
+});
+
 test('brokers: a pruned spend claim of an old generation does not show "refreshing"', { timeout: 10_000 }, async () => {
   const { b, journal } = await brokers();
   const seen: string[] = [];
