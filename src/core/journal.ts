@@ -7,10 +7,11 @@
 // round trip that, on a loaded machine, waits for the CPU again (measured: 10 ms per journal
 // write in a 24-process storm on 2 cores, against 0.1 ms synchronous).
 import { promises as fs, linkSync, readdirSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Account, Disposable } from './types.ts';
 import { TokenRelayError } from './errors.ts';
+import { removeFile } from './removeFile.ts';
 
 export type SlotState = 'active' | 'needs-sign-in' | 'signed-out';
 
@@ -58,28 +59,35 @@ export interface PeerEntry {
   pid: number;
 }
 
-export type JournalEvent = 'generation' | 'lock' | 'status' | 'spend';
+export type JournalEvent = 'generation' | 'status' | 'spend';
 
 const KEEP_GENERATIONS = 8;
+/** Pruning deletes files every sibling watches: it waits until a storm's adopters are done. */
+const PRUNE_DELAY_MS = 2000;
 const genName = (gen: number) => `g-${String(gen).padStart(12, '0')}.json`;
 const spendName = (gen: number, retry: boolean) => `spend-${gen}${retry ? '.retry' : ''}`;
 const isPeerFile = (name: string) => name.startsWith('peer-') && name.endsWith('.json');
 
 export class Journal {
+  // Every process watches the slot directory, and each change there wakes all of them. What
+  // changes often but concerns nobody else (temporary files, the lock, sibling registrations)
+  // lives in subdirectories, which the watch does not see.
   readonly lockTarget: string;
-  /** Temporary files are written here: a subdirectory, so their churn wakes no watcher. */
   readonly tempDir: string;
+  private readonly peersDir: string;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   private constructor(readonly dir: string) {
-    this.lockTarget = join(dir, 'refresh');
+    this.lockTarget = join(dir, 'lock', 'refresh');
     this.tempDir = join(dir, '.tmp');
+    this.peersDir = join(dir, 'peers');
   }
 
   /** Creates the slot directory (0700) and proves it is writable, or names the fix. */
   static async open(dir: string): Promise<Journal> {
     const journal = new Journal(dir);
     try {
-      await fs.mkdir(journal.tempDir, { recursive: true, mode: 0o700 });
+      for (const sub of [journal.tempDir, journal.peersDir, dirname(journal.lockTarget)]) await fs.mkdir(sub, { recursive: true, mode: 0o700 });
       const probe = join(dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
       await fs.writeFile(probe, '');
       await fs.unlink(probe);
@@ -103,7 +111,7 @@ export class Journal {
   /** Writes generation `record.gen` if nobody has; false when it already exists. */
   async write(record: GenerationRecord): Promise<boolean> {
     const created = this.createExclusive(genName(record.gen), JSON.stringify(record));
-    if (created) void this.prune(record.gen).catch(() => undefined); // off the waiters' critical path
+    if (created) this.schedulePrune(record.gen);
     return created;
   }
 
@@ -120,7 +128,7 @@ export class Journal {
 
   /** Gives a claim back after a failure that certainly left the token unspent (or a transient one). */
   async releaseSpend(gen: number): Promise<void> {
-    await Promise.all([false, true].map((retry) => fs.rm(join(this.dir, spendName(gen, retry)), { force: true })));
+    await Promise.all([false, true].map((retry) => removeFile(join(this.dir, spendName(gen, retry)))));
   }
 
   async readStatus(): Promise<SlotStatus> {
@@ -132,21 +140,21 @@ export class Journal {
   }
 
   async registerPeer(id: string, socket: string): Promise<void> {
-    await this.replace(`peer-${id}.json`, JSON.stringify({ socket, pid: process.pid }));
+    await fs.rename(await this.writeTemp(JSON.stringify({ socket, pid: process.pid })), join(this.peersDir, `peer-${id}.json`));
   }
 
   async unregisterPeer(id: string): Promise<void> {
-    await fs.rm(join(this.dir, `peer-${id}.json`), { force: true });
+    await removeFile(join(this.peersDir, `peer-${id}.json`));
   }
 
   async peers(): Promise<PeerEntry[]> {
-    const names = (await fs.readdir(this.dir)).filter(isPeerFile);
+    const names = (await fs.readdir(this.peersDir)).filter(isPeerFile);
     const found = await Promise.all(names.map((n) => this.readPeer(n)));
     return found.filter((p): p is PeerEntry => !!p);
   }
 
   private async readPeer(name: string): Promise<PeerEntry | undefined> {
-    const peer = await this.readJson<{ socket: string; pid: number }>(name);
+    const peer = await this.readJson<{ socket: string; pid: number }>(join(this.peersDir, name));
     return peer && typeof peer.socket === 'string' ? { id: name.slice(5, -5), socket: peer.socket, pid: peer.pid } : undefined;
   }
 
@@ -155,7 +163,6 @@ export class Journal {
     let watcher: FSWatcher | undefined = watch(this.dir, { persistent: false }, (_type, name) => {
       const file = String(name ?? '');
       if (file.startsWith('g-')) listener('generation');
-      else if (file.startsWith('refresh.lock')) listener('lock');
       else if (file === 'status.json') listener('status');
       else if (file.startsWith('spend-')) listener('spend');
     });
@@ -199,12 +206,21 @@ export class Journal {
     }
   }
 
-  private async readJson<T>(name: string): Promise<T | undefined> {
+  private async readJson<T>(path: string): Promise<T | undefined> {
     try {
-      return JSON.parse(await fs.readFile(join(this.dir, name), 'utf8')) as T;
+      return JSON.parse(await fs.readFile(path, 'utf8')) as T;
     } catch {
       return undefined;
     }
+  }
+
+  private schedulePrune(latestGen: number): void {
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = undefined;
+      void this.prune(latestGen).catch(() => undefined);
+    }, PRUNE_DELAY_MS);
+    this.pruneTimer.unref();
   }
 
   private async prune(latestGen: number): Promise<void> {
@@ -213,7 +229,7 @@ export class Journal {
     const names = await fs.readdir(this.dir);
     await Promise.all(names.map((n) => {
       const gen = n.startsWith('g-') ? Number(n.slice(2, 14)) : n.startsWith('spend-') ? parseInt(n.slice(6), 10) : NaN;
-      return gen < floor ? fs.rm(join(this.dir, n), { force: true }) : undefined;
+      return gen < floor ? removeFile(join(this.dir, n)) : undefined;
     }));
   }
 }

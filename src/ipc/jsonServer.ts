@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { promises as fs } from 'node:fs';
 import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
+import { removeFile } from '../core/removeFile.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
 import { acceptEventLink, type EventLink, type EventLinkHandlers } from './eventLink.ts';
 
@@ -98,7 +99,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     return match[2];
   }
 
-  if (process.platform !== 'win32') await fs.rm(socketPath, { force: true });
+  if (process.platform !== 'win32') await removeFile(socketPath);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socketPath, () => { server.off('error', reject); resolve(); });
@@ -111,7 +112,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (process.platform !== 'win32') await fs.rm(socketPath, { force: true });
+      if (process.platform !== 'win32') await removeFile(socketPath);
     },
   };
 }

@@ -5,6 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TokenRelayError } from '../core/errors.ts';
+import { removeFile } from '../core/removeFile.ts';
 
 export function defaultSocketDir(env: NodeJS.ProcessEnv = process.env): string {
   const runtime = env.XDG_RUNTIME_DIR;
@@ -44,7 +45,7 @@ export async function removeStaleSockets(dir: string): Promise<number> {
   await Promise.all(names.filter((n) => n.endsWith('.sock')).map(async (n) => {
     const path = join(dir, n);
     if (await isListening(path)) return;
-    await fs.rm(path, { force: true });
+    await removeFile(path);
     removed++;
   }));
   return removed;

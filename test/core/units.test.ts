@@ -1,7 +1,7 @@
 // Small pieces whose contracts the broker relies on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, type GenerationRecord } from '../../src/core/journal.ts';
@@ -9,6 +9,8 @@ import { Redactor, redactingLogger } from '../../src/core/redact.ts';
 import { backoffDelay } from '../../src/core/backoff.ts';
 import { parseCredentials } from '../../src/core/credentials.ts';
 import { fingerprint } from '../../src/core/fingerprint.ts';
+import { tryLock } from '../../src/core/refreshLock.ts';
+import { silentLogger } from '../../src/core/redact.ts';
 
 const record = (gen: number): GenerationRecord => ({ v: 1, gen, state: 'active', writer: { pid: 1, id: 'w' }, at: 0 });
 
@@ -25,6 +27,44 @@ test('journal: a generation and a spend claim can each be created exactly once',
   assert.equal((await journal.latest())?.gen, 1);
   await journal.write(record(12));
   assert.equal((await journal.latest())?.gen, 12, 'generations sort numerically');
+});
+
+test('journal: taking the lock and registering siblings change nothing every process watches', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenrelay-journal-'));
+  const journal = await Journal.open(dir);
+  const seen: string[] = [];
+  const watcher = watch(dir, (_type, name) => seen.push(String(name)));
+  try {
+    const lock = await tryLock(journal.lockTarget, 2000, silentLogger);
+    assert.ok(lock, 'the lock was free');
+    await journal.registerPeer('sibling', '/tmp/sibling.sock');
+    assert.deepEqual((await journal.peers()).map((p) => p.id), ['sibling']);
+    await journal.unregisterPeer('sibling');
+    await lock.release();
+    await journal.writeStatus({}); // a change that is watched: events arrive in order, so this one comes last
+    for (let i = 0; !seen.includes('status.json') && i < 100; i++) await new Promise((r) => watcher.once('change', r));
+    assert.deepEqual(seen, ['status.json']);
+  } finally {
+    watcher.close();
+  }
+});
+
+test('journal: old generations are pruned after a write, once the storm that wrote them is over', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tokenrelay-journal-'));
+  const journal = await Journal.open(dir);
+  for (let gen = 1; gen <= 12; gen++) await journal.write(record(gen));
+  const first = join(dir, 'g-000000000001.json');
+  assert.ok(existsSync(first), 'not pruned on the critical path');
+  const deadline = Date.now() + 10_000;
+  const watcher = watch(dir);
+  try {
+    while (existsSync(first) && Date.now() < deadline) await new Promise((r) => { const t = setTimeout(r, 500); watcher.once('change', () => { clearTimeout(t); r(undefined); }); });
+  } finally {
+    watcher.close();
+  }
+  assert.ok(!existsSync(first), 'generation 1 pruned');
+  assert.ok(existsSync(join(dir, 'g-000000000012.json')) && existsSync(join(dir, 'g-000000000005.json')), 'the newest eight kept');
+  assert.equal((await journal.latest())?.gen, 12);
 });
 
 test('redaction: known tokens, JWTs and long opaque strings are masked; paths and fingerprints stay', () => {

@@ -95,7 +95,7 @@ export class World {
   }
 
   lockHeld(): boolean {
-    return readdirSync(this.slotDir).includes('refresh.lock');
+    return readdirSync(join(this.slotDir, 'lock')).includes('refresh.lock');
   }
 
   async close(): Promise<void> {
