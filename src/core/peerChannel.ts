@@ -51,7 +51,6 @@ export class PeerMesh {
     const mesh = new PeerMesh(self, handlers);
     mesh.server = await listenJson(newSocketPath(socketDir, 'peer'), {
       log,
-      requestTimeoutMs: 0, // links are long-lived requests; only this user can connect
       routes: {
         credentials: async (body) => {
           const held = typeof body.gen === 'number' ? handlers.credentials(body.gen) : undefined;

@@ -1,10 +1,16 @@
-// A long-lived, two-way link over one HTTP/1.1 exchange on the unix socket: the client streams its
-// request body and the server its response body, both as newline-delimited JSON. One connection
-// serves both directions, so linked processes pay one socket each, set up once.
-import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
-import type { Readable, Writable } from 'node:stream';
+// A long-lived, two-way link between two processes of this user: an HTTP/1.1 Upgrade on the unix
+// socket (route and protocol version checked like any request), after which both sides write
+// newline-delimited JSON on the bare socket. Set up once per pair. Reading and closing it go
+// through no HTTP machinery: a storm's short-lived processes leaving cost their siblings little.
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { MAX_BODY_BYTES, PROTOCOL_VERSION } from './wire.ts';
+
+/** The `upgrade` token both sides agree on. */
+export const LINK_PROTOCOL = 'tokenrelay-link';
+/** A sibling that stops reading (a frozen process) is unlinked rather than buffered for without bound. */
+const MAX_UNSENT_BYTES = 1024 * 1024;
 
 export interface EventLinkHandlers {
   event(value: unknown): void;
@@ -17,58 +23,71 @@ export interface EventLink {
   close(): void;
 }
 
-/** Client side: `POST /v<n>/<route>` whose body never ends until the link is closed. */
+/** Client side: `GET /v<n>/<route>` asking to upgrade; values sent before the answer are queued. */
 export function openEventLink(socketPath: string, route: string, handlers: EventLinkHandlers): EventLink {
   // Our own connection, no Agent: an Agent validates the host with net.isIP, whose large regular
   // expression costs a fresh process about a millisecond to compile. `socketPath` stays set: VS Code's
   // extension host patches http.request for proxies and leaves socket requests alone.
   const req = request({
-    socketPath, path: `/v${PROTOCOL_VERSION}/${route}`, method: 'POST', createConnection: () => connect(socketPath),
-    headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson' },
+    socketPath, path: `/v${PROTOCOL_VERSION}/${route}`, method: 'GET', createConnection: () => connect(socketPath),
+    headers: { connection: 'Upgrade', upgrade: LINK_PROTOCOL },
   });
-  const link = new Link(req, handlers, () => req.destroy());
+  const link = new Link(handlers, () => req.destroy());
   req.on('socket', (socket) => socket.unref()); // a link never keeps a process alive
   req.on('error', (err: NodeJS.ErrnoException) => link.end(err.code ?? err.message));
   req.on('response', (res) => {
-    if (res.statusCode !== 200) {
-      res.resume();
-      return link.end(`HTTP ${res.statusCode}`);
-    }
-    link.read(res);
+    res.resume();
+    link.end(`HTTP ${res.statusCode}`); // refused: unknown route, another protocol version, …
   });
-  req.flushHeaders();
+  req.on('upgrade', (_res, socket, head) => link.attach(socket, head));
+  req.end();
   return link;
 }
 
-/** Server side of the same exchange; `route` gets the link and returns what to do with its events. */
-export function acceptEventLink(req: IncomingMessage, res: ServerResponse, route: (link: EventLink) => EventLinkHandlers): void {
-  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-  res.flushHeaders();
-  req.socket.unref();
+/** Server side, once the 101 is written: `route` gets the link and returns what to do with its events. */
+export function acceptEventLink(socket: Socket, head: Buffer, route: (link: EventLink) => EventLinkHandlers): EventLink {
   let handlers: EventLinkHandlers = { event: () => undefined, closed: () => undefined };
-  const link = new Link(res, { event: (v) => handlers.event(v), closed: (r) => handlers.closed(r) }, () => req.socket.destroy());
+  const link = new Link({ event: (v) => handlers.event(v), closed: (r) => handlers.closed(r) });
   handlers = route(link);
-  link.read(req);
+  link.attach(socket, head);
+  return link;
 }
 
 class Link implements EventLink {
+  private socket: Socket | undefined;
+  private unsent: string[] = [];
   private done = false;
 
-  constructor(private readonly out: Writable, private readonly handlers: EventLinkHandlers, private readonly destroy: () => void) {}
+  /** `abort` cancels a link still waiting for its upgrade. */
+  constructor(private readonly handlers: EventLinkHandlers, private readonly abort?: () => void) {}
 
   send(value: unknown): void {
-    if (!this.done && !this.out.writableEnded && !this.out.destroyed) this.out.write(`${JSON.stringify(value)}\n`);
+    if (this.done) return;
+    const line = `${JSON.stringify(value)}\n`;
+    if (!this.socket) {
+      this.unsent.push(line);
+    } else if (this.socket.writableLength > MAX_UNSENT_BYTES) {
+      this.end('the other side stopped reading');
+    } else {
+      this.socket.write(line);
+    }
   }
 
   close(): void {
     this.end('closed here');
   }
 
-  read(input: Readable): void {
-    input.setEncoding('utf8');
+  attach(socket: Socket, head: Buffer): void {
+    if (this.done) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
+    socket.unref();
+    const decoder = new StringDecoder('utf8');
     let pending = '';
-    input.on('data', (chunk: string) => {
-      pending += chunk;
+    const take = (chunk: Buffer) => {
+      pending += decoder.write(chunk);
       for (let nl = pending.indexOf('\n'); nl >= 0 && !this.done; nl = pending.indexOf('\n')) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
@@ -81,21 +100,27 @@ class Link implements EventLink {
         this.handlers.event(value);
       }
       if (pending.length > MAX_BODY_BYTES) this.end('event too large');
-    });
-    input.on('end', () => this.end('ended'));
-    input.on('close', () => this.end('closed'));
-    input.on('error', (err: NodeJS.ErrnoException) => this.end(err.code ?? err.message));
+    };
+    socket.on('data', take);
+    socket.on('end', () => this.end('ended'));
+    socket.on('close', () => this.end('closed'));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.end(err.code ?? err.message));
+    for (const line of this.unsent.splice(0)) socket.write(line);
+    if (head.length > 0) take(head);
   }
 
   end(reason: string): void {
     if (this.done) return;
     this.done = true;
-    // What was written is already in the kernel unless still queued here: then flush it first.
-    if (this.out.writableLength > 0) {
-      this.out.end();
-      setTimeout(this.destroy, 1000).unref();
+    this.unsent = [];
+    const socket = this.socket;
+    if (!socket) {
+      this.abort?.();
+    } else if (socket.writableLength === 0) {
+      socket.destroy(); // the other side reads a clean end
     } else {
-      this.destroy();
+      socket.end(() => socket.destroy()); // what is still queued goes out first
+      setTimeout(() => socket.destroy(), 1000).unref();
     }
     this.handlers.closed(reason);
   }

@@ -1,18 +1,19 @@
 // A small JSON-over-HTTP server on a unix socket (named pipe on Windows), as VS Code's git IPC does,
 // hardened: body cap, stall timeout, strict JSON, versioned routes; a bad client never hurts others.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { promises as fs } from 'node:fs';
 import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { removeFile } from '../core/removeFile.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
-import { acceptEventLink, type EventLink, type EventLinkHandlers } from './eventLink.ts';
+import { acceptEventLink, LINK_PROTOCOL, type EventLink, type EventLinkHandlers } from './eventLink.ts';
 
 export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
 
 export interface JsonServerOptions {
   routes: Record<string, Handler>;
-  /** Routes served as long-lived two-way links (see eventLink.ts); they need `requestTimeoutMs: 0`. */
+  /** Routes served as long-lived two-way links over an HTTP upgrade (see eventLink.ts). */
   links?: Record<string, (link: EventLink) => EventLinkHandlers>;
   log: Logger;
   requestTimeoutMs?: number;
@@ -36,7 +37,7 @@ class HttpError extends Error {
 export async function listenJson(socketPath: string, options: JsonServerOptions): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const requestTimeout = options.requestTimeoutMs ?? 5000;
-  const links = new Set<ServerResponse>();
+  const links = new Set<EventLink>();
   // Node checks request/header timeouts on this interval (default 30 s): a stalled client is cut
   // off within about requestTimeout + interval.
   const server = createServer({ connectionsCheckingInterval: requestTimeout ? Math.max(100, Math.min(1000, requestTimeout / 2)) : 1000 }, (req, res) => {
@@ -67,12 +68,6 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     try {
       route = routeOf(req.url ?? '');
       if (req.method !== 'POST') throw new HttpError(405, 'method', 'Only POST is served.');
-      const link = options.links && Object.hasOwn(options.links, route) ? options.links[route] : undefined;
-      if (link) {
-        links.add(res);
-        res.once('close', () => links.delete(res));
-        return acceptEventLink(req, res, link);
-      }
       const handler = Object.hasOwn(options.routes, route) ? options.routes[route] : undefined;
       if (!handler) throw new HttpError(404, 'unknown-route', `Unknown route "${route}".`);
       const body = await readJsonBody(req, maxBody);
@@ -85,9 +80,32 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
       options.log.error(`IPC handler for ${route} failed: ${describeError(err)}`);
       reply(res, 500, errorBody('internal', 'Token Relay hit an internal error; see the Token Relay log.'));
     } finally {
-      if (!links.has(res)) options.onHandled?.(route, performance.now() - started);
+      options.onHandled?.(route, performance.now() - started);
     }
   }
+
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    let upgraded = false;
+    try {
+      const route = routeOf(req.url ?? '');
+      const accept = options.links && Object.hasOwn(options.links, route) ? options.links[route] : undefined;
+      if (!accept) throw new HttpError(404, 'unknown-route', `Route "${route}" is not a link.`);
+      if (req.headers.upgrade !== LINK_PROTOCOL) throw new HttpError(400, 'bad-upgrade', `Only upgrades to ${LINK_PROTOCOL} are served.`);
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${LINK_PROTOCOL}\r\n\r\n`);
+      upgraded = true;
+      acceptEventLink(socket, head, (link) => {
+        links.add(link);
+        const handlers = accept(link);
+        return { event: handlers.event, closed: (reason) => { links.delete(link); handlers.closed(reason); } };
+      });
+    } catch (err) {
+      if (!(err instanceof HttpError)) options.log.error(`IPC link failed: ${describeError(err)}`);
+      if (upgraded) return void socket.destroy();
+      const { status, code, message } = err instanceof HttpError ? err : new HttpError(500, 'internal', 'Token Relay hit an internal error.');
+      const body = JSON.stringify(errorBody(code, message));
+      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    }
+  });
 
   function routeOf(url: string): string {
     const match = /^\/v(\d+)\/([\w-]+)$/.exec(url);
@@ -110,6 +128,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
   return {
     socketPath,
     close: async () => {
+      for (const link of [...links]) link.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (process.platform !== 'win32') await removeFile(socketPath);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { listenJson, type JsonServer } from '../../src/ipc/jsonServer.ts';
-import { openEventLink } from '../../src/ipc/eventLink.ts';
+import { LINK_PROTOCOL, openEventLink } from '../../src/ipc/eventLink.ts';
 import { newSocketPath, ensureSocketDir } from '../../src/ipc/socketDir.ts';
 import { LockWaiter } from '../../src/core/lockWait.ts';
 import { Journal } from '../../src/core/journal.ts';
@@ -67,16 +67,43 @@ test('event link: a line that is not JSON ends the link', { timeout: 10_000 }, a
   const dir = await ensureSocketDir(temp('link'));
   const closed = deferred<string>();
   const server = await listenJson(newSocketPath(dir, 'test'), {
-    log: silentLogger, requestTimeoutMs: 0, routes: {},
+    log: silentLogger, routes: {},
     links: { link: () => ({ event: () => assert.fail('no value was valid'), closed: (r) => closed.resolve(r) }) },
   });
   cleanups.push(() => server.close());
   const raw = connect(server.socketPath);
   const gone = new Promise((resolve) => raw.once('close', resolve));
-  raw.resume(); // read the 200 so that the close is seen
-  raw.write('POST /v1/link HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\na\r\n{not json\n\r\n');
+  raw.resume(); // read the 101 so that the close is seen
+  raw.write(`GET /v1/link HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: ${LINK_PROTOCOL}\r\n\r\n{not json\n`);
   assert.equal(await closed.promise, 'malformed event');
   await gone;
+});
+
+test('event link: an idle link outlives the request timeout, and an unknown route is refused', { timeout: 10_000 }, async () => {
+  const dir = await ensureSocketDir(temp('link'));
+  const server = await listenJson(newSocketPath(dir, 'test'), {
+    log: silentLogger, routes: {}, requestTimeoutMs: 200,
+    links: { link: (link) => ({ event: (v) => link.send({ echo: v }), closed: () => undefined }) },
+  });
+  cleanups.push(() => server.close());
+  const refused = deferred<string>();
+  openEventLink(server.socketPath, 'nowhere', { event: () => assert.fail('not linked'), closed: (r) => refused.resolve(r) });
+  assert.equal(await refused.promise, 'HTTP 404');
+
+  const echoed: unknown[] = [];
+  let next = deferred<void>();
+  const closed: string[] = [];
+  const client = openEventLink(server.socketPath, 'link', { event: (v) => { echoed.push(v); next.resolve(); }, closed: (r) => closed.push(r) });
+  cleanups.push(() => client.close());
+  client.send(1);
+  await next.promise;
+  // Idle through several of the server's request-timeout checks (the duration under test, not a sync).
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  next = deferred<void>();
+  client.send(2);
+  await next.promise;
+  assert.deepEqual(echoed, [{ echo: 1 }, { echo: 2 }]);
+  assert.deepEqual(closed, []);
 });
 
 test('lock waiter: an event that lands between taking a mark and waiting ends the wait at once', { timeout: 5_000 }, async () => {
