@@ -346,6 +346,12 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     // Tooltip contract: window 1 refreshes (its terminal's CLI asks it, after an early revocation);
     // window 1 then says "this window", windows 2 and 3 say "another window (pid <window 1's host>)".
     env.idp.setAccessTokenTtl(BASE_TTL);
+    // The current token is a short one that some window refreshes proactively within seconds: let
+    // that refresh (now issuing a long token) happen first, so it cannot race the one under test.
+    const grants = env.idp.counters().refreshGrants;
+    const deadline = Date.now() + (SHORT_TTL + 5) * 1000;
+    while (env.idp.counters().refreshGrants === grants && Date.now() < deadline) await sleep(100);
+    assert.ok(env.idp.counters().refreshGrants > grants, 'the last short-lived token was refreshed proactively');
     assert.equal(env.idp.revokeLatestAccessToken(), true);
     const [first, second, third] = env.tabs;
     const refreshed = await shell(first, env.tmp, `tokenrelay fetch ${env.idp.apiUrl} > /dev/null && tokenrelay status`);
