@@ -82,6 +82,8 @@ const RECONCILE_DELAY_MS = 500;
 const DISPOSE_STORE_WAIT_MS = 3000;
 const HARD_REFRESH_TIMEOUT_MS = 120_000;
 const JOURNAL_RECHECK_MS = 1000;
+/** How long a journal write's wake-up waits for the announcement that follows it. */
+const ANNOUNCEMENT_GRACE_MS = 5;
 /** How long a journaled generation's announcement is awaited from its writer before pulling. */
 const ANNOUNCEMENT_WAIT_MS = 500;
 
@@ -155,12 +157,18 @@ export class Broker {
     await this.journal.registerPeer(this.writer.id, this.mesh.socketPath);
     // Only new generations, spend claims and status reach the watch (see Journal); the lock waiter
     // wakes on generations and status.
-    this.disposables.push(this.journal.watch((event) => {
+    this.disposables.push(this.journal.watch((event, gen) => {
       switch (event) {
         case 'generation':
+          if (gen !== undefined && gen <= this.heldGeneration()) break; // announced already, or an old one pruned
           this.journalDirty = true;
-          this.waiter.notify(event);
-          void this.syncQuietly();
+          // Its writer announces it right after this write: a moment's grace usually makes this wake-up
+          // moot, so that a storm's siblings adopt without reading the journal first.
+          setTimeout(() => {
+            if (this.disposed || (gen !== undefined && gen <= this.heldGeneration())) return;
+            this.waiter.notify(event);
+            void this.syncQuietly();
+          }, ANNOUNCEMENT_GRACE_MS);
           break;
         case 'status':
           this.waiter.notify(event);
@@ -517,6 +525,11 @@ export class Broker {
     if (!(await this.journal.write(record))) return false;
     this.record = record;
     return true;
+  }
+
+  /** The newest generation this process knows of, held or journaled. */
+  private heldGeneration(): number {
+    return Math.max(this.record?.gen ?? 0, this.creds?.gen ?? 0);
   }
 
   /** The journaled generation this process holds, for siblings. */

@@ -158,11 +158,11 @@ export class Journal {
     return peer && typeof peer.socket === 'string' ? { id: name.slice(5, -5), socket: peer.socket, pid: peer.pid } : undefined;
   }
 
-  /** inotify-driven: waiters wake on the write itself, not on a polling interval. */
-  watch(listener: (event: JournalEvent) => void): Disposable {
+  /** inotify-driven: waiters wake on the write itself, not on a polling interval. A 'generation' event carries the generation its file name gives. */
+  watch(listener: (event: JournalEvent, gen?: number) => void): Disposable {
     let watcher: FSWatcher | undefined = watch(this.dir, { persistent: false }, (_type, name) => {
       const file = String(name ?? '');
-      if (file.startsWith('g-')) listener('generation');
+      if (file.startsWith('g-')) listener('generation', parseInt(file.slice(2), 10) || undefined);
       else if (file === 'status.json') listener('status');
       else if (file.startsWith('spend-')) listener('spend');
     });
