@@ -1,5 +1,5 @@
 // A "window": a separate OS process running the real core against the real IdP, driven by a test.
-import { appendFileSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { Broker, type GetTokenOptions } from '../../src/core/broker.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import type { Logger } from '../../src/core/types.ts';
@@ -14,8 +14,11 @@ let clockOffset = config.clockOffsetMs;
 const clock = { now: () => Date.now() + clockOffset };
 const send = (message: WindowEvent) => new Promise<void>((resolve) => process.send!(message, () => resolve()));
 
+// One descriptor opened for appending: a line is one write (atomic with O_APPEND, kept by kill -9),
+// not an open/write/close per line in every process of a storm.
+const logFd = openSync(config.logFile, 'a');
 const log: Logger = Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error'].map((level) =>
-  [level, (m: string) => appendFileSync(config.logFile, `${new Date().toISOString()} [${level}] ${config.label} pid ${process.pid}: ${m}\n`)])) as unknown as Logger;
+  [level, (m: string) => writeSync(logFd, `${new Date().toISOString()} [${level}] ${config.label} pid ${process.pid}: ${m}\n`)])) as unknown as Logger;
 
 let paused = false;
 async function hook(name: 'beforeRefresh' | 'afterResponse'): Promise<void> {
