@@ -159,17 +159,19 @@ export class Broker {
     // wakes on generations and status.
     this.disposables.push(this.journal.watch((event, gen) => {
       switch (event) {
-        case 'generation':
-          if (gen !== undefined && gen <= this.heldGeneration()) break; // announced already, or an old one pruned
+        case 'generation': {
+          const held = () => gen !== undefined && gen <= this.heldGeneration(); // announced already, or an old one pruned
+          if (held()) break;
           this.journalDirty = true;
           // Its writer announces it right after this write: a moment's grace usually makes this wake-up
           // moot, so that a storm's siblings adopt without reading the journal first.
           setTimeout(() => {
-            if (this.disposed || (gen !== undefined && gen <= this.heldGeneration())) return;
+            if (this.disposed || held()) return;
             this.waiter.notify(event);
             void this.syncQuietly();
           }, ANNOUNCEMENT_GRACE_MS);
           break;
+        }
         case 'status':
           this.waiter.notify(event);
           void this.onStatusChanged();
@@ -607,7 +609,7 @@ export class Broker {
     const latest = await this.journal.latest();
     if (!latest) return this.adoptUnjournaled();
     // Generations only move forward: a read from before one of our own writes is ignored.
-    if (latest.gen < (this.record?.gen ?? 0) || latest.gen < (this.creds?.gen ?? 0)) return;
+    if (latest.gen < this.heldGeneration()) return;
     if (latest.gen === this.creds?.gen) {
       this.record = latest;
       return;

@@ -136,11 +136,11 @@ export class Journal {
   }
 
   async writeStatus(status: SlotStatus): Promise<void> {
-    await this.replace('status.json', JSON.stringify(status));
+    await this.replace(join(this.dir, 'status.json'), JSON.stringify(status));
   }
 
   async registerPeer(id: string, socket: string): Promise<void> {
-    await fs.rename(await this.writeTemp(JSON.stringify({ socket, pid: process.pid })), join(this.peersDir, `peer-${id}.json`));
+    await this.replace(join(this.peersDir, `peer-${id}.json`), JSON.stringify({ socket, pid: process.pid }));
   }
 
   async unregisterPeer(id: string): Promise<void> {
@@ -184,14 +184,11 @@ export class Journal {
     }
   }
 
-  private async replace(name: string, content: string): Promise<void> {
-    await fs.rename(await this.writeTemp(content), join(this.dir, name));
-  }
-
-  private async writeTemp(content: string): Promise<string> {
+  /** Atomically replaces the file at `path`: written aside, then renamed over it. */
+  private async replace(path: string, content: string): Promise<void> {
     const temp = this.tempName();
     await fs.writeFile(temp, content, { mode: 0o600 });
-    return temp;
+    await fs.rename(temp, path);
   }
 
   private tempName(): string {

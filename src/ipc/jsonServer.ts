@@ -1,7 +1,8 @@
 // A small JSON-over-HTTP server on a unix socket (named pipe on Windows), as VS Code's git IPC does,
 // hardened: body cap, stall timeout, strict JSON, versioned routes; a bad client never hurts others.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { promises as fs } from 'node:fs';
 import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
@@ -51,12 +52,8 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     const pending = (socket as { _httpMessage?: ServerResponse })._httpMessage;
     if (socket.writable && !pending?.headersSent && err.code !== 'ECONNRESET') {
       const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-      const body = JSON.stringify(timedOut
-        ? errorBody('timeout', `The request was not received within ${requestTimeout} ms.`)
-        : errorBody('bad-request', 'The request is not valid HTTP/1.1.'));
-      const status = timedOut ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-      setTimeout(() => socket.destroy(), 1000).unref();
+      if (timedOut) endRaw(socket, 408, errorBody('timeout', `The request was not received within ${requestTimeout} ms.`));
+      else endRaw(socket, 400, errorBody('bad-request', 'The request is not valid HTTP/1.1.'));
     } else {
       socket.destroy();
     }
@@ -102,8 +99,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
       if (!(err instanceof HttpError)) options.log.error(`IPC link failed: ${describeError(err)}`);
       if (upgraded) return void socket.destroy();
       const { status, code, message } = err instanceof HttpError ? err : new HttpError(500, 'internal', 'Token Relay hit an internal error.');
-      const body = JSON.stringify(errorBody(code, message));
-      socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      endRaw(socket, status, errorBody(code, message));
     }
   });
 
@@ -165,6 +161,13 @@ function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<str
       }
     });
   });
+}
+
+/** An error answer written straight to a socket that no ServerResponse owns (a parse error, a refused upgrade). */
+function endRaw(socket: Duplex, status: number, body: ErrorBody): void {
+  const text = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 function errorBody(code: string, message: string): ErrorBody {
