@@ -124,6 +124,7 @@ describe('test IdP', () => {
     assert.ok(counters.grantRevocations >= 1);
     assert.equal(counters.errors['refresh token already used'], 1);
     assert.equal(counters.refreshGrants, 1);
+    assert.equal(counters.graceReuses, 0);
 
     assert.equal((await idp.introspect(second.access_token)).active, false);
     const api = await callApi(second.access_token);
@@ -131,6 +132,128 @@ describe('test IdP', () => {
     assert.match(api.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token", error_description="[^"]+"$/);
     const orphan = await grantError(refresh(second.refresh_token));
     assert.equal(orphan.error_description, 'refresh token not found');
+  });
+
+  test('reuse-grace mode: a reuse inside the window replays the first answer and keeps the grant', async () => {
+    idp.setReuseGraceSeconds(30);
+    try {
+      const first = await signIn();
+      idp.resetCounters();
+      const second = await refresh(first.refresh_token!);
+      const replay = await refresh(first.refresh_token!);
+      assert.equal(replay.access_token, second.access_token);
+      assert.equal(replay.refresh_token, second.refresh_token);
+      assert.deepEqual(replay, second, 'the exact first response is replayed');
+      assert.deepEqual(idp.counters().errors, {});
+      assert.equal(idp.counters().graceReuses, 1);
+      assert.equal(idp.counters().grantRevocations, 0);
+      assert.equal(idp.counters().refreshGrants, 1, 'a replay is not a new grant');
+      assert.equal(idp.counters().tokensIssued, 1, 'a replay issues nothing new');
+      // The family keeps working from the replayed tokens.
+      assert.equal((await callApi(second.access_token)).status, 200);
+      const third = await refresh(second.refresh_token!);
+      assert.notEqual(third.refresh_token, second.refresh_token);
+      assert.equal((await callApi(third.access_token)).status, 200);
+      assert.equal(idp.counters().grantRevocations, 0);
+    } finally {
+      idp.setReuseGraceSeconds(0);
+    }
+  });
+
+  test('reuse-grace mode: concurrent presentations of one token all get the same answer', async () => {
+    idp.setReuseGraceSeconds(30);
+    try {
+      const { refresh_token } = await signIn();
+      // Five warm keep-alive sockets, so all five requests reach the server together and the
+      // later ones arrive while the first use is still in flight (fresh connects would serialise).
+      const agent = new Agent({ keepAlive: true, maxSockets: 5 });
+      const all = <T>(call: () => Promise<T>) => Promise.all(Array.from({ length: 5 }, call));
+      let answers: { status: number; body: string }[];
+      try {
+        const post = (token: string) => postForm(agent, `${idp.issuer}/token`,
+          { grant_type: 'refresh_token', refresh_token: token, client_id: idp.clientId });
+        await all(() => post('warm-up'));
+        idp.resetCounters();
+        answers = await all(() => post(refresh_token!));
+      } finally {
+        agent.destroy();
+      }
+      const bodies = answers.map((res) => JSON.parse(res.body) as Tokens);
+      assert.deepEqual(answers.map((res) => res.status), [200, 200, 200, 200, 200]);
+      assert.equal(new Set(bodies.map((b) => b.refresh_token)).size, 1, 'no forked token family');
+      const counters = idp.counters();
+      assert.deepEqual([counters.refreshGrants, counters.graceReuses, counters.grantRevocations], [1, 4, 0]);
+      assert.deepEqual(counters.errors, {});
+      assert.equal((await callApi(bodies[0]!.access_token)).status, 200);
+    } finally {
+      idp.setReuseGraceSeconds(0);
+    }
+  });
+
+  test('reuse-grace mode: after the window a reuse is strict again (invalid_grant, grant revoked)', async () => {
+    const GRACE_MS = 1000;
+    idp.setReuseGraceSeconds(GRACE_MS / 1000);
+    try {
+      const first = await signIn();
+      idp.resetCounters();
+      const sentAt = Date.now();
+      const second = await refresh(first.refresh_token!);
+      // No server event marks the window's end, so poll with the spent token itself: replays until
+      // the window closes, then the first strict answer.
+      let replays = 0;
+      let rejected: Response | undefined;
+      await waitUntil('the grace window to close', GRACE_MS + 3000, async () => {
+        const res = await rawRefresh(first.refresh_token!);
+        if (res.status !== 200) { rejected = res; return true; }
+        assert.equal(((await res.json()) as Tokens).refresh_token, second.refresh_token);
+        replays += 1;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return false;
+      });
+      assert.ok(Date.now() - sentAt > GRACE_MS, `strict again after ${Date.now() - sentAt} ms, before the window closed`);
+      assert.ok(replays >= 1, 'the window was open at first');
+      assert.equal(rejected!.status, 400);
+      assert.deepEqual(await rejected!.json(), { error: 'invalid_grant', error_description: 'refresh token already used' });
+      const counters = idp.counters();
+      assert.equal(counters.graceReuses, replays);
+      assert.ok(counters.grantRevocations >= 1);
+      assert.equal(counters.errors['refresh token already used'], 1);
+      assert.equal((await idp.introspect(second.access_token)).active, false);
+      assert.equal((await grantError(refresh(second.refresh_token!))).error_description, 'refresh token not found');
+    } finally {
+      idp.setReuseGraceSeconds(0);
+    }
+  });
+
+  test('reuse-grace mode never replays tokens of a revoked grant', async () => {
+    idp.setReuseGraceSeconds(30);
+    try {
+      const first = await signIn();
+      const second = await refresh(first.refresh_token!);
+      const revoked = await fetch(as.revocation_endpoint!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: second.refresh_token!, client_id: idp.clientId }),
+      });
+      assert.equal(revoked.status, 200);
+      idp.resetCounters();
+      assert.equal((await grantError(refresh(first.refresh_token!))).error_description, 'refresh token not found');
+      assert.equal(idp.counters().graceReuses, 0);
+    } finally {
+      idp.setReuseGraceSeconds(0);
+    }
+  });
+
+  test('reuseGraceSeconds is an option, defaults to strict and rejects negatives', async () => {
+    assert.equal(idp.reuseGraceSeconds(), 0);
+    assert.throws(() => idp.setReuseGraceSeconds(-1), RangeError);
+    await assert.rejects(startIdp({ reuseGraceSeconds: Number.NaN }), RangeError);
+    const graceful = await startIdp({ reuseGraceSeconds: 2 });
+    try {
+      assert.equal(graceful.reuseGraceSeconds(), 2);
+    } finally {
+      await graceful.close();
+    }
   });
 
   test('a 1 s access token becomes inactive at the server after expiry', async () => {
@@ -286,7 +409,7 @@ describe('test IdP', () => {
 });
 
 test('main.ts runs as a child process with a control plane and exits on SIGTERM', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/idp/main.ts', '--ttl', '30', '--quiet'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/idp/main.ts', '--ttl', '30', '--reuse-grace', '2', '--quiet'], {
     cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -302,9 +425,11 @@ test('main.ts runs as a child process with a control plane and exits on SIGTERM'
     assert.match(info.issuer, /^http:\/\/127\.0\.0\.1:\d+$/);
     const control = idpControl(info.controlUrl);
     assert.deepEqual(await control.counters(), {
-      refreshGrants: 0, authorizationCodeGrants: 0, deviceCodeGrants: 0, grantRevocations: 0,
+      refreshGrants: 0, authorizationCodeGrants: 0, deviceCodeGrants: 0, grantRevocations: 0, graceReuses: 0,
       tokensIssued: 0, errors: {}, apiCalls: 0, api401s: 0,
     });
+    await control.setReuseGraceSeconds(5);
+    await assert.rejects(control.setReuseGraceSeconds(-1), /HTTP 400/);
     await control.setFault('refuse');
     await assert.rejects(fetch(`${info.issuer}/.well-known/openid-configuration`));
     await control.setFault('none');

@@ -18,6 +18,8 @@ export interface WorldOptions {
   storeModel: StoreModel;
   lagMs?: number;
   ttl?: number;
+  /** IdP reuse-grace seconds (test/idp/grace.ts); unset keeps the strict default. */
+  reuseGraceSeconds?: number;
   idp?: Idp;
 }
 
@@ -36,8 +38,9 @@ export class World {
   static async create(options: WorldOptions): Promise<World> {
     const world = new World(options);
     world.ownsIdp = !options.idp;
-    world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60 });
+    world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60, reuseGraceSeconds: options.reuseGraceSeconds });
     if (options.ttl && options.idp) world.idp.setAccessTokenTtl(options.ttl);
+    if (options.reuseGraceSeconds !== undefined && options.idp) world.idp.setReuseGraceSeconds(options.reuseGraceSeconds);
     return world;
   }
 

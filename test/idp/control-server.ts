@@ -21,6 +21,7 @@ function routes(idp: Idp): Record<string, Handler> {
     'GET /__test/issued-tokens': () => idp.issuedTokens(),
     'POST /__test/reset': () => { idp.resetCounters(); return { ok: true }; },
     'POST /__test/ttl': ({ seconds }) => { idp.setAccessTokenTtl(Number(seconds)); return { ok: true }; },
+    'POST /__test/reuse-grace': ({ seconds }) => { idp.setReuseGraceSeconds(Number(seconds)); return { ok: true }; },
     'POST /__test/revoke-access': ({ token, latest }) => ({
       revoked: latest === true ? idp.revokeLatestAccessToken() : idp.revokeAccessToken(String(token)),
     }),

@@ -6,6 +6,8 @@ export interface IdpControl {
   resetCounters(): Promise<void>;
   issuedTokens(): Promise<string[]>;
   setAccessTokenTtl(seconds: number): Promise<void>;
+  /** 0 = strict; see grace.ts. */
+  setReuseGraceSeconds(seconds: number): Promise<void>;
   revokeAccessToken(token: string): Promise<boolean>;
   revokeLatestAccessToken(): Promise<boolean>;
   setFault(mode: FaultMode): Promise<void>;
@@ -28,6 +30,7 @@ export function idpControl(controlUrl: string): IdpControl {
     resetCounters: async () => { await call('POST', 'reset'); },
     issuedTokens: () => call<string[]>('GET', 'issued-tokens'),
     setAccessTokenTtl: async (seconds) => { await call('POST', 'ttl', { seconds }); },
+    setReuseGraceSeconds: async (seconds) => { await call('POST', 'reuse-grace', { seconds }); },
     revokeAccessToken: async (token) => (await call<{ revoked: boolean }>('POST', 'revoke-access', { token })).revoked,
     revokeLatestAccessToken: async () => (await call<{ revoked: boolean }>('POST', 'revoke-access', { latest: true })).revoked,
     setFault: async (mode) => { await call('POST', 'fault', { mode }); },

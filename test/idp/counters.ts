@@ -5,6 +5,8 @@ export interface Counters {
   authorizationCodeGrants: number;
   deviceCodeGrants: number;
   grantRevocations: number;
+  /** Reuse-grace replays (grace.ts); always 0 in strict mode. */
+  graceReuses: number;
   tokensIssued: number;
   errors: Record<string, number>;
   apiCalls: number;
@@ -19,6 +21,7 @@ function zero(): Counters {
     authorizationCodeGrants: 0,
     deviceCodeGrants: 0,
     grantRevocations: 0,
+    graceReuses: 0,
     tokensIssued: 0,
     errors: {},
     apiCalls: 0,

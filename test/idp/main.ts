@@ -1,4 +1,5 @@
-// Child-process entry: `node --import tsx test/idp/main.ts [--port N] [--ttl SECONDS] [--host 127.0.0.1|::1] [--quiet]`.
+// Child-process entry: `node --import tsx test/idp/main.ts [--port N] [--ttl SECONDS] [--host 127.0.0.1|::1]
+// [--reuse-grace SECONDS] [--quiet]`.
 // Prints one JSON line {issuer, clientId, apiUrl, controlUrl} on stdout when ready; logs go to stderr.
 import { parseArgs } from 'node:util';
 import { startControlServer } from './control-server.ts';
@@ -9,7 +10,10 @@ console.info = console.log = (...args: unknown[]) => console.error(...args);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { port: { type: 'string' }, ttl: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean', default: false } },
+    options: {
+      port: { type: 'string' }, ttl: { type: 'string' }, host: { type: 'string' }, 'reuse-grace': { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
   });
   const host = values.host ?? '127.0.0.1';
   if (host !== '127.0.0.1' && host !== '::1') throw new Error(`--host must be 127.0.0.1 or ::1, got ${host}`);
@@ -17,6 +21,7 @@ async function main(): Promise<void> {
     port: values.port === undefined ? undefined : Number(values.port),
     accessTokenTtl: values.ttl === undefined ? undefined : Number(values.ttl),
     host,
+    reuseGraceSeconds: values['reuse-grace'] === undefined ? undefined : Number(values['reuse-grace']),
     logger: values.quiet ? undefined : (line) => process.stderr.write(`[idp] ${line}\n`),
   });
   const control = await startControlServer(idp);

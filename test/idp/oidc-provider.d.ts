@@ -15,6 +15,10 @@ declare module 'oidc-provider' {
     body: unknown;
     type: string;
     state: Record<string, unknown>;
+    req: IncomingMessage;
+    request: { req: IncomingMessage };
+    response: { req: IncomingMessage };
+    set(field: string, value: string): void;
     oidc?: {
       route?: string;
       client?: OidcClient;

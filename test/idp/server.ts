@@ -7,6 +7,7 @@ import { startApi } from './api.ts';
 import { buildConfiguration, CLIENT_ID, INTROSPECTOR_ID } from './config.ts';
 import { CounterStore, type Counters } from './counters.ts';
 import { FaultableServer, type FaultMode } from './faults.ts';
+import { attachGrace, checkGrace } from './grace.ts';
 import { attachHooks } from './hooks.ts';
 import type { Introspection } from './introspection.ts';
 
@@ -26,6 +27,11 @@ export interface IdpOptions {
    * and query, so browser sign-in to a 127.0.0.1 IdP cannot work there).
    */
   host?: '127.0.0.1' | '::1';
+  /**
+   * Reuse-grace mode (grace.ts): seconds during which a rotated refresh token may be presented
+   * again and gets its first use's response replayed. Default 0 = strict (reuse revokes the grant).
+   */
+  reuseGraceSeconds?: number;
 }
 
 export interface Idp {
@@ -37,6 +43,9 @@ export interface Idp {
   resetCounters(): void;
   issuedTokens(): string[];
   setAccessTokenTtl(seconds: number): void;
+  /** 0 = strict. Applies to first uses made while it is > 0. */
+  setReuseGraceSeconds(seconds: number): void;
+  reuseGraceSeconds(): number;
   /** Revokes that access token only; its grant and refresh token stay valid. */
   revokeAccessToken(token: string): boolean;
   revokeLatestAccessToken(): boolean;
@@ -54,6 +63,7 @@ function checkTtl(seconds: number): number {
 export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
   const log = opts.logger ?? (() => {});
   let accessTokenTtl = checkTtl(opts.accessTokenTtl ?? 60);
+  let reuseGrace = checkGrace(opts.reuseGraceSeconds ?? 0);
   const counters = new CounterStore();
   const store = new MapStore();
   const introspector = { id: INTROSPECTOR_ID, secret: randomBytes(24).toString('base64url') };
@@ -67,6 +77,8 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
     accessTokenTtl: () => accessTokenTtl,
     introspectorSecret: introspector.secret,
   }));
+  const live = (refreshToken: string) => store.get(`RefreshToken:${refreshToken}`) !== undefined;
+  attachGrace(provider, { seconds: () => reuseGrace, live, counters, log });
   attachHooks(provider, counters, log);
   web.handler = provider.callback();
   const api = await startApi({ provider: web.handler, introspector, counters, log });
@@ -87,6 +99,8 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
     resetCounters: () => counters.reset(),
     issuedTokens: () => counters.issuedTokens(),
     setAccessTokenTtl: (seconds) => { accessTokenTtl = checkTtl(seconds); },
+    setReuseGraceSeconds: (seconds) => { reuseGrace = checkGrace(seconds); log(`reuse grace ${seconds} s`); },
+    reuseGraceSeconds: () => reuseGrace,
     revokeAccessToken,
     revokeLatestAccessToken: () => {
       const latest = counters.latestAccessToken();
