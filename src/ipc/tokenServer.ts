@@ -1,9 +1,10 @@
-// The window's terminal socket: serves the `tokenrelay` CLI from the window's TokenService, so a
-// terminal never refreshes on its own. Transport, limits and error bodies come from jsonServer;
-// routes and shapes from tokenProtocol. Security is layered as ssh-agent does it: a per-user 0700
-// directory, a 0600 socket with an unguessable name, and the path only in the terminal environment.
+// The window's terminal socket: serves the `tokenrelay` CLI from the window's TokenService (its
+// AccountService, with the same checks as every other consumer), so a terminal never refreshes on
+// its own. Transport, limits and error bodies come from jsonServer; routes and shapes from
+// tokenProtocol. Security is layered as ssh-agent does it: a per-user 0700 directory, a 0600
+// socket with an unguessable name, and the path only in the terminal environment.
 import type { Logger } from '../core/types.ts';
-import type { TokenService } from '../core/tokenService.ts';
+import type { TokenService } from '../app/tokenService.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { redactingLogger } from '../core/redact.ts';
 import { listenJson } from './jsonServer.ts';

@@ -1,6 +1,7 @@
-// The API other extensions get from `vscode.extensions.getExtension('tokenrelay.tokenrelay').activate()`.
+// The API other extensions get from `vscode.extensions.getExtension('tokenrelay.tokenrelay').activate()`,
+// answered by the AccountService like every other consumer.
 import type * as vscode from 'vscode';
-import type { TokenService } from '../core/tokenService.ts';
+import type { TokenService } from '../app/tokenService.ts';
 
 export interface GetAccessTokenOptions {
   /** Scopes the caller needs; each must be in tokenrelay.scopes. */

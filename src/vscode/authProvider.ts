@@ -1,19 +1,20 @@
-// The `tokenrelay` AuthenticationProvider: sessions are the registry's signed-in accounts, with
-// tokens from the one refresh path. onDidChangeSessions is derived by diffing what this window
-// last announced against what its brokers hold now, so a change made in any window (seen through
-// SecretStorage or the shared journal) is announced the same way as one made here.
+// The `tokenrelay` AuthenticationProvider over the AccountService: sessions are the signed-in
+// accounts, with tokens from the one refresh path and the same checks as every other consumer.
+// onDidChangeSessions is derived by diffing what this window last announced against what it holds
+// now, so a change made in any window (seen through SecretStorage or the shared journal) is
+// announced the same way as one made here.
 import * as vscode from 'vscode';
 import { describeError } from '../core/errors.ts';
 import { fingerprint } from '../core/fingerprint.ts';
 import type { Logger } from '../core/types.ts';
-import type { AccountEntry, AccountRegistry } from './accountRegistry.ts';
+import type { AccountService, AccountSession, AccountSummary } from '../app/accountService.ts';
 
 export const PROVIDER_ID = 'tokenrelay';
 export const PROVIDER_LABEL = 'Token Relay';
 
 /** Runs the interactive sign-in and resolves with the account signed in. */
 export interface SignInRunner {
-  run(): Promise<AccountEntry>;
+  run(): Promise<AccountSummary>;
 }
 
 interface Announced {
@@ -27,54 +28,39 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
   private announced = new Map<string, Announced>();
   private readonly subscription: { dispose(): void };
 
-  constructor(private readonly registry: AccountRegistry, private readonly signIn: SignInRunner, private readonly log: Logger) {
-    this.subscription = registry.onDidChange(() => this.announceChanges());
+  constructor(private readonly service: AccountService, private readonly signIn: SignInRunner, private readonly log: Logger) {
+    this.subscription = service.onDidChange(() => this.announceChanges());
   }
 
   async getSessions(scopes: readonly string[] | undefined, options?: vscode.AuthenticationProviderSessionOptions): Promise<vscode.AuthenticationSession[]> {
-    await this.registry.ready;
-    const settings = this.registry.currentSettings();
-    if (!settings) return [];
-    if (scopes && !covers(settings.oauth.scopes, scopes)) {
-      this.log.debug(`No session for scopes [${scopes.join(' ')}]: tokenrelay.scopes is [${settings.oauth.scopes.join(' ')}]`);
+    try {
+      return (await this.service.sessions({ scopes, account: options?.account })).map(toSession);
+    } catch (err) {
+      // A provider answers "no session"; the reason (not configured, a scope not in tokenrelay.scopes) goes to the log.
+      this.log.debug(`No session for scopes [${scopes?.join(' ') ?? ''}]: ${describeError(err)}`);
       return [];
     }
-    const wanted = options?.account;
-    const entries = this.registry.signedIn().filter((e) => !wanted || e.account.id === wanted.id || e.account.label === wanted.label);
-    const sessions: vscode.AuthenticationSession[] = [];
-    for (const entry of entries) {
-      try {
-        // Refreshes when needed, or waits for a refresh in flight in any window.
-        const grant = await entry.broker.getToken();
-        sessions.push(this.sessionOf(entry, grant.accessToken));
-      } catch (err) {
-        this.log.warn(`No current token for ${entry.account.label}: ${describeError(err)}`);
-      }
-    }
-    return sessions;
   }
 
   async createSession(scopes: readonly string[]): Promise<vscode.AuthenticationSession> {
-    await this.registry.ready;
-    const settings = this.registry.currentSettings();
-    if (settings && !covers(settings.oauth.scopes, scopes)) {
-      const missing = scopes.filter((s) => !settings.oauth.scopes.includes(s));
-      const message = `Token Relay is not configured for the scope(s) ${missing.join(', ')}. Add them to tokenrelay.scopes.`;
-      void vscode.window.showErrorMessage(message, 'Open Settings').then((pick) => {
+    await this.service.ready;
+    const problem = this.service.scopeProblem(scopes);
+    if (problem) {
+      void vscode.window.showErrorMessage(problem.message, 'Open Settings').then((pick) => {
         if (pick) void vscode.commands.executeCommand('tokenrelay.openSettings');
       });
-      throw new Error(message);
+      throw problem;
     }
-    const entry = await this.signIn.run();
-    const grant = await entry.broker.getToken();
+    const signedIn = await this.signIn.run();
+    const session = await this.service.session(signedIn.id, scopes);
     this.announceChanges();
-    return this.sessionOf(entry, grant.accessToken);
+    return toSession(session);
   }
 
   async removeSession(sessionId: string): Promise<void> {
-    await this.registry.ready;
-    if (!this.registry.entry(sessionId)) return;
-    await this.registry.signOut(sessionId);
+    await this.service.ready;
+    if (!this.service.account(sessionId)) return;
+    await this.service.signOut(sessionId);
     this.announceChanges();
   }
 
@@ -83,21 +69,11 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
     this.emitter.dispose();
   }
 
-  private sessionOf(entry: AccountEntry, accessToken: string): vscode.AuthenticationSession {
-    return {
-      id: entry.slotKey,
-      accessToken,
-      account: { id: entry.account.id, label: entry.account.label },
-      scopes: [...(this.registry.currentSettings()?.oauth.scopes ?? [])],
-    };
-  }
-
   /** Diffs the sessions this window holds now against the last announcement and fires the difference. */
   private announceChanges(): void {
     const now = new Map<string, Announced>();
-    for (const entry of this.registry.signedIn()) {
-      const token = entry.broker.peek()!.tokens.accessToken;
-      now.set(entry.slotKey, { session: this.sessionOf(entry, token), tokenFp: fingerprint(token) });
+    for (const held of this.service.heldSessions()) {
+      now.set(held.id, { session: toSession(held), tokenFp: fingerprint(held.accessToken) });
     }
     const added: vscode.AuthenticationSession[] = [];
     const removed: vscode.AuthenticationSession[] = [];
@@ -116,6 +92,6 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
   }
 }
 
-function covers(configured: readonly string[], requested: readonly string[]): boolean {
-  return requested.every((s) => configured.includes(s));
+function toSession(s: AccountSession): vscode.AuthenticationSession {
+  return { id: s.id, accessToken: s.accessToken, account: { id: s.account.id, label: s.account.label }, scopes: [...s.scopes] };
 }

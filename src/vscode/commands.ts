@@ -1,9 +1,9 @@
-// The palette commands and the status bar menu. Errors are shown as their message (which names
-// the fix), never as a stack trace.
+// The palette commands and the status bar menu, over the AccountService. Errors are shown as their
+// message (which names the fix), never as a stack trace.
 import * as vscode from 'vscode';
 import { describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Logger } from '../core/types.ts';
-import type { AccountEntry, AccountRegistry } from './accountRegistry.ts';
+import type { AccountService, AccountSummary } from '../app/accountService.ts';
 import type { SignInController } from './signIn.ts';
 import { formatRemaining } from './format.ts';
 
@@ -17,30 +17,30 @@ export const COMMANDS = {
 } as const;
 
 export interface CommandDeps {
-  registry: AccountRegistry;
+  service: AccountService;
   signIn: SignInController;
   channel: { show(preserveFocus?: boolean): void };
   log: Logger;
 }
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { registry, signIn, channel, log } = deps;
+  const { service, signIn, channel, log } = deps;
 
   const signInCommand = async (): Promise<void> => {
     await signIn.run().catch(() => undefined); // the controller already told the user
   };
 
   const signOut = async (): Promise<void> => {
-    await registry.ready;
-    const candidates = registry.accounts().filter((e) => e.broker.peek() || registry.statusOf(e).state !== 'signed-out');
-    const entry = await pickAccount(candidates, 'Sign out of which Token Relay account?');
-    if (!entry) {
+    await service.ready;
+    const candidates = service.accounts().filter((a) => a.signedIn || a.status.state !== 'signed-out');
+    const picked = await pickAccount(candidates, 'Sign out of which Token Relay account?');
+    if (!picked) {
       if (!candidates.length) void vscode.window.showInformationMessage('Token Relay: you are not signed in.');
       return;
     }
     try {
-      await registry.signOut(entry.slotKey);
-      void vscode.window.showInformationMessage(`Token Relay: signed out ${entry.account.label} in every window.`);
+      await service.signOut(picked.id);
+      void vscode.window.showInformationMessage(`Token Relay: signed out ${picked.account.label} in every window.`);
     } catch (err) {
       log.error(`Sign-out failed: ${describeError(err)}`);
       void vscode.window.showErrorMessage(`Token Relay sign-out failed: ${describeError(err)}`);
@@ -48,19 +48,16 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   };
 
   const refreshNow = async (): Promise<void> => {
-    await registry.ready;
-    const entry = registry.primary();
-    const held = entry?.broker.peek();
-    if (!entry || !held) {
+    await service.ready;
+    if (!service.primary()?.signedIn) {
       const pick = await vscode.window.showInformationMessage('Token Relay: you are not signed in.', 'Sign In');
       if (pick) await signInCommand();
       return;
     }
     try {
-      // Presenting the current token as rejected forces one refresh, shared with every window.
       const grant = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: 'Token Relay: refreshing' },
-        () => entry.broker.getToken({ rejectedAccessToken: held.tokens.accessToken }),
+        () => service.refreshNow(),
       );
       void vscode.window.showInformationMessage(
         `Token Relay: access token refreshed for ${grant.account.label}; it expires in ${formatRemaining(grant.expiresAt - Date.now())}.`);
@@ -78,18 +75,19 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   };
 
   const statusMenu = async (): Promise<void> => {
-    await registry.ready;
-    const signedIn = registry.signedIn().length > 0;
+    await service.ready;
+    const accounts = service.accounts();
+    const signedIn = accounts.some((a) => a.signedIn);
     type Item = vscode.QuickPickItem & { run: () => Promise<void> | void };
     const items: Item[] = [
       { label: '$(sign-in) Sign In', description: signedIn ? 'add or renew an account' : undefined, run: signInCommand },
-      ...(signedIn || registry.accounts().some((e) => registry.statusOf(e).state !== 'signed-out')
+      ...(signedIn || accounts.some((a) => a.status.state !== 'signed-out')
         ? [{ label: '$(sign-out) Sign Out', description: 'in every window', run: signOut }] : []),
       ...(signedIn ? [{ label: '$(sync) Refresh Now', run: refreshNow }] : []),
       { label: '$(output) Show Log', run: () => channel.show(true) },
       { label: '$(gear) Open Settings', run: openSettings },
     ];
-    const status = registry.status();
+    const status = service.status();
     const pick = await vscode.window.showQuickPick(items, {
       title: 'Token Relay',
       placeHolder: status.account ? `${status.account.label} — ${status.state}` : status.error ?? 'Not signed in',
@@ -107,11 +105,11 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   ];
 }
 
-async function pickAccount(entries: AccountEntry[], title: string): Promise<AccountEntry | undefined> {
-  if (entries.length <= 1) return entries[0];
+async function pickAccount(accounts: AccountSummary[], title: string): Promise<AccountSummary | undefined> {
+  if (accounts.length <= 1) return accounts[0];
   const pick = await vscode.window.showQuickPick(
-    entries.map((e) => ({ label: e.account.label, description: e.account.id !== e.account.label ? e.account.id : undefined, entry: e })),
+    accounts.map((a) => ({ label: a.account.label, description: a.account.id !== a.account.label ? a.account.id : undefined, summary: a })),
     { title },
   );
-  return pick?.entry;
+  return pick?.summary;
 }

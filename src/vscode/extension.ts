@@ -1,6 +1,7 @@
-// Entry point: wires the account registry (one broker per account, shared with every window) to
-// VS Code — the `tokenrelay` authentication provider, status bar, commands, log channel, settings,
-// the terminal bridge — and returns the public API.
+// Entry point: wires the AccountService (over the account registry: one broker per account, shared
+// with every window) to VS Code — the `tokenrelay` authentication provider, status bar, commands,
+// log channel, settings, the terminal bridge — and returns the public API. Every one of them gets
+// tokens and status from that one service.
 //
 // Activation: `onAuthenticationRequest:tokenrelay` (from contributes.authentication) plus
 // `onStartupFinished`, because the status bar item and the terminals' environment must exist
@@ -10,8 +11,9 @@ import * as vscode from 'vscode';
 import { join } from 'node:path';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/types.ts';
-import type { TokenService } from '../core/tokenService.ts';
-import { AccountRegistry, type RegistryOptions } from './accountRegistry.ts';
+import type { TokenService } from '../app/tokenService.ts';
+import { AccountRegistry, type RegistryOptions } from '../app/accountRegistry.ts';
+import { AccountService } from '../app/accountService.ts';
 import { createApi, type TokenRelayApi } from './api.ts';
 import { PROVIDER_ID, PROVIDER_LABEL, TokenRelayAuthProvider } from './authProvider.ts';
 import { registerCommands } from './commands.ts';
@@ -33,7 +35,7 @@ export interface ExtensionDeps {
 
 export interface ExtensionHandle {
   api: TokenRelayApi;
-  registry: AccountRegistry;
+  service: AccountService;
   auth: TokenRelayAuthProvider;
   statusBar: StatusBar;
   signIn: SignInController;
@@ -61,28 +63,28 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   const log = channelLogger(channel);
   const disposables: vscode.Disposable[] = [channel];
 
-  const registry = new AccountRegistry({
+  const service = new AccountService(new AccountRegistry({
     label: 'window',
     ...deps.registry,
     slotsRoot: join(context.globalStorageUri.fsPath, 'slots'),
     store: secretStoreFrom(context.secrets),
     log,
     memento: context.globalState,
-  });
-  const signIn = new SignInController(registry, log);
-  registry.setSignInHandler(async () => { await signIn.run(); });
+  }), log);
+  const signIn = new SignInController(service, log);
+  service.setSignInHandler(async () => { await signIn.run(); });
 
-  const auth = new TokenRelayAuthProvider(registry, signIn, log);
+  const auth = new TokenRelayAuthProvider(service, signIn, log);
   disposables.push(auth, vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, PROVIDER_LABEL, auth, { supportsMultipleAccounts: true }));
 
-  const statusBar = new StatusBar(registry);
-  disposables.push(statusBar, ...registerCommands({ registry, signIn, channel, log }));
+  const statusBar = new StatusBar(service);
+  disposables.push(statusBar, ...registerCommands({ service, signIn, channel, log }));
 
   const tokenChanged = new vscode.EventEmitter<void>();
   disposables.push(tokenChanged, auth.onDidChangeSessions(() => tokenChanged.fire()));
-  const api = createApi(registry, tokenChanged.event);
+  const api = createApi(service, tokenChanged.event);
 
-  const notices = registry.onNotice((notice) => {
+  const notices = service.onNotice((notice) => {
     const show = notice.kind === 'corrupt-secret'
       ? vscode.window.showWarningMessage(`Token Relay: ${notice.message}`, 'Sign In')
       : vscode.window.showInformationMessage(notice.message, 'Sign In');
@@ -93,17 +95,17 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
     if (!affectsSettings(event)) return;
     log.info('Settings changed; reloading the configuration');
-    void registry.configure(readSettings());
+    void service.configure(readSettings());
   }));
 
   const loadStarted = performance.now();
-  void registry.configure(readSettings()).then(() => {
-    const result = registry.settingsResult();
+  void service.configure(readSettings()).then(() => {
+    const result = service.settingsResult();
     if (result && !result.ok) log.warn(`Configuration: ${result.problem.message}`);
-    log.info(`Loaded ${registry.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);
+    log.info(`Loaded ${service.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);
     // VS Code lists a provider's sign-in in the Accounts menu only for a pending session request:
     // ask for our own while nobody is signed in, so the menu offers "Sign in with Token Relay".
-    if (result?.ok && registry.accounts().length === 0) {
+    if (result?.ok && service.accounts().length === 0) {
       const scopes = result.settings.oauth.scopes;
       void Promise.resolve().then(() => vscode.authentication.getSession(PROVIDER_ID, scopes, { createIfNone: false }))
         .catch((err) => log.debug(`Accounts menu request not placed: ${describeError(err)}`));
@@ -111,19 +113,19 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   }, (err) => log.error(`Loading the accounts failed: ${describeError(err)}`));
 
   try {
-    disposables.push(await (deps.startTerminalBridge ?? startTerminalBridge)(context, registry, log));
+    disposables.push(await (deps.startTerminalBridge ?? startTerminalBridge)(context, service, log));
   } catch (err) {
     log.error(`The terminal bridge did not start: ${describeError(err)}`);
   }
 
   let disposed = false;
   const handle: ExtensionHandle = {
-    api, registry, auth, statusBar, signIn, log,
+    api, service, auth, statusBar, signIn, log,
     activationMs: Math.round(performance.now() - started),
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await registry.dispose(); // brokers first: they still log to the channel while closing
+      await service.dispose(); // brokers first: they still log to the channel while closing
       for (const d of disposables.reverse()) {
         try { d.dispose(); } catch { /* keep disposing */ }
       }

@@ -20,14 +20,3 @@ export function channelLogger(channel: LogChannelLike): Logger {
     error: safe((m) => channel.error(m)),
   });
 }
-
-/** Prefixes every line, e.g. with the account a broker serves. */
-export function prefixedLogger(inner: Logger, prefix: string): Logger {
-  return {
-    trace: (m) => inner.trace(`${prefix} ${m}`),
-    debug: (m) => inner.debug(`${prefix} ${m}`),
-    info: (m) => inner.info(`${prefix} ${m}`),
-    warn: (m) => inner.warn(`${prefix} ${m}`),
-    error: (m) => inner.error(`${prefix} ${m}`),
-  };
-}

@@ -7,8 +7,8 @@ import type { Account, Logger, TokenSet } from '../core/types.ts';
 import type { OAuthClient } from '../oauth/oauthClient.ts';
 import { signInWithLoopback } from '../oauth/loopbackFlow.ts';
 import { signInWithDeviceCode, type DevicePrompt } from '../oauth/deviceFlow.ts';
-import type { AccountEntry, AccountRegistry } from './accountRegistry.ts';
-import type { SignInFlow } from './settings.ts';
+import type { AccountService, AccountSummary } from '../app/accountService.ts';
+import type { SignInFlow } from '../app/settings.ts';
 import { formatRemaining } from './format.ts';
 import { BrowserOpener } from './browserOpener.ts';
 
@@ -48,19 +48,19 @@ function isLoopbackAuthority(authority: string): boolean {
 }
 
 export class SignInController {
-  private running: Promise<AccountEntry> | undefined;
+  private running: Promise<AccountSummary> | undefined;
 
-  constructor(private readonly registry: AccountRegistry, private readonly log: Logger) {}
+  constructor(private readonly service: AccountService, private readonly log: Logger) {}
 
   /** One sign-in at a time per window: a second request joins the one in progress. */
-  run(options: SignInOptions = {}): Promise<AccountEntry> {
+  run(options: SignInOptions = {}): Promise<AccountSummary> {
     this.running ??= this.signIn(options).finally(() => { this.running = undefined; });
     return this.running;
   }
 
-  private async signIn(options: SignInOptions): Promise<AccountEntry> {
-    await this.registry.ready;
-    const result = this.registry.settingsResult();
+  private async signIn(options: SignInOptions): Promise<AccountSummary> {
+    await this.service.ready;
+    const result = this.service.settingsResult();
     if (!result?.ok) {
       const problem = result?.ok === false ? result.problem
         : new TokenRelayError('config', 'Token Relay is not configured yet.', 'Set tokenrelay.issuer and tokenrelay.clientId in your settings.');
@@ -69,7 +69,7 @@ export class SignInController {
     }
     const { settings } = result;
     const flow = options.flow ?? chooseFlow(settings.signInFlow, vscode.env.remoteName);
-    const client = this.registry.oauthClient();
+    const client = this.service.oauthClient();
     this.log.info(`Signing in with the ${flow === 'loopback' ? 'browser (loopback)' : 'device code'} flow`);
     let signedIn: FlowResult;
     try {
@@ -79,7 +79,7 @@ export class SignInController {
       throw isTokenRelayError(err, 'cancelled') ? new vscode.CancellationError() : err;
     }
     try {
-      return await this.registry.signIn(signedIn.tokens, signedIn.account, settings.identity);
+      return await this.service.signIn(signedIn.tokens, signedIn.account, settings.identity);
     } catch (err) {
       this.reportFailure(err, flow);
       throw err;

@@ -1,9 +1,9 @@
-// The status bar indicator. `presentStatus` turns the registry's state into text, tooltip and
-// click action (pure, unit-tested); StatusBar applies it and re-renders on every broker event,
-// from this window or another, and every second while an expiry countdown is shown.
+// The status bar indicator. `presentStatus` turns the AccountService's status into text, tooltip
+// and click action (pure, unit-tested); StatusBar applies it and re-renders on every change, from
+// this window or another, and every second while an expiry countdown is shown.
 import * as vscode from 'vscode';
-import type { ServiceStatus } from '../core/tokenService.ts';
-import type { AccountRegistry } from './accountRegistry.ts';
+import type { ServiceStatus } from '../app/tokenService.ts';
+import type { AccountService } from '../app/accountService.ts';
 import { formatRemaining } from './format.ts';
 
 export const STATUS_ITEM_ID = 'status';
@@ -31,7 +31,8 @@ export interface Presentation {
   ticking: boolean;
 }
 
-const STATE_WORDS: Record<ServiceStatus['state'], string> = {
+// Keyed by string: a state added later is shown by its own name rather than breaking the item.
+const STATE_WORDS: Record<string, string | undefined> = {
   'signed-out': 'signed out',
   'signed-in': 'signed in',
   refreshing: 'refreshing the access token',
@@ -78,7 +79,7 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
       background = 'error';
   }
 
-  lines.push(`**Token Relay** — ${isConfig ? 'configuration problem' : STATE_WORDS[s.state]}`);
+  lines.push(`**Token Relay** — ${isConfig ? 'configuration problem' : STATE_WORDS[s.state] ?? s.state}`);
   lines.push('');
   if (s.error && s.state !== 'signed-in') lines.push(`$(${isConfig ? 'gear' : 'info'}) ${escapeMarkdown(s.error)}`, '');
   const facts: string[] = [];
@@ -97,7 +98,7 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
   if (facts.length) lines.push(facts.join('  \n'), '');
   const others = input.others ?? [];
   if (others.length) {
-    lines.push(`Other accounts: ${others.map((o) => `${escapeMarkdown(o.label)} (${STATE_WORDS[o.state as ServiceStatus['state']] ?? o.state})`).join(', ')}`, '');
+    lines.push(`Other accounts: ${others.map((o) => `${escapeMarkdown(o.label)} (${STATE_WORDS[o.state] ?? o.state})`).join(', ')}`, '');
   }
   const actions = isConfig
     ? ['[Open Settings](command:tokenrelay.openSettings)', '[Show Log](command:tokenrelay.showLog)']
@@ -121,11 +122,11 @@ export class StatusBar implements vscode.Disposable {
   private ticker: NodeJS.Timeout | undefined;
   private last: Presentation | undefined;
 
-  constructor(private readonly registry: AccountRegistry) {
+  constructor(private readonly service: AccountService) {
     this.item = vscode.window.createStatusBarItem(STATUS_ITEM_ID, vscode.StatusBarAlignment.Right, 100);
     this.item.name = STATUS_ITEM_NAME;
-    this.subscription = registry.onDidChange(() => this.render());
-    void registry.ready.then(() => {
+    this.subscription = service.onDidChange(() => this.render());
+    void service.ready.then(() => {
       this.render();
       this.item.show();
     });
@@ -133,11 +134,11 @@ export class StatusBar implements vscode.Disposable {
 
   /** What the item shows now (also used by tests). */
   presentation(now = Date.now()): Presentation {
-    const primary = this.registry.primary();
-    const others = this.registry.accounts()
-      .filter((e) => e !== primary && (e.broker.peek() || this.registry.statusOf(e).state !== 'signed-out'))
-      .map((e) => ({ label: e.account.label, state: this.registry.statusOf(e).state }));
-    return presentStatus({ status: this.registry.status(), others }, now);
+    const primary = this.service.primary();
+    const others = this.service.accounts()
+      .filter((a) => a.id !== primary?.id && (a.signedIn || a.status.state !== 'signed-out'))
+      .map((a) => ({ label: a.account.label, state: a.status.state }));
+    return presentStatus({ status: this.service.status(), others }, now);
   }
 
   render(): void {

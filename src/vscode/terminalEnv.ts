@@ -13,7 +13,7 @@ import * as vscode from 'vscode';
 import { promises as fs } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { Logger } from '../core/types.ts';
-import type { TokenService } from '../core/tokenService.ts';
+import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';

@@ -8,7 +8,7 @@ import { build } from 'esbuild';
 import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/types.ts';
-import type { ServiceStatus, TokenRequest, TokenService } from '../../src/core/tokenService.ts';
+import type { ServiceStatus, TokenRequest, TokenService } from '../../src/app/tokenService.ts';
 import type { AccessGrant } from '../../src/core/broker.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';

@@ -282,7 +282,7 @@ describe('other windows', () => {
     const a = await world.openWindow();
     const b = await world.openWindow();
     const session = await signIn(a, 'alice');
-    await fake.waitFor(() => b.registry.signedIn().length === 1 || undefined, 5000, 'B adopted');
+    await fake.waitFor(() => b.service.heldSessions().length === 1 || undefined, 5000, 'B adopted');
     const before = idp.counters();
     const tokens = await Promise.all([a, b, a, b, b].map((w) => w.api.getAccessToken({ rejectedToken: session.accessToken })));
     assert.equal(new Set(tokens).size, 1, 'every caller got the same new token');
@@ -296,7 +296,7 @@ describe('other windows', () => {
     const a = await world.openWindow();
     const b = await world.openWindow();
     const session = await signIn(a, 'alice');
-    await fake.waitFor(() => b.registry.signedIn().length === 1 || undefined, 5000, 'B adopted');
+    await fake.waitFor(() => b.service.heldSessions().length === 1 || undefined, 5000, 'B adopted');
     let fired = 0;
     b.api.onDidChangeToken(() => fired++);
     await a.api.getAccessToken({ rejectedToken: session.accessToken });
@@ -328,9 +328,9 @@ describe('bad input', () => {
     const sessions = await c.provider.getSessions(undefined, {});
     assert.deepEqual(sessions.map((s) => s.account.label), ['bob']);
     assert.equal((await idp.introspect(sessions[0]!.accessToken)).active, true);
-    const aliceEntry = c.registry.entry(alice.id)!;
-    assert.equal(c.registry.statusOf(aliceEntry).errorCode, 'corrupt-secret');
-    assert.equal(c.registry.statusOf(aliceEntry).state, 'needs-sign-in');
+    const aliceStatus = c.service.account(alice.id)!.status;
+    assert.equal(aliceStatus.errorCode, 'corrupt-secret');
+    assert.equal(aliceStatus.state, 'needs-sign-in');
     await fake.waitFor(() => c.item.text === '$(pass) bob', 5000, 'status shows bob');
     assert.match(c.item.tooltipText, /Other accounts: alice \(sign-in needed\)/);
     assert.doesNotMatch(allLogText(), /\n\s+at /);
@@ -339,7 +339,7 @@ describe('bad input', () => {
     fake.openExternal = browserLogin('alice');
     const again = await c.provider.createSession(['openid'], {});
     assert.equal(again.id, alice.id);
-    assert.equal(c.registry.statusOf(c.registry.entry(alice.id)!).state, 'signed-in');
+    assert.equal(c.service.account(alice.id)!.status.state, 'signed-in');
   });
 
   test('changing the issuer signs out the old sessions (revoked) with a notification', async () => {

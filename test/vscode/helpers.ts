@@ -117,7 +117,7 @@ export class World {
       channel: fake.channels[channels]!,
     });
     this.windows.push(win);
-    await handle.registry.ready;
+    await handle.service.ready;
     return win;
   }
 

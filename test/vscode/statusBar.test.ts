@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { escapeMarkdown, presentStatus } from '../../src/vscode/statusBar.ts';
 import { formatRemaining } from '../../src/vscode/format.ts';
-import type { ServiceStatus } from '../../src/core/tokenService.ts';
+import type { ServiceStatus } from '../../src/app/tokenService.ts';
 
 const NOW = 1_700_000_000_000;
 const ISSUER = 'https://login.example.com/realms/dev';

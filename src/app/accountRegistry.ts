@@ -1,7 +1,8 @@
 // One broker per signed-in account of the current configuration, shared with every other window
 // through `<globalStorage>/slots`. Discovers accounts other windows sign in (watching the slots
-// directory), retires the accounts of a previous issuer/client, clears corrupt secrets, and offers
-// the window's TokenService. No `vscode` import: the extension wires it to the UI.
+// directory), retires the accounts of a previous issuer/client, and clears corrupt secrets.
+// Only AccountService uses it: an entry's broker never leaves src/app, so no consumer can get a
+// token past the service's checks.
 import { EventEmitter } from 'node:events';
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
 import { Broker, type BrokerEvent, type BrokerOptions, type BrokerStatus } from '../core/broker.ts';
@@ -9,8 +10,6 @@ import { Journal } from '../core/journal.ts';
 import { parseCredentials } from '../core/credentials.ts';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts';
-import type { ServiceStatus, TokenRequest, TokenService } from '../core/tokenService.ts';
-import type { AccessGrant } from '../core/broker.ts';
 import { OAuthClient } from '../oauth/oauthClient.ts';
 import type { OAuthConfig } from '../oauth/serverConfig.ts';
 import type { Settings, SettingsResult } from './settings.ts';
@@ -18,7 +17,6 @@ import {
   identityOf, listMetas, readMeta, sameIdentity, secretKeyOf, slotDirOf, slotKeyOf, writeMeta,
   type ConfigIdentity, type SlotMeta,
 } from './slots.ts';
-import { prefixedLogger } from './log.ts';
 
 /** globalState as far as the registry needs it (remembers the last configuration across restarts). */
 export interface Memento {
@@ -65,7 +63,7 @@ export interface RegistryNotice {
 const LAST_CONFIG_KEY = 'tokenrelay.lastConfig';
 const LIVE_STATES = new Set<BrokerStatus['state']>(['signed-in', 'refreshing', 'offline']);
 
-export class AccountRegistry implements TokenService {
+export class AccountRegistry {
   private readonly events = new EventEmitter();
   private readonly entries = new Map<string, AccountEntry>();
   private result: SettingsResult | undefined;
@@ -77,7 +75,6 @@ export class AccountRegistry implements TokenService {
   private watcher: FSWatcher | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
-  private signInHandler: (() => Promise<void>) | undefined;
   private readyResolve!: () => void;
   private disposed = false;
   /** Resolves once the first configuration has been loaded. */
@@ -321,11 +318,6 @@ export class AccountRegistry implements TokenService {
     this.emitChange({ reason: 'accounts', slotKey });
   }
 
-  /** Lets TokenService.requestSignIn show this window's sign-in UI. */
-  setSignInHandler(handler: () => Promise<void>): void {
-    this.signInHandler = handler;
-  }
-
   // ---- queries -------------------------------------------------------------------------------
 
   settingsResult(): SettingsResult | undefined {
@@ -366,45 +358,6 @@ export class AccountRegistry implements TokenService {
     return status;
   }
 
-  // ---- TokenService ----------------------------------------------------------------------------
-
-  async getToken(request: TokenRequest = {}): Promise<AccessGrant> {
-    await this.ready;
-    const settings = this.settings;
-    if (!settings) throw this.configProblem();
-    const missing = (request.scopes ?? []).filter((s) => !settings.oauth.scopes.includes(s));
-    if (missing.length) {
-      throw new TokenRelayError('config', `Token Relay is not configured for the scope(s) ${missing.join(', ')}.`,
-        'Add them to tokenrelay.scopes and sign in again.');
-    }
-    const entry = request.account
-      ? this.accounts().find((e) => e.account.id === request.account || e.account.label === request.account)
-      : this.primary();
-    if (!entry) {
-      throw request.account
-        ? new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${request.account}".`, 'Sign in with that account from the Accounts menu.')
-        : new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu or the Token Relay status bar item.');
-    }
-    if (entry.corrupt && !entry.broker.peek()) throw entry.corrupt;
-    return entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs });
-  }
-
-  status(): ServiceStatus {
-    const identity = this.settings?.identity;
-    const base = { issuer: identity?.issuer, clientId: identity?.clientId };
-    if (this.result && !this.result.ok) {
-      return { ...base, state: 'error', error: this.result.problem.message, errorCode: 'config' };
-    }
-    const entry = this.primary();
-    if (!entry) return { ...base, state: 'signed-out' };
-    return { ...base, ...this.statusOf(entry) };
-  }
-
-  async requestSignIn(): Promise<void> {
-    if (!this.signInHandler) throw new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu.');
-    await this.signInHandler();
-  }
-
   // ---- events --------------------------------------------------------------------------------
 
   onDidChange(listener: (change: RegistryChange) => void): Disposable {
@@ -438,7 +391,8 @@ export class AccountRegistry implements TokenService {
     await Promise.all(all.map((e) => e.broker.dispose().catch(() => undefined)));
   }
 
-  private configProblem(): TokenRelayError {
+  /** Why there is no usable configuration: the settings problem, or "not configured yet". */
+  configProblem(): TokenRelayError {
     if (this.result && !this.result.ok) return this.result.problem;
     return new TokenRelayError('config', 'Token Relay is not configured yet.', 'Set tokenrelay.issuer and tokenrelay.clientId in your settings.');
   }
@@ -457,6 +411,17 @@ export class AccountRegistry implements TokenService {
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Prefixes every line with the account a broker serves. */
+function prefixedLogger(inner: Logger, prefix: string): Logger {
+  return {
+    trace: (m) => inner.trace(`${prefix} ${m}`),
+    debug: (m) => inner.debug(`${prefix} ${m}`),
+    info: (m) => inner.info(`${prefix} ${m}`),
+    warn: (m) => inner.warn(`${prefix} ${m}`),
+    error: (m) => inner.error(`${prefix} ${m}`),
+  };
 }
 
 function isOAuthConfig(value: unknown): value is OAuthConfig {

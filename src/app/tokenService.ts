@@ -1,10 +1,10 @@
-// What a window offers to its consumers (terminal socket, extension API): tokens from the one
-// refresh path, status without tokens, and a way to ask the user to sign in.
-import type { AccessGrant, BrokerStatus } from './broker.ts';
+// What a window offers the consumers that only need tokens and status (terminal socket, extension
+// API). AccountService implements it; nothing else does in the extension.
+import type { AccessGrant, BrokerStatus } from '../core/broker.ts';
 
 export interface TokenRequest {
   /** Scopes the caller needs; must be covered by the configured scopes. */
-  scopes?: string[];
+  scopes?: readonly string[];
   minValidityMs?: number;
   /** A token the caller's server answered 401 to. */
   rejectedAccessToken?: string;

@@ -1,0 +1,127 @@
+// Validates the `tokenrelay.*` settings values: either a usable configuration or one readable
+// problem that names the setting and the fix (never a stack trace). Where the values come from is
+// the caller's business (src/vscode/settings.ts reads them from VS Code).
+import { TokenRelayError } from '../core/errors.ts';
+import { validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
+import { identityOf, type ConfigIdentity } from './slots.ts';
+
+export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
+export const DEFAULT_SKEW_SECONDS = 60;
+export const SIGN_IN_FLOWS = ['auto', 'loopback', 'deviceCode'] as const;
+export type SignInFlow = (typeof SIGN_IN_FLOWS)[number];
+const ENDPOINT_KEYS = ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo'] as const;
+
+export interface Settings {
+  oauth: OAuthConfig;
+  identity: ConfigIdentity;
+  signInFlow: SignInFlow;
+  refreshSkewMs: number;
+}
+
+export type SettingsResult =
+  | { ok: true; settings: Settings }
+  /** `unconfigured`: nothing set yet (a first run), as opposed to a wrong value. */
+  | { ok: false; problem: TokenRelayError; unconfigured: boolean };
+
+/** The settings source: `get(key)` (without the `tokenrelay.` prefix) returns the effective value or undefined. */
+export type SettingsSource = (key: string) => unknown;
+
+function problem(message: string, fix: string): TokenRelayError {
+  return new TokenRelayError('config', message, fix);
+}
+
+function optionalString(get: SettingsSource, key: string): string | undefined {
+  const value = get(key);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw problem(`tokenrelay.${key} must be a string.`, `Set tokenrelay.${key} to text in your settings.`);
+  return value.trim() || undefined;
+}
+
+function readEndpoints(get: SettingsSource): Endpoints | undefined {
+  const value = get('endpoints');
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw problem('tokenrelay.endpoints must be an object.',
+      `Set it to an object with the keys ${ENDPOINT_KEYS.join(', ')}, or remove it and use tokenrelay.issuer.`);
+  }
+  const out: Partial<Record<(typeof ENDPOINT_KEYS)[number], string>> = {};
+  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
+    if (!(ENDPOINT_KEYS as readonly string[]).includes(key)) {
+      throw problem(`tokenrelay.endpoints.${key} is not a known endpoint.`, `Use only ${ENDPOINT_KEYS.join(', ')}.`);
+    }
+    if (raw === undefined || raw === null || raw === '') continue;
+    if (typeof raw !== 'string') throw problem(`tokenrelay.endpoints.${key} must be a URL string.`, 'Set it to the https URL of that endpoint.');
+    out[key as (typeof ENDPOINT_KEYS)[number]] = raw.trim();
+  }
+  if (Object.keys(out).length === 0) return undefined;
+  return { ...out, token: out.token ?? '' };
+}
+
+function readScopes(get: SettingsSource): string[] {
+  const value = get('scopes');
+  if (value === undefined || value === null) return [...DEFAULT_SCOPES];
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) {
+    throw problem('tokenrelay.scopes must be a list of strings.', `For example ${JSON.stringify(DEFAULT_SCOPES)}.`);
+  }
+  const scopes = [...new Set((value as string[]).map((s) => s.trim()).filter(Boolean))];
+  const bad = scopes.find((s) => /\s|"|\\/.test(s));
+  if (bad) throw problem(`tokenrelay.scopes contains "${bad}", which is not a valid scope.`, 'List each scope as its own string, without spaces.');
+  return scopes;
+}
+
+function readFlow(get: SettingsSource): SignInFlow {
+  const value = get('signInFlow') ?? 'auto';
+  if (!(SIGN_IN_FLOWS as readonly unknown[]).includes(value)) {
+    throw problem(`tokenrelay.signInFlow "${String(value)}" is not a sign-in flow.`, 'Use "auto", "loopback" or "deviceCode".');
+  }
+  return value as SignInFlow;
+}
+
+function readSkew(get: SettingsSource): number {
+  const value = get('refreshSkewSeconds') ?? DEFAULT_SKEW_SECONDS;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw problem(`tokenrelay.refreshSkewSeconds must be a number of seconds, 0 or more (got ${JSON.stringify(value)}).`,
+      `Set it to, for example, ${DEFAULT_SKEW_SECONDS}.`);
+  }
+  return value * 1000;
+}
+
+function readResource(get: SettingsSource): string | undefined {
+  const resource = optionalString(get, 'resource');
+  if (resource === undefined) return undefined;
+  try {
+    new URL(resource);
+  } catch {
+    throw problem(`tokenrelay.resource "${resource}" is not an absolute URI.`,
+      'Set it to the resource or audience URI your API expects, for example https://api.example.com.');
+  }
+  return resource;
+}
+
+/** Validates everything; the first problem found is reported. */
+export function parseSettings(get: SettingsSource): SettingsResult {
+  try {
+    const issuer = optionalString(get, 'issuer');
+    const endpoints = readEndpoints(get);
+    const clientId = optionalString(get, 'clientId');
+    if (!issuer && !endpoints && !clientId) {
+      return {
+        ok: false,
+        unconfigured: true,
+        problem: problem('Token Relay is not configured yet.',
+          'Set tokenrelay.issuer (or tokenrelay.endpoints) and tokenrelay.clientId in your settings.'),
+      };
+    }
+    const oauth: OAuthConfig = { issuer, endpoints, clientId: clientId ?? '', scopes: readScopes(get), resource: readResource(get) };
+    validateConfig(oauth);
+    if (!issuer && !endpoints?.authorization && !endpoints?.deviceAuthorization) {
+      throw problem('tokenrelay.endpoints has no way to sign in.',
+        'Set tokenrelay.endpoints.authorization (browser sign-in) or tokenrelay.endpoints.deviceAuthorization (device code).');
+    }
+    const settings: Settings = { oauth, identity: identityOf(oauth), signInFlow: readFlow(get), refreshSkewMs: readSkew(get) };
+    return { ok: true, settings };
+  } catch (err) {
+    const error = err instanceof TokenRelayError ? err : problem(`The Token Relay settings could not be read (${String(err)}).`, 'Check the tokenrelay settings.');
+    return { ok: false, problem: error, unconfigured: false };
+  }
+}
