@@ -24,6 +24,10 @@ export interface WindowConfig {
   pauseAt?: 'beforeRefresh' | 'afterResponse';
   /** Coordination off: every process refreshes on its own (what naive tools do). */
   naive?: boolean;
+  /** Benchmark baselines instead of the broker: see inProcessClient.ts and lockAndRereadClient.ts. */
+  baseline?: 'inProcess' | 'lockAndReread';
+  /** The one plain-JSON credential file the baselines read (and lockAndReread writes). */
+  credentialFile?: string;
   /** Forward broker state events to the test (off in storms: nobody reads them there, and they cost CPU). */
   brokerEvents?: boolean;
   /** Report fingerprints instead of tokens (benchmarks: keeps the harness's own IPC small). */

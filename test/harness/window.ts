@@ -7,6 +7,8 @@ import { describeError, isTokenRelayError } from '../../src/core/errors.ts';
 import { openStore } from './stores.ts';
 import { fingerprint } from '../../src/core/fingerprint.ts';
 import { NaiveClient } from './naiveClient.ts';
+import { InProcessClient } from './inProcessClient.ts';
+import { LockAndRereadClient } from './lockAndRereadClient.ts';
 import { now, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
 
 const config: WindowConfig = JSON.parse(process.env.TOKENRELAY_HARNESS ?? '{}');
@@ -36,8 +38,17 @@ interface TokenSource {
   getToken(options: GetTokenOptions): Promise<{ accessToken: string; generation: number }>;
 }
 
+// The benchmark's baselines stand in for the broker; they report the IdP's answer as it does.
+function baselineSource(): TokenSource & { status(): unknown } | undefined {
+  if (!config.baseline) return undefined;
+  void client.prepare().catch(() => {}); // discovery ahead of the storm, as Broker.create does
+  const onResponse = () => void hook('afterResponse');
+  if (config.baseline === 'inProcess') return new InProcessClient(config.credentialFile!, client, clock, onResponse);
+  return new LockAndRereadClient(config.credentialFile!, client, clock, onResponse);
+}
+
 async function main(): Promise<void> {
-  const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = config.naive
+  const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = baselineSource() ?? (config.naive
     ? new NaiveClient(store, client, config.secretKey, clock)
     : await Broker.create({
       slotDir: config.slotDir,
@@ -51,7 +62,7 @@ async function main(): Promise<void> {
       backoff: config.backoff,
       refreshTimeoutMs: config.refreshTimeoutMs,
       hooks: { beforeRefresh: () => hook('beforeRefresh'), afterResponse: () => hook('afterResponse') },
-    });
+    }));
   if (source instanceof Broker && config.brokerEvents !== false) {
     source.onEvent((e) => void send({ event: 'broker', type: e.type, byThisProcess: e.byThisProcess, at: now() }));
   }
