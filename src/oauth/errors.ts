@@ -11,13 +11,16 @@ const FIXES: Record<string, string> = {
   invalid_target: 'Check tokenrelay.resource: the identity provider does not accept that resource.',
 };
 
+/** Connection failures that prove the request never reached the server. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL']);
+
 export function classifyOAuthError(err: unknown, during: string): TokenRelayError {
   if (err instanceof TokenRelayError) return err;
   if (err instanceof oauth.ResponseBodyError) {
     const detail = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
     if (err.error === 'invalid_grant') return new InvalidGrantError(detail);
     if (err.status >= 500 || err.status === 429 || err.error === 'temporarily_unavailable' || err.error === 'server_error') {
-      return new TransientError(`HTTP ${err.status} ${detail} during ${during}`, true);
+      return new TransientError(`HTTP ${err.status} ${detail} during ${during}`, false); // answered: nothing was rotated
     }
     return rejected(during, detail, err.error);
   }
@@ -28,12 +31,13 @@ export function classifyOAuthError(err: unknown, during: string): TokenRelayErro
   if (name === 'TimeoutError' || name === 'AbortError') return new TransientError(`timed out during ${during}`, true);
   if (err instanceof TypeError && /fetch failed/i.test(err.message)) {
     const code = (err.cause as NodeJS.ErrnoException | undefined)?.code ?? 'network error';
-    return new TransientError(`${code} during ${during}`, code !== 'ECONNREFUSED' && code !== 'ENOTFOUND');
+    // Refused or unresolvable: never sent. Anything else (a reset) may have been processed.
+    return new TransientError(`${code} during ${during}`, !NEVER_SENT.has(code));
   }
   if (err instanceof oauth.OperationProcessingError) {
     const response = err.cause instanceof Response ? err.cause : undefined;
     if (response && (response.status >= 500 || response.status === 429)) {
-      return new TransientError(`HTTP ${response.status} during ${during}`, true);
+      return new TransientError(`HTTP ${response.status} during ${during}`, false);
     }
     return new TokenRelayError('protocol', `The identity provider's answer to ${during} is not valid OAuth (${err.message}).`,
       'Check that tokenrelay.issuer (or tokenrelay.endpoints) points at an OAuth 2.0 / OpenID Connect server.');

@@ -43,9 +43,10 @@ export class OAuthClient implements RefreshClient {
   async refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet> {
     const server = await this.authorizationServer();
     try {
+      const sentAt = this.clock.now();
       const response = await oauth.refreshTokenGrantRequest(server, this.client, this.auth, refreshToken, this.requestOptions(server, signal));
       const receivedAt = this.clock.now();
-      return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), receivedAt);
+      return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {
       throw classifyOAuthError(err, 'the token refresh');
     }
@@ -67,10 +68,11 @@ export class OAuthClient implements RefreshClient {
     const server = await this.authorizationServer();
     try {
       const params = oauth.validateAuthResponse(server, this.client, callback, state);
+      const sentAt = this.clock.now();
       const response = await oauth.authorizationCodeGrantRequest(server, this.client, this.auth, params, redirectUri, verifier, this.requestOptions(server));
       const receivedAt = this.clock.now();
       const result = await oauth.processAuthorizationCodeResponse(server, this.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce });
-      return this.signedIn(server, result, receivedAt);
+      return this.signedIn(server, result, sentAt, receivedAt);
     } catch (err) {
       throw classifyOAuthError(err, 'sign-in');
     }
@@ -96,9 +98,10 @@ export class OAuthClient implements RefreshClient {
   async pollDeviceCode(deviceCode: string, signal?: AbortSignal): Promise<{ tokens: TokenSet; account: Account } | 'pending' | 'slow_down'> {
     const server = await this.authorizationServer();
     try {
+      const sentAt = this.clock.now();
       const response = await oauth.deviceCodeGrantRequest(server, this.client, this.auth, deviceCode, this.requestOptions(server, signal));
       const receivedAt = this.clock.now();
-      return await this.signedIn(server, await oauth.processDeviceCodeResponse(server, this.client, response), receivedAt);
+      return await this.signedIn(server, await oauth.processDeviceCodeResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {
       if (err instanceof oauth.ResponseBodyError && (err.error === 'authorization_pending' || err.error === 'slow_down')) {
         return err.error === 'slow_down' ? 'slow_down' : 'pending';
@@ -107,8 +110,8 @@ export class OAuthClient implements RefreshClient {
     }
   }
 
-  private async signedIn(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse, receivedAt: number) {
-    const tokens = this.toTokenSet(result, receivedAt);
+  private async signedIn(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse, sentAt: number, receivedAt: number) {
+    const tokens = this.toTokenSet(result, sentAt, receivedAt);
     return { tokens, account: await this.accountOf(server, result) };
   }
 
@@ -128,7 +131,11 @@ export class OAuthClient implements RefreshClient {
     return { id: 'default', label: 'Signed in' };
   }
 
-  private toTokenSet(r: oauth.TokenEndpointResponse, receivedAt: number): TokenSet {
+  /**
+   * Expiry counts from when the request was sent (the server dated it no earlier), less 1 s because
+   * servers date `exp` in whole seconds (P8); never from the server's clock.
+   */
+  private toTokenSet(r: oauth.TokenEndpointResponse, sentAt: number, receivedAt: number): TokenSet {
     const expiresIn = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : DEFAULT_EXPIRES_IN_S;
     return {
       accessToken: r.access_token,
@@ -136,8 +143,9 @@ export class OAuthClient implements RefreshClient {
       idToken: r.id_token,
       tokenType: String(r.token_type ?? 'bearer'),
       scope: r.scope,
-      obtainedAt: receivedAt,
-      expiresAt: receivedAt + expiresIn * 1000,
+      obtainedAt: sentAt,
+      expiresAt: sentAt + Math.max(expiresIn - 1, expiresIn / 2) * 1000,
+      roundTripMs: Math.max(0, receivedAt - sentAt),
     };
   }
 }
