@@ -1,51 +1,73 @@
-// The one refresh path. Every process that needs a token for an account goes through a Broker
-// for that account's slot directory; across all of them a refresh token is presented at most once.
+// The one refresh path of an account slot. Every process that needs a token for an account goes
+// through a Broker for that slot; across all of them a refresh token is presented at most once.
 //
-// Invariant: only the process that creates generation N's spend marker may present N's refresh
-// token, and only it may write generation N+1 from that refresh. Everyone else adopts N+1.
+// The slot directory is the store of record (sealedStore.ts): each generation is sealed there
+// under K before anyone receives its access token, so no fault can strand a generation in one
+// process's memory. The watched directory only wakes siblings; they read and authenticate what
+// they adopt. SecretStorage holds only K (keyring.ts).
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { basename } from 'node:path';
 import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenSet } from './types.ts';
 import { systemClock } from './types.ts';
-import { Journal, type GenerationRecord, type SlotState, type SlotStatus, type Writer } from './journal.ts';
+import { SealedStore, isActive, type ActiveGeneration, type Generation, type Writer } from './sealedStore.ts';
+import { SpendClaims, processAlive } from './spendClaim.ts';
+import { SharedStatus } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
-import { primeLocking, type HeldLock } from './refreshLock.ts';
-import { type Credentials, parseCredentials, serializeCredentials } from './credentials.ts';
+import { primeLocking } from './refreshLock.ts';
+import { Keyring } from './keyring.ts';
+import type { SealKey } from './seal.ts';
+import type { SiblingChannel } from './siblings.ts';
+import { FreshnessPolicy } from './freshness.ts';
+import { transition, eventOf, statusNameOf, problemOf, type AccountInput, type AccountState, type EventName, type StatusName } from './accountState.ts';
+import { RefreshProcedure, type ProtocolStep } from './refreshProcedure.ts';
+import { SingleFlight } from './singleFlight.ts';
 import { fingerprint } from './fingerprint.ts';
 import { InvalidGrantError, TokenRelayError, TransientError, describeError, isTokenRelayError } from './errors.ts';
-import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.ts';
-import { askPeer, PeerMesh, type Announcement } from './peerChannel.ts';
+import { defaultBackoff, type BackoffPolicy } from './backoff.ts';
 import { redactor, redactingLogger, silentLogger } from './redact.ts';
-import { defaultSocketDir, ensureSocketDir } from '../ipc/socketDir.ts';
 import { ProactiveTimer } from './proactiveTimer.ts';
+import { TIMEOUTS } from './timeouts.ts';
+import { elapsed } from './deadline.ts';
+import { unwritable } from './slotDir.ts';
+import { migrateLegacy } from './migration.ts';
+import type { Credentials } from './credentials.ts';
+
+export type { ProtocolStep } from './refreshProcedure.ts';
 
 export interface BrokerHooks {
-  /** Test fault injection: runs under the lock right before the spend claim and the request. */
-  beforeRefresh?(): void | Promise<void>;
-  /** Runs after the refresh response arrived, before anything is persisted. */
-  afterResponse?(): void | Promise<void>;
+  /** Test fault injection at each protocol step (README: "What happens when things fail"). */
+  at?(step: ProtocolStep): void | Promise<void>;
 }
 
 export interface BrokerOptions {
   slotDir: string;
+  /** Bound into every sealed record (default: the slot directory's name). */
+  slotId?: string;
+  /** Where a v1 session's credentials were kept; read once to upgrade it. */
   secretKey: string;
+  /** Where K is kept in SecretStorage (default `<secretKey>/seal-key`). */
+  keySecret?: string;
   store: SecretStore;
   client: RefreshClient;
+  /** Hands K to siblings whose secret view lacks it; without it a window waits for its view. */
+  siblings?: SiblingChannel;
   clock?: Clock;
   log?: Logger;
-  socketDir?: string;
   label?: string;
   refreshSkewMs?: number;
   lockStaleMs?: number;
   lockWaitMs?: number;
   refreshTimeoutMs?: number;
   viewCatchUpMs?: number;
+  /** The IdP's refresh-token reuse grace; 0 (default) = strict. */
+  reuseGraceMs?: number;
   backoff?: BackoffPolicy;
   proactive?: boolean;
   hooks?: BrokerHooks;
 }
 
-export type BrokerState = 'signed-out' | 'signed-in' | 'refreshing' | 'needs-sign-in' | 'offline' | 'error';
+export type BrokerState = StatusName;
 
 export interface BrokerStatus {
   state: BrokerState;
@@ -53,12 +75,14 @@ export interface BrokerStatus {
   expiresAt?: number;
   generation?: number;
   lastRefresh?: { at: number; byThisProcess: boolean; writer: Writer };
+  /** The process whose refresh this one is following. */
+  followingPid?: number;
   error?: string;
   errorCode?: string;
 }
 
 export interface BrokerEvent {
-  type: 'signed-out' | 'signed-in' | 'refreshing' | 'refreshed' | 'needs-sign-in' | 'offline' | 'error';
+  type: EventName;
   byThisProcess: boolean;
   status: BrokerStatus;
 }
@@ -74,120 +98,92 @@ export interface AccessGrant {
 export interface GetTokenOptions {
   /** The token a server just answered 401 to: refreshed unless it was already replaced. */
   rejectedAccessToken?: string;
-  /** The token must stay valid at least this long (default: the refresh skew). */
+  /** The token must stay valid at least this long (default: the refresh margin). */
   minValidityMs?: number;
 }
 
-const RECONCILE_DELAY_MS = 500;
-const DISPOSE_STORE_WAIT_MS = 3000;
-const HARD_REFRESH_TIMEOUT_MS = 120_000;
-const JOURNAL_RECHECK_MS = 1000;
-/** How long a journal write's wake-up waits for the announcement that follows it. */
-const ANNOUNCEMENT_GRACE_MS = 5;
-/** How long a journaled generation's announcement is awaited from its writer before pulling. */
-const ANNOUNCEMENT_WAIT_MS = 500;
-
-/** Credentials of a generation and how they reached this process (for the log). */
-interface Fetched {
-  creds: Credentials;
-  via: string;
-  /** Not pushed over a link nor found in this process's own secret view. */
-  fallback?: true;
-}
-
-const SOFT_TIMEOUT = Symbol('soft timeout');
-
-function softTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(SOFT_TIMEOUT), ms); });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
 export class Broker {
-  private readonly writer: Writer;
+  private readonly me: Writer;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly events = new EventEmitter();
+  private readonly store: SealedStore;
+  private readonly claims: SpendClaims;
+  private readonly status_: SharedStatus;
   private readonly waiter: LockWaiter;
-  private readonly inflight = new Map<number, Promise<Credentials>>();
-  private readonly gets = new Map<string, Promise<AccessGrant>>();
-  private readonly disposables: Disposable[] = [];
+  private readonly keyring: Keyring;
+  private readonly freshness: FreshnessPolicy;
+  private readonly procedure: RefreshProcedure;
   private readonly timer: ProactiveTimer;
-  private creds: Credentials | undefined;
-  private slotState: SlotState | 'unknown' = 'unknown';
-  private record: GenerationRecord | undefined;
-  private state: BrokerState = 'signed-out';
-  private lastError: TokenRelayError | undefined;
+  private readonly gets = new SingleFlight<string, AccessGrant>();
+  private readonly refreshes = new SingleFlight<number, ActiveGeneration>();
+  private readonly disposables: Disposable[] = [];
+  private state: AccountState = { kind: 'loading' };
+  /** The generation in hand: adopted from the store, or written here (maybe not yet durable). */
+  private held: ActiveGeneration | undefined;
+  /** The newest generation read from the store, whatever its state. */
+  private seen: Generation | undefined;
+  /** A refresh result the slot directory could not take yet (P5), retried until it is durable. */
+  private unpersisted: ActiveGeneration | undefined;
   private syncing: Promise<void> | undefined;
-  private syncAgain: Promise<void> | undefined;
-  private storeWrites: Promise<void> = Promise.resolve();
-  private reading: Promise<GenerationRecord | undefined> | undefined;
-  private readonly inFlight = new Set<number>();
-  private journalDirty = true;
-  private journalReadAt = 0;
-  private reconcileTimer: NodeJS.Timeout | undefined;
-  private releasing: Promise<void> | undefined;
-  private mesh: PeerMesh | undefined;
+  private syncAgain = false;
+  private storeReadAt = 0;
+  private secretWrites: Promise<void> = Promise.resolve();
   private disposed = false;
 
-  private constructor(private readonly journal: Journal, private readonly opts: BrokerOptions) {
+  private constructor(private readonly opts: BrokerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = redactingLogger(opts.log ?? silentLogger);
-    this.writer = { pid: process.pid, id: randomBytes(6).toString('hex'), label: opts.label };
-    this.waiter = new LockWaiter(journal, opts.lockStaleMs ?? 2000, this.log);
+    this.me = { pid: process.pid, id: randomBytes(6).toString('hex'), label: opts.label };
+    this.store = SealedStore.open(opts.slotDir, opts.slotId ?? basename(opts.slotDir));
+    this.claims = new SpendClaims(this.store.dir, this.store.tempDir);
+    this.status_ = new SharedStatus(this.store.dir, this.store.tempDir);
+    this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log);
+    this.keyring = new Keyring(opts.store, opts.keySecret ?? `${opts.secretKey}/seal-key`, this.store, opts.siblings,
+      (write) => this.queueSecretWrite(write), this.log, opts.viewCatchUpMs ?? TIMEOUTS.keyCatchUp);
+    this.freshness = new FreshnessPolicy(opts.refreshSkewMs ?? 60_000);
     this.timer = new ProactiveTimer(this.clock, () => this.proactiveRefresh());
+    this.procedure = new RefreshProcedure({
+      me: this.me, store: this.store, claims: this.claims, status: this.status_, waiter: this.waiter,
+      client: opts.client, clock: this.clock, log: this.log, freshness: this.freshness,
+      settings: {
+        lockWaitMs: opts.lockWaitMs ?? TIMEOUTS.lockWait,
+        softTimeoutMs: opts.refreshTimeoutMs ?? TIMEOUTS.refreshSoft,
+        hardTimeoutMs: TIMEOUTS.refreshHard,
+        reuseGraceMs: opts.reuseGraceMs ?? 0,
+        backoff: opts.backoff ?? defaultBackoff,
+      },
+      step: async (step) => { await opts.hooks?.at?.(step); },
+      sync: () => this.sync(),
+      requireHeld: () => this.requireHeld(),
+      apply: (input, by) => this.apply(input, by),
+      save: (next) => this.save(next),
+      refuse: (after, reason) => this.refuse(after, reason),
+      retryIn: (ms) => this.timer.retryIn(ms),
+    });
   }
 
   static async create(opts: BrokerOptions): Promise<Broker> {
-    const broker = new Broker(await Journal.open(opts.slotDir), opts);
+    const broker = new Broker(opts);
     await broker.start();
     return broker;
   }
 
   private async start(): Promise<void> {
-    await primeLocking(this.journal.tempDir);
-    const socketDir = await ensureSocketDir(this.opts.socketDir ?? defaultSocketDir());
-    this.mesh = await PeerMesh.open(socketDir, this.writer, {
-      current: () => this.held(),
-      // Asked for a generation the journal names: this process may hold it a moment before its record.
-      credentials: (gen) => (this.creds?.gen === gen ? this.creds : undefined),
-      announced: (a) => this.adoptAnnounced(a),
-    }, this.log);
-    this.writer.peer = this.mesh.socketPath;
-    await this.journal.registerPeer(this.writer.id, this.mesh.socketPath);
-    // Only new generations, spend claims and status reach the watch (see Journal); the lock waiter
-    // wakes on generations and status.
-    this.disposables.push(this.journal.watch((event, gen) => {
-      switch (event) {
-        case 'generation': {
-          const held = () => gen !== undefined && gen <= this.heldGeneration(); // announced already, or an old one pruned
-          if (held()) break;
-          this.journalDirty = true;
-          // Its writer announces it right after this write: a moment's grace usually makes this wake-up
-          // moot, so that a storm's siblings adopt without reading the journal first.
-          setTimeout(() => {
-            if (this.disposed || held()) return;
-            this.waiter.notify(event);
-            void this.syncQuietly();
-          }, ANNOUNCEMENT_GRACE_MS);
-          break;
-        }
-        case 'status':
-          this.waiter.notify(event);
-          void this.onStatusChanged();
-          break;
-        case 'spend':
-          void this.followSpender();
-          break;
-      }
+    await primeLocking(this.store.tempDir);
+    await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id));
+    this.disposables.push(this.store.watch((event, gen) => {
+      this.waiter.notify();
+      if (event === 'generation' && gen !== undefined && gen <= (this.held?.gen ?? 0) && this.state.kind === 'active') return; // written here, or pruned
+      if (event === 'claim') return this.noticeClaim();
+      if (event === 'status') return;
+      void this.syncQuietly();
     }));
-    this.disposables.push(this.opts.store.onDidChange((key) => {
-      if (key === this.opts.secretKey) void this.syncQuietly();
+    this.disposables.push(this.opts.store.onDidChange(() => {
+      // A stale whole-view write may have removed K from this window's view: put it back.
+      void this.keyring.repairView();
+      if (this.state.kind === 'unreadable') void this.syncQuietly();
     }));
-    // Linked before any storm: a refresh result then reaches this process as one write, with no
-    // connection set-up while CPUs are busiest. Registered first, then listed, so of two brokers
-    // starting together at least one links the other; a spender not linked yet is linked on demand.
-    for (const peer of await this.journal.peers()) this.mesh.connect(peer);
     await this.syncQuietly();
     void this.opts.client.prepare?.().catch((err) => this.log.debug(`Identity provider not reachable yet: ${describeError(err)}`));
   }
@@ -196,36 +192,8 @@ export class Broker {
 
   /** Callers asking the same while an answer is being worked out share that answer. */
   async getToken(options: GetTokenOptions = {}): Promise<AccessGrant> {
-    // Keyed in memory only; a storm's callers then cost one pass, not one each.
     const key = `${options.minValidityMs ?? ''}\n${options.rejectedAccessToken ?? ''}`;
-    let answer = this.gets.get(key);
-    if (!answer) {
-      answer = this.obtain(options).finally(() => this.gets.delete(key));
-      this.gets.set(key, answer);
-    }
-    return { ...(await answer) };
-  }
-
-  private async obtain(options: GetTokenOptions): Promise<AccessGrant> {
-    await this.syncIfBehind();
-    let creds = this.requireCredentials();
-    for (let round = 0; round < 4; round++) {
-      const rejected = options.rejectedAccessToken !== undefined
-        && fingerprint(options.rejectedAccessToken) === fingerprint(creds.tokens.accessToken);
-      if (!rejected && this.isFresh(creds, options.minValidityMs)) return grantOf(creds);
-      const startGen = creds.gen;
-      try {
-        creds = await this.refreshGeneration(creds.gen, rejected, options.minValidityMs);
-      } catch (err) {
-        // The session survives transient trouble: a token the clock still trusts is handed out.
-        if (isTokenRelayError(err, 'offline') && !rejected && this.remainingMs(creds) > 0) return grantOf(creds);
-        throw err;
-      }
-      // A new generation is handed out unless it expired on the way (its refresher was frozen).
-      if (creds.gen > startGen && this.remainingMs(creds) > 0) return grantOf(creds);
-    }
-    if (this.remainingMs(creds) > 0) return grantOf(creds);
-    throw new TokenRelayError('timeout', 'Token Relay could not obtain a fresh access token.', 'Try again; see the Token Relay log for details.');
+    return { ...(await this.gets.run(key, () => this.obtain(options))) };
   }
 
   /** Persists a brand-new grant from sign-in as the next generation of this slot. */
@@ -233,54 +201,60 @@ export class Broker {
     redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
     await this.withLock(async () => {
       await this.sync();
+      const key = await this.keyForWriting();
       for (;;) {
-        const gen = ((await this.journal.latest())?.gen ?? 0) + 1;
-        const next: Credentials = { v: 1, gen, account, tokens };
-        const persisted = await this.persist(next);
-        if (persisted) {
-          await persisted.stored; // a sign-in is complete once it is in this window's secret storage
-          break;
+        const next: ActiveGeneration = { gen: this.store.latestGen() + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now() };
+        if (this.writeGeneration(next, key)) {
+          this.adopt(next, 'signed in here');
+          return;
         }
       }
-      this.emit('signed-in', true);
     });
   }
 
   /** Revokes at the IdP (best effort), then signs out every process sharing this slot. */
   async signOut(): Promise<void> {
     await this.withLock(async () => {
-      await this.sync();
-      const held = this.creds;
-      const gen = ((await this.journal.latest())?.gen ?? 0) + 1;
-      await this.writeRecord(this.recordFor(gen, 'signed-out', held?.account));
-      this.creds = undefined;
-      this.setSlot('signed-out');
-      await this.queueStoreWrite(() => this.opts.store.delete(this.opts.secretKey));
+      await this.sync().catch(() => undefined);
+      const held = this.held;
+      const key = await this.keyForWriting();
+      for (;;) {
+        const gen = this.store.latestGen() + 1;
+        if (this.writeGeneration({ gen, state: 'signed-out', account: held?.account, writer: this.me, at: this.clock.now() }, key)) break;
+      }
+      this.held = undefined;
+      this.unpersisted = undefined;
+      this.timer.cancel();
+      this.apply({ type: 'signed-out' }, true);
+      await this.queueSecretWrite(() => this.opts.store.delete(this.opts.secretKey)).catch(() => undefined); // a v1 copy, if any
       if (held?.tokens.refreshToken) {
-        await this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(5000))
+        await this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke))
           .catch((err) => this.log.warn(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`));
       }
-      this.emit('signed-out', true);
     });
   }
 
   status(): BrokerStatus {
-    const c = this.creds;
-    const r = this.record;
+    const g = this.held;
+    const seen = this.seen;
+    const last = g ?? (isActive(seen) ? seen : undefined);
+    const problem = problemOf(this.state);
     return {
-      state: this.state,
-      account: c?.account ?? r?.account,
-      expiresAt: c?.tokens.expiresAt,
-      generation: c?.gen ?? r?.gen,
-      lastRefresh: r ? { at: r.at, byThisProcess: r.writer.id === this.writer.id, writer: r.writer } : undefined,
-      error: this.lastError?.message,
-      errorCode: this.lastError?.code,
+      state: statusNameOf(this.state),
+      account: g?.account ?? seen?.account,
+      expiresAt: g?.tokens.expiresAt,
+      generation: g?.gen ?? seen?.gen,
+      lastRefresh: last ? { at: last.at, byThisProcess: last.writer.id === this.me.id, writer: last.writer } : undefined,
+      followingPid: this.state.kind === 'active' && this.state.activity.kind === 'following' ? this.state.activity.pid : undefined,
+      error: problem?.message,
+      errorCode: problem?.code,
     };
   }
 
   /** Credentials as this process holds them now, without any I/O (for listing sessions). */
   peek(): Credentials | undefined {
-    return this.creds;
+    const g = this.held;
+    return g && this.state.kind === 'active' ? { v: 1, gen: g.gen, account: g.account, tokens: g.tokens } : undefined;
   }
 
   onEvent(listener: (event: BrokerEvent) => void): Disposable {
@@ -292,490 +266,311 @@ export class Broker {
     if (this.disposed) return;
     this.disposed = true;
     this.timer.cancel();
-    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     for (const d of this.disposables) d.dispose();
-    // A refresh's secret-store write may still be under way; a store that never answers must not hold up shutdown.
-    await softTimeout(this.storeWrites, DISPOSE_STORE_WAIT_MS).catch(() => undefined);
-    await this.journal.unregisterPeer(this.writer.id).catch(() => undefined);
-    await this.mesh?.close();
+    if (this.unpersisted) this.persistPending(); // a last try: once this process is gone, so is that generation
+    await Promise.race([this.secretWrites, elapsed(TIMEOUTS.disposeStoreWait)]).catch(() => undefined);
+    await this.opts.siblings?.close().catch(() => undefined);
   }
 
-  // ---- refresh ---------------------------------------------------------------------------
+  // ---- obtaining a token ------------------------------------------------------------------
 
-  /** One refresh of generation `gen` per process, whatever the number of callers. */
-  private refreshGeneration(gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials> {
-    let flight = this.inflight.get(gen);
-    if (!flight) {
-      flight = this.refreshAcrossProcesses(gen, rejected, minValidityMs).finally(() => this.inflight.delete(gen));
-      this.inflight.set(gen, flight);
+  private async obtain(options: GetTokenOptions): Promise<AccessGrant> {
+    await this.syncIfBehind();
+    let g = this.requireHeld();
+    for (let round = 0; round < 4; round++) {
+      const now = this.clock.now();
+      const rejected = options.rejectedAccessToken !== undefined && fingerprint(options.rejectedAccessToken) === fingerprint(g.tokens.accessToken);
+      if (!rejected && this.freshness.isFresh(g.tokens, now, options.minValidityMs)) return grantOf(g);
+      // Someone is refreshing it already: a token the server still accepts is handed out meanwhile (P4).
+      if (!rejected && options.minValidityMs === undefined && this.freshness.isUsable(g.tokens, now) && this.refreshUnderWay(g.gen)) return grantOf(g);
+      const startGen = g.gen;
+      try {
+        g = await this.refreshes.run(g.gen, () => this.refresh(g, rejected, options.minValidityMs));
+      } catch (err) {
+        // The session survives trouble that is not permanent: a token the clock still trusts is handed out.
+        const held = this.held;
+        if (!rejected && held && this.freshness.isUsable(held.tokens, this.clock.now()) && isTokenRelayError(err)
+          && ['offline', 'timeout', 'refresh-stuck', 'degraded', 'lock-dir'].includes(err.code)) return grantOf(held);
+        throw err;
+      }
+      // A new generation is handed out unless it expired on the way (its refresher was frozen).
+      if (g.gen > startGen && this.freshness.isUsable(g.tokens, this.clock.now())) return grantOf(g);
     }
-    return flight;
+    if (this.freshness.isUsable(g.tokens, this.clock.now())) return grantOf(g);
+    throw new TokenRelayError('timeout', 'Token Relay could not obtain a fresh access token.', 'Try again; see the Token Relay log for details.');
   }
 
-  private async refreshAcrossProcesses(gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials> {
-    const deadline = this.clock.now() + (this.opts.lockWaitMs ?? 30_000);
-    // In memory first: an announcement may already have moved this process on, without any I/O.
-    const advanced = () => (this.record?.gen ?? gen) !== gen;
+  /** Runs the refresh procedure, following a live spender's claim up to the lock-wait bound (P4). */
+  private async refresh(g: ActiveGeneration, rejected: boolean, minValidityMs?: number): Promise<ActiveGeneration> {
+    const deadline = performance.now() + (this.opts.lockWaitMs ?? TIMEOUTS.lockWait);
     for (;;) {
-      if (advanced()) return this.requireCredentials();
-      await this.releasing;
-      // A live sibling is spending this generation already: its result is awaited, not the lock.
-      const spender = await this.followSpender(gen);
-      if (spender) {
-        this.log.info(`Generation ${gen} is being refreshed by pid ${spender.pid}; waiting for its result`);
-      } else {
-        const outcome = await this.waiter.acquire(async () => advanced() || (await this.syncIfBehind(), advanced()),
-          Math.max(0, deadline - this.clock.now()));
-        if ('advanced' in outcome) return this.requireCredentials();
-        const result = await this.underLock(outcome.lock, gen, rejected, minValidityMs);
-        if (result !== 'wait') return result;
+      if ((this.held?.gen ?? 0) > g.gen) return this.requireHeld();
+      const live = this.claims.inspect(g.gen, this.me);
+      const outcome = live?.kind === 'live' ? { follow: live.claim } : await this.procedure.run(g, rejected, minValidityMs, deadline);
+      if ('generation' in outcome) return outcome.generation;
+      const { pid } = outcome.follow.owner;
+      this.log.info(`Generation ${g.gen} is being refreshed by pid ${pid}; waiting for its result`);
+      this.apply({ type: 'following', pid }, false);
+      const settled = await this.follow(g.gen, deadline);
+      if (settled === 'advanced') return this.requireHeld();
+      if (settled === 'timeout') {
+        throw new TokenRelayError('refresh-stuck', `A refresh is in progress in pid ${pid}, which is not responding.`,
+          'It may be suspended (a debugger, Ctrl+Z, a sleeping laptop); Token Relay recovers when it resumes or exits. Try again in a moment.');
       }
-      // The token is being spent by a live process (possibly frozen or slow): wait for its result.
-      await this.waitForGeneration(gen, deadline);
+      // Its claimer died or gave the claim back: decide again, under the lock.
     }
   }
 
-  private async underLock(lock: HeldLock, gen: number, rejected: boolean, minValidityMs?: number): Promise<Credentials | 'wait'> {
-    try {
-      await this.sync();
-      const creds = this.requireCredentials();
-      if (creds.gen !== gen) return creds;
-      if (!rejected && this.isFresh(creds, minValidityMs)) return creds;
-      const status = await this.offlineStatus(gen);
-      if (status.offlineUntil && status.offlineUntil > this.clock.now()) {
-        throw this.lastError instanceof TransientError ? this.lastError
-          : new TransientError(status.lastError ?? 'recent failures; retrying later', false);
+  /** Waits for generation `gen` to be superseded, or for its live claim to end, or the deadline. */
+  private async follow(gen: number, deadline: number): Promise<'advanced' | 'claim-ended' | 'timeout'> {
+    while (performance.now() < deadline) {
+      const since = this.waiter.mark();
+      await this.syncIfBehind();
+      if ((this.held?.gen ?? 0) > gen || this.state.kind !== 'active') return 'advanced';
+      if (this.claims.inspect(gen, this.me)?.kind !== 'live') return 'claim-ended';
+      // Its spender found the identity provider not answering: say so now rather than block.
+      const backoff = this.status_.read(gen);
+      const waitingOnIdp = backoff.awaitingAnswer && backoff.gen === gen && backoff.by && processAlive(backoff.by.pid);
+      if (waitingOnIdp || (backoff.offlineUntil && backoff.offlineUntil > this.clock.now())) {
+        throw new TransientError(backoff.lastError ?? 'the identity provider is not answering', true);
       }
-      if (this.inFlight.has(gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
-      if (!creds.tokens.refreshToken) {
-        throw new TokenRelayError('needs-sign-in', 'The access token expired and the identity provider issued no refresh token.',
-          'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
-      }
-      await this.opts.hooks?.beforeRefresh?.();
-      // The claim is the right to send: taken right before the request, so a holder frozen
-      // before this point is safely overtaken, and one frozen after it is waited for.
-      if (!(await this.claimSpend(gen))) return 'wait';
-      return await this.spend(creds, creds.tokens.refreshToken, lock, status);
-    } finally {
-      // Callers get their result without waiting for the unlock; the next acquire waits for it.
-      this.releasing = releaseLock(lock, this.log);
+      // Store events wake this at once; a dead claimer makes none, so liveness is checked on a tick.
+      await this.waiter.nextEvent(Math.min(TIMEOUTS.staleCheck, Math.max(0, deadline - performance.now())), since);
     }
+    return 'timeout';
   }
 
-  /** True when this process may present generation `gen`'s refresh token. */
-  private async claimSpend(gen: number): Promise<boolean> {
-    const claim = await this.journal.claimSpend(gen, this.writer);
-    if (claim === 'claimed' || claim.owner.id === this.writer.id) return true;
-    if (isAlive(claim.owner.pid)) {
-      this.log.info(`Generation ${gen} is being refreshed by pid ${claim.owner.pid}; waiting for its result`);
-      return false;
-    }
-    // Its spender died mid-refresh; the token may be unspent. At most one process retries it, once.
-    const retry = await this.journal.claimSpend(gen, this.writer, true);
-    if (retry !== 'claimed') return false;
-    this.log.warn(`pid ${claim.owner.pid} died while refreshing generation ${gen}; retrying that refresh once`);
-    return true;
-  }
-
-  private async spend(creds: Credentials, refreshToken: string, lock: HeldLock, status: SlotStatus): Promise<Credentials> {
-    const gen = creds.gen;
-    this.emit('refreshing', true);
-    this.log.info(`Refreshing generation ${gen} (refresh token ${fingerprint(refreshToken)})`);
-    // Callers stop waiting after the soft timeout; the request itself keeps its claim until the hard
-    // one, because once sent it may have rotated the token at the server: presenting it again would
-    // be reuse. A late answer is still persisted.
-    const request = this.opts.client.refresh(refreshToken, AbortSignal.timeout(HARD_REFRESH_TIMEOUT_MS));
-    this.inFlight.add(gen);
-    void request.finally(() => this.inFlight.delete(gen)).catch(() => undefined);
-    let tokens: TokenSet;
-    try {
-      tokens = await softTimeout(request, this.opts.refreshTimeoutMs ?? 15_000);
-    } catch (err) {
-      if (err !== SOFT_TIMEOUT) return this.refreshFailed(creds, err);
-      void request.then((late) => this.refreshed(creds, late), (late) => this.refreshFailed(creds, late)).catch(() => undefined);
-      return this.offline(gen, new TransientError('timed out waiting for the identity provider; its answer will still be used', true), status);
-    }
-    if (lock.compromised) this.log.warn('The refresh lock was taken over while refreshing; the spend marker still makes this result the only one');
-    return this.refreshed(creds, tokens);
-  }
-
-  /** Persists a refresh result as the next generation (the spend claim makes it the only one). */
-  private async refreshed(creds: Credentials, tokens: TokenSet): Promise<Credentials> {
-    const gen = creds.gen;
-    await this.opts.hooks?.afterResponse?.();
-    redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
-    const next: Credentials = { v: 1, gen: gen + 1, account: creds.account, tokens: { ...tokens, refreshToken: tokens.refreshToken ?? creds.tokens.refreshToken } };
-    const persisted = await this.persist(next);
-    if (!persisted) {
-      this.log.warn(`Generation ${gen + 1} was written by someone else (a new sign-in); discarding this refresh result`);
-      await this.sync();
-      return this.requireCredentials();
-    }
-    // Callers get the token without waiting for secret storage (an IPC round trip in VS Code). The
-    // generation is journaled and announced: a sibling that adopted it writes it to its own view too.
-    void persisted.stored.catch((err) => {
-      this.log.warn(`Could not save generation ${gen + 1} to secret storage (${describeError(err)}); trying again shortly`);
-      this.scheduleReconcile();
-    });
-    await this.clearOfflineStatus(); // before 'refreshed': whoever reacts to it must not read a stale offline status
-    this.log.info(`Refreshed: generation ${gen + 1}, access token ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - this.clock.now()) / 1000)} s`);
-    this.emit('refreshed', true);
-    return next;
-  }
-
-  /** The shared offline status if it concerns generation `gen`; a newer generation makes it history. */
-  private async offlineStatus(gen: number): Promise<SlotStatus> {
-    const status = await this.journal.readStatus();
-    return status.gen === undefined || status.gen >= gen ? status : {};
-  }
-
-  private async clearOfflineStatus(): Promise<void> {
-    try {
-      if ((await this.journal.readStatus()).failures) await this.journal.writeStatus({});
-    } catch (err) {
-      this.log.debug(`Could not clear the offline status: ${describeError(err)}`);
-    }
-  }
-
-  private async refreshFailed(creds: Credentials, err: unknown): Promise<never> {
-    const gen = creds.gen;
-    if (err instanceof InvalidGrantError) {
-      // Another process may have rotated it after all: adopt before concluding anything.
-      await this.sync();
-      const latest = await this.journal.latest();
-      if (latest && latest.gen !== gen) throw new TokenRelayError('stale-view', 'The session changed while refreshing.', 'Try again.');
-      this.log.warn(`The identity provider refused refresh token ${fingerprint(creds.tokens.refreshToken ?? '')}: ${err.detail}`);
-      await this.writeRecord(this.recordFor(gen + 1, 'needs-sign-in', creds.account, err.detail));
-      this.creds = undefined;
-      this.lastError = err;
-      this.setSlot('needs-sign-in');
-      this.emit('needs-sign-in', true);
-      throw err;
-    }
-    await this.journal.releaseSpend(gen);
-    const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
-    if (error instanceof TransientError) return this.offline(gen, error, await this.offlineStatus(gen));
-    this.lastError = error;
-    this.log.error(`Refresh failed: ${error.message}`);
-    this.emit('error', true);
-    throw error;
-  }
-
-  /** Keeps the session, backs off (shared by every window through status.json) and retries later. */
-  private async offline(gen: number, error: TransientError, status: SlotStatus): Promise<never> {
-    const failures = (status.failures ?? 0) + 1;
-    const delay = backoffDelay(this.opts.backoff ?? defaultBackoff, failures);
-    this.lastError = error;
-    await this.journal.writeStatus({ gen, failures, offlineUntil: this.clock.now() + delay, lastError: error.detail, by: this.writer });
-    this.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
-    this.timer.retryIn(delay);
-    this.emit('offline', true);
-    throw error;
+  private refreshUnderWay(gen: number): boolean {
+    if (this.procedure.isOutstanding(gen)) return true;
+    return this.claims.inspect(gen, this.me)?.kind === 'live';
   }
 
   private async proactiveRefresh(): Promise<void> {
-    if (this.disposed || !this.creds) return;
+    const g = this.held;
+    if (this.disposed || !g) return;
     try {
-      // The timer fires before the token counts as stale (skew + jitter): ask for more validity than
-      // it has left, so this generation is refreshed; a newer one from another process already has it.
-      await this.getToken({ minValidityMs: Math.max(0, this.remainingMs(this.creds)) + 1 });
+      // Fired before the token counts as stale (margin + jitter): ask for more validity than it has
+      // left, so this generation is refreshed; a newer one from another process already has it.
+      await this.getToken({ minValidityMs: Math.max(0, g.tokens.expiresAt - this.clock.now()) + 1 });
     } catch (err) {
       this.log.debug(`Proactive refresh did not complete: ${describeError(err)}`);
-      const status = this.creds ? await this.offlineStatus(this.creds.gen).catch(() => ({} as SlotStatus)) : {};
-      if (this.creds) this.timer.retryIn(Math.max(1000, (status.offlineUntil ?? 0) - this.clock.now()));
+      const status = this.status_.read(g.gen);
+      if (this.held) this.timer.retryIn(Math.max(1000, (status.offlineUntil ?? 0) - this.clock.now()));
     }
   }
 
-  // ---- persistence and adoption -------------------------------------------------------------
+  // ---- saving -------------------------------------------------------------------------------
 
   /**
-   * Journals `next`, then hands it to siblings; undefined when that generation was taken meanwhile
-   * (a new sign-in). Its secret-store write is queued after that, and `stored` settles once it has
-   * landed: a store can be slow (VS Code's goes through the main process to the OS keychain), and
-   * a refresh's callers do not wait for it.
+   * Saves a refresh result as the next generation: durable before any caller gets its token.
+   * When the slot directory cannot take it (full, read-only, I/O error), the generation is kept in
+   * memory and served, its claim stays (this process is alive, so nobody presents the old token),
+   * and writing is retried with back-off: degraded until it lands (P5).
    */
-  private async persist(next: Credentials): Promise<{ stored: Promise<void> } | undefined> {
-    const previous = this.creds;
-    this.creds = next; // served to peers from the moment the journal announces it
-    const record = this.recordFor(next.gen, 'active', next.account);
-    if (!(await this.writeRecord(record))) {
-      this.creds = previous;
-      return undefined;
+  private async save(next: ActiveGeneration): Promise<boolean> {
+    redactor.remember(next.tokens.accessToken, next.tokens.refreshToken, next.tokens.idToken);
+    const key = this.keyOf();
+    try {
+      if (!this.writeGeneration(next, key)) return false;
+    } catch (err) {
+      this.unpersisted = next;
+      const problem = unwritable(this.store.dir, 'slot directory', (err as NodeJS.ErrnoException).code ?? describeError(err));
+      this.log.error(`${problem.message} Generation ${next.gen} is kept in memory and written as soon as the directory accepts it.`);
+      this.adopt(next, 'kept in memory: not yet durable');
+      this.apply({ type: 'degraded', problem: { code: 'degraded', message: problem.message } }, true);
+      void this.retryPersisting();
+      return true;
     }
-    // Journaled, so every sibling may adopt it as received; each that does also holds it in memory
-    // and writes it back to its own view, so it survives this process even before the store is done.
-    this.mesh?.announce({ record, credentials: next });
-    this.lastError = undefined;
-    this.setSlot('active');
-    this.timer.schedule(this.refreshAt(next));
-    const stored = this.queueStoreWrite(async () => {
-      if (this.creds?.gen !== next.gen) return; // moved on: a newer generation, or a sign-out, is queued behind
-      const view = await this.readView().catch(() => undefined);
-      if (!view || view.gen < next.gen) await this.opts.store.store(this.opts.secretKey, serializeCredentials(next));
-    });
-    return { stored };
-  }
-
-  /** Secret-store writes run one at a time, in order: an earlier one landing late never overwrites a later one. */
-  private queueStoreWrite(write: () => Promise<void>): Promise<void> {
-    const done = this.storeWrites.then(write);
-    this.storeWrites = done.catch(() => undefined);
-    return done;
-  }
-
-  private async writeRecord(record: GenerationRecord): Promise<boolean> {
-    if (!(await this.journal.write(record))) return false;
-    this.record = record;
+    await this.opts.hooks?.at?.('durable');
+    this.adopt(next, 'refreshed here');
     return true;
   }
 
-  /** The newest generation this process knows of, held or journaled. */
-  private heldGeneration(): number {
-    return Math.max(this.record?.gen ?? 0, this.creds?.gen ?? 0);
+  private async retryPersisting(): Promise<void> {
+    for (let attempt = 1; this.unpersisted && !this.disposed; attempt++) {
+      await elapsed(Math.min(TIMEOUTS.persistRetryCap, TIMEOUTS.persistRetryBase * 2 ** (attempt - 1)));
+      this.persistPending();
+    }
   }
 
-  /** The journaled generation this process holds, for siblings. */
-  private held(): Announcement | undefined {
-    const record = this.record;
-    const credentials = this.creds;
-    return record && credentials && record.gen === credentials.gen && record.state === 'active' ? { record, credentials } : undefined;
+  /** One attempt to make the unpersisted generation durable. */
+  private persistPending(): void {
+    const pending = this.unpersisted;
+    if (!pending) return;
+    try {
+      const written = this.writeGeneration(pending, this.keyOf());
+      this.unpersisted = undefined;
+      if (!written) {
+        this.log.warn(`Generation ${pending.gen} was written by someone else meanwhile; discarding this process's copy`);
+        void this.syncQuietly();
+        return;
+      }
+      this.log.info(`Generation ${pending.gen} is now durable in the slot directory`);
+      this.apply({ type: 'persisted' }, true);
+    } catch (err) {
+      this.log.debug(`Slot directory still not writable: ${describeError(err)}`);
+    }
   }
 
-  /** A sibling's announcement is already journaled: adopt it unless this process is further on. */
-  private adoptAnnounced({ record, credentials }: Announcement): void {
-    if (this.disposed) return;
-    const recordGen = this.record?.gen ?? 0;
-    if (record.gen < recordGen || (record.gen === recordGen && this.creds) || record.gen <= (this.creds?.gen ?? 0)) return;
-    this.adopt(record, { creds: credentials, via: 'over a link' });
+  private writeGeneration(g: Generation, key: SealKey): boolean {
+    const written = this.store.write(g, key);
+    if (written) this.seen = g;
+    return written;
   }
 
-  /** The live sibling that claimed generation `gen`'s refresh, if any; links to it to be handed the result. */
-  private async followSpender(gen = this.record?.state === 'active' ? this.record.gen : undefined): Promise<Writer | undefined> {
-    if (gen === undefined) return undefined;
-    const marker = await this.journal.readSpend(gen).catch(() => undefined);
-    if (!marker || marker.owner.id === this.writer.id || this.record?.gen !== gen || !isAlive(marker.owner.pid)) return undefined;
-    if (marker.owner.peer) this.mesh?.connect({ id: marker.owner.id, socket: marker.owner.peer });
-    if (this.creds?.gen === gen && this.state !== 'refreshing') this.emit('refreshing', false);
-    return marker.owner;
+  /** A needs-sign-in generation after `after`: permanent until the user signs in again. */
+  private async refuse(after: ActiveGeneration, error: TokenRelayError): Promise<TokenRelayError> {
+    const reason = error.message;
+    const refused: Generation = { gen: after.gen + 1, state: 'needs-sign-in', account: after.account, reason, writer: this.me, at: this.clock.now() };
+    try {
+      if (!this.writeGeneration(refused, this.keyOf())) {
+        await this.sync(); // someone else concluded first (or signed in): theirs stands
+        return this.stateError() ?? error;
+      }
+    } catch (err) {
+      this.log.warn(`Could not record that the sign-in ended: ${describeError(err)}`);
+    }
+    this.log.warn(`Sign-in ended: ${reason}`);
+    this.held = undefined;
+    this.timer.cancel();
+    this.apply({ type: 'refused', reason }, true);
+    return error;
   }
 
-  private recordFor(gen: number, state: SlotState, account?: Account, reason?: string): GenerationRecord {
-    const t = state === 'active' ? this.creds?.tokens : undefined;
-    return {
-      v: 1, gen, state, account, reason,
-      refreshFp: t?.refreshToken ? fingerprint(t.refreshToken) : undefined,
-      accessFp: t ? fingerprint(t.accessToken) : undefined,
-      expiresAt: t?.expiresAt,
-      writer: this.writer,
-      peer: this.mesh?.socketPath,
-      at: this.clock.now(),
-    };
-  }
+  // ---- adopting what the store says ----------------------------------------------------------
 
   private async syncIfBehind(): Promise<void> {
-    if (this.syncing) return this.syncing;
-    if (this.slotState === 'unknown' || this.record === undefined || this.state === 'error') return this.sync();
-    // The watcher marks the journal dirty on every new generation; a timed re-read covers a lost event.
-    if (!this.journalDirty && performance.now() - this.journalReadAt < JOURNAL_RECHECK_MS) return;
-    this.journalDirty = false;
-    this.journalReadAt = performance.now();
-    const latest = await this.latestShared();
-    if (latest?.gen !== this.record.gen) await this.sync();
-  }
-
-  /** Concurrent callers share one journal read; every decision is re-checked under the lock anyway. */
-  private latestShared(): Promise<GenerationRecord | undefined> {
-    this.reading ??= this.journal.latest().finally(() => { this.reading = undefined; });
-    return this.reading;
+    if (this.state.kind !== 'active' || this.unpersisted) return this.sync();
+    // The watch wakes this process on every new generation; a timed re-read covers a lost event.
+    if (performance.now() - this.storeReadAt < TIMEOUTS.storeRecheck && this.store.latestGen() <= (this.held?.gen ?? 0)) return;
+    return this.sync();
   }
 
   private async syncQuietly(): Promise<void> {
     await this.sync().catch((err) => this.log.warn(`Could not read the shared session state: ${describeError(err)}`));
   }
 
-  /** Brings this process in line with the journal; one pass at a time. */
+  /** Brings this process in line with the store; one pass at a time, and one more if asked meanwhile. */
   private sync(): Promise<void> {
     if (this.syncing) {
-      // The pass under way may have read the journal before this change: one more pass follows it.
-      const again = () => { this.syncAgain = undefined; return this.sync(); };
-      this.syncAgain ??= this.syncing.then(again, again);
-      return this.syncAgain;
+      this.syncAgain = true; // the pass under way may have read the store before this change
+      return this.syncing;
     }
-    this.syncing = this.syncOnce().finally(() => { this.syncing = undefined; });
+    this.syncing = (async () => {
+      try {
+        do {
+          this.syncAgain = false;
+          await this.syncOnce();
+        } while (this.syncAgain);
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
     return this.syncing;
   }
 
   private async syncOnce(): Promise<void> {
-    const latest = await this.journal.latest();
-    if (!latest) return this.adoptUnjournaled();
-    // Generations only move forward: a read from before one of our own writes is ignored.
-    if (latest.gen < this.heldGeneration()) return;
-    if (latest.gen === this.creds?.gen) {
-      this.record = latest;
-      return;
-    }
-    if (latest.gen === this.record?.gen && latest.state !== 'active') return;
-    const previous = this.record;
-    if (latest.state !== 'active') {
-      this.record = latest;
-      const had = this.creds !== undefined || previous?.state === 'active';
-      this.creds = undefined;
-      this.timer.cancel();
-      this.setSlot(latest.state);
-      if (latest.state === 'needs-sign-in') this.lastError = new InvalidGrantError(latest.reason ?? 'refresh token refused');
-      if (had || previous === undefined) this.emit(latest.state === 'signed-out' ? 'signed-out' : 'needs-sign-in', false);
-      this.scheduleReconcile();
-      return;
-    }
-    // The record is published only once its credentials are in hand: callers key off it.
-    this.lastError = undefined;
-    const found = await this.fetchGeneration(latest);
-    if ((this.record?.gen ?? 0) > latest.gen || (this.creds?.gen ?? 0) >= latest.gen) return; // overtaken meanwhile
-    this.record = latest;
-    if (!found) {
-      this.creds = undefined; // its refresh token is spent: never present it again
-      if (!isTokenRelayError(this.lastError, 'corrupt-secret')) this.lastError = new TokenRelayError('stale-view', 'This window cannot read the current sign-in: its secret storage is out of date and no other window holds it.',
-        'Reload the window; if that does not help, sign in again.');
-      this.setState('error');
-      this.emit('error', false);
-      return;
-    }
-    this.adopt(latest, found);
-  }
-
-  private adopt(record: GenerationRecord, { creds: found, via, fallback }: Fetched): void {
-    const wasSignedIn = this.creds !== undefined;
-    this.record = record;
-    this.creds = found;
-    redactor.remember(found.tokens.accessToken, found.tokens.refreshToken, found.tokens.idToken);
-    this.lastError = undefined;
-    this.setSlot('active');
-    this.timer.schedule(this.refreshAt(found));
-    // Info when a fallback was needed: pushes over links are the normal path, and tests watch for this.
-    this.log[fallback ? 'info' : 'debug'](`Adopted generation ${found.gen} written by pid ${record.writer.pid} (${via})`);
-    this.waiter.notify('generation');
-    this.emit(wasSignedIn ? 'refreshed' : 'signed-in', record.writer.id === this.writer.id);
-    this.scheduleReconcile();
-  }
-
-  /** Own secret view first, then the writer and other live peers, then a bounded wait for the view to catch up. */
-  private async fetchGeneration(record: GenerationRecord): Promise<Fetched | undefined> {
-    const matches = (c: Credentials | undefined): c is Credentials => c !== undefined && c.gen === record.gen
-      && (!record.refreshFp || fingerprint(c.tokens.refreshToken ?? '') === record.refreshFp);
-    const fromView = async () => {
-      const view = await this.readView().catch((err) => { this.lastError = err; return undefined; });
-      return matches(view) ? view : undefined;
-    };
-    // Linked to its writer (or linking now), it arrives as an announcement or with the link's opening.
-    if (record.writer.id !== this.writer.id && record.peer && this.mesh) {
-      this.mesh.connect({ id: record.writer.id, socket: record.peer });
-      await Promise.race([this.adoptionOf(record.gen, ANNOUNCEMENT_WAIT_MS), this.mesh.unlinked(record.writer.id)]);
-      if (matches(this.creds)) return { creds: this.creds, via: 'over a link' };
-    }
-    const viewed = await fromView();
-    if (viewed) return { creds: viewed, via: 'from secret storage' };
-    // Not announced (a link that could not be made): ask the writer, then any other live sibling.
-    const fromWriter = record.peer && record.peer !== this.mesh?.socketPath ? await askPeer(record.peer, record.gen) : undefined;
-    if (matches(fromWriter)) return { creds: fromWriter, via: 'not announced; asked its writer', fallback: true };
-    for (const peer of await this.journal.peers()) {
-      if (peer.id === this.writer.id || peer.socket === record.peer) continue;
-      if (!isAlive(peer.pid)) {
-        await this.journal.unregisterPeer(peer.id).catch(() => undefined); // died without unregistering
-        continue;
-      }
-      const got = await askPeer(peer.socket, record.gen);
-      if (matches(got)) return { creds: got, via: `not announced; asked pid ${peer.pid}`, fallback: true };
-    }
-    const until = this.clock.now() + (this.opts.viewCatchUpMs ?? 2000);
-    while (this.clock.now() < until) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 100);
-        const sub = this.opts.store.onDidChange(done);
-        function done() { clearTimeout(timer); sub.dispose(); resolve(); }
-      });
-      const late = await fromView();
-      if (late) return { creds: late, via: 'not announced; from secret storage once it caught up', fallback: true };
-    }
-    return undefined;
-  }
-
-  /** Resolves once this process holds generation `gen` or later (adoption notifies the waiter), or after `ms`. */
-  private async adoptionOf(gen: number, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    for (;;) {
-      const since = this.waiter.mark();
-      if ((this.creds?.gen ?? 0) >= gen || Date.now() >= until) return;
-      await this.waiter.nextEvent(until - Date.now(), since);
-    }
-  }
-
-  /** No journal yet: first run, or credentials from before the journal existed. */
-  private async adoptUnjournaled(): Promise<void> {
-    let view: Credentials | undefined;
+    this.storeReadAt = performance.now();
+    if (this.unpersisted) this.persistPending();
+    let latest: number;
     try {
-      view = await this.readView();
+      latest = this.store.latestGen();
     } catch (err) {
-      this.lastError = err as TokenRelayError;
-      this.setState('error');
-      this.emit('error', false);
-      return;
+      return this.apply({ type: 'unreadable', problem: { code: 'lock-dir', message: describeError(err) } }, false);
     }
-    if (!view) {
-      this.setSlot('signed-out');
-      return;
+    if (latest === 0) return this.loadLegacy();
+    if (this.unpersisted && this.unpersisted.gen > latest) return; // ours is newer; it lands when the disk lets it
+    if (this.state.kind === 'active' && latest === this.held?.gen) return;
+    const found = await this.keyring.load();
+    if ('none' in found) {
+      return this.apply({ type: 'unreadable', problem: { code: 'key-missing', message: `The slot directory ${this.store.dir} holds sealed records but names no seal key. Sign in again; nothing else is touched.` } }, false);
     }
+    if ('missing' in found) return this.apply({ type: 'unreadable', problem: { code: found.missing.code, message: found.missing.message } }, false);
+    const read = this.store.read(latest, found.key);
+    if ('unreadable' in read) {
+      this.log.error(`Refusing the newest record: ${read.unreadable}`);
+      return this.apply({ type: 'unreadable', problem: { code: 'corrupt-record', message: `The shared sign-in cannot be trusted: ${read.unreadable}. Remove that file from ${this.store.dir} if you did not write it, or sign in again; no other account is touched.` } }, false);
+    }
+    const g = read.generation;
+    this.seen = g;
+    if (isActive(g)) return this.adopt(g, 'from the sealed store');
+    this.held = undefined;
+    this.unpersisted = undefined;
+    this.timer.cancel();
+    this.apply(g.state === 'signed-out' ? { type: 'signed-out' } : { type: 'refused', reason: g.reason ?? new InvalidGrantError('refresh token refused').message }, g.writer.id === this.me.id);
+  }
+
+  private adopt(g: ActiveGeneration, via: string): void {
+    if (this.held && this.held.gen > g.gen && this.state.kind === 'active') return; // generations only move forward
+    this.held = g;
+    redactor.remember(g.tokens.accessToken, g.tokens.refreshToken, g.tokens.idToken);
+    if (this.opts.proactive !== false && g.tokens.refreshToken) this.timer.schedule(this.freshness.refreshAt(g.tokens));
+    this.log.debug(`Adopted generation ${g.gen} written by pid ${g.writer.pid} (${via})`);
+    this.apply({ type: 'adopted', gen: g.gen }, g.writer.id === this.me.id);
+    this.waiter.notify();
+  }
+
+  /** No sealed record yet: first run, or a session stored by the previous layout (upgraded here). */
+  private async loadLegacy(): Promise<void> {
+    const raw = await this.opts.store.get(this.opts.secretKey).catch(() => undefined);
+    if (!raw) return this.apply({ type: 'signed-out' }, false);
     await this.withLock(async () => {
-      if (await this.journal.latest()) return;
-      redactor.remember(view!.tokens.accessToken, view!.tokens.refreshToken);
-      await (await this.persist(view!))?.stored;
-      this.emit('signed-in', true);
+      if (this.store.latestGen() > 0) return;
+      const migrated = await migrateLegacy(this.store, raw, () => this.keyForWriting(), this.me, this.clock.now(), this.log);
+      if (!migrated) return this.apply({ type: 'signed-out' }, false);
+      if ('problem' in migrated) return this.apply({ type: 'unreadable', problem: migrated.problem }, false);
+      this.adopt(migrated.generation, 'upgraded from the previous layout');
+      await this.queueSecretWrite(() => this.opts.store.delete(this.opts.secretKey)).catch(() => undefined);
     });
+    if (this.store.latestGen() > 0 && this.state.kind !== 'active') await this.syncOnce();
   }
 
-  /** Later and jittered, so that a storm's adopters do not all queue for the lock at once. */
-  private scheduleReconcile(): void {
-    if (this.reconcileTimer || this.disposed) return;
-    this.reconcileTimer = setTimeout(() => {
-      this.reconcileTimer = undefined;
-      void this.reconcileView();
-    }, RECONCILE_DELAY_MS + Math.random() * RECONCILE_DELAY_MS);
-    this.reconcileTimer.unref();
-  }
-
-  /** Makes this process's secret view agree with the journal (code-server writes whole stale views back). */
-  private async reconcileView(): Promise<void> {
-    try {
-      const view = await this.readView().catch(() => undefined);
-      const latest = this.record;
-      if (!latest) return;
-      const behind = latest.state === 'active' ? this.creds?.gen === latest.gen && (view?.gen ?? -1) < latest.gen
-        : view !== undefined && view.gen < latest.gen;
-      if (!behind) return;
-      await this.withLock(async () => {
-        const now = await this.journal.latest();
-        if (now?.gen !== latest.gen) return;
-        if (latest.state === 'active' && this.creds?.gen === latest.gen) {
-          const creds = this.creds;
-          await this.queueStoreWrite(() => this.opts.store.store(this.opts.secretKey, serializeCredentials(creds)));
-        } else if (latest.state !== 'active') {
-          await this.queueStoreWrite(() => this.opts.store.delete(this.opts.secretKey));
-        }
-      });
-    } catch (err) {
-      this.log.debug(`Secret view not reconciled: ${describeError(err)}`);
-    }
-  }
-
-  private async readView(): Promise<Credentials | undefined> {
-    const raw = await this.opts.store.get(this.opts.secretKey);
-    return raw === undefined ? undefined : parseCredentials(raw);
+  /** A claim appeared: show that another process is refreshing what this one holds. */
+  private noticeClaim(): void {
+    const g = this.held;
+    if (!g || this.state.kind !== 'active' || this.state.activity.kind !== 'idle') return;
+    const claim = this.claims.inspect(g.gen, this.me);
+    if (claim?.kind === 'live') this.apply({ type: 'following', pid: claim.claim.owner.pid }, false);
   }
 
   // ---- helpers --------------------------------------------------------------------------------
 
+  private apply(input: AccountInput, byThisProcess: boolean): void {
+    const prev = this.state;
+    const next = transition(prev, input);
+    this.state = next;
+    const type = eventOf(prev, next);
+    if (type) this.events.emit('event', { type, byThisProcess, status: this.status() } satisfies BrokerEvent);
+  }
+
+  private requireHeld(): ActiveGeneration {
+    if (this.held && this.state.kind === 'active') return this.held;
+    throw this.stateError() ?? new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu.');
+  }
+
+  private stateError(): TokenRelayError | undefined {
+    const s = this.state;
+    if (s.kind === 'needs-sign-in') return new TokenRelayError('needs-sign-in', s.reason);
+    if (s.kind === 'unreadable') return new TokenRelayError(s.problem.code, s.problem.message);
+    return undefined;
+  }
+
+  private keyOf(): SealKey {
+    const found = this.keyring.current();
+    if (!found) throw new TokenRelayError('key-missing', 'The seal key is not loaded.', 'Reload the window.');
+    return found;
+  }
+
+  /** K for writing a generation: the slot's own, a new one when it has none, or a replacement when it is lost everywhere. */
+  private async keyForWriting(): Promise<SealKey> {
+    const found = await this.keyring.load();
+    if ('key' in found) return found.key;
+    if ('missing' in found) this.log.warn('The seal key is lost in every window; this sign-in replaces it');
+    return this.keyring.create('missing' in found);
+  }
+
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    await this.releasing;
-    const outcome = await this.waiter.acquire(async () => false, this.opts.lockWaitMs ?? 30_000);
+    const outcome = await this.waiter.acquire(() => false, this.opts.lockWaitMs ?? TIMEOUTS.lockWait);
     if (!('lock' in outcome)) throw new Error('unreachable');
     try {
       return await fn();
@@ -784,87 +579,14 @@ export class Broker {
     }
   }
 
-  private async waitForGeneration(gen: number, deadline: number): Promise<void> {
-    while (this.clock.now() < deadline) {
-      const since = this.waiter.mark();
-      if ((this.record?.gen ?? gen) !== gen) return;
-      // If its spender reported the IdP as not answering, say so now rather than block.
-      const status = await this.offlineStatus(gen);
-      if (status.offlineUntil) throw new TransientError(status.lastError ?? 'the identity provider is not answering', true);
-      await this.waiter.nextEvent(1000, since);
-      if ((this.record?.gen ?? gen) !== gen) return;
-      await this.syncIfBehind();
-      if ((this.record?.gen ?? gen) !== gen) return;
-      const marker = await this.journal.readSpend(gen);
-      if (!marker || !isAlive(marker.owner.pid)) return;
-    }
-    throw new TokenRelayError('timeout', 'Another process started a refresh and has not finished it.',
-      'It may be suspended; Token Relay retries once it resumes or exits. Try again in a moment.');
-  }
-
-  private requireCredentials(): Credentials {
-    if (this.creds) return this.creds;
-    if (this.lastError && this.state !== 'signed-out') throw this.lastError;
-    if (this.slotState === 'needs-sign-in') throw new InvalidGrantError(this.record?.reason ?? 'refresh token refused');
-    throw new TokenRelayError('not-signed-in', 'You are not signed in to Token Relay.', 'Sign in from the Accounts menu.');
-  }
-
-  private skewFor(creds: Credentials): number {
-    const lifetime = creds.tokens.expiresAt - creds.tokens.obtainedAt;
-    return Math.max(0, Math.min(this.opts.refreshSkewMs ?? 60_000, lifetime / 4));
-  }
-
-  private isFresh(creds: Credentials, minValidityMs?: number): boolean {
-    const lifetime = creds.tokens.expiresAt - creds.tokens.obtainedAt;
-    const wanted = minValidityMs === undefined ? this.skewFor(creds) : Math.min(minValidityMs, lifetime / 2);
-    return this.remainingMs(creds) > wanted;
-  }
-
-  private remainingMs(creds: Credentials): number {
-    return creds.tokens.expiresAt - this.clock.now();
-  }
-
-  private refreshAt(creds: Credentials): number | undefined {
-    if (this.opts.proactive === false || !creds.tokens.refreshToken) return undefined;
-    const skew = this.skewFor(creds);
-    return creds.tokens.expiresAt - skew - Math.random() * Math.min(5000, skew / 4);
-  }
-
-  private setSlot(state: SlotState): void {
-    this.slotState = state;
-    this.setState(state === 'active' ? 'signed-in' : state);
-  }
-
-  private setState(state: BrokerState): void {
-    this.state = state;
-  }
-
-  private async onStatusChanged(): Promise<void> {
-    if (!this.creds) return;
-    const status = await this.offlineStatus(this.creds.gen);
-    if (status.by?.id === this.writer.id) return;
-    if (status.offlineUntil && status.offlineUntil > this.clock.now()) this.emit('offline', false);
-  }
-
-  private emit(type: BrokerEvent['type'], byThisProcess: boolean): void {
-    if (type === 'refreshing') this.state = 'refreshing';
-    else if (type === 'refreshed' || type === 'signed-in') this.state = 'signed-in';
-    else if (type === 'offline') this.state = 'offline';
-    else if (type === 'error') this.state = 'error';
-    else this.state = type;
-    this.events.emit('event', { type, byThisProcess, status: this.status() } satisfies BrokerEvent);
+  /** Secret-store writes run one at a time, in order: an earlier one landing late never overwrites a later one. */
+  private queueSecretWrite(write: () => Promise<void>): Promise<void> {
+    const done = this.secretWrites.then(write);
+    this.secretWrites = done.catch(() => undefined);
+    return done;
   }
 }
 
-function grantOf(c: Credentials): AccessGrant {
-  return { accessToken: c.tokens.accessToken, expiresAt: c.tokens.expiresAt, account: c.account, generation: c.gen, scope: c.tokens.scope };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+function grantOf(g: ActiveGeneration): AccessGrant {
+  return { accessToken: g.tokens.accessToken, expiresAt: g.tokens.expiresAt, account: g.account, generation: g.gen, scope: g.tokens.scope };
 }

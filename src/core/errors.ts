@@ -7,7 +7,11 @@ export type ErrorCode =
   | 'idp-rejected'
   | 'config'
   | 'corrupt-secret'
+  | 'corrupt-record'
+  | 'key-missing'
   | 'lock-dir'
+  | 'degraded'
+  | 'refresh-stuck'
   | 'stale-view'
   | 'timeout'
   | 'cancelled'
@@ -30,6 +34,11 @@ export class InvalidGrantError extends TokenRelayError {
     super('needs-sign-in', `The identity provider no longer accepts the stored sign-in (${detail}).`,
       'Sign in again from the Accounts menu.');
   }
+}
+
+/** Token Relay itself ended the sign-in to keep a possibly spent refresh token from being presented again (P1). */
+export function signInEnded(why: string): TokenRelayError {
+  return new TokenRelayError('needs-sign-in', `Token Relay stopped using the stored sign-in: ${why}.`, 'Sign in again from the Accounts menu.');
 }
 
 /** Network error, timeout, 5xx or 429: the session is kept and the refresh retried later. */

@@ -1,7 +1,11 @@
 // The cross-process refresh lock: proper-lockfile's mkdir lock with an mtime heartbeat, so a
-// crashed holder is taken over after `staleMs`. A frozen holder that wakes learns it was
-// compromised; the journal's exclusive spend markers keep it from spending twice regardless.
+// crashed holder is taken over after `staleMs`. It only keeps processes from working at the same
+// time; safety rests on the spend claims. So a lock error (ENOENT or EEXIST while several
+// processes take a stale lock over at once) means "not acquired, try again", never a caller's
+// error, and a holder releases only a lock it still owns (an owner file written after acquiring).
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
 import type { Logger } from './types.ts';
 
@@ -27,32 +31,45 @@ export function primeLocking(scratchDir: string): Promise<void> {
   return primed;
 }
 
-export async function tryLock(target: string, staleMs: number, log: Logger): Promise<HeldLock | undefined> {
+/** The lock, or undefined when someone else holds it (or a takeover race was lost). */
+export async function tryLock(lockDir: string, staleMs: number, log: Logger): Promise<HeldLock | undefined> {
   let compromised = false;
   let release: () => Promise<void>;
   const stale = Math.max(staleMs, MIN_STALE_MS);
   try {
-    release = await lockfile.lock(target, {
+    release = await lockfile.lock(join(lockDir, 'refresh'), {
       stale,
+      update: HEARTBEAT_MS,
       realpath: false,
       retries: 0,
       onCompromised: (err) => {
         compromised = true;
-        log.warn(`Token refresh lock compromised (${err.message}); this process will not write over newer credentials`);
+        log.warn(`Token refresh lock compromised (${err.message}); the spend claims still keep this process from spending twice`);
       },
     });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOCKED' || code === 'ENOENT' || code === 'EEXIST' || code === 'ENOTEMPTY') return undefined;
     throw err;
   }
-  // A process frozen (SIGSTOP, sleep) longer than stale - heartbeat may have been overtaken before
-  // proper-lockfile notices; its unlock would then delete the new holder's lock, so it must not unlock.
-  let lastTick = Date.now();
+  const owner = randomBytes(9).toString('hex');
+  const ownerFile = join(lockDir, 'owner');
+  try {
+    const temp = `${ownerFile}.${owner}`;
+    writeFileSync(temp, owner, { mode: 0o600 });
+    renameSync(temp, ownerFile);
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
+  // A process frozen (SIGSTOP, sleep) past stale - heartbeat may have been overtaken before
+  // proper-lockfile notices: treat the lock as lost at once.
+  let lastTick = performance.now();
   const ticker = setInterval(() => {
-    const now = Date.now();
+    const now = performance.now();
     if (now - lastTick > stale - HEARTBEAT_MS && !compromised) {
       compromised = true;
-      log.warn(`This process stalled for ${now - lastTick} ms while holding the refresh lock; treating the lock as lost`);
+      log.warn(`This process stalled for ${Math.round(now - lastTick)} ms while holding the refresh lock; treating the lock as lost`);
     }
     lastTick = now;
   }, TICK_MS);
@@ -61,8 +78,17 @@ export async function tryLock(target: string, staleMs: number, log: Logger): Pro
     get compromised() { return compromised; },
     release: async () => {
       clearInterval(ticker);
-      if (compromised) return;
+      if (compromised || readOwner(ownerFile) !== owner) return; // not ours any more: never remove another holder's lock
       await release().catch((err: Error) => log.warn(`Releasing the refresh lock failed: ${err.message}`));
     },
   };
 }
+
+function readOwner(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+

@@ -13,6 +13,8 @@ export interface TokenSet {
   scope?: string;
   expiresAt: number;
   obtainedAt: number;
+  /** The token request's round trip, when measured: part of the refresh margin (P8). */
+  roundTripMs?: number;
 }
 
 export interface Account {

@@ -8,14 +8,11 @@ import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { removeFile } from '../core/removeFile.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
-import { acceptEventLink, LINK_PROTOCOL, type EventLink, type EventLinkHandlers } from './eventLink.ts';
 
 export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
 
 export interface JsonServerOptions {
   routes: Record<string, Handler>;
-  /** Routes served as long-lived two-way links over an HTTP upgrade (see eventLink.ts). */
-  links?: Record<string, (link: EventLink) => EventLinkHandlers>;
   log: Logger;
   requestTimeoutMs?: number;
   maxBodyBytes?: number;
@@ -38,7 +35,6 @@ class HttpError extends Error {
 export async function listenJson(socketPath: string, options: JsonServerOptions): Promise<JsonServer> {
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const requestTimeout = options.requestTimeoutMs ?? 5000;
-  const links = new Set<EventLink>();
   // Node checks request/header timeouts on this interval (default 30 s): a stalled client is cut
   // off within about requestTimeout + interval.
   const server = createServer({ connectionsCheckingInterval: requestTimeout ? Math.max(100, Math.min(1000, requestTimeout / 2)) : 1000 }, (req, res) => {
@@ -81,26 +77,9 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     }
   }
 
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    let upgraded = false;
-    try {
-      const route = routeOf(req.url ?? '');
-      const accept = options.links && Object.hasOwn(options.links, route) ? options.links[route] : undefined;
-      if (!accept) throw new HttpError(404, 'unknown-route', `Route "${route}" is not a link.`);
-      if (req.headers.upgrade !== LINK_PROTOCOL) throw new HttpError(400, 'bad-upgrade', `Only upgrades to ${LINK_PROTOCOL} are served.`);
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${LINK_PROTOCOL}\r\n\r\n`);
-      upgraded = true;
-      acceptEventLink(socket, head, (link) => {
-        links.add(link);
-        const handlers = accept(link);
-        return { event: handlers.event, closed: (reason) => { links.delete(link); handlers.closed(reason); } };
-      });
-    } catch (err) {
-      if (!(err instanceof HttpError)) options.log.error(`IPC link failed: ${describeError(err)}`);
-      if (upgraded) return void socket.destroy();
-      const { status, code, message } = err instanceof HttpError ? err : new HttpError(500, 'internal', 'Token Relay hit an internal error.');
-      endRaw(socket, status, errorBody(code, message));
-    }
+  // No route is an upgrade: answer it as an unknown route rather than leaving the socket hanging.
+  server.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+    endRaw(socket, 404, errorBody('unknown-route', 'This socket serves no upgrades.'));
   });
 
   function routeOf(url: string): string {
@@ -124,7 +103,6 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
   return {
     socketPath,
     close: async () => {
-      for (const link of [...links]) link.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (process.platform !== 'win32') await removeFile(socketPath);

@@ -79,7 +79,7 @@ export interface ReportRejectedResponse {
 
 // ---- status --------------------------------------------------------------------------------
 
-export type SessionState = 'signed-out' | 'signed-in' | 'refreshing' | 'needs-sign-in' | 'offline' | 'error';
+export type SessionState = 'signed-out' | 'signed-in' | 'refreshing' | 'needs-sign-in' | 'offline' | 'degraded' | 'error';
 
 export type StatusRequest = Record<string, never>;
 
@@ -149,6 +149,7 @@ export interface RouteTypes {
 export type RemoteErrorCode =
   | 'not-signed-in' | 'needs-sign-in' | 'offline' | 'idp-rejected' | 'config' | 'corrupt-secret'
   | 'lock-dir' | 'stale-view' | 'timeout' | 'cancelled' | 'protocol'
+  | 'corrupt-record' | 'key-missing' | 'degraded' | 'refresh-stuck'
   | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal';
 
 /** The CLI's stable exit codes (documented in README). */

@@ -1,0 +1,287 @@
+// The one refresh procedure, read top to bottom: lock → find → decide → refresh → save.
+//
+// Decision table, under the lock, for generation G that the caller holds:
+//
+// | found                                             | decision                                          |
+// |---------------------------------------------------|---------------------------------------------------|
+// | the store holds a newer generation                | adopt it; nothing is presented                    |
+// | G fresh, and no server rejected it                | return G                                          |
+// | the shared back-off for G is running              | offline: keep G, retry when it ends               |
+// | G has no refresh token                            | needs sign-in: there is nothing to present        |
+// | G unclaimed                                       | claim spend-G (O_EXCL), present, save G+1         |
+// | G claimed by a live process                       | follow it: wait for G+1 (G is served while usable)|
+// | G claimed by a dead process, inside reuse grace   | claim the retry spend-G.n, present, save G+1      |
+// | G claimed by a dead process otherwise             | needs sign-in: "pid N died while refreshing"      |
+//
+// What presenting ends in:
+//
+// | answer                                            | outcome                                           |
+// |---------------------------------------------------|---------------------------------------------------|
+// | tokens                                            | save G+1 durably (in memory + degraded + retried  |
+// |                                                   | while the slot directory cannot be written)       |
+// | invalid_grant                                     | needs sign-in, unless the store moved meanwhile   |
+// | an error answer (5xx, 429) or a refused connection| claim given back; shared back-off; offline        |
+// | no answer within the soft timeout                 | offline; the claim is kept and the answer awaited |
+// | lost after sending (reset, hard timeout)          | presented: treated as a dead claimer, above       |
+import type { AccountInput } from './accountState.ts';
+import type { BackoffPolicy } from './backoff.ts';
+import { backoffDelay } from './backoff.ts';
+import { InvalidGrantError, TokenRelayError, TransientError, describeError, signInEnded } from './errors.ts';
+import { fingerprint } from './fingerprint.ts';
+import type { FreshnessPolicy } from './freshness.ts';
+import { releaseLock, type LockWaiter } from './lockWait.ts';
+import type { HeldLock } from './refreshLock.ts';
+import type { ActiveGeneration, SealedStore, Writer } from './sealedStore.ts';
+import type { SharedStatus } from './sharedStatus.ts';
+import type { Claim, SpendClaims } from './spendClaim.ts';
+import type { Clock, Logger, RefreshClient, TokenSet } from './types.ts';
+import { TIMED_OUT, elapsed, within } from './deadline.ts';
+import { unwritable } from './slotDir.ts';
+
+/** The protocol's steps, in order; tests inject faults at each (README: "What happens when things fail"). */
+export type ProtocolStep = 'locked' | 'claimed' | 'sent' | 'answered' | 'durable' | 'released';
+
+export interface RefreshSettings {
+  lockWaitMs: number;
+  softTimeoutMs: number;
+  hardTimeoutMs: number;
+  /** The IdP's refresh-token reuse grace (tokenrelay.refreshTokenReuseGraceSeconds); 0 = strict. */
+  reuseGraceMs: number;
+  backoff: BackoffPolicy;
+}
+
+export interface RefreshContext {
+  readonly me: Writer;
+  readonly store: SealedStore;
+  readonly claims: SpendClaims;
+  readonly status: SharedStatus;
+  readonly waiter: LockWaiter;
+  readonly client: RefreshClient;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly freshness: FreshnessPolicy;
+  readonly settings: RefreshSettings;
+  step(step: ProtocolStep): Promise<void>;
+  /** Brings this process in line with the store. */
+  sync(): Promise<void>;
+  /** The generation in hand, or the error that says why there is none. */
+  requireHeld(): ActiveGeneration;
+  apply(input: AccountInput, byThisProcess: boolean): void;
+  /** Saves G+1 durably, or keeps it in memory and retries (degraded); false when G+1 exists already. */
+  save(next: ActiveGeneration): Promise<boolean>;
+  /** Writes a needs-sign-in generation after G and returns the refusal to throw. */
+  refuse(after: ActiveGeneration, why: TokenRelayError): Promise<TokenRelayError>;
+  /** Retries a refresh once the shared back-off ends. */
+  retryIn(ms: number): void;
+}
+
+export type Outcome = { generation: ActiveGeneration } | { follow: Claim };
+
+/** File-system failures that mean "the slot directory cannot be written now" (P5). */
+export const DISK_ERRORS = new Set(['ENOSPC', 'EROFS', 'EIO', 'EDQUOT', 'EACCES', 'EPERM']);
+
+/** Safety margin inside the IdP's reuse grace: a retry is sent only while well inside it. */
+export function graceMarginMs(graceMs: number): number {
+  return Math.max(1000, graceMs / 5);
+}
+
+export class RefreshProcedure {
+  /** Generations whose request is still outstanding here (answer awaited after the soft timeout). */
+  private readonly outstanding = new Set<number>();
+
+  constructor(private readonly ctx: RefreshContext) {}
+
+  isOutstanding(gen: number): boolean {
+    return this.outstanding.has(gen);
+  }
+
+  async run(g: ActiveGeneration, rejected: boolean, minValidityMs: number | undefined, deadline: number): Promise<Outcome> {
+    try {
+      return await this.runLocked(g, rejected, minValidityMs, deadline);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (!code || !DISK_ERRORS.has(code)) throw err;
+      // The lock or a claim could not be written: nothing was presented. Retried by itself.
+      const problem = unwritable(this.ctx.store.dir, 'slot directory', code);
+      this.ctx.log.error(problem.message);
+      this.ctx.apply({ type: 'degraded', problem: { code: 'degraded', message: problem.message } }, true);
+      this.ctx.retryIn(1000);
+      throw problem;
+    }
+  }
+
+  private async runLocked(g: ActiveGeneration, rejected: boolean, minValidityMs: number | undefined, deadline: number): Promise<Outcome> {
+    const { ctx } = this;
+    // lock
+    const got = await ctx.waiter.acquire(() => ctx.store.latestGen() > g.gen, Math.max(0, deadline - performance.now()));
+    if (!('lock' in got)) return { generation: await this.adopted() };
+    const lock = got.lock;
+    try {
+      await ctx.step('locked');
+      // find
+      await ctx.sync();
+      const current = ctx.requireHeld();
+      // decide
+      if (current.gen !== g.gen) return { generation: current };
+      if (!rejected && ctx.freshness.isFresh(current.tokens, ctx.clock.now(), minValidityMs)) return { generation: current };
+      const backoff = ctx.status.read(current.gen);
+      if (backoff.offlineUntil && backoff.offlineUntil > ctx.clock.now()) {
+        throw new TransientError(backoff.lastError ?? 'recent failures; retrying later', false);
+      }
+      if (this.outstanding.has(current.gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
+      const refreshToken = current.tokens.refreshToken;
+      if (!refreshToken) {
+        throw new TokenRelayError('needs-sign-in', 'The access token expired and the identity provider issued no refresh token.',
+          'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
+      }
+      const claim = await this.claim(current);
+      if ('follow' in claim) return claim;
+      // refresh, then save
+      return { generation: await this.refresh(current, refreshToken, claim, lock) };
+    } finally {
+      // Callers get their result without waiting for the unlock.
+      void releaseLock(lock, ctx.log).then(() => ctx.step('released')).catch(() => undefined);
+    }
+  }
+
+  /** spend-G is created exclusively; a dead claimer's claim is retried only inside the reuse grace. */
+  private async claim(g: ActiveGeneration): Promise<{ claim: Claim; firstAt: number } | { follow: Claim }> {
+    const { ctx } = this;
+    let outcome = ctx.claims.claim(g.gen, ctx.me, ctx.clock.now());
+    let firstAt = outcome.claim.at;
+    for (;;) {
+      if (outcome.kind === 'claimed') {
+        await ctx.step('claimed');
+        return { claim: outcome.claim, firstAt };
+      }
+      if (outcome.kind === 'live') return { follow: outcome.claim };
+      const { claim, first } = outcome;
+      firstAt = first.at;
+      if (this.insideGrace(firstAt)) {
+        ctx.log.warn(`pid ${claim.owner.pid} died while refreshing generation ${g.gen}; presenting its refresh token again inside the identity provider's reuse grace`);
+        outcome = ctx.claims.retry(g.gen, claim, ctx.me, ctx.clock.now());
+        continue;
+      }
+      throw await ctx.refuse(g, signInEnded(claim.owner.pid > 0
+        ? `pid ${claim.owner.pid} died while refreshing, so its refresh token may have been spent, and presenting it again would make the identity provider revoke the sign-in`
+        : 'a refresh claim is unreadable, so its refresh token may have been spent'));
+    }
+  }
+
+  /** True while a token first presented at `firstAt` may be presented again (reuse grace, with a margin). */
+  private insideGrace(firstAt: number): boolean {
+    const grace = this.ctx.settings.reuseGraceMs;
+    return grace > 0 && this.ctx.clock.now() - firstAt < grace - graceMarginMs(grace);
+  }
+
+  private async refresh(g: ActiveGeneration, refreshToken: string, claimed: { claim: Claim; firstAt: number }, lock: HeldLock): Promise<ActiveGeneration> {
+    const { ctx } = this;
+    ctx.apply({ type: 'refresh-started' }, true);
+    ctx.log.info(`Refreshing generation ${g.gen} (refresh token fingerprint ${fingerprint(refreshToken)})`);
+    this.outstanding.add(g.gen);
+    const presented = this.present(g, refreshToken, claimed.claim, claimed.firstAt);
+    let answer: { tokens: TokenSet; sentAt: number } | typeof TIMED_OUT;
+    try {
+      answer = await within(presented, ctx.settings.softTimeoutMs);
+    } catch (err) {
+      this.outstanding.delete(g.gen);
+      throw await this.failed(g, err);
+    }
+    if (answer === TIMED_OUT) {
+      // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
+      void presented.then((late) => this.answered(g, late.tokens, late.sentAt), (err) => this.failed(g, err))
+        .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
+        .finally(() => this.outstanding.delete(g.gen));
+      throw await this.offline(g, new TransientError('timed out waiting for the identity provider; its answer will still be used', true), true);
+    }
+    this.outstanding.delete(g.gen);
+    if (lock.compromised) ctx.log.warn('The refresh lock was taken over while refreshing; the spend claim still makes this result the only one');
+    return this.answered(g, answer.tokens, answer.sentAt);
+  }
+
+  /**
+   * Presents the refresh token. The request keeps its claim until the hard timeout: once sent, it
+   * may have rotated the token. An answer lost after sending is presented again only inside the
+   * reuse grace, under a new exclusive retry claim.
+   */
+  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<{ tokens: TokenSet; sentAt: number }> {
+    const { ctx } = this;
+    for (let current = claim; ;) {
+      const controller = new AbortController();
+      const sentAt = ctx.clock.now();
+      const request = ctx.client.refresh(refreshToken, controller.signal);
+      void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
+      await ctx.step('sent');
+      try {
+        return { tokens: await request, sentAt };
+      } catch (err) {
+        if (!(err instanceof TransientError && err.mayHaveReachedServer && this.insideGrace(firstAt))) throw err;
+        const retry = ctx.claims.retry(g.gen, current, ctx.me, ctx.clock.now());
+        if (retry.kind !== 'claimed') throw err;
+        ctx.log.warn(`The refresh answer was lost (${err.detail}); presenting the token again inside the identity provider's reuse grace`);
+        current = retry.claim;
+      }
+    }
+  }
+
+  /** Saves the answer as G+1; the claim makes it the only one (a new sign-in may have taken G+1). */
+  private async answered(g: ActiveGeneration, tokens: TokenSet, sentAt: number): Promise<ActiveGeneration> {
+    const { ctx } = this;
+    await ctx.step('answered');
+    const next: ActiveGeneration = {
+      gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(),
+      tokens: { ...tokens, refreshToken: tokens.refreshToken ?? g.tokens.refreshToken, roundTripMs: tokens.roundTripMs ?? ctx.clock.now() - sentAt },
+    };
+    if (!(await ctx.save(next))) {
+      ctx.log.warn(`Generation ${next.gen} was written by someone else (a new sign-in); discarding this refresh result`);
+      await ctx.sync();
+      return ctx.requireHeld();
+    }
+    try { ctx.status.clear(); } catch { /* the back-off file is advisory */ }
+    ctx.log.info(`Refreshed: generation ${next.gen}, access token fingerprint ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - ctx.clock.now()) / 1000)} s`);
+    return next;
+  }
+
+  /** The error to throw after presenting failed; the state says what happens next. */
+  private async failed(g: ActiveGeneration, err: unknown): Promise<TokenRelayError> {
+    const { ctx } = this;
+    if (err instanceof InvalidGrantError) {
+      // Another process may have rotated it after all (a sign-in): look before concluding.
+      await ctx.sync();
+      if (ctx.store.latestGen() > g.gen) return new TokenRelayError('stale-view', 'The session changed while refreshing.', 'Try again.');
+      ctx.log.warn(`The identity provider refused refresh token fingerprint ${fingerprint(g.tokens.refreshToken ?? '')}: ${err.detail}`);
+      return ctx.refuse(g, err);
+    }
+    const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
+    if (error instanceof TransientError && error.mayHaveReachedServer) {
+      // Presented, with no answer: the token may be spent, and the reuse grace (if any) is over.
+      return ctx.refuse(g, signInEnded(`the refresh request may have reached the identity provider but its answer was lost (${error.detail}), and presenting the token again would make it revoke the sign-in`));
+    }
+    ctx.claims.release(g.gen); // answered with an error, or never reached: the token is unspent
+    if (error instanceof TransientError) return this.offline(g, error);
+    ctx.log.error(`Refresh failed: ${error.message}`);
+    ctx.apply({ type: 'failed', problem: { code: error.code, message: error.message } }, true);
+    return error;
+  }
+
+  /** Keeps the session and backs off, shared by every window through status.json. */
+  private async offline(g: ActiveGeneration, error: TransientError, awaitingAnswer?: true): Promise<TransientError> {
+    const { ctx } = this;
+    const failures = (ctx.status.read(g.gen).failures ?? 0) + 1;
+    const delay = backoffDelay(ctx.settings.backoff, failures);
+    try {
+      ctx.status.write({ gen: g.gen, failures, offlineUntil: ctx.clock.now() + delay, lastError: error.detail, by: ctx.me, awaitingAnswer });
+    } catch (err) {
+      ctx.log.debug(`Could not share the back-off: ${describeError(err)}`);
+    }
+    ctx.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
+    ctx.retryIn(delay);
+    ctx.apply({ type: 'offline', problem: { code: 'offline', message: error.message } }, true);
+    return error;
+  }
+
+  private async adopted(): Promise<ActiveGeneration> {
+    await this.ctx.sync();
+    return this.ctx.requireHeld();
+  }
+}

@@ -1,0 +1,192 @@
+// The store of record of one account slot: each generation is a sealed file `g-<gen>.sealed`,
+// created exclusively and durably, so exactly one process writes each generation and nobody
+// holds the only copy of a token in memory. Only K's id (`key-id`) is kept here, never K.
+//
+//   g-000000000042.sealed  {"v":2,"gen":42,"state":"active","key":"<key id>","iv","ct","tag"}:
+//                          AES-256-GCM over the generation's body; AAD = slot id + generation +
+//                          key id + state (seal.ts), so the plaintext state is authenticated too
+//   key-id                 {"v":2,"id":"<key id>"}: which K seals this slot; written once
+import { readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import type { Account, Disposable, TokenSet } from './types.ts';
+import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
+import { createExclusive, replaceDurable } from './durableFile.ts';
+import { ensurePrivateDir } from './slotDir.ts';
+
+export type SlotState = 'active' | 'needs-sign-in' | 'signed-out';
+
+/** Who wrote a generation or holds a claim. */
+export interface Writer {
+  pid: number;
+  id: string;
+  label?: string;
+}
+
+/** One generation of a slot, as sealed. `tokens` and `account` are set for active generations. */
+export interface Generation {
+  gen: number;
+  state: SlotState;
+  account?: Account;
+  tokens?: TokenSet;
+  writer: Writer;
+  at: number;
+  reason?: string;
+}
+
+export type ActiveGeneration = Generation & { state: 'active'; account: Account; tokens: TokenSet };
+
+export type ReadResult = { generation: Generation } | { unreadable: string };
+
+export type StoreEvent = 'generation' | 'claim' | 'status' | 'key';
+
+const KEEP_GENERATIONS = 8;
+/** Pruning waits until a storm's adopters have read what they were woken for. */
+const PRUNE_DELAY_MS = 2000;
+const genName = (gen: number) => `g-${String(gen).padStart(12, '0')}.sealed`;
+const genOf = (name: string) => (/^g-(\d{12})\.sealed$/.exec(name) ? Number(name.slice(2, 14)) : undefined);
+const KEY_ID = 'key-id';
+const STATES = new Set<string>(['active', 'needs-sign-in', 'signed-out']);
+
+/**
+ * The newest generation's state as its envelope says, without K: a hint for deciding whether a
+ * slot is worth opening at all. It is authenticated only when the record is opened.
+ */
+export function peekSlotState(dir: string): SlotState | undefined {
+  try {
+    const gen = readdirSync(dir).map(genOf).filter((g): g is number => g !== undefined).sort((a, b) => b - a)[0];
+    if (gen === undefined) return undefined;
+    const state = JSON.parse(readFileSync(join(dir, genName(gen)), 'utf8'))?.state;
+    return STATES.has(state) ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isActive(g: Generation | undefined): g is ActiveGeneration {
+  return g?.state === 'active' && !!g.tokens && !!g.account;
+}
+
+export class SealedStore {
+  readonly tempDir: string;
+  readonly lockDir: string;
+  readonly peersDir: string;
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  private constructor(readonly dir: string, readonly slotId: string) {
+    // What changes often but concerns nobody else lives in subdirectories the watch does not see.
+    this.tempDir = join(dir, '.tmp');
+    this.lockDir = join(dir, 'lock');
+    this.peersDir = join(dir, 'peers');
+  }
+
+  /** Creates or checks the slot directory and its subfolders (0700, this user's, no symlinks). */
+  static open(dir: string, slotId: string): SealedStore {
+    const store = new SealedStore(dir, slotId);
+    for (const d of [dir, store.tempDir, store.lockDir, store.peersDir]) ensurePrivateDir(d);
+    return store;
+  }
+
+  latestGen(): number {
+    let max = 0;
+    for (const name of readdirSync(this.dir)) max = Math.max(max, genOf(name) ?? 0);
+    return max;
+  }
+
+  /** Generation numbers present, newest first. */
+  generations(): number[] {
+    return readdirSync(this.dir).map(genOf).filter((g): g is number => g !== undefined).sort((a, b) => b - a);
+  }
+
+  read(gen: number, key: SealKey): ReadResult {
+    let raw: string;
+    try {
+      raw = readFileSync(join(this.dir, genName(gen)), 'utf8');
+    } catch (err) {
+      return { unreadable: `generation ${gen} cannot be read (${(err as NodeJS.ErrnoException).code})` };
+    }
+    let envelope: { v?: unknown; gen?: unknown; key?: unknown; state?: unknown } & Partial<SealedBox>;
+    try {
+      envelope = JSON.parse(raw);
+    } catch {
+      return { unreadable: `generation ${gen} is truncated or not a sealed record` };
+    }
+    if (envelope?.v !== 2 || envelope.gen !== gen || !STATES.has(envelope.state as string) || typeof envelope.iv !== 'string' || typeof envelope.ct !== 'string' || typeof envelope.tag !== 'string') {
+      return { unreadable: `generation ${gen} is not a sealed record of this layout` };
+    }
+    if (envelope.key !== key.id) return { unreadable: `generation ${gen} is sealed under another key (${String(envelope.key)})` };
+    const plain = open(key, aadOf(this.slotId, gen, key.id, envelope.state as string), envelope as SealedBox);
+    if (plain === undefined) return { unreadable: `generation ${gen} does not authenticate under this slot's key (forged, moved or corrupt)` };
+    try {
+      return { generation: { ...JSON.parse(plain), gen, state: envelope.state } as Generation };
+    } catch {
+      return { unreadable: `generation ${gen} authenticates but its content is not readable` };
+    }
+  }
+
+  /** Seals and durably creates generation `g.gen`; false when that generation exists already. */
+  write(g: Generation, key: SealKey): boolean {
+    const { gen, state, ...body } = g;
+    const box = seal(key, aadOf(this.slotId, gen, key.id, state), JSON.stringify(body));
+    const created = createExclusive(this.dir, this.tempDir, genName(gen), JSON.stringify({ v: 2, gen, state, key: key.id, ...box }));
+    if (created) this.schedulePrune(gen);
+    return created;
+  }
+
+  /** Removes a generation file (only for a refused, unreadable future record a user asked to drop). */
+  remove(gen: number): void {
+    try { unlinkSync(join(this.dir, genName(gen))); } catch { /* gone already */ }
+  }
+
+  readKeyId(): string | undefined {
+    try {
+      const value = JSON.parse(readFileSync(join(this.dir, KEY_ID), 'utf8')) as { v?: number; id?: unknown };
+      return value?.v === 2 && typeof value.id === 'string' ? value.id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Records which K seals this slot; false when another K was recorded first. */
+  createKeyId(id: string): boolean {
+    return createExclusive(this.dir, this.tempDir, KEY_ID, JSON.stringify({ v: 2, id })) || this.readKeyId() === id;
+  }
+
+  /** A new K after the old one was lost everywhere: what it sealed is unreadable anyway. */
+  replaceKeyId(id: string): void {
+    replaceDurable(this.dir, this.tempDir, KEY_ID, JSON.stringify({ v: 2, id }));
+  }
+
+  /** inotify-driven wake-ups; 'generation' events carry the generation the file name gives. */
+  watch(listener: (event: StoreEvent, gen?: number) => void): Disposable {
+    let watcher: FSWatcher | undefined = watch(this.dir, { persistent: false }, (_type, name) => {
+      const file = String(name ?? '');
+      const gen = genOf(file);
+      if (gen !== undefined) listener('generation', gen);
+      else if (file.startsWith('spend-')) listener('claim');
+      else if (file === 'status.json') listener('status');
+      else if (file === KEY_ID) listener('key');
+    });
+    watcher.on('error', () => undefined);
+    return { dispose: () => { watcher?.close(); watcher = undefined; } };
+  }
+
+  private schedulePrune(latestGen: number): void {
+    if (this.pruneTimer) clearTimeout(this.pruneTimer);
+    this.pruneTimer = setTimeout(() => {
+      this.pruneTimer = undefined;
+      try { this.prune(latestGen); } catch { /* pruning is housekeeping */ }
+    }, PRUNE_DELAY_MS);
+    this.pruneTimer.unref();
+  }
+
+  private prune(latestGen: number): void {
+    const floor = latestGen - KEEP_GENERATIONS;
+    if (floor <= 0) return;
+    for (const name of readdirSync(this.dir)) {
+      const gen = genOf(name) ?? (/^spend-(\d+)/.exec(name) ? Number(/^spend-(\d+)/.exec(name)![1]) : undefined);
+      if (gen !== undefined && gen < floor) {
+        try { unlinkSync(join(this.dir, name)); } catch { /* another process pruned it */ }
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+// status.json: the offline back-off every window shares, so a failing identity provider is asked
+// by one process at a time, not by each window on its own schedule. Non-secret.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { replaceDurable } from './durableFile.ts';
+import type { Writer } from './sealedStore.ts';
+
+export interface SlotStatus {
+  /** The generation whose refresh failed: once a newer one exists, the status is history. */
+  gen?: number;
+  offlineUntil?: number;
+  failures?: number;
+  lastError?: string;
+  by?: Writer;
+  /** Its spender is still waiting for the answer (after the soft timeout): followers report offline at once. */
+  awaitingAnswer?: boolean;
+}
+
+export class SharedStatus {
+  constructor(private readonly dir: string, private readonly tempDir: string) {}
+
+  /** The status if it concerns generation `gen`; a newer generation makes it history. */
+  read(gen?: number): SlotStatus {
+    let status: SlotStatus = {};
+    try {
+      status = JSON.parse(readFileSync(join(this.dir, 'status.json'), 'utf8')) ?? {};
+    } catch { /* none yet, or unreadable: no back-off */ }
+    return gen === undefined || status.gen === undefined || status.gen >= gen ? status : {};
+  }
+
+  write(status: SlotStatus): void {
+    replaceDurable(this.dir, this.tempDir, 'status.json', JSON.stringify(status));
+  }
+
+  clear(): void {
+    if (this.read().failures) this.write({});
+  }
+}

@@ -1,0 +1,48 @@
+// The slot directory and its subfolders: created 0700, and trusted only when they are real
+// directories (no symlinks) owned by this user with no group or other bits. A wrong mode on our
+// own directory is repaired; anything else is refused with the fix.
+import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { TokenRelayError } from './errors.ts';
+
+const PRIVATE = 0o700;
+
+export function ensurePrivateDir(dir: string, what = 'slot directory'): void {
+  try {
+    mkdirSync(dirname(dir), { recursive: true, mode: PRIVATE });
+    try {
+      mkdirSync(dir, { mode: PRIVATE });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  } catch (err) {
+    throw unwritable(dir, what, (err as NodeJS.ErrnoException).code ?? String(err));
+  }
+  checkPrivateDir(dir, what);
+}
+
+/** Refuses a directory this user does not own exclusively; repairs only its mode bits. */
+export function checkPrivateDir(dir: string, what = 'slot directory'): void {
+  if (process.platform === 'win32') return;
+  const stat = lstatSync(dir);
+  if (stat.isSymbolicLink() || !stat.isDirectory()) {
+    throw new TokenRelayError('lock-dir', `Token Relay's ${what} ${dir} is not a plain directory (a symlink or a file is in its place).`,
+      'Remove it so Token Relay can recreate it, then reload the window.');
+  }
+  if (stat.uid !== process.getuid!()) {
+    throw new TokenRelayError('lock-dir', `Token Relay's ${what} ${dir} belongs to another user (uid ${stat.uid}).`,
+      'Remove it (it may have been planted) so Token Relay can recreate it, then reload the window.');
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    try {
+      chmodSync(dir, PRIVATE);
+    } catch (err) {
+      throw unwritable(dir, what, (err as NodeJS.ErrnoException).code ?? String(err));
+    }
+  }
+}
+
+export function unwritable(dir: string, what: string, reason: string): TokenRelayError {
+  return new TokenRelayError('lock-dir', `Token Relay cannot write its ${what} ${dir} (${reason}).`,
+    'Make the directory writable by your user or free disk space; Token Relay retries by itself.');
+}

@@ -1,0 +1,86 @@
+// O_EXCL spend claims: the process that creates `spend-<gen>` is the only one that may present
+// generation `gen`'s refresh token. Safety rests on these files, never on the lock alone.
+// With a reuse grace at the IdP, a dead claimer's claim may be followed by `spend-<gen>.<n>`, one
+// exclusive retry claim at a time, while the first claim is still young enough.
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { createExclusive } from './durableFile.ts';
+import type { Writer } from './sealedStore.ts';
+
+export interface Claim {
+  gen: number;
+  seq: number;
+  owner: Writer;
+  /** Wall-clock ms, taken right before the request was sent. */
+  at: number;
+}
+
+export type ClaimOutcome =
+  | { kind: 'claimed'; claim: Claim }
+  /** A live process holds the claim: follow it. */
+  | { kind: 'live'; claim: Claim }
+  /** Its holder died; `first` is the generation's first claim (when the token was first presented). */
+  | { kind: 'dead'; claim: Claim; first: Claim };
+
+const nameOf = (gen: number, seq: number) => (seq === 0 ? `spend-${gen}` : `spend-${gen}.${seq}`);
+
+export class SpendClaims {
+  constructor(private readonly dir: string, private readonly tempDir: string, private readonly isAlive: (pid: number) => boolean = processAlive) {}
+
+  claim(gen: number, me: Writer, now: number): ClaimOutcome {
+    const mine: Claim = { gen, seq: 0, owner: me, at: now };
+    if (createExclusive(this.dir, this.tempDir, nameOf(gen, 0), JSON.stringify(mine))) return { kind: 'claimed', claim: mine };
+    return this.inspect(gen, me)!;
+  }
+
+  /** Claims the retry after `after`, the dead claim the caller saw; another process may win it. */
+  retry(gen: number, after: Claim, me: Writer, now: number): ClaimOutcome {
+    const mine: Claim = { gen, seq: after.seq + 1, owner: me, at: now };
+    if (createExclusive(this.dir, this.tempDir, nameOf(gen, mine.seq), JSON.stringify(mine))) return { kind: 'claimed', claim: mine };
+    return this.inspect(gen, me)!;
+  }
+
+  /** The state of generation `gen`'s newest claim, if any. */
+  inspect(gen: number, me?: Writer): ClaimOutcome | undefined {
+    const seqs = this.seqs(gen);
+    if (seqs.length === 0) return undefined;
+    const latest = this.read(gen, seqs[seqs.length - 1]);
+    if (me && latest.owner.id === me.id) return { kind: 'claimed', claim: latest };
+    if (this.isAlive(latest.owner.pid)) return { kind: 'live', claim: latest };
+    return { kind: 'dead', claim: latest, first: this.read(gen, seqs[0]) };
+  }
+
+  /** Gives the claims back after a failure that certainly left the token unspent. */
+  release(gen: number): void {
+    for (const seq of this.seqs(gen)) {
+      try { unlinkSync(join(this.dir, nameOf(gen, seq))); } catch { /* gone already */ }
+    }
+  }
+
+  private seqs(gen: number): number[] {
+    const prefix = `spend-${gen}`;
+    return readdirSync(this.dir)
+      .filter((n) => n === prefix || (n.startsWith(`${prefix}.`) && /^\d+$/.test(n.slice(prefix.length + 1))))
+      .map((n) => (n === prefix ? 0 : Number(n.slice(prefix.length + 1))))
+      .sort((a, b) => a - b);
+  }
+
+  /** An unreadable claim names no live owner: it is treated as a dead one (never presented again). */
+  private read(gen: number, seq: number): Claim {
+    try {
+      const c = JSON.parse(readFileSync(join(this.dir, nameOf(gen, seq)), 'utf8')) as Claim;
+      if (typeof c?.owner?.pid === 'number' && typeof c.owner.id === 'string' && typeof c.at === 'number') return { ...c, gen, seq };
+    } catch { /* fall through */ }
+    return { gen, seq, owner: { pid: 0, id: 'unreadable' }, at: 0 };
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

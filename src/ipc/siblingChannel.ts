@@ -1,0 +1,119 @@
+// The core's SiblingChannel over unix sockets: a window answers `POST /v<n>/key` on a peer socket
+// in this user's private socket directory, and registers that socket in the slot's `peers/`
+// folder. A registration is only a hint: a peer socket is connected to only when it lies inside
+// the private socket directory and is a socket owned by this user with no group or other bits.
+import { request } from 'node:http';
+import { lstatSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { SiblingChannel } from '../core/siblings.ts';
+import type { Logger } from '../core/types.ts';
+import { replaceDurable } from '../core/durableFile.ts';
+import { processAlive } from '../core/spendClaim.ts';
+import { listenJson, type JsonServer } from './jsonServer.ts';
+import { ensureSocketDir, newSocketPath } from './socketDir.ts';
+import { PROTOCOL_VERSION } from './wire.ts';
+
+const ASK_TIMEOUT_MS = 1000;
+
+interface Registration {
+  socket: string;
+  pid: number;
+}
+
+export class UnixSiblingChannel implements SiblingChannel {
+  private server: JsonServer | undefined;
+  private registration: string | undefined;
+  private readonly id = randomBytes(6).toString('hex');
+
+  constructor(private readonly socketDir: string, private readonly log: Logger) {}
+
+  async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined): Promise<void> {
+    await ensureSocketDir(this.socketDir);
+    this.server = await listenJson(newSocketPath(this.socketDir, 'peer'), {
+      log: this.log,
+      routes: {
+        key: async (body) => {
+          const key = typeof body.id === 'string' ? answerKey(body.id) : undefined;
+          return key ? { key: key.toString('base64') } : { key: null };
+        },
+      },
+    });
+    this.registration = join(peersDir, `peer-${this.id}.json`);
+    replaceDurable(peersDir, join(dirname(peersDir), '.tmp'), `peer-${this.id}.json`, JSON.stringify({ socket: this.server.socketPath, pid: process.pid } satisfies Registration));
+  }
+
+  async askKey(peersDir: string, keyId: string): Promise<Buffer | undefined> {
+    for (const peer of this.peers(peersDir)) {
+      const answer = await ask(peer.socket, keyId).catch(() => undefined);
+      if (answer) return answer;
+    }
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.registration) {
+      try { unlinkSync(this.registration); } catch { /* gone already */ }
+    }
+    await this.server?.close();
+  }
+
+  /** Registered live siblings whose socket passes the checks; stale registrations are removed. */
+  private peers(peersDir: string): Registration[] {
+    const found: Registration[] = [];
+    for (const name of readdirSync(peersDir)) {
+      if (!/^peer-[0-9a-f]+\.json$/.test(name) || name === `peer-${this.id}.json`) continue;
+      let entry: Registration;
+      try {
+        entry = JSON.parse(readFileSync(join(peersDir, name), 'utf8'));
+      } catch {
+        continue;
+      }
+      if (typeof entry?.socket !== 'string' || typeof entry.pid !== 'number') continue;
+      if (!processAlive(entry.pid)) {
+        try { unlinkSync(join(peersDir, name)); } catch { /* another window cleaned it */ }
+        continue;
+      }
+      if (this.trusted(entry.socket)) found.push(entry);
+      else this.log.warn(`Ignoring a sibling registration naming ${entry.socket}: not a private socket of this user in ${this.socketDir}`);
+    }
+    return found;
+  }
+
+  private trusted(socket: string): boolean {
+    if (process.platform === 'win32') return socket.startsWith('\\\\.\\pipe\\tokenrelay-');
+    if (dirname(resolve(socket)) !== resolve(this.socketDir)) return false;
+    try {
+      const stat = lstatSync(socket);
+      return stat.isSocket() && stat.uid === process.getuid!() && (stat.mode & 0o077) === 0;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** One request with node's http client; the answer is only a candidate: the keyring checks its id. */
+function ask(socketPath: string, keyId: string): Promise<Buffer | undefined> {
+  const body = JSON.stringify({ id: keyId });
+  return new Promise((resolvePromise, reject) => {
+    const req = request({
+      socketPath, path: `/v${PROTOCOL_VERSION}/key`, method: 'POST', timeout: ASK_TIMEOUT_MS,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { key?: unknown };
+          resolvePromise(res.statusCode === 200 && typeof value.key === 'string' ? Buffer.from(value.key, 'base64') : undefined);
+        } catch {
+          resolvePromise(undefined);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
