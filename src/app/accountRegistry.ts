@@ -6,7 +6,9 @@
 import { EventEmitter } from 'node:events';
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
 import { Broker, type BrokerEvent, type BrokerOptions, type BrokerStatus } from '../core/broker.ts';
-import { Journal } from '../core/journal.ts';
+import { peekSlotState } from '../core/sealedStore.ts';
+import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
+import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { parseCredentials } from '../core/credentials.ts';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts';
@@ -14,7 +16,7 @@ import { OAuthClient } from '../oauth/oauthClient.ts';
 import type { OAuthConfig } from '../oauth/serverConfig.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import {
-  identityOf, listMetas, readMeta, sameIdentity, secretKeyOf, slotDirOf, slotKeyOf, writeMeta,
+  identityOf, keySecretOf, listMetas, readMeta, sameIdentity, secretKeyOf, slotDirOf, slotKeyOf, writeMeta,
   type ConfigIdentity, type SlotMeta,
 } from './slots.ts';
 
@@ -139,8 +141,8 @@ export class AccountRegistry {
       const temporary = !broker;
       try {
         if (!broker) {
-          const latest = await (await Journal.open(slotDirOf(this.opts.slotsRoot, meta.slotKey))).latest();
-          if (!latest || latest.state === 'signed-out') continue;
+          const state = peekSlotState(slotDirOf(this.opts.slotsRoot, meta.slotKey));
+          if (!state || state === 'signed-out') continue;
           broker = await this.createBroker(meta.slotKey, meta.account, client, this.opts.brokerOptions?.proactive ?? false);
         }
         const state = broker.status().state;
@@ -199,8 +201,7 @@ export class AccountRegistry {
     // In parallel: a slot whose secret view is stale may wait for it to catch up.
     const opened = await Promise.all(wanted.map(async (meta) => {
       try {
-        const latest = await (await Journal.open(slotDirOf(this.opts.slotsRoot, meta.slotKey))).latest();
-        if (latest?.state === 'signed-out') return false; // signed out before this window started
+        if (peekSlotState(slotDirOf(this.opts.slotsRoot, meta.slotKey)) === 'signed-out') return false; // signed out before this window started
         await this.openEntry(meta.slotKey, meta.account, meta.createdAt, client);
         return true;
       } catch (err) {
@@ -217,10 +218,11 @@ export class AccountRegistry {
       ...this.opts.brokerOptions,
       slotDir: slotDirOf(this.opts.slotsRoot, slotKey),
       secretKey: secretKeyOf(slotKey),
+      keySecret: keySecretOf(slotKey),
       store: this.opts.store,
       client,
       log: prefixedLogger(this.opts.log, `[${account.label}]`),
-      socketDir: this.opts.socketDir,
+      siblings: new UnixSiblingChannel(this.opts.socketDir ?? defaultSocketDir(), this.opts.log),
       label: this.opts.label,
       refreshSkewMs: this.settings?.refreshSkewMs,
       proactive: proactive ?? this.opts.brokerOptions?.proactive,
@@ -264,6 +266,15 @@ export class AccountRegistry {
     }
     if (!corrupt && entry.broker.status().errorCode === 'corrupt-secret' && !entry.corrupt) {
       corrupt = new TokenRelayError('corrupt-secret', entry.broker.status().error ?? 'The stored Token Relay credentials are unreadable.');
+    }
+    if (!corrupt && entry.broker.status().errorCode === 'key-missing' && !entry.corrupt) {
+      // K is damaged or gone in every open window: the sealed records stay; a new sign-in replaces K.
+      entry.corrupt = new TokenRelayError('corrupt-secret',
+        `The stored sign-in for ${entry.account.label} cannot be read: its key in secret storage is missing or damaged, and no open window holds it.`, 'Sign in again; no other account was changed.');
+      this.opts.log.warn(`The seal key of ${entry.account.label} is unreadable in every open window`);
+      this.notice({ kind: 'corrupt-secret', message: entry.corrupt.message, account: entry.account });
+      this.emitChange({ reason: 'broker', slotKey: entry.slotKey });
+      return;
     }
     if (!corrupt) return;
     entry.corrupt = new TokenRelayError('corrupt-secret',

@@ -41,8 +41,14 @@ export function slotKeyOf(identity: ConfigIdentity, accountId: string): string {
   return createHash('sha256').update(`${identity.issuer}|${identity.clientId}|${accountId}`).digest('base64url').slice(0, 24);
 }
 
+/** Where a v1 session's credentials were kept (read once, to upgrade it). */
 export function secretKeyOf(slotKey: string): string {
   return `${SECRET_PREFIX}${slotKey}`;
+}
+
+/** Where the slot's seal key K is kept: the only secret the sealed store needs. */
+export function keySecretOf(slotKey: string): string {
+  return `tokenrelay/v2/${slotKey}/key`;
 }
 
 export function slotDirOf(root: string, slotKey: string): string {

@@ -38,6 +38,7 @@ const STATE_WORDS: Record<string, string | undefined> = {
   refreshing: 'refreshing the access token',
   'needs-sign-in': 'sign-in needed',
   offline: 'identity provider unreachable, retrying',
+  degraded: 'cannot save to the slot directory; kept in memory, retrying',
   error: 'error',
 };
 
@@ -73,6 +74,10 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
       break;
     case 'offline':
       text = `$(cloud-offline) ${label ?? 'Token Relay'}`;
+      break;
+    case 'degraded':
+      text = `$(warning) ${label ?? 'Token Relay'}`;
+      background = 'warning';
       break;
     default:
       text = '$(error) Token Relay';

@@ -54,6 +54,7 @@ function describeState(s: StatusResponse): string {
     case 'signed-out': return 'signed out - sign in from the Accounts menu, or run "tokenrelay sign-in"';
     case 'needs-sign-in': return 'sign-in needed - sign in again from the Accounts menu, or run "tokenrelay sign-in"';
     case 'offline': return 'offline - the identity provider is unreachable; the session is kept and retried';
+    case 'degraded': return 'degraded - the slot directory cannot be written; the session is kept in memory and saved once it can';
     default: return s.state;
   }
 }
