@@ -1,6 +1,7 @@
 // Test and benchmark support for the terminal path: the CLI bundled exactly as shipped (esbuild,
 // launcher next to dist/), a real Broker wrapped as the window's TokenService, a terminal socket
 // server in front of it, and helpers to run the CLI as a child process.
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,7 +157,7 @@ export async function startWindow(world: World, opts: { requestTimeoutMs?: numbe
   const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
   const client = new OAuthClient({ issuer: world.idp.issuer, clientId: world.idp.clientId, scopes: SCOPES });
   const broker = await Broker.create({
-    slotDir: world.slotDir, secretKey: SECRET_KEY, socketDir: world.socketDir, store, client, log,
+    slotDir: world.slotDir, secretKey: SECRET_KEY, siblings: new UnixSiblingChannel(world.socketDir, log), store, client, log,
     label: 'cli-window', refreshSkewMs: 0, proactive: false, refreshTimeoutMs: opts.refreshTimeoutMs ?? 3000, backoff: { baseMs: 100, capMs: 400 },
   });
   const service = new BrokerService(broker, client, world.idp.issuer);

@@ -2,12 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig, resolveServer } from '../../src/oauth/serverConfig.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
-import { Journal } from '../../src/core/journal.ts';
 import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import { LaggedSharedStore } from '../harness/stores.ts';
@@ -48,9 +47,9 @@ test('a token response missing required fields: protocol error, nothing stored c
     const port = (broken.address() as { port: number }).port;
     const client = new OAuthClient({ endpoints: { token: `http://127.0.0.1:${port}/token` }, clientId: 'tokenrelay-test', scopes: [] });
     const store = new LaggedSharedStore(world.storePath, 0);
-    const storedBefore = await store.get(SECRET_KEY);
+    const storedBefore = await store.get(`${SECRET_KEY}/seal-key`);
     const journalBefore = readdirSync(world.slotDir).filter((n) => n.startsWith('g-'));
-    const broker = await Broker.create({ slotDir: world.slotDir, secretKey: SECRET_KEY, socketDir: world.socketDir, store, client, proactive: false });
+    const broker = await Broker.create({ slotDir: world.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
     try {
       const current = await broker.getToken();
       await rejectsWith(broker.getToken({ rejectedAccessToken: current.accessToken }).then((g) => { throw new Error(`got a token ${g.generation}`); }),
@@ -60,7 +59,7 @@ test('a token response missing required fields: protocol error, nothing stored c
       store.close();
       broken.close();
     }
-    assert.equal(await new LaggedSharedStore(world.storePath, 0).get(SECRET_KEY), storedBefore);
+    assert.equal(await new LaggedSharedStore(world.storePath, 0).get(`${SECRET_KEY}/seal-key`), storedBefore);
     assert.deepEqual(readdirSync(world.slotDir).filter((n) => n.startsWith('g-')), journalBefore);
     assert.ok(!readdirSync(world.slotDir).some((n) => n.startsWith('spend-')), 'the unspent claim was given back');
   } finally {
@@ -68,42 +67,48 @@ test('a token response missing required fields: protocol error, nothing stored c
   }
 });
 
-test('a lock directory that cannot be written: names the directory and the fix', async () => {
+test('a slot directory that cannot be created: names the directory and the fix', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tokenrelay-bad-'));
-  const file = join(dir, 'a-file');
-  writeFileSync(file, 'not a directory');
-  await rejectsWith(Journal.open(join(file, 'slot')), 'lock-dir', /cannot write its lock directory .*a-file\/slot.*Make the directory writable/);
-  assert.equal(readFileSync(file, 'utf8'), 'not a directory');
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const client = new OAuthClient({ endpoints: { token: 'http://127.0.0.1:9/token' }, clientId: 'c', scopes: [] });
+    await rejectsWith(() => Broker.create({ slotDir: join(file, 'slot'), secretKey: 'k', store: new LaggedSharedStore(join(dir, 'store'), 0), client }),
+      'lock-dir', /cannot write its slot directory .*a-file\/slot.*Make the directory writable/);
+    assert.equal(readFileSync(file, 'utf8'), 'not a directory');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
-test('a corrupt stored secret: repaired from a live window; alone, a clear error with other secrets and the journal untouched', { timeout: 30_000 }, async () => {
+test('a corrupt seal key in secret storage: repaired from a live window; alone, a named error with other secrets and the records untouched', { timeout: 30_000 }, async () => {
   const world = await World.create({ storeModel: 'shared-lag', lagMs: 0 });
   try {
     await world.signIn();
-    const secretFile = join(world.storePath, encodeURIComponent(SECRET_KEY));
+    const keyFile = join(world.storePath, encodeURIComponent(`${SECRET_KEY}/seal-key`));
     const other = join(world.storePath, encodeURIComponent('another-extension/secret'));
     writeFileSync(other, 'keep me');
     const holder = await world.spawn('holder');
     const [held] = await holder.getTokens(1);
-    const corrupt = () => writeFileSync(secretFile, '{"v":1,"gen": garbage');
+    const corrupt = () => writeFileSync(keyFile, '{"v":2,"key": garbage');
     corrupt();
     const repaired = await world.spawn('repaired');
     const [r1] = await repaired.getTokens(1);
     assert.ok(r1.ok, r1.message);
-    assert.equal(r1.token, held.token, 'adopted from the live window');
+    assert.equal(r1.token, held.token, 'the key came from the live window');
     await holder.close();
     await repaired.close();
     corrupt();
-    const journalBefore = readdirSync(world.slotDir).filter((n) => n.startsWith('g-'));
+    const recordsBefore = readdirSync(world.slotDir).filter((n) => n.startsWith('g-'));
     const lonely = await world.spawn('lonely');
     const [r] = await lonely.getTokens(1);
     assert.equal(r.ok, false);
-    assert.equal(r.code, 'corrupt-secret');
-    assert.match(r.message!, /stored Token Relay credentials are unreadable.*Sign in again/);
-    assert.equal((await lonely.request<{ errorCode: string }>({ cmd: 'status' })).errorCode, 'corrupt-secret');
+    assert.equal(r.code, 'key-missing');
+    assert.match(r.message!, /secret storage lacks the key that seals it.*sign in again/);
+    assert.equal((await lonely.request<{ errorCode: string }>({ cmd: 'status' })).errorCode, 'key-missing');
     assert.equal(readFileSync(other, 'utf8'), 'keep me');
-    assert.equal(readFileSync(secretFile, 'utf8'), '{"v":1,"gen": garbage', 'the core does not delete what it cannot read');
-    assert.deepEqual(readdirSync(world.slotDir).filter((n) => n.startsWith('g-')), journalBefore);
+    assert.equal(readFileSync(keyFile, 'utf8'), '{"v":2,"key": garbage', 'the core does not delete what it cannot read');
+    assert.deepEqual(readdirSync(world.slotDir).filter((n) => n.startsWith('g-')), recordsBefore);
   } finally {
     await world.close();
   }

@@ -7,7 +7,7 @@ let world: World | undefined;
 afterEach(async () => { await world?.close(); world = undefined; });
 
 test('code-server-like windows adopt the generation of a process that refreshed and exited', { timeout: 60_000 }, async () => {
-  world = await World.create({ storeModel: 'snapshot', ttl: 2 });
+  world = await World.create({ storeModel: 'snapshot', ttl: 4 });
   await world.signIn();
   const windows = [await world.spawn('tab-1'), await world.spawn('tab-2')];
   await Promise.all(windows.map((w) => w.getTokens(1)));

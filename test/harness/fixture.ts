@@ -7,12 +7,15 @@ import { completeAuthorization } from '../idp/login.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { Broker } from '../../src/core/broker.ts';
+import { serializeCredentials } from '../../src/core/credentials.ts';
 import { openStore, type StoreModel } from './stores.ts';
 import { WindowProcess } from './windowProcess.ts';
 import type { WindowConfig } from './protocol.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
 export const SECRET_KEY = 'tokenrelay/v1/test';
+import { PLAIN_COPY_KEY } from './protocol.ts';
+export { PLAIN_COPY_KEY };
 
 export interface WorldOptions {
   storeModel: StoreModel;
@@ -55,9 +58,10 @@ export class World {
       openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login })); },
     });
     const store = openStore(this.options.storeModel, this.storePath, 0);
-    const broker = await Broker.create({ slotDir: this.slotDir, secretKey: SECRET_KEY, socketDir: this.socketDir, store, client, proactive: false });
+    const broker = await Broker.create({ slotDir: this.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
     await broker.signIn(result.tokens, result.account);
     await broker.dispose();
+    await store.store(PLAIN_COPY_KEY, serializeCredentials({ v: 1, gen: 1, account: result.account, tokens: result.tokens }));
     store.close();
   }
 

@@ -1,5 +1,5 @@
 // Messages between a test and its window processes (node IPC channel). Tokens cross only here.
-import type { GetTokenOptions } from '../../src/core/broker.ts';
+import type { GetTokenOptions, ProtocolStep } from '../../src/core/broker.ts';
 import type { StoreModel } from './stores.ts';
 
 export interface WindowConfig {
@@ -20,8 +20,11 @@ export interface WindowConfig {
   lockStaleMs?: number;
   backoff?: { baseMs: number; capMs: number };
   refreshTimeoutMs?: number;
-  /** Freeze this process (SIGSTOP) at a hook point the first time it is reached. */
-  pauseAt?: 'beforeRefresh' | 'afterResponse';
+  /** Freeze (SIGSTOP, the default) or kill (SIGKILL) this process at a protocol step the first time it is reached. */
+  pauseAt?: ProtocolStep;
+  faultAction?: 'stop' | 'kill';
+  reuseGraceMs?: number;
+  lockWaitMs?: number;
   /** Coordination off: every process refreshes on its own (what naive tools do). */
   naive?: boolean;
   /** Benchmark baselines instead of the broker: see inProcessClient.ts and lockAndRereadClient.ts. */
@@ -64,6 +67,9 @@ export type WindowEvent =
   | { event: 'broker'; type: string; byThisProcess: boolean; at: number }
   | { event: 'oneShot'; results: TokenResult[] }
   | { event: 'reply'; id: number; value?: unknown; error?: string };
+
+/** A plain copy of the sign-in, for the uncoordinated tools the benchmarks compare against (never read by the broker). */
+export const PLAIN_COPY_KEY = 'naive-tool/credentials';
 
 // Date.now(): one system clock for every process (performance.timeOrigin differs by a few ms per process).
 export const now = () => Date.now();

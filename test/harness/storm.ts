@@ -2,7 +2,7 @@
 // processes joining mid-storm, over several expiries. Used by the tests and by `npm run bench`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { World, until, SECRET_KEY } from './fixture.ts';
+import { World, until, PLAIN_COPY_KEY } from './fixture.ts';
 import type { TokenResult, WindowConfig } from './protocol.ts';
 import { openStore, type StoreModel } from './stores.ts';
 import type { Idp } from '../idp/server.ts';
@@ -128,7 +128,7 @@ export async function runStorm(o: StormOptions): Promise<StormReport> {
 /** The baselines read one plain-JSON credential file: seed it with the sign-in the broker stored. */
 async function copySignIn(world: World, storeModel: StoreModel, file: string): Promise<void> {
   const store = openStore(storeModel, world.storePath, 0);
-  writeFileSync(file, (await store.get(SECRET_KEY))!, { mode: 0o600 });
+  writeFileSync(file, (await store.get(PLAIN_COPY_KEY))!, { mode: 0o600 });
   store.close();
 }
 

@@ -1,6 +1,7 @@
 // A "window": a separate OS process running the real core against the real IdP, driven by a test.
 import { openSync, writeSync } from 'node:fs';
-import { Broker, type GetTokenOptions } from '../../src/core/broker.ts';
+import { Broker, type GetTokenOptions, type ProtocolStep } from '../../src/core/broker.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import type { Logger } from '../../src/core/types.ts';
 import { describeError, isTokenRelayError } from '../../src/core/errors.ts';
@@ -9,7 +10,7 @@ import { fingerprint } from '../../src/core/fingerprint.ts';
 import { NaiveClient } from './naiveClient.ts';
 import { InProcessClient } from './inProcessClient.ts';
 import { LockAndRereadClient } from './lockAndRereadClient.ts';
-import { now, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
+import { now, PLAIN_COPY_KEY, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
 
 const config: WindowConfig = JSON.parse(process.env.TOKENRELAY_HARNESS ?? '{}');
 let clockOffset = config.clockOffsetMs;
@@ -23,12 +24,13 @@ const log: Logger = Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error
   [level, (m: string) => writeSync(logFd, `${new Date().toISOString()} [${level}] ${config.label} pid ${process.pid}: ${m}\n`)])) as unknown as Logger;
 
 let paused = false;
-async function hook(name: 'beforeRefresh' | 'afterResponse'): Promise<void> {
-  if (name === 'afterResponse') void send({ event: 'refreshed-at', gen: -1, at: now() });
-  if (config.pauseAt !== name || paused) return;
+/** Fault injection at a protocol step: tell the test, then freeze (SIGSTOP) or die (SIGKILL) right there. */
+async function hook(step: ProtocolStep): Promise<void> {
+  if (step === 'answered') void send({ event: 'refreshed-at', gen: -1, at: now() });
+  if (config.pauseAt !== step || paused) return;
   paused = true;
-  await send({ event: 'hook', name });
-  process.kill(process.pid, 'SIGSTOP');
+  await send({ event: 'hook', name: step });
+  process.kill(process.pid, config.faultAction === 'kill' ? 'SIGKILL' : 'SIGSTOP');
 }
 
 const store = openStore(config.storeModel, config.storePath, config.lagMs);
@@ -42,18 +44,17 @@ interface TokenSource {
 function baselineSource(): TokenSource & { status(): unknown } | undefined {
   if (!config.baseline) return undefined;
   void client.prepare().catch(() => {}); // discovery ahead of the storm, as Broker.create does
-  const onResponse = () => void hook('afterResponse');
+  const onResponse = () => void hook('answered');
   if (config.baseline === 'inProcess') return new InProcessClient(config.credentialFile!, client, clock, onResponse);
   return new LockAndRereadClient(config.credentialFile!, client, clock, onResponse);
 }
 
 async function main(): Promise<void> {
   const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = baselineSource() ?? (config.naive
-    ? new NaiveClient(store, client, config.secretKey, clock)
+    ? new NaiveClient(store, client, PLAIN_COPY_KEY, clock)
     : await Broker.create({
       slotDir: config.slotDir,
       secretKey: config.secretKey,
-      socketDir: config.socketDir,
       store, client, clock, log,
       label: config.label,
       refreshSkewMs: config.skewMs,
@@ -61,7 +62,10 @@ async function main(): Promise<void> {
       lockStaleMs: config.lockStaleMs,
       backoff: config.backoff,
       refreshTimeoutMs: config.refreshTimeoutMs,
-      hooks: { beforeRefresh: () => hook('beforeRefresh'), afterResponse: () => hook('afterResponse') },
+      reuseGraceMs: config.reuseGraceMs,
+      lockWaitMs: config.lockWaitMs,
+      siblings: new UnixSiblingChannel(config.socketDir, log),
+      hooks: { at: (step) => hook(step) },
     }));
   if (source instanceof Broker && config.brokerEvents !== false) {
     source.onEvent((e) => void send({ event: 'broker', type: e.type, byThisProcess: e.byThisProcess, at: now() }));

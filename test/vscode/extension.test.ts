@@ -9,7 +9,6 @@ import { fake } from './fake/vscode.ts';
 import { World, allLogText, browserErrors, browserLogin, idpSettings, type TestWindow } from './helpers.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { approveDeviceCode } from '../idp/login.ts';
-import { parseCredentials } from '../../src/core/credentials.ts';
 import { TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
@@ -147,9 +146,12 @@ describe('sign-in', () => {
     assert.equal(await win.api.getAccessToken({ scopes: ['api:read'] }), session.accessToken);
     await assert.rejects(win.api.getAccessToken({ scopes: ['admin'] }), /not configured for the scope\(s\) admin.*tokenrelay\.scopes/);
 
-    const stored = await win.secrets.get(`tokenrelay/v1/${session.id}`);
-    assert.ok(stored, 'credentials are in SecretStorage under tokenrelay/v1/<slot>');
-    assert.equal(parseCredentials(stored).tokens.accessToken, session.accessToken);
+    // SecretStorage holds only the slot's seal key; the tokens are sealed in the slot directory.
+    const stored = await win.secrets.get(`tokenrelay/v2/${session.id}/key`);
+    assert.ok(stored, 'the seal key is in SecretStorage under tokenrelay/v2/<slot>/key');
+    assert.equal(Buffer.from(JSON.parse(stored).key, 'base64').length, 32);
+    const allSecrets = [...world.hub.data.values()].join('\n');
+    for (const token of [session.accessToken, ...idp.issuedTokens()]) assert.ok(!allSecrets.includes(token), 'no token in SecretStorage');
     assert.match(win.channel.text, /Acquired token refresh lock/);
     assert.match(win.channel.text, /Signed in as alice/);
   });
@@ -305,26 +307,25 @@ describe('other windows', () => {
 });
 
 describe('bad input', () => {
-  test('a corrupt stored secret is cleared with a notification and sign-in offered; the other account is untouched', async () => {
+  test('a damaged seal key is reported with a notification and sign-in offered; the other account is untouched', async () => {
     fake.setSettings(idpSettings(idp));
     const a = await world.openWindow();
     const alice = await signIn(a, 'alice');
     const bob = await signIn(a, 'bob');
     assert.notEqual(alice.id, bob.id);
     await world.closeWindow(a); // no live window holds alice's credentials any more
-    const bobSecret = world.hub.data.get(`tokenrelay/v1/${bob.id}`);
-    world.hub.data.set(`tokenrelay/v1/${alice.id}`, '{"v":1,"gen":'); // truncated write
+    const bobSecret = world.hub.data.get(`tokenrelay/v2/${bob.id}/key`);
+    world.hub.data.set(`tokenrelay/v2/${alice.id}/key`, '{"v":2,"key":'); // truncated write
 
     fake.respond = () => undefined;
     const c = await world.openWindow();
     const [warning] = await fake.waitFor(() => {
-      const found = fake.messagesMatching(/stored sign-in for alice was unreadable and has been cleared/);
+      const found = fake.messagesMatching(/stored sign-in for alice cannot be read: its key in secret storage is missing or damaged/);
       return found.length ? found : undefined;
     }, 5000, 'corrupt-secret notification');
     assert.equal(warning!.severity, 'warning');
     assert.deepEqual(warning!.items, ['Sign In']);
-    assert.equal(await c.secrets.get(`tokenrelay/v1/${alice.id}`), undefined, 'the corrupt secret is cleared');
-    assert.equal(await c.secrets.get(`tokenrelay/v1/${bob.id}`), bobSecret, 'bob\'s secret is untouched');
+    assert.equal(await c.secrets.get(`tokenrelay/v2/${bob.id}/key`), bobSecret, 'bob\'s secret is untouched');
     const sessions = await c.provider.getSessions(undefined, {});
     assert.deepEqual(sessions.map((s) => s.account.label), ['bob']);
     assert.equal((await idp.introspect(sessions[0]!.accessToken)).active, true);
