@@ -127,6 +127,7 @@ export class Broker {
   private unpersisted: ActiveGeneration | undefined;
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
+  private repairing = false;
   private storeReadAt = 0;
   private secretWrites: Promise<void> = Promise.resolve();
   private disposed = false;
@@ -160,6 +161,7 @@ export class Broker {
       save: (next) => this.save(next),
       refuse: (after, reason) => this.refuse(after, reason),
       retryIn: (ms) => this.timer.retryIn(ms),
+      unwritable: (problem) => this.degraded(problem),
     });
   }
 
@@ -377,8 +379,7 @@ export class Broker {
       const problem = unwritable(this.store.dir, 'slot directory', (err as NodeJS.ErrnoException).code ?? describeError(err));
       this.log.error(`${problem.message} Generation ${next.gen} is kept in memory and written as soon as the directory accepts it.`);
       this.adopt(next, 'kept in memory: not yet durable');
-      this.apply({ type: 'degraded', problem: { code: 'degraded', message: problem.message } }, true);
-      void this.retryPersisting();
+      this.degraded(problem);
       return true;
     }
     await this.opts.hooks?.at?.('durable');
@@ -386,11 +387,18 @@ export class Broker {
     return true;
   }
 
-  private async retryPersisting(): Promise<void> {
-    for (let attempt = 1; this.unpersisted && !this.disposed; attempt++) {
-      await elapsed(Math.min(TIMEOUTS.persistRetryCap, TIMEOUTS.persistRetryBase * 2 ** (attempt - 1)));
-      this.persistPending();
-    }
+  /** Degraded until the slot directory takes writes again; what is pending is written then (P5). */
+  private degraded(problem: TokenRelayError): void {
+    this.apply({ type: 'degraded', problem: { code: 'degraded', message: problem.message } }, true);
+    if (this.repairing) return;
+    this.repairing = true;
+    void (async () => {
+      for (let attempt = 1; !this.disposed && this.state.kind === 'active' && this.state.degraded; attempt++) {
+        await elapsed(Math.min(TIMEOUTS.persistRetryCap, TIMEOUTS.persistRetryBase * 2 ** (attempt - 1)));
+        if (this.unpersisted) this.persistPending();
+        else if (this.store.writable()) this.apply({ type: 'persisted' }, true);
+      }
+    })().finally(() => { this.repairing = false; });
   }
 
   /** One attempt to make the unpersisted generation durable. */

@@ -3,7 +3,7 @@
 // time; safety rests on the spend claims. So a lock error (ENOENT or EEXIST while several
 // processes take a stale lock over at once) means "not acquired, try again", never a caller's
 // error, and a holder releases only a lock it still owns (an owner file written after acquiring).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import fs, { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import lockfile from 'proper-lockfile';
@@ -17,6 +17,9 @@ export interface HeldLock {
 export const MIN_STALE_MS = 2000; // proper-lockfile's floor; heartbeat every 1 s.
 const HEARTBEAT_MS = 1000;
 const TICK_MS = 200;
+
+/** proper-lockfile's mkdir with this project's directory mode (0700) instead of the umask's. */
+const privateFs = { ...fs, mkdir: (path: string, callback: (err: NodeJS.ErrnoException | null) => void) => fs.mkdir(path, 0o700, callback) };
 
 let primed: Promise<void> | undefined;
 
@@ -38,6 +41,7 @@ export async function tryLock(lockDir: string, staleMs: number, log: Logger): Pr
   const stale = Math.max(staleMs, MIN_STALE_MS);
   try {
     release = await lockfile.lock(join(lockDir, 'refresh'), {
+      fs: privateFs,
       stale,
       update: HEARTBEAT_MS,
       realpath: false,
@@ -63,7 +67,7 @@ export async function tryLock(lockDir: string, staleMs: number, log: Logger): Pr
     throw err;
   }
   // A process frozen (SIGSTOP, sleep) past stale - heartbeat may have been overtaken before
-  // proper-lockfile notices: treat the lock as lost at once.
+  // proper-lockfile notices: its work goes on (the claims keep it safe), but it says so.
   let lastTick = performance.now();
   const ticker = setInterval(() => {
     const now = performance.now();
@@ -78,8 +82,9 @@ export async function tryLock(lockDir: string, staleMs: number, log: Logger): Pr
     get compromised() { return compromised; },
     release: async () => {
       clearInterval(ticker);
-      if (compromised || readOwner(ownerFile) !== owner) return; // not ours any more: never remove another holder's lock
-      await release().catch((err: Error) => log.warn(`Releasing the refresh lock failed: ${err.message}`));
+      if (readOwner(ownerFile) !== owner) return; // taken over: never remove another holder's lock
+      // Ours still (a stall nobody used): release it, or its heartbeat keeps it fresh for good.
+      await release().catch((err: Error) => log.debug(`Releasing the refresh lock: ${err.message}`));
     },
   };
 }

@@ -73,6 +73,8 @@ export interface RefreshContext {
   refuse(after: ActiveGeneration, why: TokenRelayError): Promise<TokenRelayError>;
   /** Retries a refresh once the shared back-off ends. */
   retryIn(ms: number): void;
+  /** The slot directory refused a write: degraded until it takes writes again (P5). */
+  unwritable(problem: TokenRelayError): void;
 }
 
 export type Outcome = { generation: ActiveGeneration } | { follow: Claim };
@@ -104,8 +106,7 @@ export class RefreshProcedure {
       // The lock or a claim could not be written: nothing was presented. Retried by itself.
       const problem = unwritable(this.ctx.store.dir, 'slot directory', code);
       this.ctx.log.error(problem.message);
-      this.ctx.apply({ type: 'degraded', problem: { code: 'degraded', message: problem.message } }, true);
-      this.ctx.retryIn(1000);
+      this.ctx.unwritable(problem);
       throw problem;
     }
   }

@@ -10,7 +10,7 @@ import { readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'no
 import { join } from 'node:path';
 import type { Account, Disposable, TokenSet } from './types.ts';
 import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
-import { createExclusive, replaceDurable } from './durableFile.ts';
+import { createExclusive, replaceDurable, writeDurable } from './durableFile.ts';
 import { ensurePrivateDir } from './slotDir.ts';
 
 export type SlotState = 'active' | 'needs-sign-in' | 'signed-out';
@@ -151,6 +151,19 @@ export class SealedStore {
     return createExclusive(this.dir, this.tempDir, KEY_ID, JSON.stringify({ v: 2, id })) || this.readKeyId() === id;
   }
 
+  /** Whether the slot directory takes a durable write now (after ENOSPC, EROFS, …). */
+  writable(): boolean {
+    const probe = join(this.tempDir, `probe-${process.pid}-${Date.now()}`);
+    try {
+      writeDurable(probe, 'probe');
+      unlinkSync(probe);
+      return true;
+    } catch {
+      try { unlinkSync(probe); } catch { /* never created */ }
+      return false;
+    }
+  }
+
   /** A new K after the old one was lost everywhere: what it sealed is unreadable anyway. */
   replaceKeyId(id: string): void {
     replaceDurable(this.dir, this.tempDir, KEY_ID, JSON.stringify({ v: 2, id }));
@@ -180,7 +193,7 @@ export class SealedStore {
   }
 
   private prune(latestGen: number): void {
-    const floor = latestGen - KEEP_GENERATIONS;
+    const floor = latestGen - KEEP_GENERATIONS + 1;
     if (floor <= 0) return;
     for (const name of readdirSync(this.dir)) {
       const gen = genOf(name) ?? (/^spend-(\d+)/.exec(name) ? Number(/^spend-(\d+)/.exec(name)![1]) : undefined);

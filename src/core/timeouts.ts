@@ -10,8 +10,6 @@ export const TIMEOUTS = {
   refreshSoft: 15_000,
   /** The request itself is abandoned after this; its claim then counts as presented. */
   refreshHard: 120_000,
-  /** Extra time given after a freeze, so an answer already in the socket beats an overdue timer (P8). */
-  frozenGrace: 2_000,
   /** How long a window whose secret view lacks K waits for it to catch up. */
   keyCatchUp: 2_000,
   /** Between attempts to persist a generation while the slot directory is not writable (P5). */

@@ -11,7 +11,7 @@ import type { CustomFetchOptions } from 'oauth4webapi';
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** Network failures reject as the global fetch's do (TypeError "fetch failed" with the cause); aborts with the signal's reason. */
-export function nodeFetch(url: string, options: CustomFetchOptions<string, unknown>): Promise<Response> {
+export function nodeFetch(url: string, options: CustomFetchOptions<string, unknown>, fresh = false): Promise<Response> {
   const body = options.body instanceof URLSearchParams ? options.body.toString() : options.body;
   if (body !== undefined && typeof body !== 'string') return fetch(url, options as RequestInit); // streams: not used by this client
   const { signal } = options;
@@ -22,7 +22,7 @@ export function nodeFetch(url: string, options: CustomFetchOptions<string, unkno
     const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const fail = (cause: unknown) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause }));
-    const req = send(target, { method: options.method, headers, signal }, (res) => {
+    const req = send(target, { method: options.method, headers, signal, agent: fresh ? false : undefined }, (res) => {
       collect(res).then((payload) => toResponse(res, payload, options.method)).then(resolve, fail);
     });
     req.on('error', fail);
@@ -54,4 +54,13 @@ function toResponse(res: IncomingMessage, payload: Buffer, method: string): Resp
   for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) headers.append(res.rawHeaders[i], res.rawHeaders[i + 1]);
   const noBody = method === 'HEAD' || status === 204 || status === 205 || status === 304;
   return new Response(noBody ? null : payload, { status, statusText: res.statusMessage ?? '', headers });
+}
+
+/**
+ * For refresh-token grants: always a new connection. A kept-alive one the server closed while this
+ * process slept or was stopped fails with a reset that looks like a lost answer; on a new
+ * connection a reset really may mean the token was spent, and the core treats it so (P1).
+ */
+export function freshConnectionFetch(url: string, options: CustomFetchOptions<string, unknown>): Promise<Response> {
+  return nodeFetch(url, options, true);
 }

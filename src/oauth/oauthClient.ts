@@ -6,7 +6,7 @@ import { systemClock } from '../core/types.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import { classifyOAuthError } from './errors.ts';
 import { isInsecureAllowed, resolveServer, type OAuthConfig } from './serverConfig.ts';
-import { nodeFetch } from './httpTransport.ts';
+import { freshConnectionFetch, nodeFetch } from './httpTransport.ts';
 
 /** Used when a token response carries no expires_in: short enough that a server 401 is rarely needed. */
 const DEFAULT_EXPIRES_IN_S = 300;
@@ -30,12 +30,12 @@ export class OAuthClient implements RefreshClient {
     await this.authorizationServer();
   }
 
-  requestOptions(server: oauth.AuthorizationServer, signal?: AbortSignal) {
+  requestOptions(server: oauth.AuthorizationServer, signal?: AbortSignal, freshConnection = false) {
     const url = new URL(server.token_endpoint ?? server.issuer);
     return {
       signal: signal ?? AbortSignal.timeout(15_000),
       [oauth.allowInsecureRequests]: isInsecureAllowed(url),
-      [oauth.customFetch]: nodeFetch,
+      [oauth.customFetch]: freshConnection ? freshConnectionFetch : nodeFetch,
       additionalParameters: this.config.resource ? { resource: this.config.resource } : undefined,
     };
   }
@@ -44,7 +44,7 @@ export class OAuthClient implements RefreshClient {
     const server = await this.authorizationServer();
     try {
       const sentAt = this.clock.now();
-      const response = await oauth.refreshTokenGrantRequest(server, this.client, this.auth, refreshToken, this.requestOptions(server, signal));
+      const response = await oauth.refreshTokenGrantRequest(server, this.client, this.auth, refreshToken, this.requestOptions(server, signal, true));
       const receivedAt = this.clock.now();
       return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {

@@ -275,7 +275,7 @@ test('sealed store: old generations and their claims are pruned after a write, o
   await until('generation 1 to be pruned', () => !existsSync(file(store, 1)));
   const left = store.generations();
   for (let gen = 5; gen <= 12; gen++) assert.ok(left.includes(gen), `generation ${gen} kept (the newest eight)`);
-  for (const gen of [1, 2, 3]) assert.ok(!left.includes(gen), `generation ${gen} pruned`);
+  for (const gen of [1, 2, 3, 4]) assert.ok(!left.includes(gen), `generation ${gen} pruned`);
   assert.ok(!existsSync(join(store.dir, 'spend-1')) && !existsSync(join(store.dir, 'spend-2.1')), 'old claims pruned too');
   assert.ok(existsSync(join(store.dir, 'spend-12')));
   assert.equal((store.read(12, key) as { generation: Generation }).generation.gen, 12);
@@ -401,9 +401,7 @@ test('refresh lock: an overtaken holder\'s release never removes the new holder\
   assert.ok(!existsSync(lockPath(lockDir)), 'B\'s own release removes it');
 });
 
-test('refresh lock: after a stall marks the lock lost, releasing it frees it for others', {
-  todo: 'BUG refreshLock.ts: a stall-compromised lock is never released — release() returns early but proper-lockfile keeps heartbeating the mtime, so nobody can take the lock while this process lives',
-}, async () => {
+test('refresh lock: after a stall marks the lock lost, releasing it frees it for others', async () => {
   const lockDir = tmp();
   const a = await tryLock(lockDir, 2000, log);
   assert.ok(a);

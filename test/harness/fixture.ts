@@ -10,6 +10,7 @@ import { Broker } from '../../src/core/broker.ts';
 import { serializeCredentials } from '../../src/core/credentials.ts';
 import { openStore, type StoreModel } from './stores.ts';
 import { WindowProcess } from './windowProcess.ts';
+import { SmallDisk } from './smallDisk.ts';
 import type { WindowConfig } from './protocol.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
@@ -24,6 +25,8 @@ export interface WorldOptions {
   /** IdP reuse-grace seconds (test/idp/grace.ts); unset keeps the strict default. */
   reuseGraceSeconds?: number;
   idp?: Idp;
+  /** Put the slot directory on a small tmpfs that tests can fill or make read-only. */
+  smallDisk?: boolean;
 }
 
 export class World {
@@ -35,11 +38,13 @@ export class World {
   readonly windows: WindowProcess[] = [];
   private ownsIdp = false;
   idp!: Idp;
+  disk: SmallDisk | undefined;
 
   constructor(readonly options: WorldOptions) {}
 
   static async create(options: WorldOptions): Promise<World> {
     const world = new World(options);
+    if (options.smallDisk) world.disk = SmallDisk.mount(join(world.dir, 'locks'));
     world.ownsIdp = !options.idp;
     world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60, reuseGraceSeconds: options.reuseGraceSeconds });
     if (options.ttl && options.idp) world.idp.setAccessTokenTtl(options.ttl);
@@ -101,6 +106,15 @@ export class World {
     }
   }
 
+  /** Resolves once the windows' log matches `pattern` (a bounded wait on an observable fact). */
+  async logsMatch(pattern: RegExp, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.logs())) {
+      if (Date.now() > deadline) throw new Error(`the windows' log never matched ${pattern}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   lockHeld(): boolean {
     return readdirSync(join(this.slotDir, 'lock')).includes('refresh.lock');
   }
@@ -108,6 +122,7 @@ export class World {
   async close(): Promise<void> {
     await Promise.all(this.windows.map((w) => w.close()));
     if (this.ownsIdp) await this.idp.close();
+    this.disk?.unmount();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
