@@ -111,7 +111,7 @@ export class AccountRegistry {
       await this.closeAll();
       return;
     }
-    const runtimeKey = JSON.stringify([next.oauth, next.refreshSkewMs]);
+    const runtimeKey = JSON.stringify([next.oauth, next.refreshSkewMs, next.reuseGraceMs]);
     this.settings = next;
     if (runtimeKey === this.runtimeKey) return; // e.g. only signInFlow changed
     const previous = [...this.entries.values()];
@@ -225,6 +225,7 @@ export class AccountRegistry {
       siblings: new UnixSiblingChannel(this.opts.socketDir ?? defaultSocketDir(), this.opts.log),
       label: this.opts.label,
       refreshSkewMs: this.settings?.refreshSkewMs,
+      reuseGraceMs: this.settings?.reuseGraceMs,
       proactive: proactive ?? this.opts.brokerOptions?.proactive,
     });
   }

@@ -16,6 +16,8 @@ export interface Settings {
   identity: ConfigIdentity;
   signInFlow: SignInFlow;
   refreshSkewMs: number;
+  /** The IdP's refresh-token reuse grace; 0 = strict (a dead refresher's token is never re-sent). */
+  reuseGraceMs: number;
 }
 
 export type SettingsResult =
@@ -86,6 +88,18 @@ function readSkew(get: SettingsSource): number {
   return value * 1000;
 }
 
+/** A server-side grace longer than a day is a misreading of the setting, not a grace. */
+const MAX_GRACE_SECONDS = 86_400;
+
+function readGrace(get: SettingsSource): number {
+  const value = get('refreshTokenReuseGraceSeconds') ?? 0;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_GRACE_SECONDS) {
+    throw problem(`tokenrelay.refreshTokenReuseGraceSeconds must be a number of seconds from 0 to ${MAX_GRACE_SECONDS} (got ${JSON.stringify(value)}).`,
+      'Set it to your identity provider\'s refresh-token reuse grace (Okta: the grace period, Auth0: the reuse interval), or 0 when it has none.');
+  }
+  return value * 1000;
+}
+
 function readResource(get: SettingsSource): string | undefined {
   const resource = optionalString(get, 'resource');
   if (resource === undefined) return undefined;
@@ -118,7 +132,7 @@ export function parseSettings(get: SettingsSource): SettingsResult {
       throw problem('tokenrelay.endpoints has no way to sign in.',
         'Set tokenrelay.endpoints.authorization (browser sign-in) or tokenrelay.endpoints.deviceAuthorization (device code).');
     }
-    const settings: Settings = { oauth, identity: identityOf(oauth), signInFlow: readFlow(get), refreshSkewMs: readSkew(get) };
+    const settings: Settings = { oauth, identity: identityOf(oauth), signInFlow: readFlow(get), refreshSkewMs: readSkew(get), reuseGraceMs: readGrace(get) };
     return { ok: true, settings };
   } catch (err) {
     const error = err instanceof TokenRelayError ? err : problem(`The Token Relay settings could not be read (${String(err)}).`, 'Check the tokenrelay settings.');

@@ -313,13 +313,22 @@ export class Broker {
       const { pid } = outcome.follow.owner;
       this.log.info(`Generation ${g.gen} is being refreshed by pid ${pid}; waiting for its result`);
       this.apply({ type: 'following', pid }, false);
-      const settled = await this.follow(g.gen, deadline);
+      let settled: Awaited<ReturnType<Broker['follow']>>;
+      try {
+        settled = await this.follow(g.gen, deadline);
+      } catch (err) {
+        // Its spender reported the IdP as not answering: so is this window.
+        if (err instanceof TransientError) this.apply({ type: 'offline', problem: { code: 'offline', message: err.message } }, false);
+        else this.apply({ type: 'idle' }, false);
+        throw err;
+      }
       if (settled === 'advanced') return this.requireHeld();
       if (settled === 'timeout') {
         throw new TokenRelayError('refresh-stuck', `A refresh is in progress in pid ${pid}, which is not responding.`,
           'It may be suspended (a debugger, Ctrl+Z, a sleeping laptop); Token Relay recovers when it resumes or exits. Try again in a moment.');
       }
       // Its claimer died or gave the claim back: decide again, under the lock.
+      this.apply({ type: 'idle' }, false);
     }
   }
 
@@ -533,12 +542,13 @@ export class Broker {
     if (this.store.latestGen() > 0 && this.state.kind !== 'active') await this.syncOnce();
   }
 
-  /** A claim appeared: show that another process is refreshing what this one holds. */
+  /** A claim appeared or went: show whether another process is refreshing what this one holds. */
   private noticeClaim(): void {
     const g = this.held;
-    if (!g || this.state.kind !== 'active' || this.state.activity.kind !== 'idle') return;
+    if (!g || this.state.kind !== 'active' || this.state.activity.kind === 'refreshing') return;
     const claim = this.claims.inspect(g.gen, this.me);
     if (claim?.kind === 'live') this.apply({ type: 'following', pid: claim.claim.owner.pid }, false);
+    else if (this.state.activity.kind === 'following') this.apply({ type: 'idle' }, false);
   }
 
   // ---- helpers --------------------------------------------------------------------------------

@@ -127,7 +127,9 @@ export class RefreshProcedure {
       if (!rejected && ctx.freshness.isFresh(current.tokens, ctx.clock.now(), minValidityMs)) return { generation: current };
       const backoff = ctx.status.read(current.gen);
       if (backoff.offlineUntil && backoff.offlineUntil > ctx.clock.now()) {
-        throw new TransientError(backoff.lastError ?? 'recent failures; retrying later', false);
+        const error = new TransientError(backoff.lastError ?? 'recent failures; retrying later', false);
+        ctx.apply({ type: 'offline', problem: { code: 'offline', message: error.message } }, false);
+        throw error;
       }
       if (this.outstanding.has(current.gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
       const refreshToken = current.tokens.refreshToken;

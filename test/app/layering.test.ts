@@ -12,6 +12,14 @@ const sources = (dir: string) => readdirSync(join(src, dir), { recursive: true, 
 const imports = (text: string) => [...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
 
 describe('layers', () => {
+  test('src/core imports nothing from vscode, ipc, app or the adapters: its ports are interfaces in core', () => {
+    for (const { file, text } of sources('core')) {
+      for (const m of imports(text)) {
+        assert.ok(m !== 'vscode' && !/\/(ipc|app|vscode|cli)\//.test(m), `${file} imports ${m}`);
+      }
+    }
+  });
+
   test('src/app imports nothing from vscode', () => {
     for (const { file, text } of sources('app')) {
       assert.ok(!imports(text).includes('vscode'), `${file} imports vscode`);

@@ -26,7 +26,11 @@ describe('settings', () => {
     });
     assert.equal(result.settings.signInFlow, 'auto');
     assert.equal(result.settings.refreshSkewMs, 60_000);
+    assert.equal(result.settings.reuseGraceMs, 0, 'strict by default');
     assert.deepEqual(result.settings.identity, { issuer: ok.issuer, clientId: 'my-client' });
+    const graced = parse({ ...ok, refreshTokenReuseGraceSeconds: 30 });
+    assert.ok(graced.ok);
+    assert.equal(graced.settings.reuseGraceMs, 30_000);
   });
 
   test('nothing set is reported as "not configured" with what to set', () => {
@@ -49,6 +53,8 @@ describe('settings', () => {
     assert.match(problemOf({ ...ok, scopes: ['openid profile'] }), /tokenrelay\.scopes contains "openid profile"/);
     assert.match(problemOf({ ...ok, signInFlow: 'popup' }), /tokenrelay\.signInFlow "popup" is not a sign-in flow\. Use "auto", "loopback" or "deviceCode"/);
     assert.match(problemOf({ ...ok, refreshSkewSeconds: -5 }), /tokenrelay\.refreshSkewSeconds must be a number of seconds, 0 or more \(got -5\)/);
+    assert.match(problemOf({ ...ok, refreshTokenReuseGraceSeconds: '30' }), /tokenrelay\.refreshTokenReuseGraceSeconds must be a number of seconds from 0 to 86400 \(got "30"\).*Okta: the grace period/);
+    assert.match(problemOf({ ...ok, refreshTokenReuseGraceSeconds: -1 }), /refreshTokenReuseGraceSeconds must be a number/);
     assert.match(problemOf({ ...ok, resource: 'just words' }), /tokenrelay\.resource "just words" is not an absolute URI/);
     assert.match(problemOf({ ...ok, endpoints: 'https://x' }), /tokenrelay\.endpoints must be an object/);
     assert.match(problemOf({ ...ok, endpoints: { tokn: 'https://x/token' } }), /tokenrelay\.endpoints\.tokn is not a known endpoint/);

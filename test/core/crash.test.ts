@@ -18,6 +18,7 @@ async function setUp(pauseAt: 'locked' | 'answered', ttl = 4) {
   await until(status.expiresAt + 10);
   const held = holder.getTokens(1).catch(() => []); // freezes inside
   await holder.waitFor((e) => e.event === 'hook', 10_000, 'hook');
+  await holder.stopped(); // it stops itself right after reporting: a SIGCONT before that would be lost
   return { holder, others, held };
 }
 
@@ -107,4 +108,25 @@ test('SIGSTOP of the holder after it sent: others wait for it instead of spendin
   assert.equal(counters.grantRevocations, 0);
   assert.deepEqual(counters.errors, {});
   assert.equal((await world!.idp.introspect(results[0].token!)).active, true);
+});
+
+test('twelve waiters take over a dead holder\'s stale lock at once: one refresh, and no lock error reaches a caller (P6)', { timeout: 90_000 }, async () => {
+  world = await World.create({ storeModel: 'shared-lag', lagMs: 50, ttl: 60 });
+  await world.signIn();
+  const holder = await world.spawn('holder', { pauseAt: 'locked', faultAction: 'kill' });
+  const waiters = await Promise.all(Array.from({ length: 12 }, (_, i) => world!.spawn(`waiter-${i + 1}`)));
+  const [first] = await holder.getTokens(1);
+  await Promise.all(waiters.map((w) => w.getTokens(1)));
+  world.idp.resetCounters();
+  const rejected = { rejectedAccessToken: first.token };
+  void holder.getTokens(1, rejected).catch(() => []);
+  await holder.exited; // it died holding the lock; all twelve find it stale together
+  const results = (await Promise.all(waiters.map((w) => w.getTokens(3, rejected)))).flat();
+  allOk(results);
+  assert.equal(new Set(results.map((r) => r.token)).size, 1);
+  const counters = world.idp.counters();
+  assert.equal(counters.refreshGrants, 1, 'one refresh however many took the lock over');
+  assert.deepEqual(counters.errors, {});
+  assert.equal(counters.grantRevocations, 0);
+  assert.doesNotMatch(world.logs(), /ENOENT|EEXIST|internal/, 'lock races stay inside the lock');
 });

@@ -92,6 +92,8 @@ async function runCase(c: Case, name: string): Promise<void> {
     const rejected = { rejectedAccessToken: first.token };
     const acting = timed(actor.getTokens(1, rejected).catch(() => []));
     await actor.waitFor((e) => e.event === 'hook', 20_000, `the "${c.step}" step`);
+    if (c.fault === 'kill') await actor.exited;
+    else await actor.stopped();
     const faultAt = Date.now();
     const calls: { results: TokenResult[]; ms: number }[] = [];
 
@@ -183,6 +185,7 @@ test('SIGSTOP of the spender for 40 s (the real 30 s bound): the current token m
   world.idp.resetCounters();
   const acting = actor.getTokens(1, { rejectedAccessToken: first.token }).catch(() => []);
   await actor.waitFor((e) => e.event === 'hook', 20_000, 'the "sent" step');
+  await actor.stopped();
   const frozenAt = Date.now();
   // Proactive refreshes and plain callers still get the valid token at once.
   const plain = await timed(sibling.getTokens(1));
@@ -251,6 +254,7 @@ test('double fault: the spender and a follower frozen together; both resumed, on
   const rejected = { rejectedAccessToken: first.token };
   const acting = actor.getTokens(1, rejected).catch(() => []);
   await actor.waitFor((e) => e.event === 'hook', 20_000, 'the "claimed" step');
+  await actor.stopped();
   const following = follower.getTokens(1, rejected);
   await world.logsMatch(new RegExp(`follower pid ${follower.pid}: Generation \\d+ is being refreshed by pid ${actor.pid}`), 10_000);
   follower.child.kill('SIGSTOP');

@@ -1,7 +1,7 @@
 // Spawns and drives window processes. The harness is bundled once with esbuild so that a window
 // starts in tens of milliseconds, like a real extension host's already-loaded code.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import type { Command, WindowConfig, WindowEvent, TokenResult } from './protocol.ts';
@@ -81,6 +81,15 @@ export class WindowProcess {
   async oneShotResults(timeoutMs = 60_000): Promise<TokenResult[]> {
     const e = await this.waitFor<Extract<WindowEvent, { event: 'oneShot' }>>((x) => x.event === 'oneShot', timeoutMs, 'oneShot');
     return e.results;
+  }
+
+  /** Resolves once the process is really stopped (it stops itself right after reporting a hook). */
+  async stopped(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'T') {
+      if (Date.now() > deadline) throw new Error(`${this.config.label} did not stop within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
   }
 
   async close(): Promise<void> {

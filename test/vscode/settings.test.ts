@@ -38,7 +38,7 @@ describe('package.json contributions', () => {
 
   test('every setting has a description; defaults and enums match the code', () => {
     const props = pkg.contributes.configuration.properties;
-    for (const key of ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'refreshSkewSeconds']) {
+    for (const key of ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'refreshSkewSeconds', 'refreshTokenReuseGraceSeconds']) {
       const p = props[`tokenrelay.${key}`];
       assert.ok(p, `tokenrelay.${key} is contributed`);
       assert.ok(p.description || p.markdownDescription, `tokenrelay.${key} has a description`);
@@ -47,6 +47,7 @@ describe('package.json contributions', () => {
     assert.deepEqual(props['tokenrelay.signInFlow'].enum, ['auto', 'loopback', 'deviceCode']);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].default, 60);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
+    assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
     assert.equal(props['tokenrelay.issuer'].format, 'uri');
     assert.deepEqual(Object.keys(props['tokenrelay.endpoints'].properties).sort(),
       ['authorization', 'deviceAuthorization', 'revocation', 'token', 'userinfo']);

@@ -221,10 +221,10 @@ export function slotDirs(userDataDir: string): string[] {
   }
 }
 
-/** The newest generation journaled in any slot. */
+/** The newest generation sealed in any slot. */
 export function latestGeneration(userDataDir: string): number {
   const gens = slotDirs(userDataDir).flatMap((dir) => readdirSync(dir))
-    .map((name) => /^g-(\d+)\.json$/.exec(name)?.[1]).filter((g): g is string => g !== undefined).map(Number);
+    .map((name) => /^g-(\d+)\.sealed$/.exec(name)?.[1]).filter((g): g is string => g !== undefined).map(Number);
   return Math.max(0, ...gens);
 }
 
