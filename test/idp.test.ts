@@ -1,5 +1,6 @@
 // The test IdP must behave like a strict production server; these tests prove each property
 // the rest of the suite relies on (rotation, reuse detection, expiry, faults, device flow).
+import { waitFor } from './support/wait.ts';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -71,13 +72,6 @@ async function grantError(promise: Promise<unknown>): Promise<oauth.ResponseBody
   return err;
 }
 
-async function waitUntil(what: string, deadlineMs: number, check: () => Promise<boolean>): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > deadlineMs) assert.fail(`timed out after ${deadlineMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 before(async () => {
   idp = await startIdp({ logger: (line) => logLines.push(line) });
@@ -202,7 +196,7 @@ describe('test IdP', () => {
       // the window closes, then the first strict answer.
       let replays = 0;
       let rejected: Response | undefined;
-      await waitUntil('the grace window to close', GRACE_MS + 3000, async () => {
+      await waitFor('the grace window to close', GRACE_MS + 3000, async () => {
         const res = await rawRefresh(first.refresh_token!);
         if (res.status !== 200) { rejected = res; return true; }
         assert.equal(((await res.json()) as Tokens).refresh_token, second.refresh_token);
@@ -263,7 +257,7 @@ describe('test IdP', () => {
       const short = await refresh(refresh_token!);
       assert.equal(short.expires_in, 1);
       // The default 15 s clockTolerance would blow this deadline.
-      await waitUntil('expiry', 3000, async () => !(await idp.introspect(short.access_token)).active);
+      await waitFor('expiry', 3000, async () => !(await idp.introspect(short.access_token)).active);
       assert.equal((await callApi(short.access_token)).status, 401);
     } finally {
       idp.setAccessTokenTtl(60);
@@ -311,7 +305,7 @@ describe('test IdP', () => {
       await assert.rejects(rawRefresh(refresh_token!, AbortSignal.timeout(300)), { name: 'TimeoutError' });
       const hungBefore = logLines.filter((l) => l === 'fault hang POST /token').length;
       pending = rawRefresh(refresh_token!).then(() => 'answered', (e: Error) => e);
-      await waitUntil('the request to hang', 2000,
+      await waitFor('the request to hang', 2000,
         async () => logLines.filter((l) => l === 'fault hang POST /token').length > hungBefore);
     } finally {
       await idp.setFault('none');

@@ -178,20 +178,5 @@ export async function startWindow(world: World, opts: { requestTimeoutMs?: numbe
   };
 }
 
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
-export const median = (values: number[]) => percentile(values, 50);
-
-export function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const start = Date.now();
-  return (async () => {
-    while (!(await check())) {
-      if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-}
+export { median, percentile } from '../support/stats.ts';
+export { waitFor } from '../support/wait.ts';

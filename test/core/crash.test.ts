@@ -2,6 +2,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { World, until } from '../harness/fixture.ts';
+import { sleep } from '../support/wait.ts';
 import type { WindowProcess } from '../harness/windowProcess.ts';
 
 let world: World | undefined;
@@ -22,13 +23,6 @@ async function setUp(pauseAt: 'locked' | 'answered', ttl = 4) {
   return { holder, others, held };
 }
 
-async function waitForLog(pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(world!.logs())) {
-    if (Date.now() > deadline) throw new Error(`log never matched ${pattern}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** When another process first took the lock after `since` (from the windows' log timestamps). */
 function takeoverMs(since: number, holderPid: number): number {
@@ -89,7 +83,7 @@ test('SIGSTOP of the holder before it sends, past the stale time: takeover withi
   // Other windows take the lock briefly to reconcile their secret view; a lock left behind by the
   // woken holder would outlive them, so it must be gone within the stale time.
   const deadline = Date.now() + 3000;
-  while (world!.lockHeld() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (world!.lockHeld() && Date.now() < deadline) await sleep(50);
   assert.ok(!world!.lockHeld(), 'no lock left behind');
 });
 
@@ -97,7 +91,7 @@ test('SIGSTOP of the holder after it sent: others wait for it instead of spendin
   const { holder, others, held } = await setUp('answered', 6); // the rotated token must outlive the freeze
   const waiting = Promise.all(others.map((w: WindowProcess) => w.getTokens(5)));
   // A waiter took the stale lock over, saw the live spender and chose to wait: the interesting state.
-  await waitForLog(/is being refreshed by pid \d+; waiting for its result/, 15_000);
+  await world!.logsMatch(/is being refreshed by pid \d+; waiting for its result/, 15_000);
   holder.child.kill('SIGCONT');
   const results = (await waiting).flat();
   allOk(results);

@@ -7,6 +7,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from '../harness/fixture.ts';
+import { sleep, waitFor } from '../support/wait.ts';
 import type { WindowProcess } from '../harness/windowProcess.ts';
 import type { TokenResult } from '../harness/protocol.ts';
 import type { StoreModel } from '../harness/stores.ts';
@@ -53,13 +54,6 @@ const timed = async (call: Promise<TokenResult[]>) => {
 const failuresOf = (results: TokenResult[]) => results.filter((r) => !r.ok).map((r) => `${r.code}: ${r.message}`);
 const stateOf = async (w: WindowProcess) => (await w.request<{ state: string; generation?: number }>({ cmd: 'status' }));
 
-async function waitUntil(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 for (const c of cases()) {
   const name = `${c.fault} at "${c.step}" (${c.storeModel}, ${c.grace ? 'reuse-grace' : 'strict'} IdP)`;
@@ -104,7 +98,7 @@ async function runCase(c: Case, name: string): Promise<void> {
       if (!['durable', 'released'].includes(c.step)) assert.equal(plain.results[0].token, first.token);
       assert.ok(plain.ms < 1000, `a plain caller waited ${plain.ms} ms behind a frozen spender`);
       const reporting = timed(siblings[1].getTokens(1, rejected));
-      await new Promise((r) => setTimeout(r, 3000)); // the freeze itself
+      await sleep(3000); // the freeze itself
       actor.child.kill('SIGCONT');
       calls.push(await reporting);
       await acting; // a frozen process's own callers wait for it: not bounded by design
@@ -121,7 +115,7 @@ async function runCase(c: Case, name: string): Promise<void> {
         else assert.ok(grants <= 1, 'nobody else presented the token');
       }
       const frozenFor = BOUND_MS + 1000 - (Date.now() - faultAt);
-      if (frozenFor > 0) await new Promise((r) => setTimeout(r, frozenFor)); // the freeze itself, past the bound
+      await sleep(frozenFor); // the freeze itself, past the bound
       actor.child.kill('SIGCONT');
       await acting;
     } else if (disk) {
@@ -140,7 +134,7 @@ async function runCase(c: Case, name: string): Promise<void> {
       if (c.fault === 'enospc') world.disk!.free();
       else world.disk!.readWrite();
       // Once the directory takes writes again, the generation lands within the retry interval (P5).
-      await waitUntil('the actor persisted', 10_000, async () => (await stateOf(actor)).state !== 'degraded');
+      await waitFor('the actor persisted', 10_000, async () => (await stateOf(actor)).state !== 'degraded');
     } else {
       calls.push(await acting); // the actor killed itself at the step
     }
@@ -195,7 +189,7 @@ test('SIGSTOP of the spender for 40 s (the real 30 s bound): the current token m
   assert.equal(reporting.results[0].code, 'refresh-stuck');
   assert.match(reporting.results[0].message!, new RegExp(`refresh is in progress in pid ${actor.pid}, which is not responding`));
   assert.ok(reporting.ms >= 29_000 && reporting.ms < 35_000, `the caller waited ${reporting.ms} ms (bound 30 s)`);
-  await new Promise((r) => setTimeout(r, Math.max(0, 40_000 - (Date.now() - frozenAt)))); // the freeze itself
+  await sleep(40_000 - (Date.now() - frozenAt)); // the freeze itself
   actor.child.kill('SIGCONT');
   await acting;
   const after = (await Promise.all([actor.getTokens(1), sibling.getTokens(1)])).flat();
@@ -258,7 +252,7 @@ test('double fault: the spender and a follower frozen together; both resumed, on
   const following = follower.getTokens(1, rejected);
   await world.logsMatch(new RegExp(`follower pid ${follower.pid}: Generation \\d+ is being refreshed by pid ${actor.pid}`), 10_000);
   follower.child.kill('SIGSTOP');
-  await new Promise((r) => setTimeout(r, 3000)); // both frozen
+  await sleep(3000); // both frozen
   follower.child.kill('SIGCONT');
   actor.child.kill('SIGCONT');
   await acting;

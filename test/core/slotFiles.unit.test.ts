@@ -1,6 +1,7 @@
 // The pieces that live in a slot directory: durable files, the private directories, the sealed
 // store, spend claims, the refresh lock (P6 ownership), the lock waiter, the shared status and the
 // v1 (legacy) records. Each test works in its own temp directory, removed afterwards.
+import { waitFor } from '../support/wait.ts';
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -36,14 +37,7 @@ afterEach(() => {
 
 const mode = (path: string) => statSync(path).mode & 0o777;
 
-/** Polls an observable condition, bounded. */
-async function until(what: string, cond: () => boolean, ms = 6000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => boolean, ms = 6000) => waitFor(what, ms, cond, 50);
 
 /** A pid that certainly belonged to a process that has exited. */
 function deadPid(): number {

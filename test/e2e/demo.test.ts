@@ -1,6 +1,7 @@
 // `npm start` as a newcomer runs it: the demo starts, a browser signs in through the status bar,
 // a terminal reaches the API with `tokenrelay fetch`, and Ctrl+C (SIGINT to the foreground process
 // group, as a terminal sends it) stops code-server, the IdP and the API, leaving nothing behind.
+import { sleep } from '../support/wait.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +12,6 @@ import type { Browser, Page } from 'playwright-core';
 import { freePort, launchBrowser, liveProcesses, openWorkbench, repoRoot, saveText, screenshotOnFailure } from './harness.ts';
 import { STATUS_ITEM, shell, signInThroughPopup, waitForStatus } from './lib/tokenrelay.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Live processes whose command line mentions `needle` (e.g. the demo's temp root). */
 function processesMentioning(needle: string): number[] {

@@ -4,6 +4,7 @@
 // Every failure saves screenshots of all open tabs plus code-server, extension-host and IdP logs
 // under test-results/. Run order is a, b, c, e, d, g, f (e needs the long-lived token before d
 // shortens the TTL; sign-out comes last). TOKENRELAY_SCREENSHOTS=1 also writes the README images.
+import { sleep } from '../support/wait.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -30,7 +31,6 @@ const SKEW = 2; // tokenrelay.refreshSkewSeconds
 const STORM_MS = 3 * SHORT_TTL * 1000 + 2_000; // d: all loops run across at least three expiries
 const NOT_SIGNED_IN_EXIT = 3;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const ACCOUNT_TEXT = new RegExp(escapeRe(LOGIN));
 

@@ -11,6 +11,7 @@ import { serializeCredentials } from '../../src/core/credentials.ts';
 import { openStore, type StoreModel } from './stores.ts';
 import { WindowProcess } from './windowProcess.ts';
 import { SmallDisk } from './smallDisk.ts';
+import { until, waitFor } from '../support/wait.ts';
 import type { WindowConfig } from './protocol.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
@@ -107,12 +108,8 @@ export class World {
   }
 
   /** Resolves once the windows' log matches `pattern` (a bounded wait on an observable fact). */
-  async logsMatch(pattern: RegExp, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(this.logs())) {
-      if (Date.now() > deadline) throw new Error(`the windows' log never matched ${pattern}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  logsMatch(pattern: RegExp, timeoutMs: number): Promise<void> {
+    return waitFor(`the windows' log to match ${pattern}`, timeoutMs, () => pattern.test(this.logs()), 50);
   }
 
   lockHeld(): boolean {
@@ -127,7 +124,4 @@ export class World {
   }
 }
 
-/** Waits until `at` (wall clock) without a fixed sleep standing in for synchronisation. */
-export function until(at: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
-}
+export { until };

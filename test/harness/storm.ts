@@ -1,5 +1,6 @@
 // The storm: W windows × R concurrent getToken at the instant of expiry, plus K short-lived
 // processes joining mid-storm, over several expiries. Used by the tests and by `npm run bench`.
+import { percentile as nearestRank } from '../support/stats.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { World, until, PLAIN_COPY_KEY } from './fixture.ts';
@@ -147,10 +148,9 @@ export function busyMs(): number {
   }
 }
 
+/** Percentiles of the storm's figures, to 0.01 ms. */
 export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return round2(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
+  return round2(nearestRank(values, p));
 }
 
 export function median(values: number[]): number {

@@ -159,4 +159,4 @@ export function allLogText(): string {
   return fake.channels.map((c) => c.text).join('\n');
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/wait.ts';

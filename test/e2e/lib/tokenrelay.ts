@@ -1,5 +1,6 @@
 // Drives the Token Relay surface of the workbench: status bar item, Accounts menu sign-in,
 // the IdP pages in the popup the extension opens, and terminal commands whose results land in files.
+import { sleep } from '../../support/wait.ts';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
@@ -9,7 +10,6 @@ export const STATUS_ITEM = '[id="tokenrelay.tokenrelay.status"]';
 export const SIGNED_OUT_TEXT = /Token Relay: Sign in$/;
 export const SIGN_IN_AGAIN_TEXT = /Token Relay: Sign in again/;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The status bar item's visible text ('' while absent). */
 export async function statusText(page: Page): Promise<string> {
