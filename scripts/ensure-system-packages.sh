@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need (code-server's native modules, chromium; git, ps,
-# setpriv and useradd for the CLI tests), only those missing. Quick no-op when all are present.
+# Installs the Debian packages the tests and the demo need, and only those that are missing:
+# chromium and code-server's native-module headers (e2e); git, ps (procps), setpriv and script
+# (util-linux, bsdutils), mount and useradd (passwd) for the CLI and fault tests.
+# Never upgrades an installed package it names (--no-upgrade) and installs no recommended
+# packages (--no-install-recommends). A quick no-op when everything is present.
 set -euo pipefail
 
-PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux passwd)
+PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount passwd)
+say() { echo "ensure-system-packages: $*"; }
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -12,19 +16,40 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "ensure-system-packages: all present (${PACKAGES[*]})"
+  say "all ${#PACKAGES[@]} present"
   exit 0
 fi
 
-echo "ensure-system-packages: missing: ${missing[*]}"
+INSTALL=(apt-get install -y -q --no-install-recommends --no-upgrade)
+say "missing: ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
-  echo "ensure-system-packages: ERROR: not root; run as root: apt-get update && apt-get install -y ${missing[*]}" >&2
+  echo "ensure-system-packages: ERROR: not root; as root run: apt-get update && ${INSTALL[*]} ${missing[*]}" >&2
   exit 1
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-echo "ensure-system-packages: apt-get update"
-apt-get update -q
-echo "ensure-system-packages: apt-get install -y ${missing[*]}"
-apt-get install -y -q "${missing[@]}"
-echo "ensure-system-packages: done"
+log=$(mktemp "${TMPDIR:-/tmp}/ensure-system-packages-XXXXXX.log")
+trap 'rm -f "$log"' EXIT
+# apt's own output goes to the log; it is shown only when a step fails.
+run() {
+  if ! "$@" >>"$log" 2>&1; then
+    echo "ensure-system-packages: ERROR: '$*' failed; its output:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  fi
+}
+
+say "apt-get update"
+run apt-get update -q
+
+# What apt would do: new packages (the missing ones and their dependencies), and installed ones a
+# new dependency requires in a newer version ("Inst name [installed version] (new version …)").
+plan=$(apt-get install -s "${INSTALL[@]:2}" "${missing[@]}" 2>&1 || true)
+new=$(grep -c '^Inst [^ ]* (' <<<"$plan" || true)
+upgraded=$(awk '/^Inst [^ ]+ \[/ { printf "%s%s", sep, $2; sep = " " }' <<<"$plan")
+say "${INSTALL[*]} ${missing[*]} (${new} new packages with dependencies)"
+if [[ -n "$upgraded" ]]; then
+  say "note: the new packages need newer versions of these installed ones: $upgraded"
+fi
+run "${INSTALL[@]}" "${missing[@]}"
+say "done"
