@@ -115,7 +115,8 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
 }
 
 function describeWriter(writer: { pid: number; label?: string }): string {
-  if (!writer.label || writer.label === 'window') return `another window (pid ${writer.pid})`;
+  // The words of `tokenrelay status`.
+  if (!writer.label || writer.label === 'window') return `another process (pid ${writer.pid})`;
   return `${writer.label} (pid ${writer.pid})`;
 }
 

@@ -30,7 +30,8 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
   });
   const env = context.environmentVariableCollection;
   env.persistent = true;
-  env.description = 'Token Relay: puts the `tokenrelay` command on PATH and points it at this window\'s sign-in (TOKENRELAY_SOCK). No token is stored in the environment.';
+  // VS Code shows the extension's name in front of this ("Token Relay: …"), so it does not repeat it.
+  env.description = 'Puts the `tokenrelay` command on PATH and points it at this window\'s sign-in (TOKENRELAY_SOCK). No token is stored in the environment.';
   env.replace(ENV_SOCKET, server.socketPath);
   env.replace(ENV_NODE, process.execPath);
   env.prepend('PATH', binDir + delimiter);

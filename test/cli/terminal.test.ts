@@ -98,6 +98,8 @@ describe('startTerminalBridge (the extension side)', () => {
       assert.deepEqual(collection.get('VSCODE_TOKENRELAY_NODE'), { type: 'replace', value: process.execPath });
       assert.deepEqual(collection.get('PATH'), { type: 'prepend', value: cli.binDir + delimiter });
       assert.ok(collection.description && /tokenrelay/.test(collection.description));
+      // VS Code puts the extension's name in front of it: the hover must not read "Token Relay: Token Relay: …".
+      assert.match(collection.description, /^Puts the `tokenrelay` command on PATH/);
       assert.equal(collection.persistent, true);
       assert.equal(statSync(cli.launcher).mode & 0o777, 0o755, 'the launcher was made executable');
       const token = await current();

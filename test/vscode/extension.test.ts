@@ -264,7 +264,7 @@ describe('other windows', () => {
     const [afterRefresh] = await b.provider.getSessions(undefined, {});
     assert.equal(afterRefresh?.accessToken, fresh);
     assert.equal(idp.counters().refreshGrants - before.refreshGrants, 1, 'B adopted A\'s refresh');
-    assert.match(b.item.tooltipText, /by another window \(pid \d+\)/);
+    assert.match(b.item.tooltipText, /by another process \(pid \d+\)/);
     assert.match(a.item.tooltipText, /by this window/);
 
     const refreshToken = idp.issuedTokens().at(-1)!;

@@ -36,9 +36,10 @@ describe('status bar', () => {
     assert.equal(p.ticking, true);
   });
 
-  test('a refresh by another window names its pid', () => {
+  test('a refresh by another process names its pid, in the words of `tokenrelay status`', () => {
     const p = present({ state: 'signed-in', account: alice, expiresAt: NOW + 59_000, lastRefresh: theirs });
-    assert.match(p.tooltip, /by another window \(pid 4242\)/);
+    assert.match(p.tooltip, /by another process \(pid 4242\)/);
+    assert.doesNotMatch(p.tooltip, /another window/);
     assert.match(p.tooltip, /expires in 0:59/);
   });
 
