@@ -102,9 +102,12 @@ export class SignInController {
           openBrowser: async (url) => {
             const redirect = new URL(url).searchParams.get('redirect_uri');
             this.log.info(`Waiting for the browser to return to ${redirect ?? 'the loopback redirect'}`);
-            progress.report({ message: 'Complete the sign-in in the browser tab that opened. Closed it? Cancel here.' });
             // Never throw from here: aborting makes the core close its listener and settle at once.
-            if (!(await opener.open(url))) {
+            // openExternal resolves once VS Code's "open external website?" dialog is answered, so
+            // the hint waits for it, and never shows when the user declined.
+            if (await opener.open(url)) {
+              progress.report({ message: 'Complete the sign-in in the browser tab that opened. Closed it? Cancel here.' });
+            } else {
               notOpened = true;
               abort.abort();
             }

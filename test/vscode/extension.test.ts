@@ -211,6 +211,37 @@ describe('sign-in', () => {
     assert.deepEqual(shown?.items, [TRY_DEVICE_CODE]);
   });
 
+  test('"Complete the sign-in in the browser tab" shows only once the user allowed opening the page', async () => {
+    fake.setSettings(idpSettings(idp));
+    const win = await world.openWindow();
+    const HINT = /Complete the sign-in in the browser tab that opened/;
+    let allow!: (opened: boolean) => void;
+    const login = browserLogin('alice');
+    // VS Code's "open external website?" dialog: openExternal resolves when the user answers it.
+    fake.openExternal = (url) => new Promise<boolean>((resolve) => { allow = (opened) => resolve(opened && login(url)); });
+    const pending = Promise.resolve(win.provider.createSession(['openid'], {}));
+    const progress = await fake.waitFor(() => fake.progresses.find((p) => p.options.cancellable && !p.done), 5000, 'progress notification');
+    await fake.waitFor(() => fake.opened.length > 0, 5000, 'openExternal called');
+    assert.ok(!progress.reports.some((r) => HINT.test(r.message ?? '')), 'no hint while the dialog waits');
+    allow(true);
+    await fake.waitFor(() => progress.reports.some((r) => HINT.test(r.message ?? '')), 5000, 'the hint after Open');
+    assert.equal((await pending).account.label, 'alice');
+    assert.deepEqual(browserErrors, []);
+  });
+
+  test('the user declines opening the page: no browser hint, sign-in stops and says why', async () => {
+    fake.setSettings(idpSettings(idp));
+    const win = await world.openWindow();
+    fake.openExternal = () => false; // "Cancel" in VS Code's dialog
+    await assert.rejects(Promise.resolve(win.provider.createSession(['openid'], {})));
+    const progress = fake.progresses.find((p) => p.options.title === 'Token Relay: Signing in with your browser');
+    assert.ok(progress, 'the sign-in ran');
+    assert.deepEqual(progress.reports.filter((r) => /browser tab/.test(r.message ?? '')), []);
+    const [shown] = fake.messagesMatching(/The browser was not opened, so sign-in stopped/);
+    assert.ok(shown, `messages: ${fake.messages.map((m) => m.message).join(' | ')}`);
+    assert.equal(await isListening(portOf(fake.opened[0]!)), false, 'no listener stays open');
+  });
+
   test('"Having trouble? Try device code" after a cancel runs the device flow: modal, Copy & Open, polling', async () => {
     fake.setSettings(idpSettings(idp));
     const win = await world.openWindow();
