@@ -11,6 +11,7 @@ import { ensureCodeServer } from './setup-code-server.mjs';
 import { packageVsix } from '../test/e2e/lib/packaging.ts';
 import { startCodeServer, type CodeServer } from '../test/e2e/lib/code-server.ts';
 import { startIdp, type Idp } from '../test/idp/server.ts';
+import { banner, dropNpmEnv, remoteNote, workspaceReadme } from './demoText.ts';
 
 const TTL = Number(process.env.TOKENRELAY_DEMO_TTL ?? 30);
 const HOST = process.env.HOST || '127.0.0.1';
@@ -52,25 +53,7 @@ function parsePort(): number | undefined {
 }
 
 function writeWorkspace(dir: string, idp: Idp): void {
-  writeFileSync(join(dir, 'README.md'), `# Token Relay demo
-
-- IdP (issuer): ${idp.issuer} — any username and password work.
-- Protected API: ${idp.apiUrl}
-- Access tokens live ${TTL} s, so you can watch refreshes happen.
-
-1. Sign in: click "Token Relay: Sign in" in the status bar (or run "Token Relay: Sign In" from
-   the Command Palette). VS Code asks before opening the IdP page: choose Open. Any name and
-   password work; press Continue on the consent page, then close that tab.
-2. Open a terminal (Ctrl+\`) and run:
-
-       tokenrelay status
-       tokenrelay token
-       tokenrelay fetch ${idp.apiUrl}
-
-3. Open this same URL in a second browser tab: another VS Code window with its own extension host.
-   Both keep working across expiries and the IdP sees ONE refresh per expiry. Hover over the
-   status bar item: the tooltip says which window refreshed ("this window" / "another window (pid N)").
-`);
+  writeFileSync(join(dir, 'README.md'), workspaceReadme({ issuer: idp.issuer, apiUrl: idp.apiUrl, ttl: TTL, skew: SKEW }));
 }
 
 async function main(): Promise<void> {
@@ -120,6 +103,8 @@ async function main(): Promise<void> {
     workspace = mkdtempSync(join(tmpdir(), 'tokenrelay-demo-workspace-'));
     writeWorkspace(workspace, idp);
     step('starting code-server with tokenrelay installed …');
+    // Its terminals inherit this environment: leave out what `npm start` added (npm_*, INIT_CWD…).
+    dropNpmEnv();
     server = await startCodeServer({
       vsixPaths: [vsix],
       workspace,
@@ -143,37 +128,9 @@ async function main(): Promise<void> {
     return;
   }
 
-  const remote = HOST !== '127.0.0.1' && HOST !== 'localhost';
-  say(`
-  ┌──────────────────────────────────────────────────────────────────────────
-  │ Token Relay demo is running.
-  │
-  │   Open:          ${server.url}/
-  │   IdP (issuer):  ${idp!.issuer}    — any username and password work
-  │   API:           ${idp!.apiUrl}
-  │   Access tokens expire after ${TTL} s; tokenrelay refreshes ${SKEW} s before expiry.
-  │
-  │ Try:
-  │   1. Sign in: click "Token Relay: Sign in" in the status bar (or run "Token Relay: Sign In"
-  │      from the Command Palette; the Accounts menu lists it once an extension asks for a session).
-  │      VS Code asks before opening the IdP page: choose Open. Log in with any name and password,
-  │      press Continue on the consent page, close the tab.
-  │   2. Open a terminal (Ctrl+\`) and run:
-  │        tokenrelay status
-  │        tokenrelay fetch ${idp!.apiUrl}
-  │   3. Open the same URL in a second tab (a second VS Code window, its own extension host).
-  │      Watch this console: one "refresh" line per expiry, whichever window does it.
-  │      Hover the status bar item: the tooltip says "this window" or "another window (pid N)".
-  │
-  │ Device-code sign-in instead: set "tokenrelay.signInFlow" to "deviceCode" in Settings.
-  │ code-server log: ${server.logFile}
-  │ Press Ctrl+C to stop everything.
-  └──────────────────────────────────────────────────────────────────────────
-`);
-  if (remote) {
-    say(`  Note: HOST=${HOST}. The loopback sign-in redirect goes to 127.0.0.1 on THIS machine, and the IdP`);
-    say('  listens on 127.0.0.1 only: browse from this machine (or set tokenrelay.signInFlow to deviceCode).\n');
-  }
+  say(banner({ url: server.url, issuer: idp!.issuer, apiUrl: idp!.apiUrl, ttl: TTL, skew: SKEW, logFile: server.logFile }));
+  const note = remoteNote(HOST);
+  if (note) say(note);
 }
 
 main().catch((err: Error) => {
