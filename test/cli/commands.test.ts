@@ -177,6 +177,24 @@ describe('fetch', () => {
     }
   });
 
+  test('on a terminal the body ends with a newline, so the prompt does not join it; piped, the bytes are unchanged', async () => {
+    const bodies: Record<string, string> = { '/bare': '{"sub":"alice"}', '/ended': 'line\n', '/empty': '' };
+    const api = await startApi((req, res) => res.writeHead(200).end(bodies[req.url!]));
+    try {
+      for (const [path, body] of Object.entries(bodies)) {
+        const piped = await runCli(sock, ['fetch', `${api.url}${path}`]);
+        assert.equal(piped.code, 0, piped.stderr);
+        assert.equal(piped.stdout, body, `${path}: not a terminal, nothing added`);
+        // A terminal: util-linux `script` runs the CLI on a pty (which shows "\n" as "\r\n").
+        const tty = await onTerminal(`${process.execPath} ${(await cliBundle()).cliJs} fetch ${api.url}${path}`);
+        assert.equal(tty.code, 0, tty.output);
+        assert.equal(tty.output, body === '' ? '' : `${body.replace(/\n$/, '')}\r\n`, `${path}: on a terminal, exactly one final newline`);
+      }
+    } finally {
+      await api.close();
+    }
+  });
+
   test('sends method, headers and data; refuses plain http to a remote host and bad arguments', async () => {
     const api = await startApi((req, res) => {
       let body = '';
@@ -286,6 +304,17 @@ describe('usage, help and exit codes', () => {
 });
 
 interface Api { url: string; calls: (string | undefined)[]; close(): Promise<void> }
+
+/** Runs a shell command on a pseudo-terminal (util-linux `script`), asynchronously: the window answers from this process. */
+function onTerminal(command: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, TOKENRELAY_SOCK: sock }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { output += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
 
 async function startApi(handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void): Promise<Api> {
   const calls: (string | undefined)[] = [];

@@ -8,7 +8,7 @@ import { call } from '../connection.ts';
 const help = `Usage: ${PROG} fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [-L]
 
 Sends one HTTP request with "Authorization: Bearer <current token>" and writes the response body
-to standard output. When the server answers 401, the token is reported as rejected (the window
+to standard output (on a terminal, with a final newline if the body has none). When the server answers 401, the token is reported as rejected (the window
 refreshes it unless another process already did) and the request is retried exactly once.
 
 Options:
@@ -88,9 +88,15 @@ export const fetchCommand: Command = {
       const lines = [`HTTP ${res.status} ${res.statusText}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
       await write(process.stderr, `${lines.join('\n')}\n\n`);
     }
+    let last: number | undefined;
     if (res.body) {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) await write(process.stdout, chunk as unknown as string);
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        if (chunk.length) last = chunk[chunk.length - 1];
+        await write(process.stdout, chunk as unknown as string);
+      }
     }
+    // On a terminal, the prompt must not join the body; piped or redirected, the bytes stay as sent.
+    if (process.stdout.isTTY && last !== undefined && last !== 0x0a) await write(process.stdout, '\n');
     if (res.status >= 400) {
       const hint = res.status === 401 ? ' after one refresh; the API may need other scopes or audience (see --scopes in tokenrelay token --help)'
         : res.status === 403 ? '; the account may lack access or scopes' : '';
