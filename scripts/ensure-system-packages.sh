@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, and only those that are missing:
 # chromium and code-server's native-module headers (e2e); git, ps (procps), setpriv and script
-# (util-linux, bsdutils), mount and useradd (passwd) for the CLI and fault tests.
+# (util-linux, bsdutils) and mount for the CLI and fault tests.
 # Never upgrades an installed package it names (--no-upgrade) and installs no recommended
 # packages (--no-install-recommends). A quick no-op when everything is present.
 set -euo pipefail
 
-PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount passwd)
+PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount)
 say() { echo "ensure-system-packages: $*"; }
 
 missing=()

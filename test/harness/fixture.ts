@@ -45,11 +45,16 @@ export class World {
 
   static async create(options: WorldOptions): Promise<World> {
     const world = new World(options);
-    if (options.smallDisk) world.disk = SmallDisk.mount(join(world.dir, 'locks'));
-    world.ownsIdp = !options.idp;
-    world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60, reuseGraceSeconds: options.reuseGraceSeconds });
-    if (options.ttl && options.idp) world.idp.setAccessTokenTtl(options.ttl);
-    if (options.reuseGraceSeconds !== undefined && options.idp) world.idp.setReuseGraceSeconds(options.reuseGraceSeconds);
+    try {
+      if (options.smallDisk) world.disk = SmallDisk.mount(join(world.dir, 'locks'));
+      world.ownsIdp = !options.idp;
+      world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60, reuseGraceSeconds: options.reuseGraceSeconds });
+      if (options.ttl && options.idp) world.idp.setAccessTokenTtl(options.ttl);
+      if (options.reuseGraceSeconds !== undefined && options.idp) world.idp.setReuseGraceSeconds(options.reuseGraceSeconds);
+    } catch (err) {
+      await world.close(); // a half-made world leaves nothing behind either
+      throw err;
+    }
     return world;
   }
 
@@ -116,11 +121,17 @@ export class World {
     return readdirSync(join(this.slotDir, 'lock')).includes('refresh.lock');
   }
 
+  /** Stops the windows and the IdP it started; the directory goes whatever fails on the way. */
   async close(): Promise<void> {
-    await Promise.all(this.windows.map((w) => w.close()));
-    if (this.ownsIdp) await this.idp.close();
-    this.disk?.unmount();
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      const closed = await Promise.allSettled(this.windows.map((w) => w.close()));
+      if (this.ownsIdp) await this.idp?.close();
+      const failed = closed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      this.disk?.unmount();
+      rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
 

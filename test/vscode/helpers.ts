@@ -126,9 +126,13 @@ export class World {
     this.windows.splice(this.windows.indexOf(win), 1);
   }
 
+  /** Closes every window; the directory goes whatever fails on the way. */
   async close(): Promise<void> {
-    for (const w of [...this.windows]) await this.closeWindow(w);
-    rmSync(this.dir, { recursive: true, force: true });
+    try {
+      for (const w of [...this.windows]) await this.closeWindow(w);
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
   }
 }
 
