@@ -11,7 +11,8 @@ import { basename } from 'node:path';
 import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenSet } from './types.ts';
 import { systemClock } from './types.ts';
 import { SealedStore, type ActiveGeneration, type Writer } from './sealedStore.ts';
-import { SpendClaims, processAlive } from './spendClaim.ts';
+import { SpendClaims } from './spendClaim.ts';
+import { ownStartTime, processAlive } from './processIdentity.ts';
 import { SharedStatus } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
 import { primeLocking } from './refreshLock.ts';
@@ -19,7 +20,6 @@ import { Keyring } from './keyring.ts';
 import type { SealKey } from './seal.ts';
 import type { SiblingChannel } from './siblings.ts';
 import { FreshnessPolicy } from './freshness.ts';
-import type { StatusName } from './accountState.ts';
 import { RefreshProcedure, type ProtocolStep } from './refreshProcedure.ts';
 import { SlotSession, type BrokerEvent, type BrokerStatus } from './slotSession.ts';
 import { Publisher } from './publishing.ts';
@@ -68,8 +68,6 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
 }
 
-export type BrokerState = StatusName;
-
 export interface AccessGrant {
   accessToken: string;
   expiresAt: number;
@@ -108,7 +106,7 @@ export class Broker {
   private constructor(private readonly opts: BrokerOptions) {
     this.clock = opts.clock ?? systemClock;
     this.log = redactingLogger(opts.log ?? silentLogger);
-    this.me = { pid: process.pid, id: randomBytes(6).toString('hex'), label: opts.label };
+    this.me = { pid: process.pid, id: randomBytes(6).toString('hex'), label: opts.label, startedAt: ownStartTime() };
     this.store = SealedStore.open(opts.slotDir, opts.slotId ?? basename(opts.slotDir));
     this.claims = new SpendClaims(this.store.dir, this.store.tempDir);
     this.status_ = new SharedStatus(this.store.dir, this.store.tempDir);
@@ -317,7 +315,7 @@ export class Broker {
       if (this.claims.inspect(gen, this.me)?.kind !== 'live') return 'claim-ended';
       // Its spender found the identity provider not answering: say so now rather than block.
       const backoff = this.status_.read(gen);
-      const waitingOnIdp = backoff.awaitingAnswer && backoff.gen === gen && backoff.by && processAlive(backoff.by.pid);
+      const waitingOnIdp = backoff.awaitingAnswer && backoff.gen === gen && backoff.by && processAlive(backoff.by.pid, backoff.by.startedAt);
       if (waitingOnIdp || (backoff.offlineUntil && backoff.offlineUntil > this.clock.now())) {
         throw new TransientError(backoff.lastError ?? 'the identity provider is not answering', true);
       }

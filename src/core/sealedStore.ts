@@ -20,6 +20,8 @@ export interface Writer {
   pid: number;
   id: string;
   label?: string;
+  /** The OS's start time of that pid, so a reused pid is not taken for the writer (processIdentity.ts). */
+  startedAt?: string;
 }
 
 /** One generation of a slot, as sealed. `tokens` and `account` are set for active generations. */
@@ -130,11 +132,6 @@ export class SealedStore {
     const created = createExclusive(this.dir, this.tempDir, genName(gen), JSON.stringify({ v: 2, gen, state, key: key.id, ...box }));
     if (created) this.schedulePrune(gen);
     return created;
-  }
-
-  /** Removes a generation file (only for a refused, unreadable future record a user asked to drop). */
-  remove(gen: number): void {
-    try { unlinkSync(join(this.dir, genName(gen))); } catch { /* gone already */ }
   }
 
   readKeyId(): string | undefined {

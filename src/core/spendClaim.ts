@@ -6,6 +6,9 @@ import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExclusive } from './durableFile.ts';
 import type { Writer } from './sealedStore.ts';
+import { processAlive } from './processIdentity.ts';
+
+export { processAlive };
 
 export interface Claim {
   gen: number;
@@ -25,7 +28,7 @@ export type ClaimOutcome =
 const nameOf = (gen: number, seq: number) => (seq === 0 ? `spend-${gen}` : `spend-${gen}.${seq}`);
 
 export class SpendClaims {
-  constructor(private readonly dir: string, private readonly tempDir: string, private readonly isAlive: (pid: number) => boolean = processAlive) {}
+  constructor(private readonly dir: string, private readonly tempDir: string, private readonly isAlive: (owner: Writer) => boolean = (o) => processAlive(o.pid, o.startedAt)) {}
 
   claim(gen: number, me: Writer, now: number): ClaimOutcome {
     const mine: Claim = { gen, seq: 0, owner: me, at: now };
@@ -46,7 +49,7 @@ export class SpendClaims {
     if (seqs.length === 0) return undefined;
     const latest = this.read(gen, seqs[seqs.length - 1]);
     if (me && latest.owner.id === me.id) return { kind: 'claimed', claim: latest };
-    if (this.isAlive(latest.owner.pid)) return { kind: 'live', claim: latest };
+    if (this.isAlive(latest.owner)) return { kind: 'live', claim: latest };
     return { kind: 'dead', claim: latest, first: this.read(gen, seqs[0]) };
   }
 
@@ -72,15 +75,5 @@ export class SpendClaims {
       if (typeof c?.owner?.pid === 'number' && typeof c.owner.id === 'string' && typeof c.at === 'number') return { ...c, gen, seq };
     } catch { /* fall through */ }
     return { gen, seq, owner: { pid: 0, id: 'unreadable' }, at: 0 };
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  if (!(pid > 0)) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

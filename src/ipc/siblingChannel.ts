@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { SiblingChannel } from '../core/siblings.ts';
 import type { Logger } from '../core/types.ts';
 import { replaceDurable } from '../core/durableFile.ts';
-import { processAlive } from '../core/spendClaim.ts';
+import { processAlive } from '../core/processIdentity.ts';
 import { listenJson, type JsonServer } from './jsonServer.ts';
 import { ensureSocketDir, newSocketPath } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';

@@ -2,6 +2,7 @@
 // store, spend claims, the refresh lock (P6 ownership), the lock waiter, the shared status and the
 // v1 (legacy) records. Each test works in its own temp directory, removed afterwards.
 import { waitFor } from '../support/wait.ts';
+import { ownStartTime } from '../../src/core/processIdentity.ts';
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -312,6 +313,16 @@ test('spend claims: a dead owner\'s claim is dead; one retry claim follows it, e
   assert.deepEqual(late, { kind: 'live', claim: { gen: 7, seq: 1, owner: me, at: 3000 } }, 'a second retry after the same dead claim does not claim');
   assert.equal(claims.retry(7, seen.claim, me, 4000).kind, 'claimed', 'the retry\'s owner still holds it');
   assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('spend-7')).sort(), ['spend-7', 'spend-7.1'], 'no third claim');
+});
+
+test('spend claims: a live pid that started at another time is not the claimer (pid reuse)', () => {
+  const { claims } = claimsIn();
+  const reused = { pid: process.pid, id: 'before-reuse', startedAt: '1' }; // this pid, but an earlier process
+  claims.claim(9, reused, 10);
+  assert.equal(claims.claim(9, sibling, 20).kind, 'dead');
+  const same = { pid: process.pid, id: 'this-process', startedAt: ownStartTime() };
+  claims.claim(10, same, 10);
+  assert.equal(claims.claim(10, sibling, 20).kind, 'live', 'the same pid with its own start time is alive');
 });
 
 test('spend claims: after a dead retry, first is still the generation\'s seq-0 claim', () => {
