@@ -19,6 +19,11 @@ export interface FarmResult {
   ms: number;
 }
 
+/** Sent every 25 answered calls while the storm runs. */
+export interface FarmProgress {
+  answered: number;
+}
+
 export interface FarmReport {
   results: FarmResult[];
   processTable: string[];
@@ -58,7 +63,11 @@ process.on('message', async (order: FarmOrder) => {
       await new Promise((r) => setTimeout(r, order.sampleProcessTableMs));
     }
   })();
-  const results = await Promise.all(Array.from({ length: order.count }, () => run(order)));
+  let answered = 0;
+  const results = await Promise.all(Array.from({ length: order.count }, () => run(order).then((r) => {
+    if (++answered % 25 === 0 && answered < order.count) process.send!({ answered } satisfies FarmProgress);
+    return r;
+  })));
   sampling = false;
   await sampler;
   process.send!({ results, processTable } satisfies FarmReport, () => process.exit(0));

@@ -6,7 +6,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { World, until } from '../harness/fixture.ts';
 import { cliBundle, percentile, runCli, startWindow, type TestWindow } from './support.ts';
-import type { FarmOrder, FarmReport } from './farm.ts';
+import type { FarmOrder, FarmProgress, FarmReport } from './farm.ts';
 
 export interface TerminalStormOptions {
   invocations: number;
@@ -14,6 +14,8 @@ export interface TerminalStormOptions {
   windowRequests?: number;
   /** Sample `ps -eo args` during the storm (for the leak check). */
   sampleProcessTable?: boolean;
+  /** Told what the storm is doing: each phase, and every 25 CLI calls answered. */
+  progress?: (what: string) => void;
 }
 
 export interface TerminalStormReport {
@@ -32,6 +34,8 @@ export interface TerminalStormReport {
 }
 
 export async function runTerminalStorm(o: TerminalStormOptions): Promise<TerminalStormReport> {
+  const progress = o.progress ?? (() => undefined);
+  progress('starting the IdP, the farm and the CLI bundle');
   const world = await World.create({ storeModel: 'shared-lag', lagMs: 200, ttl: 6 });
   let win: TestWindow | undefined;
   // The CLI processes are started by a separate process, timed to the expiry.
@@ -39,6 +43,7 @@ export async function runTerminalStorm(o: TerminalStormOptions): Promise<Termina
   try {
     await new Promise((r) => farm.once('message', r));
     await cliBundle();
+    progress('signing in and starting the window and two other window processes');
     await world.signIn(); // a 6 s token: it expires during the run
     world.idp.setAccessTokenTtl(300); // the refreshed one outlives the storm
     win = await startWindow(world, { refreshTimeoutMs: 15_000 });
@@ -50,10 +55,14 @@ export async function runTerminalStorm(o: TerminalStormOptions): Promise<Termina
     const expiresAt = win.broker.status().expiresAt!;
     if (expiresAt - Date.now() < 200) throw new Error('setup took longer than the token lifetime');
     world.idp.resetCounters();
+    progress(`waiting for the token to expire (in ${((expiresAt - Date.now()) / 1000).toFixed(1)} s), then ${o.invocations} CLI calls at once`);
 
     const bundle = await cliBundle();
     const report = new Promise<FarmReport>((resolve, reject) => {
-      farm.once('message', (m: FarmReport) => resolve(m));
+      farm.on('message', (m: FarmReport | FarmProgress) => {
+        if ('answered' in m) progress(`${m.answered} of ${o.invocations} CLI calls answered`);
+        else resolve(m);
+      });
       farm.once('exit', (code) => reject(new Error(`farm exited ${code}`)));
     });
     farm.send({
@@ -62,6 +71,7 @@ export async function runTerminalStorm(o: TerminalStormOptions): Promise<Termina
       sampleProcessTableMs: o.sampleProcessTable ? 25 : undefined,
     } satisfies FarmOrder);
     await until(expiresAt + 20);
+    progress(`token expired: ${o.invocations} CLI processes running, the other windows asking too`);
     const started = performance.now();
     const windowRequests = o.windowRequests ?? 20;
     const bursts = others.map((w) => w.getTokens(windowRequests));
