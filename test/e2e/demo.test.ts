@@ -11,6 +11,11 @@ import { dirname, join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { freePort, launchBrowser, liveProcesses, openWorkbench, repoRoot, saveText, screenshotOnFailure } from './harness.ts';
 import { STATUS_ITEM, shell, signInThroughPopup, waitForStatus } from './lib/tokenrelay.ts';
+import { CODE_SERVERS, DEFAULT_CODE_SERVER } from '../../scripts/setup-code-server.mjs';
+
+// `npm start` serves the default code-server whatever this run's TOKENRELAY_CODE_SERVER says
+// (the variable is not passed on), so the name carries that version.
+const DEMO_VSCODE = CODE_SERVERS[DEFAULT_CODE_SERVER].vscode;
 
 
 /** Live processes whose command line mentions `needle` (e.g. the demo's temp root). */
@@ -25,6 +30,12 @@ function processesMentioning(needle: string): number[] {
   return found;
 }
 
+/** The environment a user's `npm start` has: without the e2e run's version selection. */
+function withoutE2eTarget(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { TOKENRELAY_CODE_SERVER: _version, TOKENRELAY_E2E_SCENARIOS: _scenarios, ...rest } = env;
+  return rest;
+}
+
 async function refused(url: string): Promise<boolean> {
   try {
     await fetch(url, { signal: AbortSignal.timeout(3_000) });
@@ -34,13 +45,13 @@ async function refused(url: string): Promise<boolean> {
   }
 }
 
-test('npm start: demo runs, signs in from the status bar, serves the CLI, and Ctrl+C stops everything', { timeout: 240_000 }, async () => {
+test(`[VS Code ${DEMO_VSCODE}] npm start: demo runs, signs in from the status bar, serves the CLI, and Ctrl+C stops everything`, { timeout: 240_000 }, async () => {
   const port = await freePort();
   const work = mkdtempSync(join(tmpdir(), 'tokenrelay-demo-test-'));
   let output = '';
   const demo = spawn('npm', ['start'], {
     cwd: repoRoot,
-    env: { ...process.env, PORT: String(port), NODE_OPTIONS: '' },
+    env: { ...withoutE2eTarget(process.env), PORT: String(port), NODE_OPTIONS: '' },
     detached: true, // its own process group, like a terminal's foreground job
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -7,3 +7,4 @@ export { runInTerminal, runCommand } from './lib/workbench.ts';
 export { waitForFile } from './lib/files.ts';
 export { packageVsix, packageProbe } from './lib/packaging.ts';
 export { repoRoot, resultsDir } from './lib/paths.ts';
+export { target, named, vscodeAtLeast, scenarioSelected } from './lib/target.ts';

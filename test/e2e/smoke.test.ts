@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import {
   launchBrowser, liveProcesses, openWorkbench, packageProbe, runCommand, runInTerminal,
-  saveLog, screenshotOnFailure, startCodeServer, waitForFile, type CodeServer,
+  named, saveLog, screenshotOnFailure, startCodeServer, waitForFile, type CodeServer,
 } from './harness.ts';
 
-test('harness smoke: probe command and terminal in real code-server', { timeout: 180_000 }, async () => {
+test(named('harness smoke: probe command and terminal in real code-server'), { timeout: 180_000 }, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'tokenrelay-smoke-'));
   const probeOut = join(tmp, 'probe.json');
   const answer = join(tmp, 'answer.txt');

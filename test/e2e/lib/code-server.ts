@@ -5,8 +5,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureCodeServer } from '../../../scripts/setup-code-server.mjs';
+import { ensureCodeServerRuntime } from '../../../scripts/setup-code-server.mjs';
 import { killTree, liveProcesses } from './processes.ts';
+import { target } from './target.ts';
 
 const execFileP = promisify(execFile);
 
@@ -23,6 +24,11 @@ export interface StartOptions {
   host?: string;
   /** Prefix of the temp root (user data, extensions, log). */
   tempPrefix?: string;
+  /**
+   * Which code-server: a version from scripts/setup-code-server.mjs (installed on first use), or an
+   * entry script with the Node binary to run it. Default: TOKENRELAY_CODE_SERVER, else 4.100.3.
+   */
+  codeServer?: string | { entry: string; node: string };
 }
 
 export interface CodeServer {
@@ -33,6 +39,8 @@ export interface CodeServer {
   userDataDir: string;
   extensionsDir: string;
   workspace: string;
+  /** The entry script and the Node binary this code-server runs with. */
+  runtime: { entry: string; node: string };
   /** code-server stdout+stderr; lives in the temp dir, so copy it before stop() if needed. */
   logFile: string;
   /** Kills the whole process group (SIGTERM, then SIGKILL) and removes the temp dirs. */
@@ -51,6 +59,9 @@ export const DEFAULT_SETTINGS: Record<string, unknown> = {
   'terminal.integrated.gpuAcceleration': 'off',
   'workbench.tips.enabled': false,
   'chat.commandCenter.enabled': false,
+  // VS Code 1.139 opens the Chat view in the secondary side bar by default: the terminal gets so
+  // narrow that typed commands wrap. Unknown (and harmless) to 1.100.
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 export function freePort(): Promise<number> {
@@ -84,9 +95,9 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-async function installExtensions(entry: string, dirs: { data: string; ext: string }, vsixPaths: string[]) {
+async function installExtensions(runtime: { entry: string; node: string }, dirs: { data: string; ext: string }, vsixPaths: string[]) {
   for (const vsix of vsixPaths) {
-    const { stdout, stderr } = await execFileP(process.execPath, [entry,
+    const { stdout, stderr } = await execFileP(runtime.node, [runtime.entry,
       '--user-data-dir', dirs.data, '--extensions-dir', dirs.ext, '--install-extension', vsix],
     { timeout: 120_000, env: cleanEnv() }).catch((err) => err as { stdout: string; stderr: string });
     // Exit code is 0 even on failure; the message is the only reliable signal.
@@ -111,7 +122,9 @@ async function waitForHealth(url: string, child: { exitCode: number | null }, lo
 }
 
 export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
-  const entry: string = await ensureCodeServer();
+  const runtime = typeof opts.codeServer === 'object'
+    ? opts.codeServer
+    : await ensureCodeServerRuntime(opts.codeServer ?? target.codeServer);
   const root = mkdtempSync(join(tmpdir(), opts.tempPrefix ?? 'tokenrelay-e2e-'));
   const dirs = { data: join(root, 'data'), ext: join(root, 'ext') };
   const workspace = opts.workspace ?? join(root, 'workspace');
@@ -122,7 +135,7 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
 
   const cleanupDirs = () => rmSync(root, { recursive: true, force: true });
   try {
-    await installExtensions(entry, dirs, opts.vsixPaths);
+    await installExtensions(runtime, dirs, opts.vsixPaths);
   } catch (err) {
     cleanupDirs();
     throw err;
@@ -135,7 +148,7 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
   writeFileSync(config, `bind-addr: ${host}:${port}\nauth: none\ncert: false\n`);
   const logFile = join(root, 'code-server.log');
   const logFd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [entry, '--config', config, '--auth', 'none',
+  const child = spawn(runtime.node, [runtime.entry, '--config', config, '--auth', 'none',
     '--bind-addr', `${host}:${port}`, '--disable-telemetry', '--disable-update-check',
     '--disable-workspace-trust', '--user-data-dir', dirs.data, '--extensions-dir', dirs.ext, workspace], {
     detached: true, // own process group: one kill reaches extension hosts, pty host, watcher
@@ -163,7 +176,7 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     await stop();
     throw err;
   }
-  return { url, port, pid, userDataDir: dirs.data, extensionsDir: dirs.ext, workspace, logFile, stop };
+  return { url, port, pid, userDataDir: dirs.data, extensionsDir: dirs.ext, workspace, runtime: { entry: runtime.entry, node: runtime.node }, logFile, stop };
 }
 
 export { liveProcesses };

@@ -1,11 +1,15 @@
 // README screenshots from the real UI, written to media/screenshots/ only when
-// TOKENRELAY_SCREENSHOTS=1 (so CI runs never rewrite committed images).
+// TOKENRELAY_SCREENSHOTS=1 (so CI runs never rewrite committed images), and only by the run on
+// the newest VS Code (README shows today's VS Code; the 1.100.3 run of the same scenarios must not
+// overwrite them).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
+import { NEWEST_CODE_SERVER } from '../../../scripts/setup-code-server.mjs';
 import { repoRoot } from './paths.ts';
+import { target } from './target.ts';
 
-export const screenshotsEnabled = process.env.TOKENRELAY_SCREENSHOTS === '1';
+export const screenshotsEnabled = process.env.TOKENRELAY_SCREENSHOTS === '1' && target.codeServer === NEWEST_CODE_SERVER;
 export const screenshotsDir = join(repoRoot, 'media', 'screenshots');
 
 interface Box { x: number; y: number; width: number; height: number }

@@ -53,7 +53,11 @@ export async function statusTooltip(page: Page, timeoutMs = 10_000): Promise<str
 
 const ACCOUNTS = '.activitybar .action-item:has(.codicon-accounts-view-bar-icon)';
 
-/** Opens the Accounts menu (retrying until the tokenrelay sign-in entry is listed) and returns its item. */
+/**
+ * Opens the Accounts menu (retrying until the tokenrelay sign-in entry is listed) and returns its item.
+ * Entries are matched by their text only: 1.139 lists more of them (Copilot sign-in, "Manage
+ * Language Model Access…"), so positions and counts differ between versions.
+ */
 export async function openAccountsMenu(page: Page, item: RegExp = /Sign in with Token Relay/, timeoutMs = 30_000) {
   const entry = page.getByRole('menuitem', { name: item });
   const deadline = Date.now() + timeoutMs;
@@ -129,8 +133,11 @@ export async function signInThroughPopup(page: Page, trigger: () => Promise<void
 
 /**
  * Runs `trigger` (something that makes the extension call openExternal) and returns the browser
- * page that opens. Confirms VS Code's "Do you want code-server to open the external website?"
- * dialog, which it shows for any site that is not a trusted domain (the IdP is not).
+ * page that opens. VS Code 1.100 first asks "Do you want code-server to open the external
+ * website?" for any site that is not a trusted domain (the IdP is not); 1.139 opens localhost,
+ * 127.0.0.1 and [::1] pages without asking. So the dialog is raced against the page: its Open
+ * button is clicked only if it shows before the page opens, and nothing waits for a dialog that
+ * never comes.
  */
 export async function openedExternally(page: Page, trigger: () => Promise<void>, timeoutMs = 30_000): Promise<Page> {
   let popup: Page | undefined;

@@ -1,4 +1,4 @@
-// Drives the VS Code workbench UI (selectors verified on VS Code 1.100.3 / code-server 4.100.3).
+// Drives the VS Code workbench UI (selectors verified on VS Code 1.100.3 and 1.139.1, code-server 4.100.3 and 4.139.1).
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
