@@ -1,9 +1,11 @@
-// Token Relay the way a user meets it: the packaged VSIX in a real code-server (VS Code 1.100.3),
-// driven through Debian's Chromium, against the strict test IdP. One code-server + IdP is shared by
-// scenarios a–g (they build on each other, in the order a user would go); h uses a fresh profile.
-// Every failure saves screenshots of all open tabs plus code-server, extension-host and IdP logs
-// under test-results/. Run order is a, b, c, e, d, g, f (e needs the long-lived token before d
-// shortens the TTL; sign-out comes last). TOKENRELAY_SCREENSHOTS=1 also writes the README images.
+// Token Relay the way a user meets it: the packaged VSIX in a real code-server (the VS Code version
+// TOKENRELAY_CODE_SERVER names, see lib/target.ts), driven through Debian's Chromium, against the
+// strict test IdP. One code-server + IdP is shared by scenarios a–g and i (they build on each other,
+// in the order a user would go); h uses a fresh profile. Every failure saves screenshots of all open
+// tabs plus code-server, extension-host and IdP logs under test-results/. Run order is a, b, c, i, e,
+// d, g, f (e needs the long-lived token before d shortens the TTL; sign-out comes last); i needs VS
+// Code 1.105+. TOKENRELAY_E2E_SCENARIOS picks a subset (test/run.mjs runs a, b, c, h on 1.100.3).
+// TOKENRELAY_SCREENSHOTS=1 also writes the README images.
 import { sleep } from '../support/wait.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  launchBrowser, openWorkbench, packageProbe, packageVsix, runCommand, runInTerminal, saveDir, saveLog,
-  saveText, screenshotOnFailure, startCodeServer, waitForFile, type CodeServer,
+  launchBrowser, named, openWorkbench, packageProbe, packageVsix, runCommand, runInTerminal, saveDir, saveLog,
+  saveText, scenarioSelected, screenshotOnFailure, startCodeServer, vscodeAtLeast, waitForFile, type CodeServer,
 } from './harness.ts';
 import {
   STATUS_ITEM, SIGNED_OUT_TEXT, approveDeviceInBrowser, clickMenuItem, extensionLogLines, findLocks, latestGeneration, openedExternally, openAccountsMenu,
@@ -30,6 +32,23 @@ const SHORT_TTL = 10; // scenario d
 const SKEW = 2; // tokenrelay.refreshSkewSeconds
 const STORM_MS = 3 * SHORT_TTL * 1000 + 2_000; // d: all loops run across at least three expiries
 const NOT_SIGNED_IN_EXIT = 3;
+// The form getSession(provider, { wwwAuthenticate, fallbackScopes }) exists from VS Code 1.105 on.
+const CHALLENGE_FORM_SINCE = '1.105.0';
+
+/**
+ * Registers scenario `id` when this run includes it (TOKENRELAY_E2E_SCENARIOS) and the target VS
+ * Code has what it exercises; the name carries the VS Code version. A scenario left out is not
+ * registered at all, so nothing shows as skipped.
+ */
+function scenarioTest(id: string, title: string, opts: { timeout: number; since?: string }, fn: () => Promise<void>): void {
+  if (!scenarioSelected(id) || (opts.since && !vscodeAtLeast(opts.since))) return;
+  test(named(`${id}. ${title}`), { timeout: opts.timeout }, fn);
+}
+
+/** A describe block (and its code-server) only when the run includes one of its scenarios. */
+function scenarioGroup(ids: string[], title: string, fn: () => void): void {
+  if (ids.some(scenarioSelected)) describe(named(title), fn);
+}
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const ACCOUNT_TEXT = new RegExp(escapeRe(LOGIN));
@@ -53,12 +72,15 @@ interface Env {
   tabs: Page[];
   tmp: string;
   probeOut: string;
+  /** The JSON file the probe's "getSession From Request File" command reads. */
+  probeRequest: string;
   failed: boolean;
 }
 
 async function startEnv(browser: Browser, vsixPaths: string[], settings: Record<string, unknown>, idp: Idp, idpLog: string[]): Promise<Env> {
   const tmp = mkdtempSync(join(tmpdir(), 'tokenrelay-scenarios-'));
   const probeOut = join(tmp, 'probe.json');
+  const probeRequest = join(tmp, 'probe-request.json');
   const server = await startCodeServer({
     vsixPaths,
     settings: {
@@ -67,12 +89,13 @@ async function startEnv(browser: Browser, vsixPaths: string[], settings: Record<
       'tokenrelay.scopes': SCOPES,
       'tokenrelay.refreshSkewSeconds': SKEW,
       'tokenrelayProbe.outFile': probeOut,
+      'tokenrelayProbe.requestFile': probeRequest,
       ...settings,
     },
   });
   // Own context: this profile's tabs share localStorage (SecretStorage) with each other only.
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  return { idp, idpLog, server, context, tabs: [], tmp, probeOut, failed: false };
+  return { idp, idpLog, server, context, tabs: [], tmp, probeOut, probeRequest, failed: false };
 }
 
 async function stopEnv(env: Env | undefined, name: string): Promise<void> {
@@ -103,12 +126,22 @@ async function scenario(env: Env | undefined, name: string, body: (env: Env) => 
   }
 }
 
-async function probe(env: Env, page: Page, command: 'Get Session' | 'Get API Token') {
+interface ProbeResult {
+  ok: boolean; account: { id: string; label: string } | null; accessToken: string | null; error: string | null; pid: number;
+  /** Only from "getSession From Request File". */
+  scopes?: string[] | null;
+}
+
+async function probe(env: Env, page: Page, command: 'Get Session' | 'Get API Token' | 'getSession From Request File'): Promise<ProbeResult> {
   rmSync(env.probeOut, { force: true });
   await runCommand(page, `Token Relay Probe: ${command}`);
-  return JSON.parse(await waitForFile(env.probeOut, 20_000)) as {
-    ok: boolean; account: { id: string; label: string } | null; accessToken: string | null; error: string | null; pid: number;
-  };
+  return JSON.parse(await waitForFile(env.probeOut, 20_000)) as ProbeResult;
+}
+
+/** The probe calls getSession('tokenrelay', request…, options) as written here. */
+function probeRequest(env: Env, page: Page, request: { scopes: string[] } | { wwwAuthenticate: string; fallbackScopes: string[] }, options: Record<string, unknown>) {
+  writeFileSync(env.probeRequest, JSON.stringify({ ...request, options }));
+  return probe(env, page, 'getSession From Request File');
 }
 
 async function openTab(env: Env): Promise<Page> {
@@ -148,7 +181,7 @@ after(async () => {
   await idp?.close();
 });
 
-describe('tokenrelay in real VS Code: one profile, three windows', () => {
+scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS Code: one profile, three windows', () => {
   let env: Env | undefined;
   let signedIn = false;
   const requireSignIn = () => { if (!signedIn) throw new Error('prerequisite failed: scenario b (sign-in) did not complete'); };
@@ -158,7 +191,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
   });
   after(async () => stopEnv(env, 'scenarios'));
 
-  test('a. install from VSIX ⇒ activates ⇒ status bar shows signed out', { timeout: 90_000 }, () => scenario(env, 'a-install', async (env) => {
+  scenarioTest('a', 'install from VSIX ⇒ activates ⇒ status bar shows signed out', { timeout: 90_000 }, () => scenario(env, 'a-install', async (env) => {
     const installed = readdirSync(env.server.extensionsDir);
     assert.ok(installed.some((d) => d.startsWith('tokenrelay.tokenrelay-')), `VSIX not installed: ${installed.join(', ')}`);
     const page = await openTab(env);
@@ -172,7 +205,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     await page.keyboard.press('Escape');
   }));
 
-  test('b. sign in through the Accounts menu ⇒ IdP login + consent ⇒ status bar shows the account', { timeout: 120_000 }, () => scenario(env, 'b-sign-in', async (env) => {
+  scenarioTest('b', 'sign in through the Accounts menu ⇒ IdP login + consent ⇒ status bar shows the account', { timeout: 120_000 }, () => scenario(env, 'b-sign-in', async (env) => {
     const page = env.tabs[0];
     assert.ok(page, 'scenario a opened no tab');
     const before = env.idp.counters();
@@ -202,7 +235,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     assert.equal((await env.idp.introspect(viaApi.accessToken!)).active, true);
   }));
 
-  test('c. integrated terminal: tokenrelay token / fetch work, env has TOKENRELAY_SOCK and no token', { timeout: 90_000 }, () => scenario(env, 'c-terminal', async (env) => {
+  scenarioTest('c', 'integrated terminal: tokenrelay token / fetch work, env has TOKENRELAY_SOCK and no token', { timeout: 90_000 }, () => scenario(env, 'c-terminal', async (env) => {
     requireSignIn();
     const page = env.tabs[0];
     const token = await shell(page, env.tmp, 'tokenrelay token');
@@ -239,7 +272,47 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     }
   }));
 
-  test('e. server-reported expiry: access token revoked early ⇒ tokenrelay fetch succeeds through one refresh', { timeout: 60_000 }, () => scenario(env, 'e-revoked', async (env) => {
+  scenarioTest('i', 'the 401 challenge form getSession(tokenrelay, { wwwAuthenticate, fallbackScopes }) and the scope list README prescribes', { timeout: 90_000, since: CHALLENGE_FORM_SINCE }, () => scenario(env, 'i-challenge', async (env) => {
+    requireSignIn();
+    const page = env.tabs[0];
+    // The challenge a consumer holds after the API refused its token: a real 401 from the test API.
+    const refused = await fetch(env.idp.apiUrl, { headers: { authorization: 'Bearer not-a-live-token' } });
+    assert.equal(refused.status, 401);
+    const wwwAuthenticate = refused.headers.get('www-authenticate') ?? '';
+    assert.match(wwwAuthenticate, /^Bearer error="invalid_token"/);
+    const fallbackScopes = ['openid', 'api:read'];
+    const before = env.idp.counters();
+
+    // VS Code hands a { wwwAuthenticate } request only to a provider registered with the proposed
+    // challenges API (supportsChallenges + getSessionsFromChallenges); for any other provider the
+    // workbench rejects it before the provider is called, with or without createIfNone. Token Relay
+    // uses no proposed API, so this is what a consumer that passes the challenge gets.
+    for (const options of [{}, { createIfNone: true }]) {
+      const challenged = await probeRequest(env, page, { wwwAuthenticate, fallbackScopes }, options);
+      assert.equal(challenged.ok, false, `the challenge form ${JSON.stringify(options)} returned a session: ${JSON.stringify(challenged)}`);
+      assert.match(challenged.error ?? '', /authentication provider 'tokenrelay' does not support (getting|creating) sessions? from challenges/,
+        `the challenge form ${JSON.stringify(options)} failed otherwise`);
+    }
+    assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'no dialog: the challenge form starts no sign-in');
+
+    // What README tells a consumer to pass instead: the challenge's scope= if it has one (this one
+    // has none), else the fallback scopes, as a scope list. It reaches Token Relay and returns the
+    // signed-in account's session, whose token carries those scopes (it lists every scope granted).
+    assert.doesNotMatch(wwwAuthenticate, /scope=/);
+    const listed = await probeRequest(env, page, { scopes: fallbackScopes }, { createIfNone: true });
+    assert.equal(listed.ok, true, `getSession with the fallback scopes failed: ${listed.error}`);
+    assert.equal(listed.account?.label, LOGIN);
+    for (const scope of fallbackScopes) assert.ok(listed.scopes?.includes(scope), `session scopes ${JSON.stringify(listed.scopes)} lack ${scope}`);
+    const info = await env.idp.introspect(listed.accessToken!);
+    assert.equal(info.active, true, 'the session token is active at the IdP');
+    assert.equal(info.sub, LOGIN);
+    const d = delta(before, env.idp.counters());
+    assert.equal(d.authorizationCodeGrants, 0, 'no new sign-in');
+    assert.equal(d.deviceCodeGrants, 0, 'no new sign-in');
+    assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'no dialog');
+  }));
+
+  scenarioTest('e', 'server-reported expiry: access token revoked early ⇒ tokenrelay fetch succeeds through one refresh', { timeout: 60_000 }, () => scenario(env, 'e-revoked', async (env) => {
     requireSignIn();
     const page = env.tabs[0];
     const before = env.idp.counters();
@@ -255,7 +328,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     assert.deepEqual(d.errors, {});
   }));
 
-  test('d. three windows, terminal loops, 10 s tokens: one refresh per expiry, no revocation, no failed call', { timeout: 150_000 }, () => scenario(env, 'd-three-windows', async (env) => {
+  scenarioTest('d', 'three windows, terminal loops, 10 s tokens: one refresh per expiry, no revocation, no failed call', { timeout: 150_000 }, () => scenario(env, 'd-three-windows', async (env) => {
     requireSignIn();
     env.idp.setAccessTokenTtl(SHORT_TTL);
     // Switch the live token to the short TTL through the server-reported-expiry path (proven in e).
@@ -343,7 +416,8 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     for (const page of env.tabs) await waitForStatus(page, ACCOUNT_TEXT, 5_000);
 
     // Tooltip contract: window 1 refreshes (its terminal's CLI asks it, after an early revocation);
-    // window 1 then says "this window", windows 2 and 3 say "another window (pid <window 1's host>)".
+    // window 1 then says "this window", windows 2 and 3 say "another process (pid <window 1's host>)"
+    // (earlier builds said "another window").
     env.idp.setAccessTokenTtl(BASE_TTL);
     // The current token is a short one that some window refreshes proactively within seconds: let
     // that refresh (now issuing a long token) happen first, so it cannot race the one under test.
@@ -366,7 +440,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
       assert.match(tooltip, new RegExp(escapeRe(LOGIN)));
       assert.match(tooltip, new RegExp(escapeRe(env.idp.issuer)));
       assert.match(tooltip, /expires in \d+:\d\d/);
-      assert.match(tooltip, i === 0 ? /Last refresh: .* by this window/ : new RegExp(`Last refresh: .* by another window \\(pid ${pid}\\)`),
+      assert.match(tooltip, i === 0 ? /Last refresh: .* by this window/ : new RegExp(`Last refresh: .* by another (?:process|window) \\(pid ${pid}\\)`),
         `tooltip of window ${i + 1}:\n${tooltip}`);
       if (i === 1) {
         await readmeShot(page, 'status-bar-tooltip', [page.locator('.workbench-hover-container'), page.locator(STATUS_ITEM)],
@@ -377,7 +451,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     console.error(`d: tooltip of window 2:\n${tooltips[1]}`);
   }));
 
-  test('g. reload a window ⇒ the session survives, no refresh lock is left behind', { timeout: 90_000 }, () => scenario(env, 'g-reload', async (env) => {
+  scenarioTest('g', 'reload a window ⇒ the session survives, no refresh lock is left behind', { timeout: 90_000 }, () => scenario(env, 'g-reload', async (env) => {
     requireSignIn();
     const page = env.tabs[1] ?? env.tabs[0];
     await page.reload({ waitUntil: 'domcontentloaded' });
@@ -397,7 +471,7 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
     assert.deepEqual(locks, [], 'no refresh.lock left behind');
   }));
 
-  test('f. sign out in one window ⇒ the others show signed out, CLI exits 3, refresh token revoked', { timeout: 90_000 }, () => scenario(env, 'f-sign-out', async (env) => {
+  scenarioTest('f', 'sign out in one window ⇒ the others show signed out, CLI exits 3, refresh token revoked', { timeout: 90_000 }, () => scenario(env, 'f-sign-out', async (env) => {
     requireSignIn();
     const [first, ...others] = env.tabs;
     const liveRefresh = env.idp.issuedTokens().at(-1)!;
@@ -423,14 +497,14 @@ describe('tokenrelay in real VS Code: one profile, three windows', () => {
   }));
 });
 
-describe('tokenrelay in real VS Code: fresh profile, device code', () => {
+scenarioGroup(['h'], 'tokenrelay in real VS Code: fresh profile, device code', () => {
   let env: Env | undefined;
   before(async () => {
     env = await startEnv(browser!, [vsix, probeVsix], { 'tokenrelay.signInFlow': 'deviceCode' }, idp!, idpLog);
   });
   after(async () => stopEnv(env, 'device'));
 
-  test('h. device-code sign-in on a fresh profile completes through the IdP device page', { timeout: 120_000 }, () => scenario(env, 'h-device-code', async (env) => {
+  scenarioTest('h', 'device-code sign-in on a fresh profile completes through the IdP device page', { timeout: 120_000 }, () => scenario(env, 'h-device-code', async (env) => {
     const page = await openTab(env);
     await waitForStatus(page, SIGNED_OUT_TEXT, 30_000);
     const before = env.idp.counters();

@@ -35,6 +35,23 @@ async function getSession() {
   }
 }
 
+// getSession with a request read from the JSON file named by tokenrelayProbe.requestFile:
+//   { "scopes": [...], "options": {...} }                                   the scope-list form, or
+//   { "wwwAuthenticate": "<a 401's header>", "fallbackScopes": [...], "options": {...} }   the 1.105+ challenge form.
+async function getSessionFromRequestFile() {
+  try {
+    const file = vscode.workspace.getConfiguration('tokenrelayProbe').get('requestFile');
+    if (!file) throw new Error('tokenrelayProbe.requestFile is not set');
+    const { scopes, wwwAuthenticate, fallbackScopes, options } = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const request = scopes ?? { wwwAuthenticate, fallbackScopes };
+    const s = await vscode.authentication.getSession(PROVIDER, request, options || {});
+    if (!s) return { ok: false, account: null, accessToken: null, scopes: null, error: 'no session' };
+    return { ok: true, account: { id: s.account.id, label: s.account.label }, accessToken: s.accessToken, scopes: [...s.scopes], error: null };
+  } catch (err) {
+    return { ...failure(err), scopes: null };
+  }
+}
+
 async function getApiToken() {
   try {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
@@ -57,6 +74,7 @@ function activate(context) {
   register('tokenrelayProbe.getSession', getSession);
   register('tokenrelayProbe.requestSession', getSession);
   register('tokenrelayProbe.getApiToken', getApiToken);
+  register('tokenrelayProbe.getSessionFromRequestFile', getSessionFromRequestFile);
   // A createIfNone:false request is what makes the Accounts menu list "Sign in with Token Relay".
   if (vscode.workspace.getConfiguration('tokenrelayProbe').get('requestAtStartup', true)) {
     void getSession();
