@@ -116,6 +116,21 @@ function failure(what, status, logFile) {
     (likely.length ? `likely missing: ${likely.join(', ')}` : 'see the log for the cause'));
 }
 
+/**
+ * The environment without what an outer npm (`npm test`, `npm start`) exports about itself. The
+ * nested npm would take npm_config_user_agent ("npm/11 node/v20 …") as its own configuration, and
+ * code-server's postinstall reads the Node version from it: "code-server currently requires node
+ * v24 … you are on node v20", although Node 24 runs it.
+ */
+function withoutOuterNpm(env) {
+  const outer = new Set(['npm_config_user_agent', 'npm_config_node_gyp', 'npm_config_npm_version',
+    'npm_config_local_prefix', 'npm_config_call']);
+  return Object.fromEntries(Object.entries(env).filter(([key]) => {
+    const k = key.toLowerCase();
+    return !(outer.has(k) || (k.startsWith('npm_') && !k.startsWith('npm_config_')));
+  }));
+}
+
 // Own package.json so npm does not walk up into the project's node_modules.
 function ownPackageJson(dir, name) {
   mkdirSync(dir, { recursive: true });
@@ -172,7 +187,7 @@ export async function ensureNode24() {
     ownPackageJson(node24Dir, 'node24-cache');
     const logFile = join(node24Dir, 'npm-install.log');
     const status = await npmInstall(node24Dir, [`node@${NODE24_VERSION}`, '--no-audit', '--no-fund'],
-      { ...process.env }, logFile, `node@${NODE24_VERSION}`);
+      withoutOuterNpm(process.env), logFile, `node@${NODE24_VERSION}`);
     const { bin, platformDir } = node24Layout();
     if (status !== 0 || !existsSync(bin) || !platformDir) throw failure(`node@${NODE24_VERSION}`, status, logFile);
     const version = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stdout?.trim();
@@ -232,9 +247,7 @@ async function install(version) {
     // it), native modules built against its headers. It ships @vscode/ripgrep-universal.
     const { node, nodedir } = await ensureNode24();
     args = [`code-server@${version}`, '--no-audit', '--no-fund'];
-    env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH}`, npm_config_nodedir: nodedir, TMPDIR: tmpdir() };
-    delete env.npm_node_execpath; // set by an outer `npm test` to Node 20
-    delete env.npm_config_node_gyp;
+    env = { ...withoutOuterNpm(process.env), PATH: `${dirname(node)}:${process.env.PATH}`, npm_config_nodedir: nodedir, TMPDIR: tmpdir() };
   }
   log(`npm install (output in ${logFile})`);
   const status = await npmInstall(spec.dir, args, env, logFile, `code-server@${version}`);
