@@ -35,7 +35,7 @@ function takeoverMs(since: number, holderPid: number): number {
 
 const allOk = (results: { ok: boolean; message?: string }[]) => assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.message), []);
 
-test('kill -9 of the holder before it sends: taken over within 3 s, exactly one refresh', { timeout: 60_000 }, async () => {
+test('kill -9 of the holder before it sends: taken over within 3.5 s (stale after 2 s), exactly one refresh', { timeout: 60_000 }, async () => {
   const { holder, others } = await setUp('locked');
   const killedAt = Date.now();
   holder.child.kill('SIGKILL');
@@ -43,7 +43,7 @@ test('kill -9 of the holder before it sends: taken over within 3 s, exactly one 
   const tookMs = takeoverMs(killedAt, holder.pid);
   allOk(results);
   assert.equal(new Set(results.map((r) => r.token)).size, 1, 'everybody adopted the one new token');
-  assert.ok(tookMs < 3000, `takeover took ${tookMs} ms`);
+  assert.ok(tookMs < 3500, `takeover took ${tookMs} ms`);
   assert.equal(world!.idp.counters().refreshGrants, 1);
   assert.equal(world!.idp.counters().grantRevocations, 0);
   assert.equal((await world!.idp.introspect(results[0].token!)).active, true);
@@ -65,13 +65,13 @@ test('kill -9 of the holder after the server rotated (strict IdP): needs sign-in
   assert.deepEqual(world!.idp.counters().errors, {}, 'later calls do not knock on the IdP again');
 });
 
-test('SIGSTOP of the holder before it sends, past the stale time: takeover within 3 s, no double spend after SIGCONT', { timeout: 60_000 }, async () => {
+test('SIGSTOP of the holder before it sends, past the stale time: takeover within 3.5 s, no double spend after SIGCONT', { timeout: 60_000 }, async () => {
   const { holder, others, held } = await setUp('locked');
   const frozenAt = Date.now();
   const results = (await Promise.all(others.map((w) => w.getTokens(5)))).flat();
   const tookMs = takeoverMs(frozenAt, holder.pid);
   allOk(results);
-  assert.ok(tookMs < 3000, `takeover took ${tookMs} ms`);
+  assert.ok(tookMs < 3500, `takeover took ${tookMs} ms`);
   holder.child.kill('SIGCONT');
   const resumed = await held;
   allOk(resumed);
