@@ -368,7 +368,11 @@ scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS C
         }
       }
       overlapStart = Date.now(); // all three loops are running from here on
-      await sleep(STORM_MS);
+      // A long stretch: say how it is going every 10 s rather than stay silent for a minute.
+      for (let left = STORM_MS; left > 0; left -= 10_000) {
+        await sleep(Math.min(10_000, left));
+        console.error(`d: ${Math.round((Date.now() - overlapStart) / 1000)} s of ${STORM_MS / 1000} s, ${refreshAt.length} refreshes so far`);
+      }
     } finally {
       clearInterval(poller);
     }
