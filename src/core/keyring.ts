@@ -74,13 +74,18 @@ export class Keyring {
   async repairView(): Promise<void> {
     const key = this.key;
     if (!key || (await this.fromView(key.id).catch(() => undefined))) return;
-    await this.store(key).catch((err) => this.log.warn(`Could not write the seal key to secret storage: ${describeError(err)}`));
+    await this.storeQuietly(key);
   }
 
   private keep(key: SealKey, store: boolean): SealKey {
     this.key = key;
-    if (store) void this.store(key).catch((err) => this.log.warn(`Could not write the seal key to secret storage: ${describeError(err)}`));
+    if (store) void this.storeQuietly(key);
     return key;
+  }
+
+  /** Writing K back into this window's view is a repair: a failure is logged, and retried at the next change. */
+  private storeQuietly(key: SealKey): Promise<void> {
+    return this.store(key).catch((err) => this.log.warn(`Could not write the seal key to secret storage: ${describeError(err)}`));
   }
 
   private store(key: SealKey): Promise<void> {

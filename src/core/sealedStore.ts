@@ -55,13 +55,20 @@ const STATES = new Set<string>(['active', 'needs-sign-in', 'signed-out']);
  */
 export function peekSlotState(dir: string): SlotState | undefined {
   try {
-    const gen = readdirSync(dir).map(genOf).filter((g): g is number => g !== undefined).sort((a, b) => b - a)[0];
-    if (gen === undefined) return undefined;
+    const gen = newestIn(dir);
+    if (gen === 0) return undefined;
     const state = JSON.parse(readFileSync(join(dir, genName(gen)), 'utf8'))?.state;
     return STATES.has(state) ? state : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The newest generation number in `dir`, 0 when there is none. */
+function newestIn(dir: string): number {
+  let max = 0;
+  for (const name of readdirSync(dir)) max = Math.max(max, genOf(name) ?? 0);
+  return max;
 }
 
 export function isActive(g: Generation | undefined): g is ActiveGeneration {
@@ -89,9 +96,7 @@ export class SealedStore {
   }
 
   latestGen(): number {
-    let max = 0;
-    for (const name of readdirSync(this.dir)) max = Math.max(max, genOf(name) ?? 0);
-    return max;
+    return newestIn(this.dir);
   }
 
   /** Generation numbers present, newest first. */
@@ -193,7 +198,8 @@ export class SealedStore {
     const floor = latestGen - KEEP_GENERATIONS + 1;
     if (floor <= 0) return;
     for (const name of readdirSync(this.dir)) {
-      const gen = genOf(name) ?? (/^spend-(\d+)/.exec(name) ? Number(/^spend-(\d+)/.exec(name)![1]) : undefined);
+      const claimed = /^spend-(\d+)/.exec(name);
+      const gen = genOf(name) ?? (claimed ? Number(claimed[1]) : undefined);
       if (gen !== undefined && gen < floor) {
         try { unlinkSync(join(this.dir, name)); } catch { /* another process pruned it */ }
       }
