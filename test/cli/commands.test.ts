@@ -92,7 +92,8 @@ describe('token', () => {
     assert.notEqual(fresh, old);
     assert.equal(fresh, await current());
     assert.equal(world.idp.counters().refreshGrants, 1);
-    const again = await runCli(sock, ['token', '--rejected', old]);
+    // `=`: a token may begin with '-', which parseArgs would otherwise refuse as ambiguous (it names this fix).
+    const again = await runCli(sock, ['token', `--rejected=${old}`]);
     assert.equal(again.code, 0);
     assert.equal(again.stdout.trim(), fresh, 'an already replaced token gets the current one');
     assert.equal(world.idp.counters().refreshGrants, 1);
