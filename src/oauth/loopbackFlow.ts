@@ -1,10 +1,14 @@
 // RFC 8252 sign-in: PKCE S256, a redirect to 127.0.0.1 on an ephemeral port that listens only
-// for the duration of this sign-in, a state check, a timeout and cancellation.
-import { createServer, type Server } from 'node:http';
+// for the duration of this sign-in, a state check, a timeout and cancellation. Only the browser's
+// redirect for this sign-in ends the wait (RFC 9700 §4.7): any other request gets a bare 400, so a
+// blind cross-site request cannot abort the sign-in and a rebound page cannot deliver its own code.
+import type { IncomingMessage } from 'node:http';
 import * as oauth from 'oauth4webapi';
 import type { Account, TokenSet } from '../core/types.ts';
 import { TokenRelayError } from '../core/errors.ts';
+import { redactor } from '../core/redact.ts';
 import type { OAuthClient } from './oauthClient.ts';
+import { answerHtml, answerPlain, hostIsOneOf, listenOnLoopback, requestUrl, sameSecret } from './loopbackServer.ts';
 
 export interface LoopbackOptions {
   /** Opens the authorization URL in the user's browser. */
@@ -30,7 +34,7 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
   const state = oauth.generateRandomState();
   const wantsOidc = client.config.scopes.includes('openid');
   const nonce = wantsOidc ? oauth.generateRandomNonce() : undefined;
-  const listener = await listenLoopback();
+  const listener = await listenForCallback(state);
   const redirectUri = `http://127.0.0.1:${listener.port}/callback`;
   try {
     const url = new URL(server.authorization_endpoint);
@@ -62,7 +66,7 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
       respond(200, DONE_PAGE);
       return result;
     } catch (err) {
-      respond(400, FAILED_PAGE((err as Error).message));
+      respond(400, FAILED_PAGE(redactor.redact((err as Error).message)));
       throw err;
     }
   } finally {
@@ -75,28 +79,29 @@ interface Callback {
   respond(status: number, html: string): void;
 }
 
-async function listenLoopback() {
+/** The browser's redirect for this sign-in: `GET /callback` for the listener's own Host with its `state`, once. */
+function redirectOfThisSignIn(req: IncomingMessage, authorities: readonly string[], state: string): URL | undefined {
+  if (req.method !== 'GET' || !hostIsOneOf(req, authorities)) return undefined;
+  const url = requestUrl(req, authorities[0]!);
+  const states = url?.searchParams.getAll('state') ?? [];
+  return url?.pathname === '/callback' && states.length === 1 && sameSecret(states[0], state) ? url : undefined;
+}
+
+async function listenForCallback(state: string) {
   let onCallback: ((cb: Callback) => void) | undefined;
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', `http://127.0.0.1`);
-    if (url.pathname !== '/callback' || !onCallback) {
-      res.writeHead(404).end();
+  const server = await listenOnLoopback((req, res) => {
+    const deliver = onCallback;
+    const url = deliver && redirectOfThisSignIn(req, server.authorities, state);
+    if (!deliver || !url) {
+      // Not this sign-in's redirect (a probe, a forged or a late one): refuse it and keep waiting.
+      answerPlain(res, 400, 'Bad request.');
       return;
     }
-    const deliver = onCallback;
     onCallback = undefined;
-    deliver({
-      url,
-      respond: (status, html) => res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', connection: 'close' }).end(html),
-    });
+    deliver({ url, respond: (status, html) => answerHtml(res, status, html) });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
   return {
-    port,
+    port: server.port,
     nextCallback(signal: AbortSignal | undefined, timeoutMs: number): Promise<Callback> {
       return new Promise<Callback>((resolve, reject) => {
         const timer = setTimeout(() => fail(new TokenRelayError('timeout', 'Sign-in timed out waiting for the browser.', 'Start sign-in again.')), timeoutMs);
@@ -108,10 +113,7 @@ async function listenLoopback() {
         onCallback = (cb) => { cleanup(); resolve(cb); };
       });
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () => server.close(),
   };
 }
 

@@ -132,6 +132,8 @@ function freshState() {
     /** What the "browser" does with a URL passed to openExternal. */
     openExternal: ((_url: string) => true) as (url: string) => boolean | Promise<boolean>,
     opened: [] as string[],
+    /** What asExternalUri makes of a URL (a web workbench: its port proxy); default: unchanged. */
+    asExternalUri: ((url: string) => url) as (url: string) => string,
     clipboard: '',
     settings: new Map<string, unknown>(),
     authProviders: [] as { id: string; label: string; provider: unknown; options: unknown; disposed: boolean }[],
@@ -250,7 +252,7 @@ export const env = {
     fake.opened.push(url);
     return fake.openExternal(url);
   },
-  async asExternalUri(uri: Uri): Promise<Uri> { return uri; },
+  async asExternalUri(uri: Uri): Promise<Uri> { return Uri.parse(fake.asExternalUri(uri.toString())); },
   clipboard: {
     async readText(): Promise<string> { return fake.clipboard; },
     async writeText(text: string): Promise<void> { fake.clipboard = text; },
