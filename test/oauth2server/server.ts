@@ -159,7 +159,10 @@ export async function startPlainServer(opts: PlainServerOptions = {}): Promise<P
   web.handler = (req, res) => {
     const url = new URL(req.url ?? '/', origin);
     const route = routes[`${req.method} ${url.pathname}`];
-    if (!route) return send(res, 404, { error: 'not_found' }); // no discovery document, no userinfo
+    if (!route) {
+      log(`404 ${req.method} ${url.pathname}`); // no discovery document, no userinfo
+      return send(res, 404, { error: 'not_found' });
+    }
     route(req, res, url).catch((err: Error) => {
       log(`500 ${url.pathname}: ${err.message}`);
       if (!res.headersSent) send(res, 500, { error: 'server_error' });
