@@ -11,6 +11,7 @@ import { startApi } from '../idp/api.ts';
 import { CLIENT_ID, INTROSPECTOR_ID } from '../idp/config.ts';
 import { CounterStore, type CounterName, type Counters } from '../idp/counters.ts';
 import { FaultableServer } from '../idp/faults.ts';
+import { sharedHandle } from '../idp/handle.ts';
 import type { Idp } from '../idp/server.ts';
 import type { Introspection } from '../idp/introspection.ts';
 import { PlainModel } from './model.ts';
@@ -171,7 +172,6 @@ export async function startPlainServer(opts: PlainServerOptions = {}): Promise<P
   const api = await startApi({ provider: web.handler, introspector, counters, log });
   log(`plain OAuth 2.0 server listening issuer=${issuer} api=${api.apiUrl}`);
 
-  const revokeAccessToken = (value: string) => model.dropAccessToken(value);
   return {
     issuer,
     clientId: CLIENT_ID,
@@ -185,18 +185,7 @@ export async function startPlainServer(opts: PlainServerOptions = {}): Promise<P
     setAccessTokenTtl: (seconds) => { ttl = seconds; },
     setReuseGraceSeconds: (seconds) => { if (seconds !== 0) throw new RangeError('the plain OAuth 2.0 server is strict only'); },
     reuseGraceSeconds: () => 0,
-    revokeAccessToken,
-    revokeLatestAccessToken: () => {
-      const latest = counters.latestAccessToken();
-      return latest !== undefined && revokeAccessToken(latest);
-    },
-    setFault: (mode) => web.setFault(mode),
-    fault: () => web.fault,
-    introspect: (value) => api.introspect(value),
     setLogin: (user) => { login = user; },
-    async close() {
-      await Promise.all([web.close(), api.close()]);
-      log('plain OAuth 2.0 server closed');
-    },
+    ...sharedHandle({ web, api, counters, revokeAccessToken: (value) => model.dropAccessToken(value), log, name: 'plain OAuth 2.0 server' }),
   };
 }
