@@ -194,7 +194,7 @@ function noIdToken(): TokenRelayError {
 }
 
 function missesIdToken(err: unknown): boolean {
-  return err instanceof oauth.OperationProcessingError && /"id_token"/.test(err.message);
+  return err instanceof oauth.OperationProcessingError && /"response" body "id_token" property must/.test(err.message);
 }
 
 /**
