@@ -12,8 +12,8 @@ import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { parseCredentials } from '../core/credentials.ts';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts';
-import { OAuthClient } from '../oauth/oauthClient.ts';
-import type { OAuthConfig } from '../oauth/serverConfig.ts';
+import { OAuthClient, isAnonymous } from '../oauth/oauthClient.ts';
+import { displayIssuer, type OAuthConfig } from '../oauth/serverConfig.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import {
   identityOf, keySecretOf, listMetas, readMeta, sameIdentity, secretKeyOf, slotDirOf, slotKeyOf, writeMeta,
@@ -57,7 +57,7 @@ export interface RegistryChange {
 }
 
 export interface RegistryNotice {
-  kind: 'corrupt-secret' | 'config-signed-out';
+  kind: 'corrupt-secret' | 'config-signed-out' | 'account-replaced';
   message: string;
   account?: Account;
 }
@@ -160,7 +160,7 @@ export class AccountRegistry {
       const who = signedOut.map((a) => a.label).join(', ');
       this.notice({
         kind: 'config-signed-out',
-        message: `Token Relay signed out ${who} because tokenrelay.issuer or tokenrelay.clientId changed (that session belonged to ${identity.issuer}). Sign in again for the new configuration.`,
+        message: `Token Relay signed out ${who} because tokenrelay.issuer or tokenrelay.clientId changed (that session belonged to ${displayIssuer(old) ?? identity.issuer}). Sign in again for the new configuration.`,
       });
     }
   }
@@ -306,6 +306,7 @@ export class AccountRegistry {
       const slotKey = slotKeyOf(settings.identity, account.id);
       const existing = await readMeta(this.opts.slotsRoot, slotKey);
       const entry = this.entries.get(slotKey) ?? await this.openEntry(slotKey, account, existing?.createdAt ?? Date.now(), client);
+      if (isAnonymous(account)) await this.replaceAnonymous(entry, settings);
       await entry.broker.signIn(tokens, account);
       entry.account = account;
       entry.corrupt = undefined;
@@ -318,6 +319,21 @@ export class AccountRegistry {
       this.emitChange({ reason: 'accounts', slotKey });
       return entry;
     });
+  }
+
+  /**
+   * A server that names no account gives every sign-in the same slot, so a new one replaces the
+   * previous grant: that grant is revoked first (RFC 7009, through sign-out), never left behind
+   * where nobody could sign out of it, and the user is told.
+   */
+  private async replaceAnonymous(entry: AccountEntry, settings: Settings): Promise<void> {
+    const state = entry.broker.status().state;
+    if (state === 'signed-out') return;
+    await entry.broker.signOut();
+    const where = displayIssuer(settings.oauth) ?? settings.identity.issuer;
+    const message = `Token Relay signed out the previous session at ${where} and revoked its grant: this identity provider names no account, so a new sign-in replaces the previous one.`;
+    this.opts.log.info(`Replaced the previous session at ${where}: its grant was revoked (the server names no account)`);
+    if (LIVE_STATES.has(state)) this.notice({ kind: 'account-replaced', message });
   }
 
   /** Revokes the refresh token at the IdP, deletes it, and signs out every window. */

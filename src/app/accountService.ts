@@ -6,6 +6,7 @@ import { TokenRelayError, describeError } from '../core/errors.ts';
 import type { AccessGrant, BrokerStatus } from '../core/broker.ts';
 import type { Account, Disposable, Logger, TokenSet } from '../core/types.ts';
 import type { OAuthClient } from '../oauth/oauthClient.ts';
+import { displayIssuer } from '../oauth/serverConfig.ts';
 import type { AccountEntry, AccountRegistry, RegistryNotice } from './accountRegistry.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import type { ConfigIdentity } from './slots.ts';
@@ -139,8 +140,10 @@ export class AccountService implements TokenService {
 
   /** The primary account's status (what the status bar and `tokenrelay status` show). Never a token. */
   status(): ServiceStatus {
-    const identity = this.registry.currentSettings()?.identity;
-    const base = { issuer: identity?.issuer, clientId: identity?.clientId };
+    const settings = this.registry.currentSettings();
+    const identity = settings?.identity;
+    // The issuer as configured, never the token endpoint URL that keys a no-discovery configuration.
+    const base = { issuer: settings ? displayIssuer(settings.oauth) ?? identity?.issuer : undefined, clientId: identity?.clientId };
     const result = this.registry.settingsResult();
     if (result && !result.ok) {
       return { ...base, state: 'error', error: result.problem.message, errorCode: 'config' };

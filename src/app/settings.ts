@@ -2,14 +2,16 @@
 // problem that names the setting and the fix (never a stack trace). Where the values come from is
 // the caller's business (src/vscode/settings.ts reads them from VS Code).
 import { TokenRelayError } from '../core/errors.ts';
-import { validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
+import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
 import { identityOf, type ConfigIdentity } from './slots.ts';
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
+/** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
+export const PLAIN_DEFAULT_SCOPES = ['offline_access'];
 export const DEFAULT_SKEW_SECONDS = 60;
 export const SIGN_IN_FLOWS = ['auto', 'loopback', 'deviceCode'] as const;
 export type SignInFlow = (typeof SIGN_IN_FLOWS)[number];
-const ENDPOINT_KEYS = ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo'] as const;
+const ENDPOINT_KEYS = ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo', 'introspection'] as const;
 
 export interface Settings {
   oauth: OAuthConfig;
@@ -59,13 +61,15 @@ function readEndpoints(get: SettingsSource): Endpoints | undefined {
   return { ...out, token: out.token ?? '' };
 }
 
-function readScopes(get: SettingsSource): string[] {
+/** undefined: not set, so the defaults apply (see scopesFor in src/oauth/serverConfig.ts). */
+function readScopes(get: SettingsSource): string[] | undefined {
   const value = get('scopes');
-  if (value === undefined || value === null) return [...DEFAULT_SCOPES];
+  if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) {
     throw problem('tokenrelay.scopes must be a list of strings.', `For example ${JSON.stringify(DEFAULT_SCOPES)}.`);
   }
   const scopes = [...new Set((value as string[]).map((s) => s.trim()).filter(Boolean))];
+  if (!scopes.length) return undefined; // VS Code reports an unset list as []
   const bad = scopes.find((s) => /\s|"|\\/.test(s));
   if (bad) throw problem(`tokenrelay.scopes contains "${bad}", which is not a valid scope.`, 'List each scope as its own string, without spaces.');
   return scopes;
@@ -126,9 +130,14 @@ export function parseSettings(get: SettingsSource): SettingsResult {
           'Set tokenrelay.issuer (or tokenrelay.endpoints) and tokenrelay.clientId in your settings.'),
       };
     }
-    const oauth: OAuthConfig = { issuer, endpoints, clientId: clientId ?? '', scopes: readScopes(get), resource: readResource(get) };
+    const scopes = readScopes(get);
+    const oauth: OAuthConfig = { issuer, endpoints, clientId: clientId ?? '', scopes: scopes ?? [], resource: readResource(get) };
+    if (!scopes) {
+      oauth.scopes = [...(skipsDiscovery(oauth) ? PLAIN_DEFAULT_SCOPES : DEFAULT_SCOPES)];
+      oauth.defaultScopes = true;
+    }
     validateConfig(oauth);
-    if (!issuer && !endpoints?.authorization && !endpoints?.deviceAuthorization) {
+    if (skipsDiscovery(oauth) && !endpoints?.authorization && !endpoints?.deviceAuthorization) {
       throw problem('tokenrelay.endpoints has no way to sign in.',
         'Set tokenrelay.endpoints.authorization (browser sign-in) or tokenrelay.endpoints.deviceAuthorization (device code).');
     }

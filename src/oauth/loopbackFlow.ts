@@ -32,7 +32,8 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
   }
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
-  const wantsOidc = client.config.scopes.includes('openid');
+  const scopes = await client.scopes(); // an id_token (and its nonce) only when `openid` is asked for
+  const wantsOidc = scopes.includes('openid');
   const nonce = wantsOidc ? oauth.generateRandomNonce() : undefined;
   const listener = await listenForCallback(state);
   const redirectUri = `http://127.0.0.1:${listener.port}/callback`;
@@ -42,13 +43,13 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
       client_id: client.config.clientId,
       redirect_uri: redirectUri,
       response_type: 'code',
-      scope: client.config.scopes.join(' '),
+      scope: scopes.join(' '),
       state,
       code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       ...(nonce ? { nonce } : {}),
       // Without consent, many servers (oidc-provider among them) silently drop offline_access.
-      ...(client.config.scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
+      ...(scopes.includes('offline_access') ? { prompt: 'consent' } : {}),
       ...(client.config.resource ? { resource: client.config.resource } : {}),
       ...options.extraParams,
     };

@@ -1,15 +1,28 @@
 // The OAuth protocol for a public native client, on oauth4webapi: token exchange, refresh,
 // revocation, device authorization and account lookup. No protocol code is hand-rolled here.
+// An id_token is required only when `openid` is asked for; without one, the account comes from
+// userinfo, else from introspection, else it is the configuration's one anonymous account.
 import * as oauth from 'oauth4webapi';
 import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
 import { systemClock } from '../core/types.ts';
 import { TokenRelayError } from '../core/errors.ts';
+import { redactor } from '../core/redact.ts';
 import { classifyOAuthError } from './errors.ts';
-import { isInsecureAllowed, resolveServer, type OAuthConfig } from './serverConfig.ts';
+import { isInsecureAllowed, resolveServer, scopesFor, type OAuthConfig } from './serverConfig.ts';
 import { freshConnectionFetch, nodeFetch } from './httpTransport.ts';
 
 /** Used when a token response carries no expires_in: short enough that a server 401 is rarely needed. */
 const DEFAULT_EXPIRES_IN_S = 300;
+
+/**
+ * The account of a server that names nobody (no id_token, userinfo or introspection): one per
+ * configuration, so a new sign-in replaces it (and revokes its grant: see AccountRegistry.signIn).
+ */
+export const ANONYMOUS_ACCOUNT_ID = 'default';
+
+export function isAnonymous(account: Account): boolean {
+  return account.id === ANONYMOUS_ACCOUNT_ID;
+}
 
 export class OAuthClient implements RefreshClient {
   private server: Promise<oauth.AuthorizationServer> | undefined;
@@ -28,6 +41,11 @@ export class OAuthClient implements RefreshClient {
 
   async prepare(): Promise<void> {
     await this.authorizationServer();
+  }
+
+  /** The scopes sign-in asks for at this server (the defaults drop `openid` at a plain OAuth 2.0 server). */
+  async scopes(): Promise<string[]> {
+    return scopesFor(this.config, await this.authorizationServer());
   }
 
   requestOptions(server: oauth.AuthorizationServer, signal?: AbortSignal, freshConnection = false) {
@@ -67,11 +85,12 @@ export class OAuthClient implements RefreshClient {
   async exchangeCode(callback: URL, state: string, verifier: string, redirectUri: string, nonce?: string): Promise<{ tokens: TokenSet; account: Account }> {
     const server = await this.authorizationServer();
     try {
-      const params = oauth.validateAuthResponse(server, this.client, callback, state);
+      const params = validateIssuer(server, callback, () => oauth.validateAuthResponse(server, this.client, callback, state));
       const sentAt = this.clock.now();
       const response = await oauth.authorizationCodeGrantRequest(server, this.client, this.auth, params, redirectUri, verifier, this.requestOptions(server));
       const receivedAt = this.clock.now();
-      const result = await oauth.processAuthorizationCodeResponse(server, this.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce });
+      const result = await oauth.processAuthorizationCodeResponse(server, this.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce })
+        .catch((err) => { throw nonce && missesIdToken(err) ? noIdToken() : err; });
       return this.signedIn(server, result, sentAt, receivedAt);
     } catch (err) {
       throw classifyOAuthError(err, 'sign-in');
@@ -85,7 +104,7 @@ export class OAuthClient implements RefreshClient {
         'Set tokenrelay.signInFlow to "loopback", or tokenrelay.endpoints.deviceAuthorization.');
     }
     try {
-      const params: Record<string, string> = { scope: this.config.scopes.join(' ') };
+      const params: Record<string, string> = { scope: scopesFor(this.config, server).join(' ') };
       if (this.config.resource) params.resource = this.config.resource;
       const response = await oauth.deviceAuthorizationRequest(server, this.client, this.auth, params, this.requestOptions(server, signal));
       return await oauth.processDeviceAuthorizationResponse(server, this.client, response);
@@ -115,20 +134,24 @@ export class OAuthClient implements RefreshClient {
     return { tokens, account: await this.accountOf(server, result) };
   }
 
-  /** Label from the id_token, else userinfo, else a neutral name. */
+  /** The id_token's subject, else userinfo's, else introspection's; else the anonymous account. */
   private async accountOf(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse): Promise<Account> {
     const claims = oauth.getValidatedIdTokenClaims(result);
-    if (claims) return { id: claims.sub, label: labelOf(claims) ?? claims.sub };
-    if (server.userinfo_endpoint) {
-      try {
-        const response = await oauth.userInfoRequest(server, this.client, result.access_token, this.requestOptions(server));
-        const info = await oauth.processUserInfoResponse(server, this.client, oauth.skipSubjectCheck, response);
-        return { id: info.sub, label: labelOf(info) ?? info.sub };
-      } catch {
-        // The account label is cosmetic; fall through.
-      }
+    if (claims) return accountFrom(claims)!;
+    const options = this.requestOptions(server);
+    const lookups = [
+      server.userinfo_endpoint && (async () => oauth.processUserInfoResponse(server, this.client, oauth.skipSubjectCheck,
+        await oauth.userInfoRequest(server, this.client, result.access_token, options))),
+      server.introspection_endpoint && (async () => oauth.processIntrospectionResponse(server, this.client,
+        await oauth.introspectionRequest(server, this.client, this.auth, result.access_token, { ...options, additionalParameters: { token_type_hint: 'access_token' } }))),
+    ];
+    for (const lookup of lookups) {
+      if (!lookup) continue;
+      // The account name is cosmetic, but it decides the slot: a failed lookup tries the next one.
+      const account = await lookup().then(accountFrom, () => undefined);
+      if (account) return account;
     }
-    return { id: 'default', label: 'Signed in' };
+    return { id: ANONYMOUS_ACCOUNT_ID, label: `Signed in at ${new URL(server.issuer).host}` };
   }
 
   /**
@@ -151,8 +174,41 @@ export class OAuthClient implements RefreshClient {
 }
 
 function labelOf(claims: Record<string, unknown>): string | undefined {
-  for (const key of ['preferred_username', 'email', 'name']) {
+  for (const key of ['preferred_username', 'email', 'name', 'username']) {
     if (typeof claims[key] === 'string' && claims[key]) return claims[key] as string;
   }
   return undefined;
+}
+
+/** From id_token, userinfo or active introspection claims; undefined when they name nobody. */
+function accountFrom(claims: Record<string, unknown>): Account | undefined {
+  if (claims.active === false) return undefined;
+  const id = typeof claims.sub === 'string' && claims.sub ? claims.sub : typeof claims.username === 'string' && claims.username ? claims.username : undefined;
+  return id === undefined ? undefined : { id, label: labelOf(claims) ?? id };
+}
+
+function noIdToken(): TokenRelayError {
+  return new TokenRelayError('protocol',
+    'The identity provider answered the sign-in without an id_token, although tokenrelay.scopes includes "openid".',
+    'Remove "openid" from tokenrelay.scopes: this server speaks plain OAuth 2.0, not OpenID Connect.');
+}
+
+function missesIdToken(err: unknown): boolean {
+  return err instanceof oauth.OperationProcessingError && /"response" body "id_token" property must/.test(err.message);
+}
+
+/**
+ * RFC 9207: a callback's `iss` must be the issuer. Without tokenrelay.issuer the issuer is only
+ * guessed (the token endpoint's origin), so a mismatch names the value to configure.
+ */
+function validateIssuer(server: oauth.AuthorizationServer, callback: URL, validate: () => URLSearchParams): URLSearchParams {
+  try {
+    return validate();
+  } catch (err) {
+    const sent = callback.searchParams.get('iss');
+    if (!(err instanceof oauth.OperationProcessingError) || sent === null || sent === server.issuer) throw err;
+    const iss = redactor.redact(sent.slice(0, 200)); // it came from the browser: shown, never trusted
+    throw new TokenRelayError('config', `The identity provider identified itself as "${iss}" in its sign-in answer, but the issuer Token Relay expects is "${server.issuer}".`,
+      `If "${iss}" is your identity provider, set tokenrelay.issuer to exactly that value; otherwise check tokenrelay.endpoints.authorization.`);
+  }
 }

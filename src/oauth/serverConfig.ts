@@ -10,6 +10,8 @@ export interface Endpoints {
   deviceAuthorization?: string;
   revocation?: string;
   userinfo?: string;
+  /** RFC 7662, for the account name when neither an id_token nor userinfo is available. */
+  introspection?: string;
 }
 
 export interface OAuthConfig {
@@ -17,6 +19,11 @@ export interface OAuthConfig {
   endpoints?: Endpoints;
   clientId: string;
   scopes: string[];
+  /**
+   * The scopes are the defaults, not the user's list: then `openid` and `profile` are asked for
+   * only from a server that speaks OpenID Connect (see scopesFor).
+   */
+  defaultScopes?: boolean;
   /** RFC 8707 resource / audience sent with token requests. */
   resource?: string;
 }
@@ -57,10 +64,38 @@ export function validateConfig(config: OAuthConfig): void {
   }
 }
 
+/** An issuer and a token endpoint together name everything: nothing is discovered. */
+export function skipsDiscovery(config: OAuthConfig): boolean {
+  return !config.issuer || !!config.endpoints?.token;
+}
+
+/** OIDC discovery metadata says so; RFC 8414 metadata or configured endpoints alone do not. */
+export function speaksOidc(server: oauth.AuthorizationServer): boolean {
+  return !!server.userinfo_endpoint || !!server.id_token_signing_alg_values_supported;
+}
+
+/** The scopes to ask for: the defaults lose `openid` and `profile` at a plain OAuth 2.0 server. */
+export function scopesFor(config: OAuthConfig, server: oauth.AuthorizationServer): string[] {
+  if (!config.defaultScopes || speaksOidc(server)) return config.scopes;
+  return config.scopes.filter((s) => !OIDC_ONLY_SCOPES.has(s));
+}
+
+const OIDC_ONLY_SCOPES = new Set(['openid', 'profile']);
+
+/** What the UI calls the issuer: the configured one, else the token endpoint's origin (never its URL). */
+export function displayIssuer(config: Pick<OAuthConfig, 'issuer' | 'endpoints'>): string | undefined {
+  if (config.issuer) return config.issuer;
+  try {
+    return config.endpoints?.token ? new URL(config.endpoints.token).origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function resolveServer(config: OAuthConfig, signal?: AbortSignal): Promise<oauth.AuthorizationServer> {
   validateConfig(config);
-  if (!config.issuer) return fromEndpoints(config.endpoints!);
-  const issuer = parseEndpointUrl(config.issuer, 'tokenrelay.issuer');
+  if (skipsDiscovery(config)) return fromEndpoints(config.endpoints!, config.issuer);
+  const issuer = parseEndpointUrl(config.issuer!, 'tokenrelay.issuer');
   const options = { signal: signal ?? AbortSignal.timeout(10_000), [oauth.allowInsecureRequests]: isInsecureAllowed(issuer), [oauth.customFetch]: nodeFetch };
   let server: oauth.AuthorizationServer;
   try {
@@ -70,8 +105,9 @@ export async function resolveServer(config: OAuthConfig, signal?: AbortSignal): 
   } catch (err) {
     const classified = classifyOAuthError(err, `discovery at ${issuer.href}`);
     if (classified.code === 'offline') throw classified;
-    throw new TokenRelayError('config', `Discovery of ${issuer.href} failed: ${classified.message}`,
-      'Check tokenrelay.issuer, or set tokenrelay.endpoints for servers without discovery.');
+    throw new TokenRelayError('config', `Discovery of ${issuer.href} failed: ${classified.message}`, config.endpoints
+      ? 'tokenrelay.endpoints has no token endpoint, so the endpoints were to be discovered. Add tokenrelay.endpoints.token (and authorization or deviceAuthorization) to use no discovery, or check tokenrelay.issuer.'
+      : 'Check tokenrelay.issuer, or set tokenrelay.endpoints (token plus authorization or deviceAuthorization) for servers without discovery.');
   }
   // Explicit endpoints override discovered ones.
   if (!config.endpoints) return server;
@@ -80,6 +116,10 @@ export async function resolveServer(config: OAuthConfig, signal?: AbortSignal): 
   return { ...server, ...explicit };
 }
 
+/**
+ * Without a configured issuer, the token endpoint's origin stands in for it; a server that sends
+ * an RFC 9207 `iss` then needs tokenrelay.issuer (the sign-in error says so).
+ */
 function fromEndpoints(e: Endpoints, issuer?: string): oauth.AuthorizationServer {
   const defined = (v?: string) => v || undefined;
   return {
@@ -89,5 +129,6 @@ function fromEndpoints(e: Endpoints, issuer?: string): oauth.AuthorizationServer
     device_authorization_endpoint: defined(e.deviceAuthorization),
     revocation_endpoint: defined(e.revocation),
     userinfo_endpoint: defined(e.userinfo),
+    introspection_endpoint: defined(e.introspection),
   };
 }

@@ -87,6 +87,7 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   const notices = service.onNotice((notice) => {
     const show = notice.kind === 'corrupt-secret'
       ? vscode.window.showWarningMessage(`Token Relay: ${notice.message}`, 'Sign In')
+      : notice.kind === 'account-replaced' ? vscode.window.showInformationMessage(notice.message) // the user just signed in
       : vscode.window.showInformationMessage(notice.message, 'Sign In');
     void Promise.resolve(show).then((pick) => { if (pick) void signIn.run().catch(() => undefined); }, () => undefined);
   });

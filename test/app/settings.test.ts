@@ -22,7 +22,7 @@ describe('settings', () => {
     const result = parse(ok);
     assert.ok(result.ok);
     assert.deepEqual(result.settings.oauth, {
-      issuer: ok.issuer, endpoints: undefined, clientId: 'my-client', scopes: ['openid', 'profile', 'offline_access'], resource: undefined,
+      issuer: ok.issuer, endpoints: undefined, clientId: 'my-client', scopes: ['openid', 'profile', 'offline_access'], defaultScopes: true, resource: undefined,
     });
     assert.equal(result.settings.signInFlow, 'auto');
     assert.equal(result.settings.refreshSkewMs, 60_000);

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { completeAuthorization } from '../idp/login.ts';
+import { startPlainServer, type PlainServer } from '../oauth2server/server.ts';
+import { completeAuthorization as completePlainAuthorization } from '../oauth2server/login.ts';
+import type { Endpoints } from '../../src/oauth/serverConfig.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { Broker } from '../../src/core/broker.ts';
@@ -28,6 +31,17 @@ export interface WorldOptions {
   idp?: Idp;
   /** Put the slot directory on a small tmpfs that tests can fill or make read-only. */
   smallDisk?: boolean;
+  /** Which test server: the strict oidc-provider (default) or the plain OAuth 2.0 one (test/oauth2server). */
+  server?: TestServerKind;
+}
+
+export type TestServerKind = 'oidc-provider' | 'oauth2-server';
+
+/** How a client is configured for each test server: discovery for oidc-provider, endpoints for the plain one. */
+export interface ServerSetup {
+  issuer: string;
+  endpoints?: Endpoints;
+  scopes: string[];
 }
 
 export class World {
@@ -48,7 +62,9 @@ export class World {
     try {
       if (options.smallDisk) world.disk = SmallDisk.mount(join(world.dir, 'locks'));
       world.ownsIdp = !options.idp;
-      world.idp = options.idp ?? await startIdp({ accessTokenTtl: options.ttl ?? 60, reuseGraceSeconds: options.reuseGraceSeconds });
+      world.idp = options.idp ?? (options.server === 'oauth2-server'
+        ? await startPlainServer({ accessTokenTtl: options.ttl ?? 60 })
+        : await startIdp({ accessTokenTtl: options.ttl ?? 60, reuseGraceSeconds: options.reuseGraceSeconds }));
       if (options.ttl && options.idp) world.idp.setAccessTokenTtl(options.ttl);
       if (options.reuseGraceSeconds !== undefined && options.idp) world.idp.setReuseGraceSeconds(options.reuseGraceSeconds);
     } catch (err) {
@@ -58,15 +74,21 @@ export class World {
     return world;
   }
 
+  /** The plain server names its endpoints and scopes; oidc-provider is discovered. */
+  get setup(): ServerSetup {
+    const plain = this.idp as Partial<Pick<PlainServer, 'endpoints' | 'scopes'>>;
+    return { issuer: this.idp.issuer, endpoints: plain.endpoints, scopes: plain.scopes ?? SCOPES };
+  }
+
   oauthClient(): OAuthClient {
-    return new OAuthClient({ issuer: this.idp.issuer, clientId: this.idp.clientId, scopes: SCOPES });
+    return new OAuthClient({ ...this.setup, clientId: this.idp.clientId });
   }
 
   /** Signs in through the real authorization-code + PKCE flow and persists it as a window would. */
   async signIn(login = 'alice'): Promise<void> {
     const client = this.oauthClient();
     const result = await signInWithLoopback(client, {
-      openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login })); },
+      openBrowser: async (url) => { await fetch(await (this.setup.endpoints ? completePlainAuthorization : completeAuthorization)(url, { login })); },
     });
     const store = openStore(this.options.storeModel, this.storePath, 0);
     const broker = await Broker.create({ slotDir: this.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
@@ -79,9 +101,8 @@ export class World {
   config(label: string, overrides: Partial<WindowConfig> = {}): WindowConfig {
     return {
       label,
-      issuer: this.idp.issuer,
+      ...this.setup,
       clientId: this.idp.clientId,
-      scopes: SCOPES,
       slotDir: this.slotDir,
       socketDir: this.socketDir,
       secretKey: SECRET_KEY,

@@ -1,10 +1,13 @@
 // Messages between a test and its window processes (node IPC channel). Tokens cross only here.
 import type { GetTokenOptions, ProtocolStep } from '../../src/core/broker.ts';
 import type { StoreModel } from './stores.ts';
+import type { Endpoints } from '../../src/oauth/serverConfig.ts';
 
 export interface WindowConfig {
   label: string;
   issuer: string;
+  /** Set for a server without discovery (test/oauth2server). */
+  endpoints?: Endpoints;
   clientId: string;
   scopes: string[];
   slotDir: string;

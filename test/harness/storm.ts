@@ -3,7 +3,7 @@
 import { percentile as nearestRank } from '../support/stats.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { World, until, PLAIN_COPY_KEY } from './fixture.ts';
+import { World, until, PLAIN_COPY_KEY, type TestServerKind } from './fixture.ts';
 import type { TokenResult, WindowConfig } from './protocol.ts';
 import { openStore, type StoreModel } from './stores.ts';
 import type { Idp } from '../idp/server.ts';
@@ -20,6 +20,8 @@ export interface StormOptions {
   /** Run a benchmark baseline in every process instead of the broker (bench/storm.ts). */
   baseline?: WindowConfig['baseline'];
   idp?: Idp;
+  /** The test server when no `idp` is given (default oidc-provider). */
+  server?: TestServerKind;
   /** Introspect every token handed out in a round, while it is still within its lifetime. */
   verify?: boolean;
 }
@@ -48,7 +50,7 @@ export interface StormReport {
 const EXTRA_SPREAD_MS = 40;
 
 export async function runStorm(o: StormOptions): Promise<StormReport> {
-  const world = await World.create({ storeModel: o.storeModel, lagMs: o.lagMs ?? 200, ttl: o.ttl, idp: o.idp });
+  const world = await World.create({ storeModel: o.storeModel, lagMs: o.lagMs ?? 200, ttl: o.ttl, idp: o.idp, server: o.server });
   try {
     await world.signIn();
     const credentialFile = join(world.dir, 'credentials.json');

@@ -34,7 +34,7 @@ async function hook(step: ProtocolStep): Promise<void> {
 }
 
 const store = openStore(config.storeModel, config.storePath, config.lagMs);
-const client = new OAuthClient({ issuer: config.issuer, clientId: config.clientId, scopes: config.scopes }, clock);
+const client = new OAuthClient({ issuer: config.issuer, endpoints: config.endpoints, clientId: config.clientId, scopes: config.scopes }, clock);
 
 interface TokenSource {
   getToken(options: GetTokenOptions): Promise<{ accessToken: string; generation: number }>;

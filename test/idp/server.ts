@@ -9,6 +9,7 @@ import { CounterStore, type Counters } from './counters.ts';
 import { FaultableServer, type FaultMode } from './faults.ts';
 import { attachGrace, checkGrace } from './grace.ts';
 import { attachHooks } from './hooks.ts';
+import { sharedHandle } from './handle.ts';
 import type { Introspection } from './introspection.ts';
 
 export type { Counters } from './counters.ts';
@@ -101,17 +102,6 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
     setAccessTokenTtl: (seconds) => { accessTokenTtl = checkTtl(seconds); },
     setReuseGraceSeconds: (seconds) => { reuseGrace = checkGrace(seconds); log(`reuse grace ${seconds} s`); },
     reuseGraceSeconds: () => reuseGrace,
-    revokeAccessToken,
-    revokeLatestAccessToken: () => {
-      const latest = counters.latestAccessToken();
-      return latest !== undefined && revokeAccessToken(latest);
-    },
-    setFault: (mode) => web.setFault(mode),
-    fault: () => web.fault,
-    introspect: (token) => api.introspect(token),
-    async close() {
-      await Promise.all([web.close(), api.close()]);
-      log('idp closed');
-    },
+    ...sharedHandle({ web, api, counters, revokeAccessToken, log, name: 'idp' }),
   };
 }

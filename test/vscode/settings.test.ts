@@ -43,13 +43,13 @@ describe('package.json contributions', () => {
       assert.ok(p, `tokenrelay.${key} is contributed`);
       assert.ok(p.description || p.markdownDescription, `tokenrelay.${key} has a description`);
     }
-    assert.deepEqual(props['tokenrelay.scopes'].default, ['openid', 'profile', 'offline_access']);
+    assert.equal(props['tokenrelay.scopes'].default, undefined, 'the default depends on the server (scopesFor)');
     assert.deepEqual(props['tokenrelay.signInFlow'].enum, ['auto', 'loopback', 'deviceCode']);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].default, 60);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
     assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
     assert.equal(props['tokenrelay.issuer'].format, 'uri');
     assert.deepEqual(Object.keys(props['tokenrelay.endpoints'].properties).sort(),
-      ['authorization', 'deviceAuthorization', 'revocation', 'token', 'userinfo']);
+      ['authorization', 'deviceAuthorization', 'introspection', 'revocation', 'token', 'userinfo']);
   });
 });
