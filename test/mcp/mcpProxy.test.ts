@@ -203,6 +203,23 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
     });
   }
 
+  test('no Token Relay window: the initialize gets a JSON-RPC error naming the fix, and the proxy exits 0 once the client closes stdin', async () => {
+    const server = await startMcpServer(world.idp);
+    try {
+      const initialize = { jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+      const r = await runCli(`${world.dir}/no-such-dir/term-0.sock`, ['mcp-proxy', server.url], { input: `${JSON.stringify(initialize)}\n` });
+      assert.equal(r.code, 0, r.stderr);
+      const answer = JSON.parse(r.stdout) as { id: number; error: { code: number; message: string } };
+      assert.equal(answer.id, 7);
+      assert.equal(answer.error.code, -32000);
+      assert.match(answer.error.message, /^The VS Code window that started this terminal is gone \(nothing listens at .*\) and no other Token Relay window is running\. Open this terminal from VS Code/);
+      assert.equal(r.stderr, `tokenrelay mcp-proxy: ${answer.error.message}\n`);
+      assert.equal(server.calls + server.unauthorized, 0, 'nothing reached the MCP server without a token');
+    } finally {
+      await server.close();
+    }
+  });
+
   const answers: [ServerMode, RegExp][] = [
     ['html', /answered a web page \(text\/html\) instead of MCP \(application\/json or text\/event-stream\)\. Check the URL: it must be the server's Streamable HTTP MCP endpoint/],
     ['not-found', /answered HTTP 404 Not Found to an MCP request, so it is not an MCP endpoint\. Check the URL/],
@@ -234,4 +251,14 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
       }
     });
   }
+});
+
+test('the MCP SDK stays out of dist/cli.js: every other command starts without parsing it', async () => {
+  const { cliJs: cli, relayJs } = await mcpBundle();
+  const [cliText, relayText] = [readFileSync(cli, 'utf8'), readFileSync(relayJs, 'utf8')];
+  for (const marker of ['mcp-session-id', 'text/event-stream']) {
+    assert.ok(relayText.includes(marker), `the relay bundle has the SDK (${marker})`);
+    assert.ok(!cliText.includes(marker), `dist/cli.js has no SDK code (${marker})`);
+  }
+  assert.ok(cliText.length < 64 * 1024, `dist/cli.js is ${cliText.length} bytes`);
 });
