@@ -4,7 +4,7 @@
 // own as dist/mcp-proxy.js, so no other command pays for parsing the SDK at start-up.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { isInitializeRequest, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { redactor } from '../../core/redact.ts';
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { PROG } from '../common.ts';
@@ -47,11 +47,13 @@ export async function runRelay(options: RelayOptions): Promise<number> {
     });
   };
   remote.onmessage = (message: JSONRPCMessage) => {
-    if ('id' in message && !('method' in message) && message.id !== undefined) {
+    if (isJSONRPCResultResponse(message)) {
       settle(message.id);
       // The SDK's Client does this after initialize; a relay has to do it for the client.
-      const version = isJSONRPCResultResponse(message) && initializing.delete(message.id) ? message.result.protocolVersion : undefined;
+      const version = initializing.delete(message.id) ? message.result.protocolVersion : undefined;
       if (typeof version === 'string') remote.setProtocolVersion(version);
+    } else if (isJSONRPCErrorResponse(message) && message.id !== undefined) {
+      settle(message.id);
     }
     void local.send(message);
   };
