@@ -14,7 +14,7 @@ import { waitFor } from '../support/wait.ts';
 import { mcpBundle } from './bundle.ts';
 import { startMcpServer, type ServerMode, type TestMcpServer } from './mcpServer.ts';
 
-const TTL = 4;
+const TTL = 5;
 
 /** A signed-in world: the strict IdP, a window (real Broker + terminal socket), and proxy launchers. */
 interface Setup {
@@ -118,11 +118,11 @@ describe(`mcp-proxy relaying to a remote MCP server (${TTL} s tokens)`, () => {
       assert.equal(counters.grantRevocations, 0);
       assert.equal(counters.refreshGrants, 4, 'one refresh per expiry (3) and one for the revoked token');
       assert.equal(server.seen.length, counters.refreshGrants + 1, 'every refreshed token reached the server, none was wasted');
-      // Which refresh was which. The OAuth client takes 1 s off expires_in and the window refreshes at
-      // least 1 s before that, so a refresh at expiry comes in a token's last 2 s (by its exp claim); the
-      // revoked token was replaced at once, TTL - 1 s or more before its exp.
+      // Which refresh was which. The OAuth client takes 1 s off expires_in and the window refreshes 1 s
+      // (plus a round trip) before that, so a refresh at expiry comes in a token's last 2 s by its exp
+      // claim (whole seconds); the revoked token was replaced at once, about TTL - 1 s before its exp.
       console.log(`# ${calls.join(' + ')} calls; tokens first seen at ${server.seen.map((t, i) => `${t.firstSeen - server.seen[0].firstSeen} ms (exp +${t.exp * 1000 - t.firstSeen})${i}`).join(', ')}; revoked at ${revokedAt - server.seen[0].firstSeen} ms`);
-      const early = server.seen.slice(1).filter((t, i) => t.firstSeen < server.seen[i].exp * 1000 - (TTL - 1.5) * 1000);
+      const early = server.seen.slice(1).filter((t, i) => t.firstSeen < server.seen[i].exp * 1000 - (TTL - 2) * 1000);
       assert.equal(early.length, 1, 'exactly one refresh came early');
       assert.ok(early[0].firstSeen >= revokedAt, 'and it followed the revocation');
       assert.ok(server.unauthorized >= 1, 'the revoked token was refused with 401 and replaced');
