@@ -133,6 +133,15 @@ describe(`mcp-proxy relaying to a remote MCP server (${TTL} s tokens)`, () => {
     }
   });
 
+  test('follows a 308 to the same origin (a moved endpoint), with the token', async () => {
+    const p = await connect(win, server.url.replace(/\/mcp$/, '/moved'));
+    try {
+      await whoami(p);
+    } finally {
+      await p.client.close();
+    }
+  });
+
   test('relays server-to-client traffic both ways: a log notification and a sampling request during a tool call', async () => {
     const p = await connect(win, server.url);
     try {
@@ -225,6 +234,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
     ['not-found', /answered HTTP 404 Not Found to an MCP request, so it is not an MCP endpoint\. Check the URL/],
     ['not-json', /answered invalid JSON, so it is not an MCP server\. Check the URL/],
     ['not-json-rpc', /answered JSON that is not a JSON-RPC message, so it is not an MCP server\. Check the URL/],
+    ['sign-in-redirect', /redirected the MCP request to https:\/\/login\.example\.com\/authorize \(HTTP 302\) instead of answering it, as a browser sign-in would\. Check the URL/],
   ];
   for (const [mode, message] of answers) {
     test(`a server answering ${mode}: the client's initialize fails with the reason and the fix, on stderr too`, async () => {

@@ -10,7 +10,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CreateMessageResultSchema, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Idp } from '../idp/server.ts';
 
-export type ServerMode = 'mcp' | 'html' | 'not-found' | 'not-json' | 'not-json-rpc' | 'refuse-all';
+export type ServerMode = 'mcp' | 'html' | 'not-found' | 'not-json' | 'not-json-rpc' | 'sign-in-redirect' | 'refuse-all';
 
 export interface SeenToken {
   token: string;
@@ -39,7 +39,10 @@ export async function startMcpServer(idp: Idp, mode: ServerMode = 'mcp'): Promis
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (new URL(req.url ?? '/', 'http://x').pathname !== '/mcp' || mode === 'not-found') {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/moved') return void res.writeHead(308, { location: '/mcp' }).end(); // a URL that moved, same origin
+    if (mode === 'sign-in-redirect') return void res.writeHead(302, { location: 'https://login.example.com/authorize?client_id=x' }).end();
+    if (path !== '/mcp' || mode === 'not-found') {
       res.writeHead(404, { 'content-type': 'text/html' }).end('<html><body><h1>Not Found</h1></body></html>');
       return;
     }

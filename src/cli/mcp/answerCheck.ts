@@ -14,6 +14,7 @@ export function checkedAnswers(inner: FetchLike, server: URL): FetchLike {
     if ((init?.method ?? 'GET').toUpperCase() !== 'POST' || res.status === 202) return res;
     const where = `${server.origin}${server.pathname}`;
     const type = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (res.status >= 300 && res.status < 400) return redirect(res, new URL(input), where);
     if (!res.ok) throw new CliError(EXIT.error, await refusal(res, where, new Headers(init?.headers).has('mcp-session-id')));
     if (type === 'text/event-stream') return res;
     if (type !== 'application/json') {
@@ -26,6 +27,19 @@ export function checkedAnswers(inner: FetchLike, server: URL): FetchLike {
     if (wrong) throw new CliError(EXIT.error, `The server at ${where} answered ${wrong}, so it is not an MCP server. ${CHECK_URL}.`);
     return new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
+}
+
+/** The SDK follows a 307/308 within the origin; anything else (a sign-in page elsewhere) is not MCP. */
+async function redirect(res: Response, from: URL, where: string): Promise<Response> {
+  const location = res.headers.get('location');
+  let target: URL | undefined;
+  try {
+    target = location ? new URL(location, from) : undefined;
+  } catch { /* not a URL: named as no target */ }
+  if (target && target.origin === from.origin && (res.status === 307 || res.status === 308)) return res;
+  await res.body?.cancel();
+  const to = target ? ` to ${target.origin}${target.pathname}` : '';
+  throw new CliError(EXIT.error, `The server at ${where} redirected the MCP request${to} (HTTP ${res.status}) instead of answering it, as a browser sign-in would. ${CHECK_URL}.`);
 }
 
 /** What is wrong with a JSON answer, or undefined for one or more JSON-RPC messages. */
