@@ -13,9 +13,9 @@ export function checkedAnswers(inner: FetchLike, server: URL): FetchLike {
     const res = await inner(input, init);
     if ((init?.method ?? 'GET').toUpperCase() !== 'POST' || res.status === 202) return res;
     const where = `${server.origin}${server.pathname}`;
-    const type = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (res.status >= 300 && res.status < 400) return redirect(res, new URL(input), where);
     if (!res.ok) throw new CliError(EXIT.error, await refusal(res, where, new Headers(init?.headers).has('mcp-session-id')));
+    const type = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'text/event-stream') return res;
     if (type !== 'application/json') {
       await res.body?.cancel();
