@@ -43,7 +43,8 @@ export const mcpProxyCommand: Command = {
     const server = parseTargetUrl(positionals[0], 'mcp-proxy', values['allow-http'] === true);
     const scopes = values.scopes?.split(/[\s,]+/).filter(Boolean);
     if (values.scopes !== undefined && !scopes?.length) throw usageError('--scopes needs at least one scope', 'mcp-proxy');
-    const bundle = join(__dirname, RELAY_BUNDLE);
+    // Run from the sources (tsx), the relay module itself.
+    const bundle = __filename.endsWith('.ts') ? join(__dirname, '..', 'mcp', 'relay.ts') : join(__dirname, RELAY_BUNDLE);
     if (!existsSync(bundle)) throw new CliError(EXIT.error, `${bundle} is missing next to the CLI. Reinstall the Token Relay extension, or run "npm run build" in a checkout.`);
     // A computed path: esbuild leaves this require alone instead of bundling the SDK into dist/cli.js.
     const relay = require(bundle) as { runRelay: typeof runRelay };
