@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { CliError, PROG, parse, printHelp, readStdin, usageError, write, type Command } from '../common.ts';
 import { call } from '../connection.ts';
+import { parseTargetUrl } from '../targetUrl.ts';
 
 const help = `Usage: ${PROG} fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [-L]
 
@@ -26,8 +27,6 @@ Exit codes: 0 HTTP status below 400, 1 HTTP status 400 or more (body still writt
 request failed, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity provider
 unreachable.`;
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 export const fetchCommand: Command = {
   name: 'fetch',
   summary: 'call an API with the token; refresh and retry once on 401',
@@ -43,16 +42,7 @@ export const fetchCommand: Command = {
     }, true);
     if (values.help) return printHelp(help);
     if (positionals.length !== 1) throw usageError(positionals.length ? 'fetch takes exactly one URL' : 'fetch needs a URL', 'fetch');
-    let url: URL;
-    try {
-      url = new URL(positionals[0]);
-    } catch {
-      throw usageError(`"${positionals[0]}" is not an absolute URL`, 'fetch');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw usageError(`only http(s) URLs are supported, got ${url.protocol}`, 'fetch');
-    if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !values['allow-http']) {
-      throw usageError(`refusing to send a token over plain http to ${url.host}; use https, or pass --allow-http`, 'fetch');
-    }
+    const url = parseTargetUrl(positionals[0], 'fetch', values['allow-http'] === true);
     const headers = new Headers();
     for (const line of values.header ?? []) {
       const colon = line.indexOf(':');

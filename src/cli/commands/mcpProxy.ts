@@ -1,0 +1,53 @@
+// tokenrelay mcp-proxy URL: a stdio MCP server for any MCP client, forwarding to a remote
+// Streamable-HTTP MCP server with the window's access token. This module only checks the
+// arguments; the relay (and the MCP SDK it needs) is a separate bundle loaded here at run time.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT } from '../../ipc/tokenProtocol.ts';
+import { CliError, PROG, parse, printHelp, usageError, type Command } from '../common.ts';
+import type { runRelay } from '../mcp/relay.ts';
+import { parseTargetUrl } from '../targetUrl.ts';
+
+const help = `Usage: ${PROG} mcp-proxy URL [--scopes S] [--account A] [--allow-http]
+
+A stdio MCP server that forwards every message to the remote Streamable-HTTP MCP server at URL
+with "Authorization: Bearer <current token>". Configure it as the command of a stdio MCP server in
+your MCP client (VS Code mcp.json, Claude Code, Cursor). When the server answers 401, the token is
+reported as rejected (the window refreshes it unless another process already did) and the request
+is retried once. Diagnostics go to standard error; the token never does.
+
+Options:
+  --scopes S     scopes the token must carry (space- or comma-separated); each must be covered by
+                 the configured tokenrelay scopes
+  --account A    account id or label (default: the signed-in account)
+  --allow-http   allow plain http:// to a host other than localhost (sends the token unencrypted)
+  -h, --help     show this help
+
+Exit codes: 0 the client closed the connection, 1 error, 2 usage.`;
+
+/** Next to dist/cli.js in the package: the SDK stays out of every other command's start-up. */
+const RELAY_BUNDLE = 'mcp-proxy.js';
+
+export const mcpProxyCommand: Command = {
+  name: 'mcp-proxy',
+  summary: 'stdio MCP server forwarding to a remote MCP server with the token',
+  help,
+  async run(argv) {
+    const { values, positionals } = parse('mcp-proxy', argv, {
+      scopes: { type: 'string' },
+      account: { type: 'string' },
+      'allow-http': { type: 'boolean' },
+    }, true);
+    if (values.help) return printHelp(help);
+    if (positionals.length !== 1) throw usageError(positionals.length ? 'mcp-proxy takes exactly one URL' : 'mcp-proxy needs the URL of the MCP server', 'mcp-proxy');
+    const server = parseTargetUrl(positionals[0], 'mcp-proxy', values['allow-http'] === true);
+    const scopes = values.scopes?.split(/[\s,]+/).filter(Boolean);
+    if (values.scopes !== undefined && !scopes?.length) throw usageError('--scopes needs at least one scope', 'mcp-proxy');
+    // Run from the sources (tsx), the relay module itself.
+    const bundle = __filename.endsWith('.ts') ? join(__dirname, '..', 'mcp', 'relay.ts') : join(__dirname, RELAY_BUNDLE);
+    if (!existsSync(bundle)) throw new CliError(EXIT.error, `${bundle} is missing next to the CLI. Reinstall the Token Relay extension, or run "npm run build" in a checkout.`);
+    // A computed path: esbuild leaves this require alone instead of bundling the SDK into dist/cli.js.
+    const relay = require(bundle) as { runRelay: typeof runRelay };
+    return relay.runRelay({ server, scopes, account: values.account });
+  },
+};

@@ -1,0 +1,78 @@
+// The stdio MCP server the client launches, relaying every JSON-RPC message both ways to the remote
+// Streamable-HTTP server (requests, responses, notifications, server-to-client requests): the
+// proxy adds only the bearer token, so it never needs to know the server's tools. Bundled on its
+// own as dist/mcp-proxy.js, so no other command pays for parsing the SDK at start-up.
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { redactor } from '../../core/redact.ts';
+import { EXIT } from '../../ipc/tokenProtocol.ts';
+import { PROG } from '../common.ts';
+import { checkedAnswers } from './answerCheck.ts';
+import { bearerFetch } from './bearerFetch.ts';
+import { CurrentToken, type TokenWish } from './currentToken.ts';
+
+export interface RelayOptions extends TokenWish {
+  server: URL;
+}
+
+/** JSON-RPC "server error" range: the request never got an answer from the MCP server. */
+const PROXY_ERROR = -32000;
+/** How long requests still in flight may take once the client has closed its end. */
+const DRAIN_MS = 5000;
+
+const say = (text: string) => process.stderr.write(`${PROG} mcp-proxy: ${redactor.redact(text)}\n`);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export async function runRelay(options: RelayOptions): Promise<number> {
+  const tokens = new CurrentToken({ scopes: options.scopes, account: options.account });
+  tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
+  const remote = new StreamableHTTPClientTransport(options.server, { fetch: checkedAnswers(bearerFetch(options.server, tokens), options.server) });
+  const local = new StdioServerTransport();
+  const initializing = new Set<RequestId>();
+  const inFlight = new Set<RequestId>();
+  let drained: (() => void) | undefined;
+  const settle = (id: RequestId) => { if (inFlight.delete(id) && inFlight.size === 0) drained?.(); };
+
+  local.onmessage = (message: JSONRPCMessage) => {
+    if (isJSONRPCRequest(message)) {
+      inFlight.add(message.id);
+      if (isInitializeRequest(message)) initializing.add(message.id);
+    }
+    remote.send(message).catch((err: unknown) => {
+      // Already said on stderr by onerror; the client gets it as the answer to its request.
+      if (!isJSONRPCRequest(message)) return;
+      settle(message.id);
+      void local.send({ jsonrpc: '2.0', id: message.id, error: { code: PROXY_ERROR, message: redactor.redact(messageOf(err)) } });
+    });
+  };
+  remote.onmessage = (message: JSONRPCMessage) => {
+    if (isJSONRPCResultResponse(message)) {
+      settle(message.id);
+      // The SDK's Client does this after initialize; a relay has to do it for the client.
+      const version = initializing.delete(message.id) ? message.result.protocolVersion : undefined;
+      if (typeof version === 'string') remote.setProtocolVersion(version);
+    } else if (isJSONRPCErrorResponse(message) && message.id !== undefined) {
+      settle(message.id);
+    }
+    void local.send(message);
+  };
+  remote.onerror = (err) => say(messageOf(err));
+  local.onerror = (err) => say(`invalid message from the MCP client: ${messageOf(err)}`);
+
+  const clientGone = new Promise<void>((resolve) => {
+    process.stdin.once('end', resolve);
+    process.stdin.once('close', resolve);
+  });
+  await remote.start();
+  await local.start();
+  await clientGone;
+  if (inFlight.size) {
+    await Promise.race([new Promise<void>((resolve) => { drained = resolve; }), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+  }
+  remote.onerror = undefined; // a server that keeps no sessions may refuse the DELETE: not worth a line
+  await remote.terminateSession().catch(() => undefined);
+  await remote.close();
+  await local.close();
+  return EXIT.ok;
+}

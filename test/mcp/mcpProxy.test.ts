@@ -1,0 +1,274 @@
+// `tokenrelay mcp-proxy URL` as an MCP client meets it: the SDK's own Client over
+// StdioClientTransport launches the bundled CLI (node dist/cli.js mcp-proxy URL) with a terminal's
+// environment, against an SDK Streamable-HTTP server that validates every token by introspection
+// at the strict test IdP. The window is a real Broker behind its terminal socket.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { World } from '../harness/fixture.ts';
+import { runCli, startWindow, type TestWindow } from '../cli/support.ts';
+import { waitFor } from '../support/wait.ts';
+import { mcpBundle } from './bundle.ts';
+import { startMcpServer, type ServerMode, type TestMcpServer } from './mcpServer.ts';
+
+const TTL = 5;
+
+/** A signed-in world: the strict IdP, a window (real Broker + terminal socket), and proxy launchers. */
+interface Setup {
+  world: World;
+  win: TestWindow;
+  close(): Promise<void>;
+}
+
+async function setUp(ttl: number): Promise<Setup> {
+  const world = await World.create({ storeModel: 'shared-lag', ttl });
+  await world.signIn();
+  const win = await startWindow(world);
+  return { world, win, close: async () => { await win.close(); await world.close(); } };
+}
+
+let cliJs: string;
+before(async () => { cliJs = (await mcpBundle()).cliJs; });
+
+interface Proxy {
+  client: Client;
+  transport: StdioClientTransport;
+  stderr: () => string;
+  /** The proxy process's argv and environment, read from /proc while it runs. */
+  processText: () => string;
+}
+
+/** What an integrated terminal (or an MCP client started from one) passes on: no token, only the socket. */
+function launch(win: TestWindow, url: string): { transport: StdioClientTransport; stderr: () => string } {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', TOKENRELAY_SOCK: win.server.socketPath };
+  const transport = new StdioClientTransport({ command: process.execPath, args: [cliJs, 'mcp-proxy', url], env, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr!.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+  return { transport, stderr: () => stderr };
+}
+
+async function connect(win: TestWindow, url: string): Promise<Proxy> {
+  const { transport, stderr } = launch(win, url);
+  const client = new Client({ name: 'test-client', version: '1.0.0' }, { capabilities: { sampling: {} } });
+  await client.connect(transport);
+  const processText = () => ['cmdline', 'environ'].map((f) => readFileSync(`/proc/${transport.pid}/${f}`, 'utf8')).join('\n');
+  return { client, transport, stderr, processText };
+}
+
+const whoami = async (p: Proxy) => {
+  const result = await p.client.callTool({ name: 'whoami' });
+  const content = result.content as { type: string; text: string }[];
+  if (result.isError || content[0]?.text !== 'alice') throw new Error(`whoami answered ${JSON.stringify(result)}`);
+};
+
+const noStackTrace = (text: string) => assert.doesNotMatch(text, /^\s+at .+\(.*:\d+:\d+\)$/m, `no stack trace: ${text}`);
+
+function assertNoTokenIn(world: World, haystacks: Record<string, string>): void {
+  const issued = world.idp.issuedTokens();
+  assert.ok(issued.length >= 2);
+  for (const [where, text] of Object.entries(haystacks)) {
+    for (const secret of issued) assert.ok(!text.includes(secret), `a token appeared in ${where}`);
+  }
+}
+
+describe(`mcp-proxy relaying to a remote MCP server (${TTL} s tokens)`, () => {
+  let setup: Setup;
+  let world: World;
+  let win: TestWindow;
+  let server: TestMcpServer;
+  before(async () => {
+    setup = await setUp(TTL);
+    ({ world, win } = setup);
+    server = await startMcpServer(world.idp);
+  });
+  after(async () => {
+    await server?.close();
+    await setup?.close();
+  });
+
+  test(`two proxies calling in a loop across 3 expiries (${TTL} s tokens) and an early revocation: one refresh each, 0 failed calls, 0 revocations`, async () => {
+    world.idp.resetCounters();
+    const proxies = [await connect(win, server.url), await connect(win, server.url)];
+    const failures: string[] = [];
+    const calls = [0, 0];
+    const processTexts: string[] = [];
+    let stop = false;
+    const loops = proxies.map(async (p, i) => {
+      while (!stop) {
+        await whoami(p).catch((err: Error) => { failures.push(err.message); });
+        calls[i]++;
+      }
+    });
+    try {
+      // Revoked at the IdP while fresh (well before it expires): only the MCP server's 401 can tell.
+      await waitFor('the first refreshed token in use', (TTL + 5) * 1000, () => server.seen.length >= 2);
+      const revokedAt = Date.now();
+      assert.ok(world.idp.revokeLatestAccessToken());
+      await waitFor('three expiries and the revocation behind us', (3 * TTL + 8) * 1000, () => server.seen.length >= 5);
+      processTexts.push(...proxies.map((p) => p.processText()));
+      stop = true;
+      await Promise.all(loops);
+
+      assert.deepEqual(failures, []);
+      assert.ok(calls.every((n) => n >= 20), `both proxies kept calling (${calls.join(', ')} calls)`);
+      const counters = world.idp.counters();
+      assert.equal(counters.grantRevocations, 0);
+      assert.equal(counters.refreshGrants, 4, 'one refresh per expiry (3) and one for the revoked token');
+      assert.equal(server.seen.length, counters.refreshGrants + 1, 'every refreshed token reached the server, none was wasted');
+      // Which refresh was which. The OAuth client takes 1 s off expires_in and the window refreshes 1 s
+      // (plus a round trip) before that, so a refresh at expiry comes in a token's last 2 s by its exp
+      // claim (whole seconds); the revoked token was replaced at once, about TTL - 1 s before its exp.
+      console.log(`# ${calls.join(' + ')} calls; tokens first seen at ${server.seen.map((t, i) => `${t.firstSeen - server.seen[0].firstSeen} ms (exp +${t.exp * 1000 - t.firstSeen})${i}`).join(', ')}; revoked at ${revokedAt - server.seen[0].firstSeen} ms`);
+      const early = server.seen.slice(1).filter((t, i) => t.firstSeen < server.seen[i].exp * 1000 - (TTL - 2) * 1000);
+      assert.equal(early.length, 1, 'exactly one refresh came early');
+      assert.ok(early[0].firstSeen >= revokedAt, 'and it followed the revocation');
+      assert.ok(server.unauthorized >= 1, 'the revoked token was refused with 401 and replaced');
+      assertNoTokenIn(world, { 'proxy 1 stderr': proxies[0].stderr(), 'proxy 2 stderr': proxies[1].stderr(), 'proxy argv/environment': processTexts.join('\n') });
+    } finally {
+      stop = true;
+      await Promise.all(proxies.map((p) => p.client.close()));
+    }
+  });
+
+  test('follows a 308 to the same origin (a moved endpoint), with the token', async () => {
+    const p = await connect(win, server.url.replace(/\/mcp$/, '/moved'));
+    try {
+      await whoami(p);
+    } finally {
+      await p.client.close();
+    }
+  });
+
+  test('relays server-to-client traffic both ways: a log notification and a sampling request during a tool call', async () => {
+    const p = await connect(win, server.url);
+    try {
+      const logged: unknown[] = [];
+      p.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => { logged.push(n.params.data); });
+      p.client.setRequestHandler(CreateMessageRequestSchema, () => ({ model: 'test', role: 'assistant', content: { type: 'text', text: 'hi from the client' } }));
+      const result = await p.client.callTool({ name: 'roundTrip' });
+      assert.deepEqual(result.content, [{ type: 'text', text: 'hi from the client' }]);
+      assert.deepEqual(logged, ['working on it']);
+      const tools = await p.client.listTools();
+      assert.deepEqual(tools.tools.map((t) => t.name).sort(), ['roundTrip', 'whoami']);
+    } finally {
+      await p.client.close();
+    }
+  });
+});
+
+describe('bad input: a clear error naming the problem and the fix; nothing stored changes', () => {
+  // Tokens that outlive each test: any refresh seen here would be one the proxy caused.
+  let setup: Setup;
+  let world: World;
+  let win: TestWindow;
+  before(async () => {
+    setup = await setUp(60);
+    ({ world, win } = setup);
+  });
+  after(async () => { await setup?.close(); });
+
+  test('a server that refuses every token: a clear error per request, and one refresh in all, not one per request', async () => {
+    const refusing = await startMcpServer(world.idp, 'refuse-all');
+    const { transport, stderr } = launch(win, refusing.url);
+    world.idp.resetCounters();
+    const answers: JSONRPCMessage[] = [];
+    transport.onmessage = (m) => { answers.push(m); };
+    try {
+      await transport.start();
+      for (let id = 1; id <= 3; id++) {
+        await transport.send({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+        await waitFor(`answer ${id}`, 10_000, () => answers.length >= id);
+      }
+      for (const answer of answers) {
+        assert.ok('error' in answer, JSON.stringify(answer));
+        assert.match(answer.error.message, /refused the access token \(HTTP 401 Unauthorized\) even after a refresh \(the server said: wrong audience\)\. It may expect another audience or scopes: set tokenrelay\.resource, or pass --scopes\./);
+      }
+      assert.equal(world.idp.counters().refreshGrants, 1);
+      assert.equal(world.idp.counters().grantRevocations, 0);
+      assert.equal(refusing.unauthorized, 4, 'the first request: the token and its replacement; then one try each');
+      await waitFor('the stderr line', 5000, () => /refused the access token/.test(stderr()));
+      noStackTrace(stderr());
+      assertNoTokenIn(world, { 'proxy stderr': stderr(), answers: JSON.stringify(answers) });
+    } finally {
+      await transport.close();
+      await refusing.close();
+    }
+  });
+  for (const [args, message] of [
+    [['ftp://mcp.example.com/mcp'], /^tokenrelay: only http\(s\) URLs are supported, got ftp:\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+    [['http://mcp.example.com/mcp'], /^tokenrelay: refusing to send a token over plain http to mcp\.example\.com; use https, or pass --allow-http\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+    [['mcp.example.com/mcp'], /^tokenrelay: "mcp\.example\.com\/mcp" is not an absolute URL\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+    [[], /^tokenrelay: mcp-proxy needs the URL of the MCP server\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+    [['https://a.example/mcp', '--scopes', ' '], /^tokenrelay: --scopes needs at least one scope\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+  ] as const) {
+    test(`mcp-proxy ${args.join(' ') || '(no URL)'} exits 2 before serving`, async () => {
+      const r = await runCli(win.server.socketPath, ['mcp-proxy', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stdout, '', 'nothing on the MCP channel');
+      assert.match(r.stderr, message);
+    });
+  }
+
+  test('no Token Relay window: the initialize gets a JSON-RPC error naming the fix, and the proxy exits 0 once the client closes stdin', async () => {
+    const server = await startMcpServer(world.idp);
+    try {
+      const initialize = { jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+      const r = await runCli(`${world.dir}/no-such-dir/term-0.sock`, ['mcp-proxy', server.url], { input: `${JSON.stringify(initialize)}\n` });
+      assert.equal(r.code, 0, r.stderr);
+      const answer = JSON.parse(r.stdout) as { id: number; error: { code: number; message: string } };
+      assert.equal(answer.id, 7);
+      assert.equal(answer.error.code, -32000);
+      assert.match(answer.error.message, /^The VS Code window that started this terminal is gone \(nothing listens at .*\) and no other Token Relay window is running\. Open this terminal from VS Code/);
+      assert.equal(r.stderr, `tokenrelay mcp-proxy: ${answer.error.message}\n`);
+      assert.equal(server.calls + server.unauthorized, 0, 'nothing reached the MCP server without a token');
+    } finally {
+      await server.close();
+    }
+  });
+
+  const answers: [ServerMode, RegExp][] = [
+    ['html', /answered a web page \(text\/html\) instead of MCP \(application\/json or text\/event-stream\)\. Check the URL: it must be the server's Streamable HTTP MCP endpoint/],
+    ['not-found', /answered HTTP 404 Not Found to an MCP request, so it is not an MCP endpoint\. Check the URL/],
+    ['not-json', /answered invalid JSON, so it is not an MCP server\. Check the URL/],
+    ['not-json-rpc', /answered JSON that is not a JSON-RPC message, so it is not an MCP server\. Check the URL/],
+    ['sign-in-redirect', /redirected the MCP request to https:\/\/login\.example\.com\/authorize \(HTTP 302\) instead of answering it, as a browser sign-in would\. Check the URL/],
+  ];
+  for (const [mode, message] of answers) {
+    test(`a server answering ${mode}: the client's initialize fails with the reason and the fix, on stderr too`, async () => {
+      const bad = await startMcpServer(world.idp, mode);
+      const before = { stored: win.broker.peek(), counters: world.idp.counters() };
+      const { transport, stderr } = launch(win, bad.url);
+      const client = new Client({ name: 'test-client', version: '1.0.0' });
+      try {
+        await assert.rejects(client.connect(transport), (err: Error) => {
+          assert.match(err.message, message);
+          assert.match(err.message, new RegExp(`The server at ${bad.url.replace(/[.]/g, '\\.')} `));
+          return true;
+        });
+        await waitFor('the stderr line', 5000, () => message.test(stderr()));
+        assert.match(stderr(), /^tokenrelay mcp-proxy: The server at /m);
+        noStackTrace(stderr());
+        const after = world.idp.counters();
+        assert.equal(after.refreshGrants, before.counters.refreshGrants, 'no refresh');
+        assert.equal(after.grantRevocations, 0);
+        assert.deepEqual(win.broker.peek(), before.stored, 'the stored session is unchanged');
+      } finally {
+        await client.close();
+        await bad.close();
+      }
+    });
+  }
+});
+
+test('the MCP SDK stays out of dist/cli.js: every other command starts without parsing it', async () => {
+  const { cliJs: cli, relayJs } = await mcpBundle();
+  const [cliText, relayText] = [readFileSync(cli, 'utf8'), readFileSync(relayJs, 'utf8')];
+  for (const marker of ['mcp-session-id', 'text/event-stream']) {
+    assert.ok(relayText.includes(marker), `the relay bundle has the SDK (${marker})`);
+    assert.ok(!cliText.includes(marker), `dist/cli.js has no SDK code (${marker})`);
+  }
+  assert.ok(cliText.length < 64 * 1024, `dist/cli.js is ${cliText.length} bytes`);
+});
