@@ -19,6 +19,7 @@ const common = {
 const builds = [
   { ...common, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  { ...common, entryPoints: ['src/cli/dockerCredentialMain.ts'], outfile: 'dist/docker-credential-tokenrelay.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 
 if (watch) {

@@ -3,9 +3,9 @@
 // server in front of it, and helpers to run the CLI as a child process.
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/types.ts';
@@ -32,6 +32,11 @@ export interface CliBundle {
 
 let bundle: Promise<CliBundle> | undefined;
 
+const BUNDLE_OPTIONS: BuildOptions = {
+  bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
+  minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
+};
+
 /** Bundles src/cli/main.ts with the options of esbuild.mjs (production) into a private folder. */
 export function cliBundle(): Promise<CliBundle> {
   bundle ??= (async () => {
@@ -40,9 +45,7 @@ export function cliBundle(): Promise<CliBundle> {
     process.on('exit', () => rmSync(extensionDir, { recursive: true, force: true }));
     const cliJs = join(extensionDir, 'dist', 'cli.js');
     await build({
-      entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs,
-      bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
-      minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
+      entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs, ...BUNDLE_OPTIONS,
     });
     const binDir = join(extensionDir, 'bin');
     mkdirSync(binDir);
@@ -52,6 +55,23 @@ export function cliBundle(): Promise<CliBundle> {
     return { extensionDir, cliJs, launcher, binDir };
   })();
   return bundle;
+}
+
+let dockerHelper: Promise<{ js: string; launcher: string }> | undefined;
+
+/** The docker credential helper bundled as shipped, next to the CLI: bin/docker-credential-tokenrelay links to the launcher. */
+export function dockerHelperBundle(): Promise<{ js: string; launcher: string }> {
+  dockerHelper ??= (async () => {
+    const b = await cliBundle();
+    const js = join(b.extensionDir, 'dist', 'docker-credential-tokenrelay.js');
+    await build({
+      entryPoints: [join(repoRoot, 'src', 'cli', 'dockerCredentialMain.ts')], outfile: js, ...BUNDLE_OPTIONS,
+    });
+    const launcher = join(b.binDir, 'docker-credential-tokenrelay');
+    symlinkSync('tokenrelay', launcher);
+    return { js, launcher };
+  })();
+  return dockerHelper;
 }
 
 export interface CliResult {
@@ -152,7 +172,10 @@ export interface TestWindow {
   close(): Promise<void>;
 }
 
-export async function startWindow(world: World, opts: { requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number } = {}): Promise<TestWindow> {
+export async function startWindow(world: World, opts: {
+  requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number;
+  docker?: { username: string; registries: string[] };
+} = {}): Promise<TestWindow> {
   const log = captureLog('window ');
   const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
   const client = new OAuthClient({ issuer: world.idp.issuer, clientId: world.idp.clientId, scopes: SCOPES });
@@ -165,6 +188,7 @@ export async function startWindow(world: World, opts: { requestTimeoutMs?: numbe
   const server = await serveTerminals({
     socketDir: opts.socketDir ?? world.socketDir, service, log,
     gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
+    docker: opts.docker && (() => opts.docker!),
     requestTimeoutMs: opts.requestTimeoutMs,
     onHandled: (route, ms) => handled.push({ route, ms }),
   });
