@@ -20,7 +20,7 @@ before(async () => {
   win = await startWindow(world);
   api = createServer((req, res) => {
     const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-    void (token ? world.idp.introspect(token) : Promise.resolve({ active: false })).then((info) => {
+    void (token ? world.idp.introspect(token) : Promise.resolve({ active: false, sub: undefined })).then((info) => {
       if (!info.active) {
         res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end();
         return;

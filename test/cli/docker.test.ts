@@ -1,0 +1,176 @@
+// docker-credential-tokenrelay: the docker-credential-helpers protocol byte for byte (the
+// reference README's examples: ServerURL https://index.docker.io/v1, Username david), bad input,
+// and the real docker CLI pulling through a fake engine on a unix socket that decodes the
+// X-Registry-Auth header docker sends and checks the password by introspection at the test IdP.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { World } from '../harness/fixture.ts';
+import { cliBundle, dockerHelperBundle, spawnText, startWindow, type TestWindow } from './support.ts';
+
+const REGISTRIES = ['index.docker.io', 'registry.test:5000'];
+const NOT_FOUND = 'credentials not found in native keychain\n';
+
+let world: World;
+let win: TestWindow;
+let helper: string;
+
+before(async () => {
+  world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
+  await world.signIn();
+  win = await startWindow(world, { docker: { username: 'david', registries: REGISTRIES } });
+  helper = (await dockerHelperBundle()).launcher;
+});
+
+after(async () => {
+  await win?.close();
+  await world?.close();
+});
+
+const current = () => win.broker.getToken();
+const helperEnv = () => ({ ...process.env, TOKENRELAY_SOCK: win.server.socketPath });
+const run = (args: string[], input = '') => spawnText(helper, args, { env: helperEnv(), input });
+
+describe('the helper protocol', () => {
+  test('get: {"ServerURL","Username","Secret"} with the configured username and the current access token', async () => {
+    const { accessToken } = await current();
+    const r = await run(['get'], 'https://index.docker.io/v1\n');
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, `{"ServerURL":"https://index.docker.io/v1","Username":"david","Secret":"${accessToken}"}\n`);
+    // docker passes a private registry as host:port, without a newline.
+    const bare = await run(['get'], 'registry.test:5000');
+    assert.equal(bare.stdout, `{"ServerURL":"registry.test:5000","Username":"david","Secret":"${accessToken}"}\n`);
+  });
+
+  test('get for a registry not listed, or over plain http: "credentials not found", exit 1, no token', async () => {
+    for (const serverURL of ['other.example.com', 'https://registry.test:5001', 'http://registry.test:5000']) {
+      const r = await run(['get'], serverURL);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [1, NOT_FOUND, ''], serverURL);
+    }
+  });
+
+  test('list: {"<registry>":"<username>"}; store accepts and discards; erase changes nothing', async () => {
+    const list = await run(['list']);
+    assert.equal(list.code, 0);
+    assert.equal(list.stdout, '{"index.docker.io":"david","registry.test:5000":"david"}\n');
+
+    const before = await current();
+    world.idp.resetCounters();
+    const handled = win.handled.length;
+    const store = await run(['store'], '{"ServerURL":"https://index.docker.io/v1","Username":"david","Secret":"passw0rd1"}\n');
+    assert.deepEqual([store.code, store.stdout, store.stderr], [0, '', '']);
+    const erase = await run(['erase'], 'https://index.docker.io/v1\n');
+    assert.deepEqual([erase.code, erase.stdout, erase.stderr], [0, '', '']);
+    assert.equal(win.handled.length, handled, 'store and erase never reach the window');
+    const get = await run(['get'], 'https://index.docker.io/v1');
+    assert.equal(JSON.parse(get.stdout).Secret, before.accessToken, 'the stored secret is not what get answers; erase ended nothing');
+    assert.equal(world.idp.counters().tokensIssued, 0);
+  });
+
+  test('version', async () => {
+    const r = await run(['version']);
+    assert.match(r.stdout, /^docker-credential-tokenrelay \(tokenrelay\) \d+\.\d+\.\d+\n$/);
+  });
+});
+
+describe('bad input: a clear line on stdout naming the fix, exit 2, nothing stored changes, no token', () => {
+  const cases: [string, string[], string, RegExp][] = [
+    ['empty stdin', ['get'], '', /^no credentials server URL: give the registry on standard input \(for example: echo registry\.example\.com \| docker-credential-tokenrelay get\)\n$/],
+    ['not a URL (a store payload sent to get)', ['get'], '{"ServerURL":"x","Username":"u","Secret":"hunter2"}', /^standard input is not a registry server URL: give a host such as registry\.example\.com:5000 or a URL such as https:\/\/registry\.example\.com/],
+    ['erase without a URL', ['erase'], ' \n', /^no credentials server URL/],
+    ['unknown action', ['delete'], '', /^Unknown credential action `delete`: use store, get, erase, list or version\n$/],
+    ['no action', [], '', /^Usage: docker-credential-tokenrelay <store\|get\|erase\|list\|version> \(one action; run "docker-credential-tokenrelay --help"\)\n$/],
+    ['store with malformed JSON', ['store'], 'hunter2', /^store expects the JSON credentials docker sends/],
+    ['store without a username', ['store'], '{"ServerURL":"registry.test:5000","Secret":"hunter2"}', /^no credentials username: store expects "Username"/],
+  ];
+  for (const [name, args, input, message] of cases) {
+    test(name, async () => {
+      const before = await current();
+      world.idp.resetCounters();
+      const r = await run(args, input);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stdout, message);
+      assert.equal(r.stderr, '');
+      assert.ok(!r.stdout.includes('hunter2') && !r.stdout.includes(before.accessToken), 'neither the input secret nor the token is echoed');
+      const after = await current();
+      assert.deepEqual([after.accessToken, after.generation], [before.accessToken, before.generation]);
+      assert.equal(world.idp.counters().tokensIssued, 0);
+    });
+  }
+});
+
+describe('the real docker client', () => {
+  let engine: Server;
+  let socket: string;
+  const auths: ({ username?: string; password?: string; serveraddress?: string } | undefined)[] = [];
+  const accepted: string[] = [];
+
+  before(async () => {
+    // A fake engine: /_ping and /images/create, answering the pull only with valid credentials.
+    socket = join(world.dir, 'docker.sock');
+    engine = createServer((req, res) => {
+      req.resume();
+      if (req.url?.endsWith('/_ping')) {
+        res.writeHead(200, { 'api-version': '1.47', ostype: 'linux', 'content-type': 'text/plain' }).end('OK');
+        return;
+      }
+      if (!req.url?.includes('/images/create')) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not implemented by the fake engine"}');
+        return;
+      }
+      const header = req.headers['x-registry-auth'];
+      const auth = typeof header === 'string' && header ? JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) : undefined;
+      auths.push(auth);
+      void (auth?.password ? world.idp.introspect(auth.password) : Promise.resolve({ active: false })).then(({ active }) => {
+        if (!active || auth.username !== 'david') {
+          // As a real engine reports a registry's refusal: in the progress stream (an HTTP 401 here
+          // would make docker ask for a login interactively).
+          const message = 'unauthorized: the registry wants a valid token';
+          res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ errorDetail: { message }, error: message })}\n`);
+          return;
+        }
+        accepted.push(auth.password);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: 'Pulling from team/app', id: 'latest' })}\n${JSON.stringify({ status: 'Status: Downloaded newer image' })}\n`);
+      });
+    });
+    await new Promise<void>((resolve) => engine.listen(socket, resolve));
+  });
+
+  after(async () => {
+    await new Promise((resolve) => engine?.close(resolve));
+  });
+
+  async function docker(args: string[]) {
+    const config = join(world.dir, 'docker-config');
+    mkdirSync(config, { recursive: true });
+    // README "docker": the registries handed to the helper.
+    writeFileSync(join(config, 'config.json'), JSON.stringify({ credHelpers: { 'registry.test:5000': 'tokenrelay', 'other.test': 'tokenrelay' } }));
+    const env = {
+      PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`, HOME: join(world.dir, 'home'),
+      DOCKER_CONFIG: config, DOCKER_HOST: `unix://${socket}`, TOKENRELAY_SOCK: win.server.socketPath,
+    };
+    return spawnText('docker', args, { env });
+  }
+
+  test('docker pull sends the current access token as the registry password', async () => {
+    const r = await docker(['pull', 'registry.test:5000/team/app']);
+    assert.equal(r.code, 0, r.stderr);
+    const { accessToken } = await current();
+    assert.deepEqual(auths.at(-1), { username: 'david', password: accessToken, serveraddress: 'registry.test:5000' });
+    assert.equal(accepted.at(-1), accessToken);
+  });
+
+  test('a registry not listed gets no token: docker pulls anonymously and the engine refuses', async () => {
+    const asked = win.handled.filter((h) => h.route === 'docker-credential').length;
+    const r = await docker(['pull', 'other.test/team/app']);
+    assert.notEqual(r.code, 0);
+    assert.equal(win.handled.filter((h) => h.route === 'docker-credential').length, asked + 1, 'docker did ask the helper');
+    assert.match(r.stderr, /unauthorized: the registry wants a valid token/);
+    const { accessToken } = await current();
+    assert.ok(!JSON.stringify(auths.at(-1) ?? {}).includes(accessToken));
+    assert.ok(!r.stdout.includes(accessToken) && !r.stderr.includes(accessToken));
+  });
+});
