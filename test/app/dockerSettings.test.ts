@@ -1,5 +1,6 @@
 // tokenrelay.docker.* validation and the registry names docker passes to a credential helper.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseDockerSettings } from '../../src/app/settings.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
@@ -35,4 +36,14 @@ describe('parseDockerSettings', () => {
         err instanceof TokenRelayError && err.code === 'config' && /tokenrelay\.docker\.registries/.test(err.message) && /registry\.example\.com/.test(String(err.fix ?? err.message)));
     }
   });
+});
+
+test('package.json contributes both settings with the defaults the code uses, and ships the helper', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const props = pkg.contributes.configuration.properties;
+  const defaults = parseDockerSettings(from({}));
+  assert.equal(props['tokenrelay.docker.username'].default, defaults.username);
+  assert.deepEqual(props['tokenrelay.docker.registries'].default, defaults.registries);
+  assert.equal(pkg.bin['docker-credential-tokenrelay'], './dist/docker-credential-tokenrelay.js');
+  assert.match(readFileSync(new URL('../../.vscodeignore', import.meta.url), 'utf8'), /^!dist\/docker-credential-tokenrelay\.js$/m);
 });
