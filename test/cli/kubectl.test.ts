@@ -14,6 +14,11 @@ import { cliBundle, runCli, spawnText, startWindow, waitFor, type TestWindow } f
 import { until } from '../support/wait.ts';
 
 const TTL_SECONDS = 3;
+const V1 = 'client.authentication.k8s.io/v1';
+const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
+/** kubectl < 1.22 (Debian bookworm's kubernetes-client is 1.20) speaks only the v1beta1 exec API. */
+const kubectlMinor = Number(/^\d+/.exec(JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' })).clientVersion.minor)![0]);
+const NEWEST = kubectlMinor >= 22 ? V1 : V1BETA1;
 const API_VERSIONS = { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: '127.0.0.1:6443' }] };
 
 let world: World;
@@ -130,7 +135,7 @@ describe('kubectl-credential', () => {
 
   test('real kubectl: `get --raw /api` is accepted; after the token expires the next kubectl gets a fresh one', async () => {
     await win.broker.getToken({ minValidityMs: 2000 }); // a whole lifetime ahead, however long the tests above took
-    const first = await kubectl('client.authentication.k8s.io/v1', ['get', '--raw', '/api']);
+    const first = await kubectl(NEWEST, ['get', '--raw', '/api']);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(JSON.parse(first.stdout), API_VERSIONS);
     const a = await current();
@@ -140,7 +145,7 @@ describe('kubectl-credential', () => {
     await until(a.expiresAt);
     await waitFor('the IdP to see the first token expired', 5000, async () => !(await world.idp.introspect(a.accessToken)).active);
     // An older kubeconfig (v1beta1): the plugin answers what KUBERNETES_EXEC_INFO asks for.
-    const second = await kubectl('client.authentication.k8s.io/v1beta1', ['get', '--raw', '/api']);
+    const second = await kubectl(V1BETA1, ['get', '--raw', '/api']);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(JSON.parse(second.stdout), API_VERSIONS);
     const b = seen.at(-1)!;
