@@ -1,6 +1,6 @@
 // tokenrelay.docker.* validation and the registry names docker passes to a credential helper.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseDockerSettings } from '../../src/app/settings.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
@@ -46,4 +46,6 @@ test('package.json contributes both settings with the defaults the code uses, an
   assert.deepEqual(props['tokenrelay.docker.registries'].default, defaults.registries);
   assert.equal(pkg.bin['docker-credential-tokenrelay'], './dist/docker-credential-tokenrelay.js');
   assert.match(readFileSync(new URL('../../.vscodeignore', import.meta.url), 'utf8'), /^!dist\/docker-credential-tokenrelay\.js$/m);
+  // The launcher runs the docker helper when invoked under this name (vsce packs the link as a copy).
+  assert.equal(readlinkSync(new URL('../../bin/docker-credential-tokenrelay', import.meta.url)), 'tokenrelay');
 });

@@ -154,4 +154,20 @@ describe('kubectl-credential', () => {
     assert.equal(seen.filter((s) => !s.active).length, 0, 'kubectl never sent an expired token');
     assert.equal(world.idp.counters().refreshGrants, 1, 'one refresh, by the window');
   });
+
+  test('an early revocation: kubectl fails until the README\'s one-liner reports the token, then works', async () => {
+    await win.broker.getToken({ minValidityMs: 2000 });
+    assert.ok(await world.idp.revokeLatestAccessToken());
+    const refused = await kubectl(NEWEST, ['get', '--raw', '/api']);
+    assert.notEqual(refused.code, 0);
+    assert.equal(seen.at(-1)!.active, false);
+    world.idp.resetCounters();
+    const env = { ...process.env, PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`, TOKENRELAY_SOCK: win.server.socketPath };
+    const report = await spawnText('/bin/sh', ['-c', 'tokenrelay token | tokenrelay token --rejected - >/dev/null'], { env });
+    assert.equal(report.code, 0, report.stderr);
+    assert.equal(world.idp.counters().refreshGrants, 1);
+    const healed = await kubectl(NEWEST, ['get', '--raw', '/api']);
+    assert.equal(healed.code, 0, healed.stderr);
+    assert.equal(seen.at(-1)!.active, true);
+  });
 });
