@@ -36,6 +36,7 @@ export const LIMITS = {
   scopeChars: 256,
   accountChars: 512,
   minValidSeconds: 24 * 3600,
+  serverUrlChars: 2048,
 } as const;
 
 // ---- token ---------------------------------------------------------------------------------

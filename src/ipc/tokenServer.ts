@@ -121,7 +121,7 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
       },
 
       [ROUTES.dockerCredential]: async (body): Promise<DockerCredentialResponse> => {
-        const serverURL = optionalString(body.serverURL, 'serverURL', LIMITS.accountChars);
+        const serverURL = optionalString(body.serverURL, 'serverURL', LIMITS.serverUrlChars);
         const { username, registries } = options.docker?.() ?? { username: '', registries: [] };
         const answer = { username: username || DEFAULT_DOCKER_USERNAME, registries };
         const registry = serverURL === undefined ? undefined : registryOf(serverURL);

@@ -22,7 +22,7 @@ import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
   const binDir = join(context.extensionPath, 'bin');
-  await ensureExecutable(join(binDir, 'tokenrelay'), log);
+  for (const launcher of ['tokenrelay', 'docker-credential-tokenrelay']) await ensureExecutable(join(binDir, launcher), log);
   const server = await serveTerminals({
     socketDir: defaultSocketDir(),
     service,

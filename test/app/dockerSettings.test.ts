@@ -44,6 +44,7 @@ test('package.json contributes both settings with the defaults the code uses, an
   const defaults = parseDockerSettings(from({}));
   assert.equal(props['tokenrelay.docker.username'].default, defaults.username);
   assert.deepEqual(props['tokenrelay.docker.registries'].default, defaults.registries);
+  assert.equal(props['tokenrelay.docker.registries'].scope, 'application', 'a workspace cannot add a registry');
   assert.equal(pkg.bin['docker-credential-tokenrelay'], './dist/docker-credential-tokenrelay.js');
   assert.match(readFileSync(new URL('../../.vscodeignore', import.meta.url), 'utf8'), /^!dist\/docker-credential-tokenrelay\.js$/m);
   // The launcher runs the docker helper when invoked under this name (vsce packs the link as a copy).

@@ -3,12 +3,15 @@
 // and the real docker CLI pulling through a fake engine on a unix socket that decodes the
 // X-Registry-Auth header docker sends and checks the password by introspection at the test IdP.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type * as vscode from 'vscode';
+import '../vscode/setup.ts';
+import { fake } from '../vscode/fake/vscode.ts';
 import { World } from '../harness/fixture.ts';
-import { cliBundle, dockerHelperBundle, spawnText, startWindow, type TestWindow } from './support.ts';
+import { captureLog, cliBundle, dockerHelperBundle, spawnText, startWindow, type TestWindow } from './support.ts';
 
 const REGISTRIES = ['index.docker.io', 'registry.test:5000'];
 const NOT_FOUND = 'credentials not found in native keychain\n';
@@ -172,5 +175,39 @@ describe('the real docker client', () => {
     const { accessToken } = await current();
     assert.ok(!JSON.stringify(auths.at(-1) ?? {}).includes(accessToken));
     assert.ok(!r.stdout.includes(accessToken) && !r.stderr.includes(accessToken));
+  });
+});
+
+describe('from an integrated terminal: the extension\'s settings reach the helper', () => {
+  test('tokenrelay.docker.* as set in VS Code; a bad registry entry is an error naming the setting, without a token', async () => {
+    const { startTerminalBridge } = await import('../../src/vscode/terminalEnv.ts');
+    const cli = await cliBundle();
+    const entries = new Map<string, string>();
+    const collection = { replace: (k: string, v: string) => entries.set(k, v), prepend: (k: string, v: string) => entries.set(k, v) };
+    const context = { extensionPath: cli.extensionDir, environmentVariableCollection: collection } as unknown as vscode.ExtensionContext;
+    const savedXdg = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(world.dir, 'runtime-'));
+    fake.setSettings({ 'tokenrelay.docker.registries': ['registry.test:5000'], 'tokenrelay.docker.username': 'robot' });
+    const bridge = await startTerminalBridge(context, win.service, captureLog());
+    try {
+      // A terminal: the extension's PATH entry and socket; the helper found by name.
+      const env = { ...process.env, PATH: `${entries.get('PATH')}${process.env.PATH}`, TOKENRELAY_SOCK: entries.get('TOKENRELAY_SOCK') };
+      const sh = (script: string, input = '') => spawnText('/bin/sh', ['-c', script], { env, input });
+      assert.equal((await sh('docker-credential-tokenrelay list')).stdout, '{"registry.test:5000":"robot"}\n');
+      const get = await sh('docker-credential-tokenrelay get', 'registry.test:5000');
+      assert.equal(JSON.parse(get.stdout).Username, 'robot');
+      assert.equal(JSON.parse(get.stdout).Secret, (await current()).accessToken);
+
+      fake.setSettings({ 'tokenrelay.docker.registries': ['http://registry.test:5000'] });
+      const bad = await sh('docker-credential-tokenrelay get', 'registry.test:5000');
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /^tokenrelay\.docker\.registries contains "http:\/\/registry\.test:5000", which is not an https registry\. List registry hosts as docker names them/);
+      assert.ok(!bad.stdout.includes((await current()).accessToken));
+    } finally {
+      bridge.dispose();
+      fake.setSettings({ 'tokenrelay.docker.registries': undefined, 'tokenrelay.docker.username': undefined });
+      if (savedXdg === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = savedXdg;
+    }
   });
 });
