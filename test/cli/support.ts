@@ -3,7 +3,7 @@
 // server in front of it, and helpers to run the CLI as a child process.
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { Broker } from '../../src/core/broker.ts';
@@ -59,7 +59,7 @@ export function cliBundle(): Promise<CliBundle> {
 
 let dockerHelper: Promise<{ js: string; launcher: string }> | undefined;
 
-/** The docker credential helper bundled as shipped, next to the CLI: bin/docker-credential-tokenrelay links to the launcher. */
+/** The docker credential helper bundled as shipped, next to the CLI: bin/docker-credential-tokenrelay is a copy of the launcher, as in the VSIX. */
 export function dockerHelperBundle(): Promise<{ js: string; launcher: string }> {
   dockerHelper ??= (async () => {
     const b = await cliBundle();
@@ -68,7 +68,8 @@ export function dockerHelperBundle(): Promise<{ js: string; launcher: string }> 
       entryPoints: [join(repoRoot, 'src', 'cli', 'dockerCredentialMain.ts')], outfile: js, ...BUNDLE_OPTIONS,
     });
     const launcher = join(b.binDir, 'docker-credential-tokenrelay');
-    symlinkSync('tokenrelay', launcher);
+    copyFileSync(join(repoRoot, 'bin', 'tokenrelay'), launcher);
+    chmodSync(launcher, 0o755);
     return { js, launcher };
   })();
   return dockerHelper;
