@@ -108,35 +108,44 @@ describe('bad input: a clear line on stdout naming the fix, exit 2, nothing stor
 describe('the real docker client', () => {
   let engine: Server;
   let socket: string;
-  const auths: ({ username?: string; password?: string; serveraddress?: string } | undefined)[] = [];
+  type Auth = { username?: string; password?: string; serveraddress?: string } | undefined;
+  const auths: Auth[] = [];
   const accepted: string[] = [];
+
+  /** The registry's check: username as configured, password an active access token at the IdP. */
+  async function answer(auth: Auth, reply: (ok: boolean) => void): Promise<void> {
+    auths.push(auth);
+    const ok = auth?.username === 'david' && !!auth.password && (await world.idp.introspect(auth.password)).active;
+    if (ok) accepted.push(auth!.password!);
+    reply(ok);
+  }
 
   before(async () => {
     // A fake engine: /_ping and /images/create, answering the pull only with valid credentials.
     socket = join(world.dir, 'docker.sock');
     engine = createServer((req, res) => {
-      req.resume();
-      if (req.url?.endsWith('/_ping')) {
-        res.writeHead(200, { 'api-version': '1.47', ostype: 'linux', 'content-type': 'text/plain' }).end('OK');
-        return;
-      }
-      if (!req.url?.includes('/images/create')) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not implemented by the fake engine"}');
-        return;
-      }
-      const header = req.headers['x-registry-auth'];
-      const auth = typeof header === 'string' && header ? JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) : undefined;
-      auths.push(auth);
-      void (auth?.password ? world.idp.introspect(auth.password) : Promise.resolve({ active: false })).then(({ active }) => {
-        if (!active || auth.username !== 'david') {
-          // As a real engine reports a registry's refusal: in the progress stream (an HTTP 401 here
-          // would make docker ask for a login interactively).
-          const message = 'unauthorized: the registry wants a valid token';
-          res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ errorDetail: { message }, error: message })}\n`);
-          return;
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => { body += d; });
+      req.on('end', () => {
+        if (req.url?.endsWith('/_ping')) {
+          res.writeHead(200, { 'api-version': '1.47', ostype: 'linux', 'content-type': 'text/plain' }).end('OK');
+        } else if (req.url?.endsWith('/auth')) {
+          // docker login: the credentials arrive in the body.
+          void answer(JSON.parse(body || '{}'), (ok) => res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+            .end(ok ? '{"Status":"Login Succeeded"}' : '{"message":"unauthorized: the registry wants a valid token"}'));
+        } else if (req.url?.includes('/images/create')) {
+          const header = req.headers['x-registry-auth'];
+          void answer(typeof header === 'string' && header ? JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) : undefined, (ok) => {
+            // As a real engine reports a registry's refusal: in the progress stream (an HTTP 401 here
+            // would make docker ask for a login interactively).
+            const message = 'unauthorized: the registry wants a valid token';
+            res.writeHead(200, { 'content-type': 'application/json' }).end(ok
+              ? `${JSON.stringify({ status: 'Pulling from team/app', id: 'latest' })}\n${JSON.stringify({ status: 'Status: Downloaded newer image' })}\n`
+              : `${JSON.stringify({ errorDetail: { message }, error: message })}\n`);
+          });
+        } else {
+          res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not implemented by the fake engine"}');
         }
-        accepted.push(auth.password);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ status: 'Pulling from team/app', id: 'latest' })}\n${JSON.stringify({ status: 'Status: Downloaded newer image' })}\n`);
       });
     });
     await new Promise<void>((resolve) => engine.listen(socket, resolve));
@@ -164,6 +173,22 @@ describe('the real docker client', () => {
     const { accessToken } = await current();
     assert.deepEqual(auths.at(-1), { username: 'david', password: accessToken, serveraddress: 'registry.test:5000' });
     assert.equal(accepted.at(-1), accessToken);
+  });
+
+  test('docker login authenticates with the token and its store is discarded; docker logout ends nothing', async () => {
+    const before = await current();
+    world.idp.resetCounters();
+    const login = await docker(['login', 'registry.test:5000']);
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stdout, /Login Succeeded/);
+    assert.deepEqual(auths.at(-1), { username: 'david', password: before.accessToken, serveraddress: 'registry.test:5000' });
+    const logout = await docker(['logout', 'registry.test:5000']);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.doesNotMatch(logout.stderr, /could not erase/i);
+    const after = await current();
+    assert.deepEqual([after.accessToken, after.generation], [before.accessToken, before.generation], 'the session is untouched');
+    assert.equal(world.idp.counters().tokensIssued, 0);
+    assert.equal((await docker(['pull', 'registry.test:5000/team/app'])).code, 0, 'still answered after logout');
   });
 
   test('a registry not listed gets no token: docker pulls anonymously and the engine refuses', async () => {
