@@ -36,12 +36,11 @@ function goJson(value: unknown): string {
   return `${JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 }
 
-async function readServerURL(): Promise<{ serverURL: string; host: string }> {
+async function readServerURL(): Promise<string> {
   const serverURL = (await readStdin()).trim();
   if (!serverURL) throw fail(`no credentials server URL: give the registry on standard input (${REGISTRY_EXAMPLE})`);
-  const registry = registryOf(serverURL);
-  if (!registry) throw fail(`standard input is not a registry server URL: give a host such as registry.example.com:5000 or a URL such as https://registry.example.com (${REGISTRY_EXAMPLE})`);
-  return { serverURL, host: registry.host };
+  if (!registryOf(serverURL)) throw fail(`standard input is not a registry server URL: give a host such as registry.example.com:5000 or a URL such as https://registry.example.com (${REGISTRY_EXAMPLE})`);
+  return serverURL;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -49,7 +48,7 @@ async function run(argv: string[]): Promise<number> {
   if (argv.length !== 1) throw fail(`Usage: ${NAME} <store|get|erase|list|version> (one action; run "${NAME} --help")`);
   switch (argv[0]) {
     case 'get': {
-      const { serverURL } = await readServerURL();
+      const serverURL = await readServerURL();
       const answer = await call('docker-credential', { serverURL });
       if (answer.secret === undefined) throw fail(NOT_FOUND, EXIT.error);
       await out(goJson({ ServerURL: serverURL, Username: answer.username, Secret: answer.secret }));
