@@ -21,6 +21,7 @@ const builds = [
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   // mcp-proxy's relay and the MCP SDK, required by dist/cli.js only when that command runs.
   { ...common, entryPoints: ['src/cli/mcp/relay.ts'], outfile: 'dist/mcp-proxy.js' },
+  { ...common, entryPoints: ['src/cli/dockerCredentialMain.ts'], outfile: 'dist/docker-credential-tokenrelay.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 
 if (watch) {

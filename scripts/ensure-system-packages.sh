@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, and only those that are missing:
 # chromium and code-server's native-module headers (e2e); git, ps (procps), setpriv and script
-# (util-linux, bsdutils) and mount for the CLI and fault tests.
+# (util-linux, bsdutils) and mount for the CLI and fault tests; curl, and a kubectl and a docker CLI
+# (only when none is on PATH: kubernetes-client, docker.io) for the tool helpers' tests.
 # Never upgrades an installed package it names (--no-upgrade) and installs no recommended
 # packages (--no-install-recommends). A quick no-op when everything is present.
 set -euo pipefail
 
-PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount)
+PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount curl)
+# Any kubectl or docker client will do (Debian's kubectl 1.20 speaks only the v1beta1 exec API, which
+# the test uses then); KUBECTL and DOCKER name the commands looked for.
+command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 || PACKAGES+=(kubernetes-client)
+command -v "${DOCKER:-docker}" >/dev/null 2>&1 || PACKAGES+=(docker.io)
 say() { echo "ensure-system-packages: $*"; }
 
 missing=()

@@ -4,6 +4,7 @@
 import { TokenRelayError } from '../core/errors.ts';
 import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
 import { identityOf, type ConfigIdentity } from './slots.ts';
+import { DEFAULT_DOCKER_USERNAME, registryOf } from '../ipc/tokenProtocol.ts';
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
@@ -147,4 +148,31 @@ export function parseSettings(get: SettingsSource): SettingsResult {
     const error = err instanceof TokenRelayError ? err : problem(`The Token Relay settings could not be read (${String(err)}).`, 'Check the tokenrelay settings.');
     return { ok: false, problem: error, unconfigured: false };
   }
+}
+
+// ---- tokenrelay.docker.*: what `docker-credential-tokenrelay` answers --------------------------
+
+export interface DockerSettings {
+  /** The Username docker gets (the Secret is the access token). */
+  username: string;
+  /** Registry hosts (`host[:port]`) the helper answers; none when unset, so no registry gets a token by accident. */
+  registries: string[];
+}
+
+/** Validates tokenrelay.docker.username and tokenrelay.docker.registries; throws a `config` problem naming the setting. */
+export function parseDockerSettings(get: SettingsSource): DockerSettings {
+  const username = optionalString(get, 'docker.username') ?? DEFAULT_DOCKER_USERNAME;
+  const value = get('docker.registries') ?? [];
+  if (!Array.isArray(value) || value.some((r) => typeof r !== 'string')) {
+    throw problem('tokenrelay.docker.registries must be a list of registry hosts.', 'For example ["registry.example.com", "registry.example.com:5000"].');
+  }
+  const registries = (value as string[]).map((entry) => {
+    const registry = registryOf(entry);
+    if (!registry || !registry.https) {
+      throw problem(`tokenrelay.docker.registries contains "${entry}", which is not an https registry.`,
+        'List registry hosts as docker names them, for example "registry.example.com" or "registry.example.com:5000" (https only).');
+    }
+    return registry.host;
+  });
+  return { username, registries: [...new Set(registries)] };
 }

@@ -14,6 +14,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   fetch: { summary: 'call an API with the token; refresh and retry once on 401', load: async () => (await import('./commands/fetch.ts')).fetchCommand },
   exec: { summary: 'run a command with the token in its environment', load: async () => (await import('./commands/exec.ts')).execCommand },
   'git-credential': { summary: 'git credential helper (get|store|erase)', load: async () => (await import('./commands/gitCredential.ts')).gitCredentialCommand },
+  'kubectl-credential': { summary: 'kubectl exec credential plugin (ExecCredential JSON)', load: async () => (await import('./commands/kubectlCredential.ts')).kubectlCredentialCommand },
   'sign-in': { summary: 'ask the window to sign in, and wait', load: async () => (await import('./commands/signIn.ts')).signInCommand },
   'mcp-proxy': { summary: 'stdio MCP server forwarding to a remote MCP server with the token', load: async () => (await import('./commands/mcpProxy.ts')).mcpProxyCommand },
 };

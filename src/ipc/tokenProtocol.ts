@@ -16,6 +16,8 @@ export const DEFAULT_EXEC_ENV = 'TOKENRELAY_ACCESS_TOKEN';
 export const TERMINAL_SOCKET_KIND = 'term';
 /** Git credential username when the window sets none. */
 export const DEFAULT_GIT_USERNAME = 'oauth2';
+/** Docker credential helper username when the window sets none. */
+export const DEFAULT_DOCKER_USERNAME = 'oauth2';
 
 export const ROUTES = {
   token: 'token',
@@ -23,6 +25,7 @@ export const ROUTES = {
   reportRejected: 'report-rejected',
   signIn: 'sign-in',
   gitCredential: 'git-credential',
+  dockerCredential: 'docker-credential',
 } as const;
 export type RouteName = (typeof ROUTES)[keyof typeof ROUTES];
 
@@ -33,6 +36,7 @@ export const LIMITS = {
   scopeChars: 256,
   accountChars: 512,
   minValidSeconds: 24 * 3600,
+  serverUrlChars: 2048,
 } as const;
 
 // ---- token ---------------------------------------------------------------------------------
@@ -129,6 +133,41 @@ export interface GitCredentialResponse {
   passwordExpiryUtc: number;
 }
 
+// ---- docker-credential -------------------------------------------------------------------
+
+/** A `get` names the registry; without `serverURL` it is a `list` and no token is fetched. */
+export interface DockerCredentialRequest {
+  serverURL?: string;
+}
+
+export interface DockerCredentialResponse {
+  username: string;
+  /** The registries the window answers for (tokenrelay.docker.registries), as registry hosts. */
+  registries: string[];
+  /** The current access token: only when `serverURL` is one of `registries`. */
+  secret?: string;
+}
+
+/**
+ * The registry docker names by `serverURL`: a bare host (`registry.example.com:5000`, which docker
+ * reaches over https) or a URL (`https://index.docker.io/v1/`); `host` is `host[:port]` in lower
+ * case, `https` false for a plain-http URL (never answered: a bearer token must not travel
+ * unencrypted). Undefined when `serverURL` is not a registry address at all.
+ */
+export function registryOf(serverURL: string): { host: string; https: boolean } | undefined {
+  const text = serverURL.trim();
+  if (!text || /[\s\\]/.test(text)) return undefined;
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || !url.hostname || url.username || url.password) return undefined;
+  return { host: url.host.toLowerCase(), https: url.protocol === 'https:' };
+}
+
 // ---- route table (request/response by route) ---------------------------------------------------
 
 export interface RouteTypes {
@@ -137,6 +176,7 @@ export interface RouteTypes {
   'report-rejected': { request: ReportRejectedRequest; response: ReportRejectedResponse };
   'sign-in': { request: SignInRequest; response: SignInResponse };
   'git-credential': { request: GitCredentialRequest; response: GitCredentialResponse };
+  'docker-credential': { request: DockerCredentialRequest; response: DockerCredentialResponse };
 }
 
 // ---- errors and exit codes ---------------------------------------------------------------------

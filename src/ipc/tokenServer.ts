@@ -11,8 +11,8 @@ import { listenJson } from './jsonServer.ts';
 import { ensureSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
-  DEFAULT_GIT_USERNAME, LIMITS, ROUTES, TERMINAL_SOCKET_KIND,
-  type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type StatusResponse, type TokenResponse,
+  DEFAULT_DOCKER_USERNAME, DEFAULT_GIT_USERNAME, LIMITS, ROUTES, TERMINAL_SOCKET_KIND, registryOf,
+  type DockerCredentialResponse, type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type StatusResponse, type TokenResponse,
 } from './tokenProtocol.ts';
 
 export interface TerminalServerOptions {
@@ -21,6 +21,8 @@ export interface TerminalServerOptions {
   log: Logger;
   /** The username git gets from `tokenrelay git-credential get` (setting; default `oauth2`). */
   gitUsername?: () => string;
+  /** What `docker-credential-tokenrelay` answers (tokenrelay.docker.*, validated); none when absent. */
+  docker?: () => { username: string; registries: string[] };
   /** Observes server-side handling time per request (benchmarks). */
   onHandled?: (route: string, ms: number) => void;
   /** How long a client may take to send its request (default 5 s). */
@@ -116,6 +118,16 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
       [ROUTES.gitCredential]: async (): Promise<GitCredentialResponse> => {
         const grant = await service.getToken({});
         return { username: gitUsername(), password: grant.accessToken, passwordExpiryUtc: Math.floor(grant.expiresAt / 1000) };
+      },
+
+      [ROUTES.dockerCredential]: async (body): Promise<DockerCredentialResponse> => {
+        const serverURL = optionalString(body.serverURL, 'serverURL', LIMITS.serverUrlChars);
+        const { username, registries } = options.docker?.() ?? { username: '', registries: [] };
+        const answer = { username: username || DEFAULT_DOCKER_USERNAME, registries };
+        const registry = serverURL === undefined ? undefined : registryOf(serverURL);
+        // Only a listed https registry ever gets the token.
+        if (!registry?.https || !registries.includes(registry.host)) return answer;
+        return { ...answer, secret: (await service.getToken({})).accessToken };
       },
     },
   });

@@ -15,18 +15,23 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
+import { parseDockerSettings } from '../app/settings.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
   const binDir = join(context.extensionPath, 'bin');
-  await ensureExecutable(join(binDir, 'tokenrelay'), log);
+  for (const launcher of ['tokenrelay', 'docker-credential-tokenrelay']) await ensureExecutable(join(binDir, launcher), log);
   const server = await serveTerminals({
     socketDir: defaultSocketDir(),
     service,
     log,
     gitUsername: () => vscode.workspace.getConfiguration('tokenrelay').get<string>('git.username') ?? '',
+    docker: () => {
+      const config = vscode.workspace.getConfiguration('tokenrelay');
+      return parseDockerSettings((key) => config.get(key));
+    },
   });
   const env = context.environmentVariableCollection;
   env.persistent = true;

@@ -5,7 +5,7 @@ import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/types.ts';
@@ -32,6 +32,11 @@ export interface CliBundle {
 
 let bundle: Promise<CliBundle> | undefined;
 
+const BUNDLE_OPTIONS: BuildOptions = {
+  bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
+  minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
+};
+
 /** Bundles src/cli/main.ts with the options of esbuild.mjs (production) into a private folder. */
 export function cliBundle(): Promise<CliBundle> {
   bundle ??= (async () => {
@@ -40,9 +45,7 @@ export function cliBundle(): Promise<CliBundle> {
     process.on('exit', () => rmSync(extensionDir, { recursive: true, force: true }));
     const cliJs = join(extensionDir, 'dist', 'cli.js');
     await build({
-      entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs,
-      bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
-      minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
+      entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs, ...BUNDLE_OPTIONS,
     });
     const binDir = join(extensionDir, 'bin');
     mkdirSync(binDir);
@@ -52,6 +55,24 @@ export function cliBundle(): Promise<CliBundle> {
     return { extensionDir, cliJs, launcher, binDir };
   })();
   return bundle;
+}
+
+let dockerHelper: Promise<{ js: string; launcher: string }> | undefined;
+
+/** The docker credential helper bundled as shipped, next to the CLI: bin/docker-credential-tokenrelay is a copy of the launcher, as in the VSIX. */
+export function dockerHelperBundle(): Promise<{ js: string; launcher: string }> {
+  dockerHelper ??= (async () => {
+    const b = await cliBundle();
+    const js = join(b.extensionDir, 'dist', 'docker-credential-tokenrelay.js');
+    await build({
+      entryPoints: [join(repoRoot, 'src', 'cli', 'dockerCredentialMain.ts')], outfile: js, ...BUNDLE_OPTIONS,
+    });
+    const launcher = join(b.binDir, 'docker-credential-tokenrelay');
+    copyFileSync(join(repoRoot, 'bin', 'tokenrelay'), launcher);
+    chmodSync(launcher, 0o755);
+    return { js, launcher };
+  })();
+  return dockerHelper;
 }
 
 export interface CliResult {
@@ -78,9 +99,14 @@ export async function runCli(socket: string | undefined, args: string[], opts: C
   if (!socket && !(opts.env && 'TOKENRELAY_SOCK' in opts.env)) delete env.TOKENRELAY_SOCK;
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const [cmd, argv] = opts.viaLauncher ? [b.launcher, args] : [process.execPath, [b.cliJs, ...args]];
+  return spawnText(cmd, argv, { ...opts, env });
+}
+
+/** Runs any program as a child process, asynchronously (the window's server in this process keeps answering). */
+export function spawnText(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -152,7 +178,10 @@ export interface TestWindow {
   close(): Promise<void>;
 }
 
-export async function startWindow(world: World, opts: { requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number } = {}): Promise<TestWindow> {
+export async function startWindow(world: World, opts: {
+  requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number;
+  docker?: { username: string; registries: string[] };
+} = {}): Promise<TestWindow> {
   const log = captureLog('window ');
   const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
   const client = new OAuthClient({ issuer: world.idp.issuer, clientId: world.idp.clientId, scopes: SCOPES });
@@ -165,6 +194,7 @@ export async function startWindow(world: World, opts: { requestTimeoutMs?: numbe
   const server = await serveTerminals({
     socketDir: opts.socketDir ?? world.socketDir, service, log,
     gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
+    docker: opts.docker && (() => opts.docker!),
     requestTimeoutMs: opts.requestTimeoutMs,
     onHandled: (route, ms) => handled.push({ route, ms }),
   });

@@ -22,7 +22,7 @@ afterEach(() => {
 interface Run { code: number | null; stdout: string; stderr: string; apt: string[][] }
 
 /** Runs the script with `installed` reported by dpkg-query; apt-get records its arguments. */
-function run(installed: string[], opts: { uid?: number; plan?: string; failInstall?: boolean } = {}): Run {
+function run(installed: string[], opts: { uid?: number; plan?: string; failInstall?: boolean; noTools?: boolean } = {}): Run {
   dir = mkdtempSync(join(tmpdir(), 'tokenrelay-apt-'));
   const calls = join(dir, 'apt-calls');
   const stub = (name: string, body: string) => {
@@ -31,6 +31,10 @@ function run(installed: string[], opts: { uid?: number; plan?: string; failInsta
   };
   stub('dpkg-query', `for p in $INSTALLED; do [ "$p" = "$3" ] && { printf 'install ok installed'; exit 0; }; done; exit 1`);
   stub('id', `echo ${opts.uid ?? 0}`);
+  // A kubectl and a docker client on PATH, unless the test looks for ones that do not exist.
+  stub('kubectl', 'exit 0');
+  stub('docker', 'exit 0');
+  const tools = opts.noTools ? { KUBECTL: 'tokenrelay-test-no-kubectl', DOCKER: 'tokenrelay-test-no-docker' } : {};
   stub('apt-get', [
     `printf '%s\\n' "$*" >> "${calls}"`,
     'case " $* " in *" -s "*) printf "%s\\n" "$PLAN"; exit 0;; esac',
@@ -40,7 +44,7 @@ function run(installed: string[], opts: { uid?: number; plan?: string; failInsta
   ].join('\n'));
   const r = spawnSync('bash', [script], {
     encoding: 'utf8',
-    env: { PATH: `${dir}:/usr/bin:/bin`, INSTALLED: installed.join(' '), PLAN: opts.plan ?? '', TMPDIR: dir },
+    env: { PATH: `${dir}:/usr/bin:/bin`, INSTALLED: installed.join(' '), PLAN: opts.plan ?? '', TMPDIR: dir, ...tools },
   });
   const apt = existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').map((l) => l.split(' ')) : [];
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, apt };
@@ -76,6 +80,13 @@ describe('ensure-system-packages.sh', () => {
     assert.match(r.stdout, /\(3 new packages with dependencies\)/);
     assert.match(r.stdout, /note: the new packages need newer versions of these installed ones: perl-base\n/);
     assert.ok(r.stdout.split('\n').length <= 7, `short output:\n${r.stdout}`);
+  });
+
+  test('no kubectl or docker on PATH: Debian\'s kubernetes-client and docker.io are installed too', () => {
+    const r = run(PACKAGES, { noTools: true, plan: 'Inst kubernetes-client (1.20.5 Debian:12.11/stable [amd64])' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /missing: kubernetes-client docker\.io\n/);
+    assert.deepEqual(r.apt.at(-1)!.filter((a) => !a.startsWith('-')), ['install', 'kubernetes-client', 'docker.io']);
   });
 
   test('not root: names the exact command to run, installs nothing', () => {

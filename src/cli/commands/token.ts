@@ -1,7 +1,16 @@
 // tokenrelay token: prints only the current access token, for $(tokenrelay token).
 import { EXIT } from '../../ipc/tokenProtocol.ts';
-import { PROG, out, parse, parseSeconds, printHelp, readStdin, usageError, type Command } from '../common.ts';
+import { CliError, PROG, out, parse, parseSeconds, printHelp, readStdin, usageError, type Command } from '../common.ts';
 import { call } from '../connection.ts';
+
+/** How the token is printed: bare, as an HTTP header line (`curl -H @-`), or as a JSON headers object (headersHelper). */
+const FORMATS = {
+  token: (t: string) => `${t}\n`,
+  header: (t: string) => `Authorization: Bearer ${t}\n`,
+  'json-headers': (t: string) => `${JSON.stringify({ Authorization: `Bearer ${t}` })}\n`,
+} as const;
+type Format = keyof typeof FORMATS;
+const FORMAT_NAMES = Object.keys(FORMATS).join(', ');
 
 const help = `Usage: ${PROG} token [--scopes S] [--min-valid SECONDS] [--rejected TOKEN|-] [--account A]
 
@@ -17,6 +26,9 @@ Options:
   --rejected TOKEN      the same with the token on the command line (visible to other processes
                         in the process table; prefer "-")
   --account A           account id or label (default: the signed-in account)
+  --format F            token (default): the token alone; header: "Authorization: Bearer <token>"
+                        (for curl -H @-); json-headers: {"Authorization":"Bearer <token>"} (for
+                        headers-helper commands of MCP clients)
   -h, --help            show this help
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity
@@ -32,8 +44,11 @@ export const tokenCommand: Command = {
       'min-valid': { type: 'string' },
       rejected: { type: 'string' },
       account: { type: 'string' },
+      format: { type: 'string' },
     });
     if (values.help) return printHelp(help);
+    const format = (values.format ?? 'token') as Format;
+    if (!Object.hasOwn(FORMATS, format)) throw usageError(`Unknown --format "${values.format}"; use one of ${FORMAT_NAMES}`, 'token');
     const scopes = values.scopes?.split(/[\s,]+/).filter(Boolean);
     if (values.scopes !== undefined && !scopes?.length) throw usageError('--scopes needs at least one scope', 'token');
     let rejected = values.rejected;
@@ -49,7 +64,8 @@ export const tokenCommand: Command = {
       rejected: rejected?.trim(),
       account: values.account,
     });
-    await out(`${grant.accessToken}\n`);
+    if (format !== 'token' && /[\r\n]/.test(grant.accessToken)) throw new CliError(EXIT.error, 'The window answered a token that cannot be carried in an HTTP header.');
+    await out(FORMATS[format](grant.accessToken));
     return EXIT.ok;
   },
 };
