@@ -4,6 +4,7 @@
 import { EXIT } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG, printHelp, usageError, type Command } from './common.ts';
 import { version } from '../../package.json';
+import { redactor } from '../core/redact.ts';
 
 type Loader = () => Promise<Command>;
 
@@ -61,10 +62,11 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof CliError) {
-      process.stderr.write(`${PROG}: ${err.message}\n`);
+      // Messages may quote the window or a server: stderr gets them only through the redactor.
+      process.stderr.write(`${PROG}: ${redactor.redact(err.message)}\n`);
       process.exitCode = err.exitCode;
     } else {
-      process.stderr.write(`${PROG}: unexpected error: ${(err as Error)?.stack ?? String(err)}\nPlease report it.\n`);
+      process.stderr.write(`${PROG}: unexpected error: ${redactor.redact((err as Error)?.message ?? String(err))}. Please report it.\n`);
       process.exitCode = EXIT.error;
     }
   },

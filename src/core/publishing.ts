@@ -58,7 +58,7 @@ export class Publisher {
   /** A needs-sign-in generation after `after`: permanent until the user signs in again. */
   async refuse(after: ActiveGeneration, error: TokenRelayError): Promise<TokenRelayError> {
     const { session, log } = this.p;
-    const reason = error.message;
+    const reason = redactor.redact(error.message); // recorded and shown in every window
     const refused: Generation = { gen: after.gen + 1, state: 'needs-sign-in', account: after.account, reason, writer: this.p.me, at: this.p.now() };
     try {
       if (!this.write(refused)) {
