@@ -35,7 +35,9 @@ Exit codes:
   3  not signed in, or sign-in needed - sign in from the Accounts menu or run "${PROG} sign-in"
   4  no Token Relay socket: not a VS Code terminal, or its window is gone - open the terminal
      from VS Code
-  5  the identity provider is unreachable (the session is kept; try again later)`;
+  5  the identity provider is unreachable (the session is kept; try again later)
+  6  a Token Relay directory cannot be written (read-only, full, permission denied) - the
+     message names the directory and the fix`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
