@@ -43,12 +43,13 @@ export class CounterStore {
   recordIssued(accessToken: string, refreshToken: string | undefined, idToken?: string): void {
     this.counts.tokensIssued += 1;
     this.latestAccess = accessToken;
-    this.issued.push(accessToken);
-    if (refreshToken) this.issued.push(refreshToken);
+    // The id token first: callers read the newest access and refresh token at the end.
     if (idToken) {
       this.latestId = idToken;
       this.issued.push(idToken);
     }
+    this.issued.push(accessToken);
+    if (refreshToken) this.issued.push(refreshToken);
   }
 
   snapshot(): Counters { return { ...this.counts, errors: { ...this.counts.errors } }; }
