@@ -2,7 +2,7 @@
 // directories (no symlinks) owned by this user with no group or other bits. A wrong mode on our
 // own directory is repaired; anything else is refused with the fix.
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { TokenRelayError } from './errors.ts';
 
 const PRIVATE = 0o700;
@@ -63,6 +63,6 @@ export function unwritable(dir: string, what: string, reason: string, refusedIn?
 export function refusedWrite(dir: string, what: string, err: unknown): TokenRelayError {
   const { code, path, dest } = (err ?? {}) as NodeJS.ErrnoException & { dest?: string };
   const target = dest ?? path; // a rename is refused where it lands
-  const refusedIn = target?.startsWith(`${dir}/`) ? dirname(target) : undefined;
+  const refusedIn = target?.startsWith(`${dir}${sep}`) ? dirname(target) : undefined;
   return unwritable(dir, what, code ?? String(err), refusedIn);
 }
