@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { IpcRemoteError, IpcUnavailableError, postJson } from '../ipc/jsonClient.ts';
 import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG } from './common.ts';
+import { redactor } from '../core/redact.ts';
 
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
 const DEAD = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
@@ -24,6 +25,7 @@ export let usedSocket: { path: string; fallback: boolean } | undefined;
 
 export async function call<R extends keyof RouteTypes>(route: R, body: RouteTypes[R]['request'], options: CallOptions = {}): Promise<RouteTypes[R]['response']> {
   const timeoutMs = options.timeoutMs ?? 60_000;
+  redactor.remember(...tokensIn(body)); // a token this CLI was given is masked verbatim in its output
   const primary = process.env[ENV_SOCKET];
   if (!primary) {
     throw new CliError(EXIT.noSocket, `${ENV_SOCKET} is not set: this shell was not started by a VS Code window with Token Relay. ${OPEN_FROM_VSCODE}.`);
@@ -48,6 +50,11 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
     }
   }
   throw new CliError(EXIT.noSocket, `The VS Code window that started this terminal is gone (nothing listens at ${primary}) and no other Token Relay window is running. ${OPEN_FROM_VSCODE}, or reload the window.`);
+}
+
+function tokensIn(body: object): (string | undefined)[] {
+  const { rejected, token } = body as { rejected?: unknown; token?: unknown };
+  return [rejected, token].map((t) => (typeof t === 'string' ? t : undefined));
 }
 
 /** A socket another user owns could impersonate the window and collect tokens we send it. */

@@ -4,6 +4,7 @@
 import { EXIT } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG, printHelp, usageError, type Command } from './common.ts';
 import { version } from '../../package.json';
+import { redactor } from '../core/redact.ts';
 
 type Loader = () => Promise<Command>;
 
@@ -36,7 +37,9 @@ Exit codes:
   3  not signed in, or sign-in needed - sign in from the Accounts menu or run "${PROG} sign-in"
   4  no Token Relay socket: not a VS Code terminal, or its window is gone - open the terminal
      from VS Code
-  5  the identity provider is unreachable (the session is kept; try again later)`;
+  5  the identity provider is unreachable (the session is kept; try again later)
+  6  a Token Relay directory cannot be written (read-only, full, permission denied) - the
+     message names the directory and the fix`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -63,10 +66,11 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     if (err instanceof CliError) {
-      process.stderr.write(`${PROG}: ${err.message}\n`);
+      // Messages may quote the window or a server: stderr gets them only through the redactor.
+      process.stderr.write(`${PROG}: ${redactor.redact(err.message)}\n`);
       process.exitCode = err.exitCode;
     } else {
-      process.stderr.write(`${PROG}: unexpected error: ${(err as Error)?.stack ?? String(err)}\nPlease report it.\n`);
+      process.stderr.write(`${PROG}: unexpected error: ${redactor.redact((err as Error)?.message ?? String(err))}. Please report it.\n`);
       process.exitCode = EXIT.error;
     }
   },

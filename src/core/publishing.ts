@@ -9,7 +9,7 @@ import type { SlotSession } from './slotSession.ts';
 import type { ProtocolStep } from './refreshProcedure.ts';
 import { TokenRelayError, describeError } from './errors.ts';
 import { redactor } from './redact.ts';
-import { unwritable } from './slotDir.ts';
+import { refusedWrite } from './slotDir.ts';
 import { elapsed } from './deadline.ts';
 import { TIMEOUTS } from './timeouts.ts';
 
@@ -44,7 +44,7 @@ export class Publisher {
       if (!this.write(next)) return false;
     } catch (err) {
       session.unpersisted = next;
-      const problem = unwritable(this.p.store.dir, 'slot directory', (err as NodeJS.ErrnoException).code ?? describeError(err));
+      const problem = refusedWrite(this.p.store.dir, 'slot directory', err);
       log.error(`${problem.message} Generation ${next.gen} is kept in memory and written as soon as the directory accepts it.`);
       session.adopt(next, 'kept in memory: not yet durable');
       this.degraded(problem);
@@ -58,7 +58,7 @@ export class Publisher {
   /** A needs-sign-in generation after `after`: permanent until the user signs in again. */
   async refuse(after: ActiveGeneration, error: TokenRelayError): Promise<TokenRelayError> {
     const { session, log } = this.p;
-    const reason = error.message;
+    const reason = redactor.redact(error.message); // recorded and shown in every window
     const refused: Generation = { gen: after.gen + 1, state: 'needs-sign-in', account: after.account, reason, writer: this.p.me, at: this.p.now() };
     try {
       if (!this.write(refused)) {

@@ -1,8 +1,12 @@
 import type { Logger } from './types.ts';
 
-// Besides known tokens, anything shaped like a JWT or a long opaque token is masked.
+// The one redaction path: every text that may carry a token (server error bodies, logs, status
+// files, IPC error bodies, CLI output, notifications) passes `redactor.redact` before it leaves
+// the process or reaches disk. Besides the tokens this process knows (remembered verbatim, any
+// length from 8 chars), anything shaped like a JWT or a long opaque token is masked.
 const JWT = /eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*/g;
-const OPAQUE = /(?<![\w/.-])[A-Za-z0-9_-]{32,}(?![\w/.-])/g;
+// Not inside a path or file name; a token that ends a sentence ("…token abc….") is still caught.
+const OPAQUE = /(?<![\w/.-])[A-Za-z0-9_-]{32,}(?![\w/-]|\.\w)/g;
 const REMEMBERED = 64;
 
 export class Redactor {
@@ -17,7 +21,10 @@ export class Redactor {
     }
   }
 
-  redact(text: string): string {
+  redact(text: string): string;
+  redact(text: string | undefined): string | undefined;
+  redact(text: string | undefined): string | undefined {
+    if (text === undefined) return undefined;
     let out = text;
     for (const secret of this.known) out = out.split(secret).join('[redacted]');
     return out.replace(JWT, '[redacted-jwt]').replace(OPAQUE, '[redacted]');

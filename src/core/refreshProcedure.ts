@@ -36,7 +36,7 @@ import type { SharedStatus } from './sharedStatus.ts';
 import type { Claim, SpendClaims } from './spendClaim.ts';
 import type { Clock, Logger, RefreshClient, TokenSet } from './types.ts';
 import { TIMED_OUT, elapsed, within } from './deadline.ts';
-import { unwritable } from './slotDir.ts';
+import { refusedWrite } from './slotDir.ts';
 
 /** The protocol's steps, in order; tests inject faults at each (README: "What happens when things fail"). */
 export type ProtocolStep = 'locked' | 'claimed' | 'sent' | 'answered' | 'durable' | 'released';
@@ -104,7 +104,7 @@ export class RefreshProcedure {
       const code = (err as NodeJS.ErrnoException)?.code;
       if (!code || !DISK_ERRORS.has(code)) throw err;
       // The lock or a claim could not be written: nothing was presented. Retried by itself.
-      const problem = unwritable(this.ctx.store.dir, 'slot directory', code);
+      const problem = refusedWrite(this.ctx.store.dir, 'slot directory', err);
       this.ctx.log.error(problem.message);
       this.ctx.unwritable(problem);
       throw problem;

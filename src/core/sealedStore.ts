@@ -6,7 +6,7 @@
 //                          AES-256-GCM over the generation's body; AAD = slot id + generation +
 //                          key id + state (seal.ts), so the plaintext state is authenticated too
 //   key-id                 {"v":2,"id":"<key id>"}: which K seals this slot; written once
-import { readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Account, Disposable, TokenSet } from './types.ts';
 import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
@@ -157,6 +157,9 @@ export class SealedStore {
   writable(): boolean {
     const probe = join(this.tempDir, `probe-${process.pid}-${Date.now()}`);
     try {
+      // Every folder a refresh writes to must take writes (a 0500 slot directory with a writable
+      // .tmp is not writable); the probe then finds a full disk.
+      for (const d of [this.dir, this.lockDir, this.tempDir]) accessSync(d, constants.W_OK);
       writeDurable(probe, 'probe');
       unlinkSync(probe);
       return true;

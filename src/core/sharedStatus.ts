@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replaceDurable } from './durableFile.ts';
+import { redactor } from './redact.ts';
 import type { Writer } from './sealedStore.ts';
 
 export interface SlotStatus {
@@ -29,7 +30,9 @@ export class SharedStatus {
   }
 
   write(status: SlotStatus): void {
-    replaceDurable(this.dir, this.tempDir, 'status.json', JSON.stringify(status));
+    // lastError quotes the identity provider: it reaches disk only through the redactor.
+    const safe = status.lastError === undefined ? status : { ...status, lastError: redactor.redact(status.lastError) };
+    replaceDurable(this.dir, this.tempDir, 'status.json', JSON.stringify(safe));
   }
 
   clear(): void {

@@ -2,7 +2,7 @@
 // directories (no symlinks) owned by this user with no group or other bits. A wrong mode on our
 // own directory is repaired; anything else is refused with the fix.
 import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { TokenRelayError } from './errors.ts';
 
 const PRIVATE = 0o700;
@@ -42,7 +42,27 @@ export function checkPrivateDir(dir: string, what = 'slot directory'): void {
   }
 }
 
-export function unwritable(dir: string, what: string, reason: string): TokenRelayError {
-  return new TokenRelayError('lock-dir', `Token Relay cannot write its ${what} ${dir} (${reason}).`,
-    'Make the directory writable by your user or free disk space; Token Relay retries by itself.');
+/** What each errno means for a directory, and its fix. */
+const REFUSALS: Record<string, { cause: string; fix: string }> = {
+  EROFS: { cause: 'its file system is read-only', fix: 'Make the directory writable: remount its file system read-write.' },
+  ENOSPC: { cause: 'the disk is full', fix: 'Make the directory writable: free disk space on its file system.' },
+  EDQUOT: { cause: 'your disk quota is used up', fix: 'Make the directory writable: free space within your disk quota.' },
+  EACCES: { cause: 'permission denied', fix: 'Make the directory writable by your user (chmod u+rwx, or chown it to yourself).' },
+  EPERM: { cause: 'operation not permitted', fix: 'Make the directory writable by your user (chmod u+rwx, chown it to yourself, or clear an immutable flag).' },
+};
+
+/** The directory refused a write: names it (and the subfolder that refused, if another), the cause and the fix. */
+export function unwritable(dir: string, what: string, reason: string, refusedIn?: string): TokenRelayError {
+  const known = REFUSALS[reason];
+  const where = refusedIn && refusedIn !== dir ? `, in ${refusedIn}` : '';
+  return new TokenRelayError('lock-dir', `Token Relay cannot write its ${what} ${dir} (${known ? `${known.cause}: ${reason}` : reason}${where}).`,
+    `${known?.fix ?? 'Make the directory writable by your user or free disk space.'} Token Relay retries by itself.`);
+}
+
+/** `unwritable` for a failed file operation inside `dir`, from its errno and path. */
+export function refusedWrite(dir: string, what: string, err: unknown): TokenRelayError {
+  const { code, path, dest } = (err ?? {}) as NodeJS.ErrnoException & { dest?: string };
+  const target = dest ?? path; // a rename is refused where it lands
+  const refusedIn = target?.startsWith(`${dir}${sep}`) ? dirname(target) : undefined;
+  return unwritable(dir, what, code ?? String(err), refusedIn);
 }

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { removeFile } from '../core/removeFile.ts';
+import { redactor } from '../core/redact.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
 
 export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
@@ -148,8 +149,9 @@ function endRaw(socket: Duplex, status: number, body: ErrorBody): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** Error messages may quote a server: they leave the window only through the redactor. */
 function errorBody(code: string, message: string): ErrorBody {
-  return { error: { code, message } };
+  return { error: { code, message: redactor.redact(message) } };
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

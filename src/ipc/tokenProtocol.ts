@@ -200,6 +200,8 @@ export const EXIT = {
   notSignedIn: 3,
   noSocket: 4,
   idpUnreachable: 5,
+  /** A Token Relay directory cannot be written (read-only, full, permission denied); the message names it and the fix. */
+  storage: 6,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
@@ -211,6 +213,9 @@ export function exitCodeFor(code: string): ExitCode {
       return EXIT.notSignedIn;
     case 'offline':
       return EXIT.idpUnreachable;
+    case 'lock-dir':
+    case 'degraded':
+      return EXIT.storage;
     default:
       return EXIT.error;
   }

@@ -6,7 +6,7 @@
 import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
-import { redactingLogger } from '../core/redact.ts';
+import { redactingLogger, redactor } from '../core/redact.ts';
 import { listenJson } from './jsonServer.ts';
 import { ensureSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
@@ -93,7 +93,7 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
           expiresAt: s.expiresAt,
           generation: s.generation,
           lastRefresh: s.lastRefresh ? { at: s.lastRefresh.at, byThisWindow: s.lastRefresh.byThisProcess, pid: s.lastRefresh.writer?.pid ?? 0 } : undefined,
-          error: s.error,
+          error: redactor.redact(s.error),
           errorCode: s.errorCode,
           gitUsername: gitUsername(),
           windowPid: process.pid,

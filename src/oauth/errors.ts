@@ -1,6 +1,9 @@
-// Maps whatever oauth4webapi or fetch threw to one of the core's readable errors.
+// Maps whatever oauth4webapi or fetch threw to one of the core's readable errors. The server's own
+// words (`error`, `error_description`) are redacted here, where they are received: a server may
+// echo the tokens it was sent, and every later copy (status.json, records, CLI, logs) starts here.
 import * as oauth from 'oauth4webapi';
 import { InvalidGrantError, TokenRelayError, TransientError, describeError } from '../core/errors.ts';
+import { redactor } from '../core/redact.ts';
 
 const FIXES: Record<string, string> = {
   invalid_client: 'Check tokenrelay.clientId and that the client is registered as a public client (no secret).',
@@ -17,7 +20,7 @@ const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREA
 export function classifyOAuthError(err: unknown, during: string): TokenRelayError {
   if (err instanceof TokenRelayError) return err;
   if (err instanceof oauth.ResponseBodyError) {
-    const detail = err.error_description ? `${err.error}: ${err.error_description}` : err.error;
+    const detail = serverSaid(err);
     if (err.error === 'invalid_grant') return new InvalidGrantError(detail);
     if (err.status >= 500 || err.status === 429 || err.error === 'temporarily_unavailable' || err.error === 'server_error') {
       return new TransientError(`HTTP ${err.status} ${detail} during ${during}`, false); // answered: nothing was rotated
@@ -25,7 +28,7 @@ export function classifyOAuthError(err: unknown, during: string): TokenRelayErro
     return rejected(during, detail, err.error);
   }
   if (err instanceof oauth.AuthorizationResponseError) {
-    return rejected(during, err.error_description ? `${err.error}: ${err.error_description}` : err.error, err.error);
+    return rejected(during, serverSaid(err), err.error);
   }
   const name = (err as Error)?.name;
   if (name === 'TimeoutError' || name === 'AbortError') return new TransientError(`timed out during ${during}`, true);
@@ -39,10 +42,15 @@ export function classifyOAuthError(err: unknown, during: string): TokenRelayErro
     if (response && (response.status >= 500 || response.status === 429)) {
       return new TransientError(`HTTP ${response.status} during ${during}`, false);
     }
-    return new TokenRelayError('protocol', `The identity provider's answer to ${during} is not valid OAuth (${err.message}).`,
+    return new TokenRelayError('protocol', `The identity provider's answer to ${during} is not valid OAuth (${redactor.redact(err.message)}).`,
       'Check that tokenrelay.issuer (or tokenrelay.endpoints) points at an OAuth 2.0 / OpenID Connect server.');
   }
-  return new TokenRelayError('protocol', `${during} failed: ${describeError(err)}.`, 'See the Token Relay log for details.');
+  return new TokenRelayError('protocol', `${during} failed: ${redactor.redact(describeError(err))}.`, 'See the Token Relay log for details.');
+}
+
+/** The server's error code and description, with every token redacted. */
+function serverSaid(err: { error: string; error_description?: string }): string {
+  return redactor.redact(err.error_description ? `${err.error}: ${err.error_description}` : err.error);
 }
 
 function rejected(during: string, detail: string, code: string): TokenRelayError {

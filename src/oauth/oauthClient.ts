@@ -59,6 +59,7 @@ export class OAuthClient implements RefreshClient {
   }
 
   async refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet> {
+    redactor.remember(refreshToken); // the server may echo it in an error
     const server = await this.authorizationServer();
     try {
       const sentAt = this.clock.now();
@@ -71,6 +72,7 @@ export class OAuthClient implements RefreshClient {
   }
 
   async revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void> {
+    redactor.remember(token);
     const server = await this.authorizationServer();
     if (!server.revocation_endpoint) return; // nothing to call; the token is deleted locally
     try {
@@ -159,6 +161,7 @@ export class OAuthClient implements RefreshClient {
    * servers date `exp` in whole seconds (P8); never from the server's clock.
    */
   private toTokenSet(r: oauth.TokenEndpointResponse, sentAt: number, receivedAt: number): TokenSet {
+    redactor.remember(r.access_token, r.refresh_token, r.id_token);
     const expiresIn = typeof r.expires_in === 'number' && r.expires_in > 0 ? r.expires_in : DEFAULT_EXPIRES_IN_S;
     return {
       accessToken: r.access_token,

@@ -8,6 +8,7 @@ import { describeError } from '../core/errors.ts';
 import { fingerprint } from '../core/fingerprint.ts';
 import type { Logger } from '../core/types.ts';
 import type { AccountService, AccountSession, AccountSummary } from '../app/accountService.ts';
+import { notify } from './notify.ts';
 
 export const PROVIDER_ID = 'tokenrelay';
 export const PROVIDER_LABEL = 'Token Relay';
@@ -46,7 +47,7 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
     await this.service.ready;
     const problem = this.service.scopeProblem(scopes);
     if (problem) {
-      void vscode.window.showErrorMessage(problem.message, 'Open Settings').then((pick) => {
+      void notify('error', problem.message, 'Open Settings').then((pick) => {
         if (pick) void vscode.commands.executeCommand('tokenrelay.openSettings');
       });
       throw problem;

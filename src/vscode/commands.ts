@@ -6,6 +6,7 @@ import type { Logger } from '../core/types.ts';
 import type { AccountService, AccountSummary } from '../app/accountService.ts';
 import type { SignInController } from './signIn.ts';
 import { formatRemaining } from './format.ts';
+import { notify } from './notify.ts';
 
 export const COMMANDS = {
   signIn: 'tokenrelay.signIn',
@@ -43,7 +44,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       void vscode.window.showInformationMessage(`Token Relay: signed out ${picked.account.label} in every window.`);
     } catch (err) {
       log.error(`Sign-out failed: ${describeError(err)}`);
-      void vscode.window.showErrorMessage(`Token Relay sign-out failed: ${describeError(err)}`);
+      void notify('error', `Token Relay sign-out failed: ${describeError(err)}`);
     }
   };
 
@@ -64,7 +65,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     } catch (err) {
       log.error(`Refresh failed: ${describeError(err)}`);
       const needsSignIn = isTokenRelayError(err, 'needs-sign-in') || isTokenRelayError(err, 'not-signed-in');
-      const pick = await vscode.window.showErrorMessage(`Token Relay: ${describeError(err)}`, ...(needsSignIn ? ['Sign In'] : ['Show Log']));
+      const pick = await notify('error', `Token Relay: ${describeError(err)}`, ...(needsSignIn ? ['Sign In'] : ['Show Log']));
       if (pick === 'Sign In') await signInCommand();
       else if (pick === 'Show Log') channel.show(true);
     }

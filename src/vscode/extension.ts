@@ -23,6 +23,7 @@ import { affectsSettings, readSettings } from './settings.ts';
 import { SignInController } from './signIn.ts';
 import { StatusBar } from './statusBar.ts';
 import { startTerminalBridge } from './terminalEnv.ts';
+import { notify } from './notify.ts';
 
 export type { TokenRelayApi, GetAccessTokenOptions } from './api.ts';
 
@@ -86,9 +87,9 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
 
   const notices = service.onNotice((notice) => {
     const show = notice.kind === 'corrupt-secret'
-      ? vscode.window.showWarningMessage(`Token Relay: ${notice.message}`, 'Sign In')
-      : notice.kind === 'account-replaced' ? vscode.window.showInformationMessage(notice.message) // the user just signed in
-      : vscode.window.showInformationMessage(notice.message, 'Sign In');
+      ? notify('warning', `Token Relay: ${notice.message}`, 'Sign In')
+      : notice.kind === 'account-replaced' ? notify('info', notice.message) // the user just signed in
+      : notify('info', notice.message, 'Sign In');
     void Promise.resolve(show).then((pick) => { if (pick) void signIn.run().catch(() => undefined); }, () => undefined);
   });
   disposables.push({ dispose: () => notices.dispose() });

@@ -11,6 +11,7 @@ import type { AccountService, AccountSummary } from '../app/accountService.ts';
 import type { SignInFlow } from '../app/settings.ts';
 import { formatRemaining } from './format.ts';
 import { BrowserOpener } from './browserOpener.ts';
+import { notify } from './notify.ts';
 
 export type ConcreteFlow = 'loopback' | 'deviceCode';
 
@@ -205,7 +206,7 @@ export class SignInController {
 
   /** Shows a message without waiting on it; a click on a button acts later. */
   private offer(message: string, buttons: string[], severity: 'info' | 'error', other?: ConcreteFlow): void {
-    const shown = severity === 'info' ? vscode.window.showInformationMessage(message, ...buttons) : vscode.window.showErrorMessage(message, ...buttons);
+    const shown = notify(severity, message, ...buttons);
     void Promise.resolve(shown).then((pick) => {
       if (pick === OPEN_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
       else if (pick && other) void this.run({ flow: other }).catch(() => undefined);

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { ServiceStatus } from '../app/tokenService.ts';
 import type { AccountService } from '../app/accountService.ts';
 import { formatRemaining } from './format.ts';
+import { redactor } from '../core/redact.ts';
 
 export const STATUS_ITEM_ID = 'status';
 export const STATUS_ITEM_NAME = 'Token Relay';
@@ -86,7 +87,7 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
 
   lines.push(`**Token Relay** — ${isConfig ? 'configuration problem' : STATE_WORDS[s.state] ?? s.state}`);
   lines.push('');
-  if (s.error && s.state !== 'signed-in') lines.push(`$(${isConfig ? 'gear' : 'info'}) ${escapeMarkdown(s.error)}`, '');
+  if (s.error && s.state !== 'signed-in') lines.push(`$(${isConfig ? 'gear' : 'info'}) ${escapeMarkdown(redactor.redact(s.error))}`, '');
   const facts: string[] = [];
   if (label) facts.push(`Account: ${escapeMarkdown(label)}`);
   if (s.issuer) facts.push(`Issuer: ${escapeMarkdown(s.issuer)}`);

@@ -42,6 +42,10 @@ export interface WindowConfig {
   oneShot?: number;
   /** Wall-clock ms at which the one-shot calls fire (default: as soon as started). */
   oneShotAt?: number;
+  /** Serve the `tokenrelay` CLI on a terminal socket in socketDir, as a window does. */
+  terminal?: boolean;
+  /** Run without CAP_DAC_OVERRIDE, so file modes bind even as root (EACCES tests). */
+  honourFileModes?: boolean;
 }
 
 export type Command =
@@ -64,7 +68,7 @@ export interface TokenResult {
 }
 
 export type WindowEvent =
-  | { event: 'ready'; pid: number }
+  | { event: 'ready'; pid: number; socket?: string }
   | { event: 'hook'; name: string }
   | { event: 'refreshed-at'; gen: number; at: number }
   | { event: 'broker'; type: string; byThisProcess: boolean; at: number }

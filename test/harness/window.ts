@@ -10,6 +10,8 @@ import { fingerprint } from '../../src/core/fingerprint.ts';
 import { NaiveClient } from './naiveClient.ts';
 import { InProcessClient } from './inProcessClient.ts';
 import { LockAndRereadClient } from './lockAndRereadClient.ts';
+import { serveTerminals } from '../../src/ipc/tokenServer.ts';
+import { TokenRelayError } from '../../src/core/errors.ts';
 import { now, PLAIN_COPY_KEY, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
 
 const config: WindowConfig = JSON.parse(process.env.TOKENRELAY_HARNESS ?? '{}');
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
     process.exit(0);
   }
 
+  const socket = config.terminal && source instanceof Broker ? await serveTerminal(source) : undefined;
   process.on('message', async (raw: Command & { id: number }) => {
     try {
       let value: unknown;
@@ -109,7 +112,20 @@ async function main(): Promise<void> {
       await send({ event: 'reply', id: raw.id, error: describeError(err) });
     }
   });
-  await send({ event: 'ready', pid: process.pid });
+  await send({ event: 'ready', pid: process.pid, socket });
+}
+
+/** The window's terminal socket for the real CLI; sign-in happens in the test, not here. */
+async function serveTerminal(broker: Broker): Promise<string> {
+  const server = await serveTerminals({
+    socketDir: config.socketDir, log,
+    service: {
+      getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs }),
+      status: () => ({ ...broker.status(), issuer: config.issuer, clientId: config.clientId }),
+      requestSignIn: async () => { throw new TokenRelayError('cancelled', 'A test window cannot sign in.', 'Sign in from the test.'); },
+    },
+  });
+  return server.socketPath;
 }
 
 process.on('disconnect', () => process.exit(0));

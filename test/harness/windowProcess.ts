@@ -42,10 +42,19 @@ export class WindowProcess {
     return this.child.pid!;
   }
 
+  /** The window's terminal socket (config.terminal). */
+  get socketPath(): string | undefined {
+    return this.events.find((e): e is Extract<WindowEvent, { event: 'ready' }> => e.event === 'ready')?.socket;
+  }
+
   static async spawn(config: WindowConfig): Promise<WindowProcess> {
+    // setpriv drops root's CAP_DAC_OVERRIDE: a 0500 directory then refuses writes with EACCES.
+    const unprivileged = config.honourFileModes
+      ? { execPath: '/usr/bin/setpriv', execArgv: ['--bounding-set', '-dac_override,-dac_read_search', process.execPath] } : {};
     const child = fork(await harnessBundle(), [], {
       env: { ...process.env, TOKENRELAY_HARNESS: JSON.stringify(config) },
       execArgv: [], // the bundle is plain JS: do not inherit the tsx loader (costs ~600 ms per process)
+      ...unprivileged,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const win = new WindowProcess(child, config);

@@ -2,8 +2,9 @@
 // it stays reachable while the IdP is in 'refuse' mode.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { FaultMode, Idp } from './server.ts';
+import { ECHO_FAULTS } from './echo.ts';
 
-const FAULTS: readonly FaultMode[] = ['none', 'error500', 'hang', 'refuse'];
+const FAULTS: readonly FaultMode[] = ['none', 'error500', 'hang', 'refuse', ...ECHO_FAULTS];
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   let text = '';

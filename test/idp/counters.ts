@@ -34,14 +34,20 @@ export class CounterStore {
   /** Never reset: tests scan logs for any of these values. */
   private readonly issued: string[] = [];
   private latestAccess: string | undefined;
+  private latestId: string | undefined;
 
   bump(name: CounterName): void { this.counts[name] += 1; }
 
   error(reason: string): void { this.counts.errors[reason] = (this.counts.errors[reason] ?? 0) + 1; }
 
-  recordIssued(accessToken: string, refreshToken: string | undefined): void {
+  recordIssued(accessToken: string, refreshToken: string | undefined, idToken?: string): void {
     this.counts.tokensIssued += 1;
     this.latestAccess = accessToken;
+    // The id token first: callers read the newest access and refresh token at the end.
+    if (idToken) {
+      this.latestId = idToken;
+      this.issued.push(idToken);
+    }
     this.issued.push(accessToken);
     if (refreshToken) this.issued.push(refreshToken);
   }
@@ -50,4 +56,5 @@ export class CounterStore {
   reset(): void { this.counts = zero(); }
   issuedTokens(): string[] { return [...this.issued]; }
   latestAccessToken(): string | undefined { return this.latestAccess; }
+  latestIdToken(): string | undefined { return this.latestId; }
 }

@@ -1,8 +1,9 @@
 // The IdP's public HTTP server with switchable faults on the token endpoint. Faulted
 // requests never reach oidc-provider, so they cannot be counted as grants.
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { answerWithEcho, isEchoFault, type CurrentTokens, type EchoFault } from './echo.ts';
 
-export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow';
+export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow' | EchoFault;
 
 const HOST = '127.0.0.1';
 
@@ -13,6 +14,8 @@ function isTokenRequest(req: IncomingMessage): boolean {
 export class FaultableServer {
   /** Set once the provider exists (its issuer needs our port first). */
   handler: RequestListener = (_req, res) => { res.writeHead(503).end(); };
+  /** The tokens the echo faults quote (set by server.ts). */
+  current: () => CurrentTokens = () => ({});
   private mode: FaultMode = 'none';
   private readonly hung = new Set<ServerResponse>();
   private readonly delayed: (() => void)[] = [];
@@ -57,6 +60,9 @@ export class FaultableServer {
       this.log('fault error500 POST /token');
       res.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end('{"error":"server_error"}');
+    } else if (isEchoFault(this.mode) && isTokenRequest(req)) {
+      this.log(`fault ${this.mode} POST /token`);
+      answerWithEcho(this.mode, req, res, this.current());
     } else if (this.mode === 'hang' && isTokenRequest(req)) {
       this.log('fault hang POST /token');
       this.hung.add(res);

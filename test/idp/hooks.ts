@@ -39,7 +39,7 @@ export function attachHooks(provider: Provider, counters: CounterStore, log: (li
     if (!body || typeof body !== 'object') return;
     if (ctx.status === 200 && typeof body.access_token === 'string') {
       const refresh = typeof body.refresh_token === 'string' ? body.refresh_token : undefined;
-      counters.recordIssued(body.access_token, refresh);
+      counters.recordIssued(body.access_token, refresh, typeof body.id_token === 'string' ? body.id_token : undefined);
     } else if (typeof body.error === 'string' && typeof ctx.state.errorDetail === 'string') {
       body.error_description = ctx.state.errorDetail;
     }

@@ -82,6 +82,7 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
   attachGrace(provider, { seconds: () => reuseGrace, live, counters, log });
   attachHooks(provider, counters, log);
   web.handler = provider.callback();
+  web.current = () => ({ accessToken: counters.latestAccessToken(), idToken: counters.latestIdToken() });
   const api = await startApi({ provider: web.handler, introspector, counters, log });
   log(`idp listening issuer=${issuer} api=${api.apiUrl}`);
 

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { escapeMarkdown, presentStatus } from '../../src/vscode/statusBar.ts';
 import { formatRemaining } from '../../src/vscode/format.ts';
 import type { ServiceStatus } from '../../src/app/tokenService.ts';
+import { redactor } from '../../src/core/redact.ts';
 
 const NOW = 1_700_000_000_000;
 const ISSUER = 'https://login.example.com/realms/dev';
@@ -91,5 +92,13 @@ describe('status bar', () => {
     assert.equal(formatRemaining(61_000), '1:01');
     assert.equal(formatRemaining(3_600_000), '60:00');
     assert.equal(formatRemaining(-5), '0:00');
+  });
+
+  test('an error quoting a token this window knows is shown redacted in the tooltip', () => {
+    const token = 'at-short-7Hq2'; // too short for any pattern: only the remembered value catches it
+    redactor.remember(token);
+    const p = present({ state: 'offline', account: alice, error: `The identity provider could not be reached (HTTP 429 slow down ${token}).` });
+    assert.ok(!p.tooltip.includes(token), p.tooltip);
+    assert.match(p.tooltip, /slow down \\\[redacted\\\]/);
   });
 });

@@ -25,7 +25,7 @@ Options:
 
 Exit codes: 0 HTTP status below 400, 1 HTTP status 400 or more (body still written) or the
 request failed, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity provider
-unreachable.`;
+unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const fetchCommand: Command = {
   name: 'fetch',

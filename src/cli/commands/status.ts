@@ -2,6 +2,7 @@
 import { EXIT, type StatusResponse } from '../../ipc/tokenProtocol.ts';
 import { PROG, out, parse, printHelp, type Command } from '../common.ts';
 import { call, usedSocket } from '../connection.ts';
+import { redactor } from '../../core/redact.ts';
 
 const help = `Usage: ${PROG} status [--json]
 
@@ -22,7 +23,9 @@ export const statusCommand: Command = {
   async run(argv) {
     const { values } = parse('status', argv, { json: { type: 'boolean' } });
     if (values.help) return printHelp(help);
-    const status = await call('status', {}, { timeoutMs: 15_000 });
+    const answer = await call('status', {}, { timeoutMs: 15_000 });
+    // The window redacts too; this process applies the same redactor to what it prints.
+    const status: StatusResponse = { ...answer, error: redactor.redact(answer.error) };
     const code = status.state === 'signed-out' || status.state === 'needs-sign-in' ? EXIT.notSignedIn : EXIT.ok;
     if (values.json) {
       await out(`${JSON.stringify({ ...status, socket: usedSocket?.path, socketFallback: usedSocket?.fallback })}\n`);

@@ -32,7 +32,7 @@ Options:
   -h, --help            show this help
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity
-provider unreachable.`;
+provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const tokenCommand: Command = {
   name: 'token',
