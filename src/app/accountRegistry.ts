@@ -356,6 +356,11 @@ export class AccountRegistry {
     return this.settings;
   }
 
+  /** The scopes a session carries: the defaults lose `openid` and `profile` once discovery finds plain OAuth 2.0. */
+  currentScopes(): readonly string[] | undefined {
+    return this.client?.knownScopes() ?? this.settings?.oauth.scopes;
+  }
+
   /** Accounts in a stable order (first sign-in first), the same in every window. */
   accounts(): AccountEntry[] {
     return [...this.entries.values()].sort((a, b) => a.createdAt - b.createdAt || a.slotKey.localeCompare(b.slotKey));

@@ -67,10 +67,10 @@ export class AccountService implements TokenService {
   /** One account's session with a current token (createSession); rejects like getToken. */
   async session(id: string, scopes?: readonly string[]): Promise<AccountSession> {
     await this.ready;
-    const settings = this.checkRequest(scopes);
+    this.checkRequest(scopes);
     const entry = this.registry.entry(id);
     if (!entry) throw new TokenRelayError('not-signed-in', 'That Token Relay session no longer exists.', 'Sign in again from the Accounts menu.');
-    return sessionOf(entry, (await this.tokenOf(entry, {})).accessToken, settings);
+    return sessionOf(entry, (await this.tokenOf(entry, {})).accessToken, this.registry.currentScopes());
   }
 
   /**
@@ -79,14 +79,14 @@ export class AccountService implements TokenService {
    */
   async sessions(filter: SessionFilter = {}): Promise<AccountSession[]> {
     await this.ready;
-    const settings = this.checkRequest(filter.scopes);
+    this.checkRequest(filter.scopes);
     const wanted = filter.account;
     const entries = this.registry.signedIn().filter((e) => !wanted || e.account.id === wanted.id || e.account.label === wanted.label);
     const sessions: AccountSession[] = [];
     for (const entry of entries) {
       try {
         // Refreshes when needed, or waits for a refresh in flight in any window.
-        sessions.push(sessionOf(entry, (await this.tokenOf(entry, {})).accessToken, settings));
+        sessions.push(sessionOf(entry, (await this.tokenOf(entry, {})).accessToken, this.registry.currentScopes()));
       } catch (err) {
         this.log.warn(`No current token for ${entry.account.label}: ${describeError(err)}`);
       }
@@ -99,8 +99,7 @@ export class AccountService implements TokenService {
    * (onDidChangeSessions carries them). Callers that use a token ask sessions() or getToken().
    */
   heldSessions(): AccountSession[] {
-    const settings = this.registry.currentSettings();
-    return this.registry.signedIn().map((e) => sessionOf(e, e.broker.peek()!.tokens.accessToken, settings));
+    return this.registry.signedIn().map((e) => sessionOf(e, e.broker.peek()!.tokens.accessToken, this.registry.currentScopes()));
   }
 
   /** Forces one refresh of the primary account, shared with every window (Refresh Token Now). */
@@ -116,7 +115,7 @@ export class AccountService implements TokenService {
 
   /** The error for scopes the configuration does not cover; undefined when covered or not configured yet. */
   scopeProblem(scopes: readonly string[] = []): TokenRelayError | undefined {
-    const configured = this.registry.currentSettings()?.oauth.scopes;
+    const configured = this.registry.currentScopes();
     const missing = configured ? scopes.filter((s) => !configured.includes(s)) : [];
     if (!missing.length) return undefined;
     return new TokenRelayError('config', `Token Relay is not configured for the scope(s) ${missing.join(', ')}.`,
@@ -226,12 +225,12 @@ export class AccountService implements TokenService {
   }
 }
 
-function sessionOf(entry: AccountEntry, accessToken: string, settings: Settings | undefined): AccountSession {
+function sessionOf(entry: AccountEntry, accessToken: string, scopes: readonly string[] | undefined): AccountSession {
   return {
     id: entry.slotKey,
     accessToken,
     account: { id: entry.account.id, label: entry.account.label },
-    scopes: [...(settings?.oauth.scopes ?? [])],
+    scopes: [...(scopes ?? [])],
   };
 }
 

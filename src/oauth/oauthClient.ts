@@ -26,6 +26,7 @@ export function isAnonymous(account: Account): boolean {
 
 export class OAuthClient implements RefreshClient {
   private server: Promise<oauth.AuthorizationServer> | undefined;
+  private discovered: oauth.AuthorizationServer | undefined;
   readonly client: oauth.Client;
   private readonly auth = oauth.None();
 
@@ -35,7 +36,9 @@ export class OAuthClient implements RefreshClient {
 
   /** Discovery is cached; a failed attempt is forgotten so the next call retries. */
   authorizationServer(): Promise<oauth.AuthorizationServer> {
-    this.server ??= resolveServer(this.config).catch((err) => { this.server = undefined; throw err; });
+    this.server ??= resolveServer(this.config).then(
+      (server) => (this.discovered = server),
+      (err) => { this.server = undefined; throw err; });
     return this.server;
   }
 
@@ -46,6 +49,11 @@ export class OAuthClient implements RefreshClient {
   /** The scopes sign-in asks for at this server (the defaults drop `openid` at a plain OAuth 2.0 server). */
   async scopes(): Promise<string[]> {
     return scopesFor(this.config, await this.authorizationServer());
+  }
+
+  /** The same without I/O: the configured scopes until discovery has said what the server speaks. */
+  knownScopes(): string[] {
+    return this.discovered ? scopesFor(this.config, this.discovered) : this.config.scopes;
   }
 
   requestOptions(server: oauth.AuthorizationServer, signal?: AbortSignal, freshConnection = false) {

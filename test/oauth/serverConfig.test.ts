@@ -51,6 +51,22 @@ describe('which scopes, and whether an id_token is required', () => {
     assert.deepEqual(scopesFor(config, RFC8414_METADATA), ['openid', 'offline_access']);
     assert.equal(settingsOf({ issuer: 'https://as.example', clientId: 'c', scopes: [] }).defaultScopes, true, 'VS Code reports an unset list as []');
   });
+  test('the scopes a session carries follow what discovery found: the defaults without openid at RFC 8414 metadata', async () => {
+    const metadata = createHttpServer((req, res) => {
+      const issuer = `http://127.0.0.1:${(metadata.address() as { port: number }).port}`;
+      if (req.url !== '/.well-known/oauth-authorization-server') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer, token_endpoint: `${issuer}/token`, authorization_endpoint: `${issuer}/authorize` }));
+    });
+    await new Promise<void>((resolve) => metadata.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new OAuthClient(settingsOf({ issuer: `http://127.0.0.1:${(metadata.address() as { port: number }).port}`, clientId: 'c' }));
+      assert.deepEqual(client.knownScopes(), DEFAULT_SCOPES, 'before discovery: the configured defaults');
+      await client.prepare();
+      assert.deepEqual(client.knownScopes(), ['offline_access'], 'after discovery of plain OAuth 2.0 metadata');
+    } finally {
+      await new Promise<void>((resolve) => metadata.close(() => resolve()));
+    }
+  });
 });
 
 describe('issuer plus endpoints', () => {
