@@ -17,6 +17,7 @@ import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
+import { readGitHosts } from '../app/settings.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
@@ -27,6 +28,7 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     service,
     log,
     gitUsername: () => vscode.workspace.getConfiguration('tokenrelay').get<string>('git.username') ?? '',
+    gitHosts: () => readGitHosts((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
   });
   const env = context.environmentVariableCollection;
   env.persistent = true;
