@@ -24,6 +24,7 @@ export function isGitHostPattern(pattern: string): boolean {
 export function gitRefusal(request: GitRequest, hosts: readonly string[] | undefined): string | undefined {
   const protocol = request.protocol.toLowerCase();
   const host = request.host.toLowerCase();
+  if (host.startsWith('*') || !isGitHostPattern(host)) return `git asked for a token for "${request.host}", which is not a host name`;
   const name = hostName(host);
   if (protocol === 'http' && !LOOPBACK_HOSTS.has(name)) {
     return `git asked for a token for plain http://${request.host}; it is sent only over https (plain http only to 127.0.0.1, ::1 or localhost)`;

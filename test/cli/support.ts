@@ -14,6 +14,7 @@ import type { AccessGrant } from '../../src/core/broker.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
+import { readGitHosts } from '../../src/app/settings.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { SCOPES, SECRET_KEY, type World } from '../harness/fixture.ts';
 import { openStore } from '../harness/stores.ts';
@@ -152,7 +153,11 @@ export interface TestWindow {
   close(): Promise<void>;
 }
 
-export async function startWindow(world: World, opts: { requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number } = {}): Promise<TestWindow> {
+export async function startWindow(world: World, opts: {
+  requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number;
+  /** The tokenrelay.git.hosts setting as VS Code would return it (read on every git request). */
+  gitHosts?: () => unknown;
+} = {}): Promise<TestWindow> {
   const log = captureLog('window ');
   const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
   const client = new OAuthClient({ issuer: world.idp.issuer, clientId: world.idp.clientId, scopes: SCOPES });
@@ -165,6 +170,7 @@ export async function startWindow(world: World, opts: { requestTimeoutMs?: numbe
   const server = await serveTerminals({
     socketDir: opts.socketDir ?? world.socketDir, service, log,
     gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
+    gitHosts: opts.gitHosts && (() => readGitHosts((key) => (key === 'git.hosts' ? opts.gitHosts!() : undefined))),
     requestTimeoutMs: opts.requestTimeoutMs,
     onHandled: (route, ms) => handled.push({ route, ms }),
   });

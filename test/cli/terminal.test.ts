@@ -292,7 +292,13 @@ describe('git credential helper', () => {
       assert.equal(execFileSync('git', ['-C', join(world.dir, 'clone'), 'log', '--format=%s'], { encoding: 'utf8' }).trim(), 'hello');
       assert.ok(remote.accepted.includes(await current()));
 
-      // The server revokes the token early: git's erase reports it, the next command works.
+      // The server revokes the token early: git's erase reports it, the next command works. The
+      // current token replaced a rejected one moments ago (the first test's erase), and a second
+      // rejection that soon is bounded (rejectedBound.test.ts): start from a new sign-in instead.
+      await world.signIn();
+      const signedIn = await current();
+      assert.equal((await git([...helper, 'ls-remote', `${remote.url}/demo.git`])).status, 0);
+      assert.ok(remote.accepted.includes(signedIn));
       assert.ok(world.idp.revokeLatestAccessToken());
       world.idp.resetCounters();
       const failed = await git([...helper, 'ls-remote', `${remote.url}/demo.git`]);
