@@ -1,5 +1,6 @@
 // The git helper's policy and its setting, as pure functions.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { gitRefusal, isGitHostPattern } from '../../src/app/gitAccess.ts';
 import { readGitHosts } from '../../src/app/settings.ts';
@@ -44,6 +45,15 @@ describe('gitRefusal', () => {
 });
 
 describe('readGitHosts', () => {
+  test('contributed as an application-scoped list, so a workspace cannot widen it', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const setting = pkg.contributes.configuration.properties['tokenrelay.git.hosts'];
+    assert.equal(setting.scope, 'application');
+    assert.equal(setting.type, 'array');
+    assert.equal(setting.items.type, 'string');
+    assert.ok(setting.markdownDescription);
+  });
+
   const read = (value: unknown) => readGitHosts((key) => (key === 'git.hosts' ? value : undefined));
   test('unset is undefined; a list is trimmed', () => {
     assert.equal(read(undefined), undefined);

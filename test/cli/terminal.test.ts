@@ -113,7 +113,15 @@ describe('startTerminalBridge (the extension side)', () => {
       assert.equal(printed, token);
       assert.equal(JSON.parse(status).gitUsername, 'x-access-token');
       assert.equal(JSON.parse(status).socketFallback, false);
+      // tokenrelay.git.hosts is the window's setting, read on each git request.
+      settings['tokenrelay.git.hosts'] = ['git.example.com'];
+      const refused = await sh('tokenrelay git-credential get', env, 'protocol=https\nhost=other.example\n\n');
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /other\.example is not in tokenrelay\.git\.hosts \(git\.example\.com\)/);
+      const answered = await sh('tokenrelay git-credential get', env, 'protocol=https\nhost=git.example.com\n\n');
+      assert.ok(answered.stdout.includes(`password=${token}\n`), answered.stderr);
     } finally {
+      delete settings['tokenrelay.git.hosts'];
       bridge.dispose();
       await new Promise((r) => setTimeout(r, 100));
       process.env.XDG_RUNTIME_DIR = savedXdg;
