@@ -51,19 +51,7 @@ function git(action: 'fill' | 'reject', input: string): Promise<{ status: number
 }
 
 describe('git credential fill through an unscoped helper', () => {
-  test('https to any host (tokenrelay.git.hosts unset) gets the token; plain http only on loopback', async () => {
-    hostsSetting = undefined;
-    const token = await current();
-    const https = await git('fill', 'protocol=https\nhost=git.example.com\npath=org/repo.git\n\n');
-    assert.equal(https.status, 0, https.stderr);
-    assert.ok(https.stdout.includes(`password=${token}\n`), https.stdout);
-    for (const host of ['127.0.0.1:8080', 'localhost', '[::1]:9']) {
-      const loopback = await git('fill', `protocol=http\nhost=${host}\n\n`);
-      assert.ok(loopback.stdout.includes(`password=${token}\n`), `${host}: ${loopback.stderr}`);
-    }
-  });
-
-  test('protocol=http to a remote host and protocol=ftp: no password, a reason on stderr', async () => {
+  test('protocol=http to a remote host and protocol=ftp: no password, a reason on stderr; https and loopback http are answered', async () => {
     hostsSetting = undefined;
     const token = await current();
     const http = await git('fill', 'protocol=http\nhost=evil.example\n\n');
@@ -74,6 +62,14 @@ describe('git credential fill through an unscoped helper', () => {
     assert.notEqual(ftp.status, 0);
     assert.ok(!ftp.stdout.includes('password='), ftp.stdout);
     assert.match(ftp.stderr, /the protocol "ftp"; only https is answered/);
+    // Unscoped (tokenrelay.git.hosts unset), https to any host and plain http to loopback are answered.
+    const https = await git('fill', 'protocol=https\nhost=git.example.com\npath=org/repo.git\n\n');
+    assert.equal(https.status, 0, https.stderr);
+    assert.ok(https.stdout.includes(`password=${token}\n`), https.stdout);
+    for (const host of ['127.0.0.1:8080', 'localhost', '[::1]:9']) {
+      const loopback = await git('fill', `protocol=http\nhost=${host}\n\n`);
+      assert.ok(loopback.stdout.includes(`password=${token}\n`), `${host}: ${loopback.stderr}`);
+    }
   });
 
   test('with tokenrelay.git.hosts set, only those hosts get the token', async () => {
@@ -136,7 +132,6 @@ describe('the helper protocol directly: malformed input gets no password', () =>
     ['no protocol', 'host=git.example.com\n\n', /git passed no protocol/],
     ['a line without =', 'protocol=https\nhost git.example.com\n\n', /line 2 of the input is not a key=value attribute/],
     ['an empty key', 'protocol=https\n=x\nhost=git.example.com\n\n', /line 2 of the input is not a key=value attribute/],
-    ['a bad url', 'url=::::\n\n', /the url attribute is not a URL/],
   ];
   for (const [name, input, message] of cases) {
     test(name, async () => {
@@ -150,9 +145,13 @@ describe('the helper protocol directly: malformed input gets no password', () =>
     });
   }
 
-  test('a url attribute alone is read as git reads it', async () => {
+  test('a url attribute alone is read as git reads it; one that is not a URL gets no password', async () => {
     const r = await runCli(win.server.socketPath, ['git-credential', 'get'], { input: 'url=https://git.example.com/org/repo.git\n\n' });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stdout.includes(`password=${await current()}\n`));
+    const bad = await runCli(win.server.socketPath, ['git-credential', 'get'], { input: 'url=::::\n\n' });
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /the url attribute is not a URL\. No credential was given\.\n$/);
   });
 });

@@ -82,6 +82,9 @@ test('Refresh Now (force) is not bounded; a token the clock has expired refreshe
   const forced = await a.getToken({ rejectedAccessToken: replaced.accessToken, force: true });
   assert.equal(presented.length, 2, 'the user asked: refreshed');
   assert.notEqual(forced.accessToken, replaced.accessToken);
+  now += 1_000;
+  await refusedFresh(a.getToken({ rejectedAccessToken: forced.accessToken }));
+  assert.equal(presented.length, 2, 'a server rejecting what Refresh Now just got is bounded like any fresh token');
 
   lifetimeMs = 4_000; // shorter than the bound
   now += TIMEOUTS.rejectedFresh;
