@@ -49,7 +49,7 @@ export const gitCredentialCommand: Command = {
     if (action === 'erase' && !input.password) return EXIT.ok;
     const answer = await call('git-credential', { protocol, host, path: input.path, erase: action === 'erase' ? input.password : undefined });
     if (answer.declined) {
-      await write(process.stderr, `${PROG}: no token for git: ${answer.declined}.\n`);
+      await write(process.stderr, `${PROG}: ${action === 'get' ? 'no token for git' : 'not reporting that password as rejected'}: ${answer.declined}.\n`);
       return EXIT.ok; // a normal "not mine": git asks its next helper or the user
     }
     if (action === 'erase') return EXIT.ok;
