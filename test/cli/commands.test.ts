@@ -273,6 +273,10 @@ describe('usage, help and exit codes', () => {
       assert.equal(r.code, 0, cmd);
       assert.match(r.stdout, new RegExp(`^Usage: tokenrelay ${cmd}`), cmd);
     }
+    // A token may begin with '-': only the `=` form is documented for a token on the command line.
+    const token = await runCli(undefined, ['token', '--help']);
+    assert.match(token.stdout, /--rejected=TOKEN/);
+    assert.doesNotMatch(token.stdout, /--rejected TOKEN/);
     const top = await runCli(undefined, ['--help']);
     assert.equal(top.code, 0);
     assert.match(top.stdout, /Exit codes:\n  0  ok\n  1  error/);
