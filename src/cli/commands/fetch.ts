@@ -184,7 +184,7 @@ function nextHop(from: URL, location: string): URL {
   try {
     next = new URL(location, from);
   } catch {
-    throw new CliError(EXIT.error, `${from.origin} redirected to "${location}", which is not a URL.`);
+    throw new CliError(EXIT.error, `${from.origin} redirected to "${redactor.redact(location)}", which is not a URL.`);
   }
   if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new CliError(EXIT.error, `${from.origin} redirected to a ${next.protocol} URL; only http(s) is followed.`);
   return next;
