@@ -110,7 +110,7 @@ export class AccountService implements TokenService {
     const held = entry?.broker.peek();
     if (!entry || !held) throw notSignedIn();
     // Presenting the current token as rejected is what makes the one shared refresh happen.
-    return this.tokenOf(entry, { rejectedAccessToken: held.tokens.accessToken });
+    return this.tokenOf(entry, { rejectedAccessToken: held.tokens.accessToken }, true);
   }
 
   /** The error for scopes the configuration does not cover; undefined when covered or not configured yet. */
@@ -130,9 +130,10 @@ export class AccountService implements TokenService {
     return settings;
   }
 
-  private async tokenOf(entry: AccountEntry, request: TokenRequest): Promise<AccessGrant> {
+  /** `force`: the user asked for the refresh (Refresh Now), which the bound on rejection reports leaves alone. */
+  private async tokenOf(entry: AccountEntry, request: TokenRequest, force?: true): Promise<AccessGrant> {
     if (entry.corrupt && !entry.broker.peek()) throw entry.corrupt;
-    return entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs });
+    return entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs, force });
   }
 
   // ---- status --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { TokenRelayError } from '../core/errors.ts';
 import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
 import { identityOf, type ConfigIdentity } from './slots.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from '../ipc/tokenProtocol.ts';
+import { isGitHostPattern } from './gitAccess.ts';
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
@@ -115,6 +116,25 @@ function readResource(get: SettingsSource): string | undefined {
       'Set it to the resource or audience URI your API expects, for example https://api.example.com.');
   }
   return resource;
+}
+
+/**
+ * tokenrelay.git.hosts: the hosts the git helper answers for (undefined: any https host). Read on
+ * each git request, apart from the sign-in settings: a bad entry stops only the git helper.
+ */
+export function readGitHosts(get: SettingsSource): string[] | undefined {
+  const value = get('git.hosts');
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) {
+    throw problem('tokenrelay.git.hosts must be a list of host names.', 'For example ["git.example.com", "*.example.org", "127.0.0.1:8080"], or remove it.');
+  }
+  const hosts = value.map((h) => (typeof h === 'string' ? h.trim() : h));
+  const bad = hosts.find((h) => typeof h !== 'string' || !isGitHostPattern(h));
+  if (bad !== undefined) {
+    throw problem(`tokenrelay.git.hosts contains ${JSON.stringify(bad)}, which is not a host[:port] pattern; the git helper answers no host until it is fixed.`,
+      'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.');
+  }
+  return hosts as string[];
 }
 
 /** Validates everything; the first problem found is reported. */

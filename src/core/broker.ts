@@ -25,7 +25,7 @@ import { SlotSession, type BrokerEvent, type BrokerStatus } from './slotSession.
 import { Publisher } from './publishing.ts';
 import { SingleFlight } from './singleFlight.ts';
 import { fingerprint } from './fingerprint.ts';
-import { TokenRelayError, TransientError, describeError, isTokenRelayError } from './errors.ts';
+import { TokenRelayError, TransientError, describeError, freshTokenRejected, isTokenRelayError } from './errors.ts';
 import { defaultBackoff, type BackoffPolicy } from './backoff.ts';
 import { redactor, redactingLogger, silentLogger } from './redact.ts';
 import { ProactiveTimer } from './proactiveTimer.ts';
@@ -81,6 +81,8 @@ export interface GetTokenOptions {
   rejectedAccessToken?: string;
   /** The token must stay valid at least this long (default: the refresh margin). */
   minValidityMs?: number;
+  /** A user asked for this refresh (Refresh Now), not a server: the bound on rejection reports does not apply. */
+  force?: boolean;
 }
 
 export class Broker {
@@ -186,7 +188,7 @@ export class Broker {
 
   /** Callers asking the same while an answer is being worked out share that answer. */
   async getToken(options: GetTokenOptions = {}): Promise<AccessGrant> {
-    const key = `${options.minValidityMs ?? ''}\n${options.rejectedAccessToken ?? ''}`;
+    const key = `${options.minValidityMs ?? ''}\n${options.rejectedAccessToken ?? ''}\n${options.force ? 'force' : ''}`;
     return { ...(await this.gets.run(key, () => this.obtain(options))) };
   }
 
@@ -255,6 +257,7 @@ export class Broker {
       const now = this.clock.now();
       const rejected = options.rejectedAccessToken !== undefined && fingerprint(options.rejectedAccessToken) === fingerprint(g.tokens.accessToken);
       if (!rejected && this.freshness.isFresh(g.tokens, now, options.minValidityMs)) return grantOf(g);
+      if (rejected && !options.force) this.boundRejection(g, now, options.minValidityMs);
       // Someone is refreshing it already: a token the server still accepts is handed out meanwhile (P4).
       if (!rejected && options.minValidityMs === undefined && this.freshness.isUsable(g.tokens, now) && this.refreshUnderWay(g.gen)) return grantOf(g);
       const startGen = g.gen;
@@ -323,6 +326,20 @@ export class Broker {
       await this.waiter.nextEvent(Math.min(TIMEOUTS.staleCheck, Math.max(0, deadline - performance.now())), since);
     }
     return 'timeout';
+  }
+
+  /**
+   * A report about a generation that was itself obtained for a rejection moments ago, and that the
+   * clock still calls fresh, means the server rejects every fresh token: one more refresh per call
+   * would only load the IdP. The generation's origin and time are in its sealed record, so every
+   * process (whichever refreshed) decides the same; nothing is presented, so no lock is needed.
+   */
+  private boundRejection(g: ActiveGeneration, now: number, minValidityMs?: number): void {
+    const age = now - g.at;
+    if (g.afterRejection && age >= 0 && age < TIMEOUTS.rejectedFresh && this.freshness.isFresh(g.tokens, now, minValidityMs)) {
+      this.log.warn(`Generation ${g.gen} was rejected ${age} ms after it replaced a rejected token; not refreshing again`);
+      throw freshTokenRejected(g.gen, age);
+    }
   }
 
   private refreshUnderWay(gen: number): boolean {

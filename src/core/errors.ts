@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'stale-view'
   | 'timeout'
   | 'cancelled'
-  | 'protocol';
+  | 'protocol'
+  | 'fresh-token-rejected';
 
 export class TokenRelayError extends Error {
   constructor(
@@ -47,6 +48,13 @@ export class TransientError extends TokenRelayError {
     super('offline', `The identity provider could not be reached (${detail}).`,
       'Token Relay keeps the session and retries; check the network or the issuer setting.');
   }
+}
+
+/** A server rejected a token issued moments ago to replace one it had rejected: refreshing again would not help. */
+export function freshTokenRejected(gen: number, ageMs: number): TokenRelayError {
+  return new TokenRelayError('fresh-token-rejected', 'The server rejects freshly issued tokens: check tokenrelay.resource / scopes / audience.',
+    `The rejected token (generation ${gen}) was issued ${Math.round(ageMs / 1000)} s ago to replace a rejected one, so Token Relay does not refresh it again; `
+    + 'make the token\'s audience and scopes match what the server expects.');
 }
 
 export function isTokenRelayError(err: unknown, code?: ErrorCode): err is TokenRelayError {

@@ -140,7 +140,7 @@ export class RefreshProcedure {
       const claim = await this.claim(current);
       if ('follow' in claim) return claim;
       // refresh, then save
-      return { generation: await this.refresh(current, refreshToken, claim, lock) };
+      return { generation: await this.refresh(current, refreshToken, claim, lock, rejected) };
     } finally {
       // Callers get their result without waiting for the unlock.
       void releaseLock(lock, ctx.log).then(() => ctx.step('released')).catch(() => undefined);
@@ -177,7 +177,7 @@ export class RefreshProcedure {
     return grace > 0 && this.ctx.clock.now() - firstAt < grace - graceMarginMs(grace);
   }
 
-  private async refresh(g: ActiveGeneration, refreshToken: string, claimed: { claim: Claim; firstAt: number }, lock: HeldLock): Promise<ActiveGeneration> {
+  private async refresh(g: ActiveGeneration, refreshToken: string, claimed: { claim: Claim; firstAt: number }, lock: HeldLock, rejected: boolean): Promise<ActiveGeneration> {
     const { ctx } = this;
     ctx.apply({ type: 'refresh-started' }, true);
     ctx.log.info(`Refreshing generation ${g.gen} (refresh token fingerprint ${fingerprint(refreshToken)})`);
@@ -192,14 +192,14 @@ export class RefreshProcedure {
     }
     if (answer === TIMED_OUT) {
       // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
-      void presented.then((late) => this.answered(g, late.tokens, late.sentAt), (err) => this.failed(g, err))
+      void presented.then((late) => this.answered(g, late.tokens, late.sentAt, rejected), (err) => this.failed(g, err))
         .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
         .finally(() => this.outstanding.delete(g.gen));
       throw await this.offline(g, new TransientError('timed out waiting for the identity provider; its answer will still be used', true), true);
     }
     this.outstanding.delete(g.gen);
     if (lock.compromised) ctx.log.warn('The refresh lock was taken over while refreshing; the spend claim still makes this result the only one');
-    return this.answered(g, answer.tokens, answer.sentAt);
+    return this.answered(g, answer.tokens, answer.sentAt, rejected);
   }
 
   /**
@@ -228,11 +228,11 @@ export class RefreshProcedure {
   }
 
   /** Saves the answer as G+1; the claim makes it the only one (a new sign-in may have taken G+1). */
-  private async answered(g: ActiveGeneration, tokens: TokenSet, sentAt: number): Promise<ActiveGeneration> {
+  private async answered(g: ActiveGeneration, tokens: TokenSet, sentAt: number, rejected: boolean): Promise<ActiveGeneration> {
     const { ctx } = this;
     await ctx.step('answered');
     const next: ActiveGeneration = {
-      gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(),
+      gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(), ...(rejected ? { afterRejection: true } : {}),
       tokens: { ...tokens, refreshToken: tokens.refreshToken ?? g.tokens.refreshToken, roundTripMs: tokens.roundTripMs ?? ctx.clock.now() - sentAt },
     };
     if (!(await ctx.save(next))) {

@@ -33,6 +33,8 @@ export interface Generation {
   writer: Writer;
   at: number;
   reason?: string;
+  /** Obtained because a server rejected its predecessor's access token: bounds rejection reports across processes. */
+  afterRejection?: boolean;
 }
 
 export type ActiveGeneration = Generation & { state: 'active'; account: Account; tokens: TokenSet };

@@ -21,4 +21,9 @@ export const TIMEOUTS = {
   disposeStoreWait: 3_000,
   /** A revocation at sign-out is given this long. */
   revoke: 5_000,
+  /**
+   * A token issued to replace a rejected one and rejected again within this long means the server
+   * rejects freshly issued tokens (audience, resource, scopes): reported, not refreshed again.
+   */
+  rejectedFresh: 10_000,
 } as const;

@@ -35,6 +35,8 @@ export const LIMITS = {
   scopes: 64,
   scopeChars: 256,
   accountChars: 512,
+  /** git's protocol, host and path attributes. */
+  gitAttributeChars: 4096,
   minValidSeconds: 24 * 3600,
   serverUrlChars: 2048,
 } as const;
@@ -119,18 +121,24 @@ export interface SignInResponse {
 
 // ---- git-credential ------------------------------------------------------------------------
 
-/** What git passed to the helper (informational; the window answers for the configured account). */
+/** What git passed to the helper; the window decides whether that protocol and host get the token. */
 export interface GitCredentialRequest {
-  protocol?: string;
-  host?: string;
+  protocol: string;
+  /** `host` or `host:port`, as git sends it. */
+  host: string;
   path?: string;
+  /** `erase`: the password git's server refused, reported as rejected (ignored unless it is the current token). */
+  erase?: string;
 }
 
+/** `declined` alone, nothing for an erase, or the credential for a get. */
 export interface GitCredentialResponse {
-  username: string;
-  password: string;
+  /** Why this protocol or host gets no token (https only; tokenrelay.git.hosts). */
+  declined?: string;
+  username?: string;
+  password?: string;
   /** Unix seconds, for git's `password_expiry_utc` (git >= 2.41 then never reuses a stale token). */
-  passwordExpiryUtc: number;
+  passwordExpiryUtc?: number;
 }
 
 // ---- docker-credential -------------------------------------------------------------------
@@ -189,7 +197,7 @@ export interface RouteTypes {
 export type RemoteErrorCode =
   | 'not-signed-in' | 'needs-sign-in' | 'offline' | 'idp-rejected' | 'config' | 'corrupt-secret'
   | 'lock-dir' | 'stale-view' | 'timeout' | 'cancelled' | 'protocol'
-  | 'corrupt-record' | 'key-missing' | 'degraded' | 'refresh-stuck'
+  | 'corrupt-record' | 'key-missing' | 'degraded' | 'refresh-stuck' | 'fresh-token-rejected'
   | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal';
 
 /** The CLI's stable exit codes (documented in README). */
@@ -216,6 +224,8 @@ export function exitCodeFor(code: string): ExitCode {
     case 'lock-dir':
     case 'degraded':
       return EXIT.storage;
+    case 'fresh-token-rejected': // the server's configuration, not the session: nothing to sign in to
+      return EXIT.error;
     default:
       return EXIT.error;
   }

@@ -7,6 +7,7 @@ import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { redactingLogger, redactor } from '../core/redact.ts';
+import { gitRefusal } from '../app/gitAccess.ts';
 import { listenJson } from './jsonServer.ts';
 import { ensureSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
@@ -23,6 +24,8 @@ export interface TerminalServerOptions {
   gitUsername?: () => string;
   /** What `docker-credential-tokenrelay` answers (tokenrelay.docker.*, validated); none when absent. */
   docker?: () => { username: string; registries: string[] };
+  /** tokenrelay.git.hosts (undefined: every https host); throws the setting's problem when it is invalid. */
+  gitHosts?: () => readonly string[] | undefined;
   /** Observes server-side handling time per request (benchmarks). */
   onHandled?: (route: string, ms: number) => void;
   /** How long a client may take to send its request (default 5 s). */
@@ -115,7 +118,20 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
         return { alreadySignedIn: false, state: after.state, account: after.account ? { id: after.account.id, label: after.account.label } : undefined };
       },
 
-      [ROUTES.gitCredential]: async (): Promise<GitCredentialResponse> => {
+      [ROUTES.gitCredential]: async (body): Promise<GitCredentialResponse> => {
+        const protocol = optionalString(body.protocol, 'protocol', LIMITS.gitAttributeChars);
+        const host = optionalString(body.host, 'host', LIMITS.gitAttributeChars);
+        if (!protocol || !host) throw invalid('"protocol" and "host" are required');
+        const erase = optionalString(body.erase, 'erase', LIMITS.tokenChars);
+        const declined = gitRefusal({ protocol, host }, options.gitHosts?.());
+        if (declined) {
+          log.info(`git credential ${erase ? 'erase' : 'get'} declined: ${declined}`);
+          return { declined };
+        }
+        if (erase) {
+          await service.getToken({ rejectedAccessToken: erase }); // a token that is not the current one changes nothing
+          return {};
+        }
         const grant = await service.getToken({});
         return { username: gitUsername(), password: grant.accessToken, passwordExpiryUtc: Math.floor(grant.expiresAt / 1000) };
       },

@@ -9,7 +9,9 @@ export interface GetAccessTokenOptions {
   /**
    * The token your server just answered HTTP 401 to. Token Relay refreshes it once, however many
    * callers (in any window or terminal) report it, and returns the new one; if it was already
-   * replaced, the current token comes back without another refresh.
+   * replaced, the current token comes back without another refresh. A token that itself replaced a
+   * rejected one moments ago (10 s) is not refreshed again: the call rejects with "The server
+   * rejects freshly issued tokens: check tokenrelay.resource / scopes / audience".
    */
   rejectedToken?: string;
 }

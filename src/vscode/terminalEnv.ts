@@ -18,6 +18,7 @@ import { describeError } from '../core/errors.ts';
 import { parseDockerSettings } from '../app/settings.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
+import { readGitHosts } from '../app/settings.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
@@ -32,6 +33,7 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
       const config = vscode.workspace.getConfiguration('tokenrelay');
       return parseDockerSettings((key) => config.get(key));
     },
+    gitHosts: () => readGitHosts((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
   });
   const env = context.environmentVariableCollection;
   env.persistent = true;

@@ -23,6 +23,11 @@ after(async () => {
 });
 
 const current = async () => (await win.broker.getToken()).accessToken;
+/**
+ * Tests that make the server reject the current token start from a new sign-in: a token that
+ * replaced a rejected one moments ago is not refreshed on a second rejection (rejectedBound.test.ts).
+ */
+const fromNewSignIn = () => world.signIn();
 
 describe('before sign-in (a terminal opened before sign-in)', () => {
   test('token exits 3 and names the fix', async () => {
@@ -144,6 +149,7 @@ describe('fetch', () => {
   });
 
   test('survives a server-reported expiry with exactly one refresh grant', async () => {
+    await fromNewSignIn();
     const before = await current();
     assert.ok(world.idp.revokeLatestAccessToken());
     world.idp.resetCounters();
@@ -163,6 +169,7 @@ describe('fetch', () => {
       res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end('denied');
     });
     try {
+      await fromNewSignIn();
       world.idp.resetCounters();
       const missing = await runCli(sock, ['fetch', `${api.url}/missing`]);
       assert.equal(missing.code, 1);
@@ -266,6 +273,10 @@ describe('usage, help and exit codes', () => {
       assert.equal(r.code, 0, cmd);
       assert.match(r.stdout, new RegExp(`^Usage: tokenrelay ${cmd}`), cmd);
     }
+    // A token may begin with '-': only the `=` form is documented for a token on the command line.
+    const token = await runCli(undefined, ['token', '--help']);
+    assert.match(token.stdout, /--rejected=TOKEN/);
+    assert.doesNotMatch(token.stdout, /--rejected TOKEN/);
     const top = await runCli(undefined, ['--help']);
     assert.equal(top.code, 0);
     assert.match(top.stdout, /Exit codes:\n  0  ok\n  1  error/);
@@ -291,6 +302,7 @@ describe('usage, help and exit codes', () => {
   });
 
   test('identity provider unreachable: exit 5', async () => {
+    await fromNewSignIn();
     const token = await current();
     await world.idp.setFault('refuse');
     try {

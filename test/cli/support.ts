@@ -14,6 +14,7 @@ import type { AccessGrant } from '../../src/core/broker.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
+import { readGitHosts } from '../../src/app/settings.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { SCOPES, SECRET_KEY, type World } from '../harness/fixture.ts';
 import { openStore } from '../harness/stores.ts';
@@ -181,6 +182,8 @@ export interface TestWindow {
 export async function startWindow(world: World, opts: {
   requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number;
   docker?: { username: string; registries: string[] };
+  /** The tokenrelay.git.hosts setting as VS Code would return it (read on every git request). */
+  gitHosts?: () => unknown;
 } = {}): Promise<TestWindow> {
   const log = captureLog('window ');
   const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
@@ -195,6 +198,7 @@ export async function startWindow(world: World, opts: {
     socketDir: opts.socketDir ?? world.socketDir, service, log,
     gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
     docker: opts.docker && (() => opts.docker!),
+    gitHosts: opts.gitHosts && (() => readGitHosts((key) => (key === 'git.hosts' ? opts.gitHosts!() : undefined))),
     requestTimeoutMs: opts.requestTimeoutMs,
     onHandled: (route, ms) => handled.push({ route, ms }),
   });

@@ -113,7 +113,15 @@ describe('startTerminalBridge (the extension side)', () => {
       assert.equal(printed, token);
       assert.equal(JSON.parse(status).gitUsername, 'x-access-token');
       assert.equal(JSON.parse(status).socketFallback, false);
+      // tokenrelay.git.hosts is the window's setting, read on each git request.
+      settings['tokenrelay.git.hosts'] = ['git.example.com'];
+      const refused = await sh('tokenrelay git-credential get', env, 'protocol=https\nhost=other.example\n\n');
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /other\.example is not in tokenrelay\.git\.hosts \(git\.example\.com\)/);
+      const answered = await sh('tokenrelay git-credential get', env, 'protocol=https\nhost=git.example.com\n\n');
+      assert.ok(answered.stdout.includes(`password=${token}\n`), answered.stderr);
     } finally {
+      delete settings['tokenrelay.git.hosts'];
       bridge.dispose();
       await new Promise((r) => setTimeout(r, 100));
       process.env.XDG_RUNTIME_DIR = savedXdg;
@@ -292,7 +300,13 @@ describe('git credential helper', () => {
       assert.equal(execFileSync('git', ['-C', join(world.dir, 'clone'), 'log', '--format=%s'], { encoding: 'utf8' }).trim(), 'hello');
       assert.ok(remote.accepted.includes(await current()));
 
-      // The server revokes the token early: git's erase reports it, the next command works.
+      // The server revokes the token early: git's erase reports it, the next command works. The
+      // current token replaced a rejected one moments ago (the first test's erase), and a second
+      // rejection that soon is bounded (rejectedBound.test.ts): start from a new sign-in instead.
+      await world.signIn();
+      const signedIn = await current();
+      assert.equal((await git([...helper, 'ls-remote', `${remote.url}/demo.git`])).status, 0);
+      assert.ok(remote.accepted.includes(signedIn));
       assert.ok(world.idp.revokeLatestAccessToken());
       world.idp.resetCounters();
       const failed = await git([...helper, 'ls-remote', `${remote.url}/demo.git`]);

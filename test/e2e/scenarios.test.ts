@@ -6,7 +6,8 @@
 // d, g, f (e needs the long-lived token before d shortens the TTL; sign-out comes last); i needs VS
 // Code 1.105+. TOKENRELAY_E2E_SCENARIOS picks a subset (test/run.mjs runs a, b, c, h on 1.100.3).
 // TOKENRELAY_SCREENSHOTS=1 also writes the README images.
-import { sleep } from '../support/wait.ts';
+import { sleep, until } from '../support/wait.ts';
+import { TIMEOUTS } from '../../src/core/timeouts.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -332,6 +333,10 @@ scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS C
     requireSignIn();
     env.idp.setAccessTokenTtl(SHORT_TTL);
     // Switch the live token to the short TTL through the server-reported-expiry path (proven in e).
+    // Scenario e's refresh replaced a rejected token moments ago, and a second rejection that soon
+    // is bounded (test/cli/rejectedBound.test.ts): wait until that refresh is older than the bound.
+    const { lastRefresh } = JSON.parse((await shell(env.tabs[0], env.tmp, 'tokenrelay status --json')).stdout) as { lastRefresh?: { at: number } };
+    if (lastRefresh) await until(lastRefresh.at + TIMEOUTS.rejectedFresh);
     assert.equal(env.idp.revokeLatestAccessToken(), true);
     const switched = await shell(env.tabs[0], env.tmp, `tokenrelay fetch ${env.idp.apiUrl}`);
     assert.equal(switched.code, 0, `switching to ${SHORT_TTL} s tokens failed: ${switched.stderr}`);

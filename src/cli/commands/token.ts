@@ -12,7 +12,7 @@ const FORMATS = {
 type Format = keyof typeof FORMATS;
 const FORMAT_NAMES = Object.keys(FORMATS).join(', ');
 
-const help = `Usage: ${PROG} token [--scopes S] [--min-valid SECONDS] [--rejected TOKEN|-] [--account A]
+const help = `Usage: ${PROG} token [--scopes S] [--min-valid SECONDS] [--rejected -|--rejected=TOKEN] [--account A] [--format F]
 
 Prints the current access token of this VS Code window's sign-in, and nothing else, for use as
 $(${PROG} token). The window refreshes it when needed; terminals never refresh on their own.
@@ -23,8 +23,9 @@ Options:
   --min-valid SECONDS   the token must stay valid at least this long (refreshes earlier if needed)
   --rejected -          your server answered 401 to the token read from standard input: refresh
                         it unless it was already replaced, then print the current token
-  --rejected TOKEN      the same with the token on the command line (visible to other processes
-                        in the process table; prefer "-")
+  --rejected=TOKEN      the same with the token on the command line; always with "=", since a
+                        token may begin with "-" (visible to other processes in the process
+                        table; prefer "-")
   --account A           account id or label (default: the signed-in account)
   --format F            token (default): the token alone; header: "Authorization: Bearer <token>"
                         (for curl -H @-); json-headers: {"Authorization":"Bearer <token>"} (for
