@@ -100,6 +100,9 @@ describe('windows and the CLI against an IdP that echoes tokens in its errors', 
   for (const fault of order) {
     test(`${fault}: CLI text and --json, IPC bodies, the other window, logs and files carry no token`, { timeout: 60_000 }, async (t) => {
       const sock = a.socketPath!;
+      // A new sign-in each time: a token that replaced a rejected one moments ago is not refreshed
+      // on a second rejection (test/cli/rejectedBound.test.ts), and every case needs that refresh.
+      await world.signIn();
       const [held] = await b.getTokens(1);
       assert.ok(held.ok, held.message);
       const current = held.token!;
