@@ -21,6 +21,13 @@ import { CliError, PROG } from './common.ts';
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
 const OPEN_A_WINDOW = 'Open a VS Code window with Token Relay (or run this from its integrated terminal), then try again';
 const DEAD = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+/**
+ * A window at its link cap answers 503 `busy` and closes at once, so a request still being written
+ * may see EPIPE/ECONNRESET instead; it was not served (a served request is always answered). Room
+ * is made within a moment: retry with back-off.
+ */
+const BUSY_RETRY_MS = [50, 100, 200, 400, 800];
+const REFUSED = new Set(['EPIPE', 'ECONNRESET']);
 
 export interface CallOptions {
   timeoutMs?: number;
@@ -39,7 +46,7 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
   if (primary) {
     checkOwner(primary);
     try {
-      const value = await postJson<RouteTypes[R]['response']>(primary, route, body, timeoutMs);
+      const value = await post<RouteTypes[R]['response']>(primary, route, body, timeoutMs);
       usedSocket = { path: primary, fallback: false, found: false };
       return value;
     } catch (err) {
@@ -49,7 +56,7 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
   // Not a VS Code terminal, or the window that started it is gone (closed or reloaded): use another live one.
   for (const candidate of liveCandidates(primary ? [dirname(primary), ...dirs] : dirs, primary)) {
     try {
-      const value = await postJson<RouteTypes[R]['response']>(candidate, route, body, timeoutMs);
+      const value = await post<RouteTypes[R]['response']>(candidate, route, body, timeoutMs);
       usedSocket = { path: candidate, fallback: Boolean(primary), found: !primary };
       return value;
     } catch (err) {
@@ -61,6 +68,19 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
     throw new CliError(EXIT.noSocket, `No Token Relay window of this user is running (${ENV_SOCKET} is not set: this is not a VS Code terminal, and no live window socket is in ${dirs.join(', ')}). ${OPEN_A_WINDOW}.`);
   }
   throw new CliError(EXIT.noSocket, `The VS Code window that started this terminal is gone (nothing listens at ${primary}) and no other Token Relay window is running. ${OPEN_FROM_VSCODE}, or reload the window.`);
+}
+
+async function post<T>(socketPath: string, route: string, body: unknown, timeoutMs: number): Promise<T> {
+  for (const waitMs of BUSY_RETRY_MS) {
+    try {
+      return await postJson<T>(socketPath, route, body, timeoutMs);
+    } catch (err) {
+      const busy = err instanceof IpcRemoteError ? (err.code as string) === 'busy' : err instanceof IpcUnavailableError && REFUSED.has(err.reason);
+      if (!busy) throw err;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+  return postJson<T>(socketPath, route, body, timeoutMs);
 }
 
 /** A socket another user owns could impersonate the window and collect tokens we send it. */

@@ -55,7 +55,8 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
   server.setTimeout(options.idleTimeoutMs ?? 10_000, (socket: Socket) => { if (!isBusy(socket)) socket.destroy(); });
   server.on('connection', (socket: Socket) => {
     if (!admitLink(socket)) {
-      endRaw(socket, 503, errorBody('busy', `This window is answering ${MAX_LINKS} requests at once.`));
+      // Closed as soon as the answer is handed to the kernel: a refused link must not hold a descriptor.
+      endRaw(socket, 503, errorBody('busy', `This window has ${MAX_LINKS} connections open, none of them idle long enough to close; try again in a moment.`), 0);
     }
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -207,10 +208,11 @@ function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<str
 }
 
 /** An error answer written straight to a socket that no ServerResponse owns (a parse error, a refused upgrade). */
-function endRaw(socket: Duplex, status: number, body: ErrorBody): void {
+function endRaw(socket: Duplex, status: number, body: ErrorBody, closeAfterMs = 1000): void {
   const text = JSON.stringify(body);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
-  setTimeout(() => socket.destroy(), 1000).unref();
+  if (closeAfterMs === 0) socket.once('finish', () => socket.destroy());
+  else setTimeout(() => socket.destroy(), closeAfterMs).unref();
 }
 
 function errorBody(code: string, message: string): ErrorBody {

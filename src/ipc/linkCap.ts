@@ -1,16 +1,18 @@
 // The connections ("links") to this process's socket servers, terminal and peer ones counted
 // together. A same-user process holding connections open must not grow file descriptors without
 // bound or lock out terminals and siblings: past the cap the oldest connection that has no request
-// in progress makes room (a caller sends its request at once, so an idle link is a stalled or
-// hostile one); only when every link is busy is the newcomer turned away.
+// in progress makes room (a caller sends its request at once, so a link idle for longer than
+// EVICTABLE_AFTER_MS is a stalled or hostile one); when none is, the newcomer is turned away.
 import type { Socket } from 'node:net';
 
 export const MAX_LINKS = 256;
+/** A new link's time to send its request before it can be evicted. */
+export const EVICTABLE_AFTER_MS = 250;
 
-const live = new Set<Socket>(); // insertion order: oldest first
+const live = new Map<Socket, number>(); // admission time; insertion order: oldest first
 const busy = new WeakSet<Socket>();
 
-/** Takes a new connection in, evicting the oldest idle one when full; false when all are busy. */
+/** Takes a new connection in, evicting the oldest idle one when full; false when none can make room. */
 export function admitLink(socket: Socket): boolean {
   if (live.size >= MAX_LINKS) {
     const idle = oldestIdle();
@@ -18,13 +20,17 @@ export function admitLink(socket: Socket): boolean {
     live.delete(idle);
     idle.destroy();
   }
-  live.add(socket);
+  live.set(socket, performance.now());
   socket.once('close', () => live.delete(socket));
   return true;
 }
 
 function oldestIdle(): Socket | undefined {
-  for (const s of live) if (!busy.has(s)) return s;
+  const evictable = performance.now() - EVICTABLE_AFTER_MS;
+  for (const [s, at] of live) {
+    if (at > evictable) return undefined; // the rest are younger still
+    if (!busy.has(s)) return s;
+  }
   return undefined;
 }
 
