@@ -1,6 +1,7 @@
 // The `tokenrelay` CLI: talks to the VS Code window that started this terminal over the socket
-// named by TOKENRELAY_SOCK (unset: the newest live window of this user). Bundled by esbuild into dist/cli.js; it depends only on the terminal
-// protocol, the JSON client and node builtins, so it starts about as fast as node itself.
+// named by TOKENRELAY_SOCK (unset: the newest live window of this user). Bundled by esbuild into
+// dist/cli.js; it depends only on the terminal protocol, the JSON client and node builtins, so it
+// starts about as fast as node itself.
 import { EXIT } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG, printHelp, usageError, type Command } from './common.ts';
 import { version } from '../../package.json';
