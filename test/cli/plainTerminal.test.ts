@@ -4,12 +4,12 @@
 // sockets of other users; TOKENRELAY_SOCK still wins when set; with no window the error says what to do.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, lstatSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
-import { captureLog, cliBundle, startWindow, type TestWindow } from './support.ts';
+import { captureLog, cliBundle, runChild, startWindow, type TestWindow } from './support.ts';
 
 /** The system user the suite may use (README of test/), and a uid no account has. */
 const TEST_USER = { uid: 999, gid: 995 };
@@ -29,9 +29,10 @@ before(async () => {
   xdg = mkdtempSync('/tmp/trx-');
   home = mkdtempSync('/tmp/trh-');
   socketDir = join(xdg, 'tokenrelay');
-  // Two live windows of this user, the second started later.
+  // Two live windows of this user, the second started later (file times are coarse: set them apart).
   for (let i = 0; i < 2; i++) await openWindow(socketDir);
-  const [a, b] = windows.map((w) => lstatSync(w.server.socketPath, { bigint: true }).mtimeNs);
+  windows.forEach((w, i) => startedAgo(w.server.socketPath, 20 - 10 * i));
+  const [a, b] = windows.map((w) => lstatSync(w.server.socketPath).mtimeMs);
   assert.ok(b > a, 'the second window\'s socket is newer');
 });
 
@@ -50,6 +51,12 @@ async function openWindow(dir: string): Promise<{ server: TerminalServer; served
   return w;
 }
 
+/** Sets a socket's time as if its window had started `seconds` ago (the CLI orders by mtime). */
+function startedAgo(path: string, seconds: number): void {
+  const at = new Date(Date.now() - seconds * 1000);
+  utimesSync(path, at, at);
+}
+
 const current = async () => (await win.broker.getToken()).accessToken;
 
 /** The CLI as a plain terminal runs it: `env -i` with only PATH, HOME and XDG_RUNTIME_DIR (plus `extra`). */
@@ -60,16 +67,7 @@ async function plain(args: string[], opts: { extra?: Record<string, string>; as?
   const [cmd, argv] = opts.as
     ? ['setpriv', [`--reuid=${opts.as.uid}`, `--regid=${opts.as.gid}`, '--clear-groups', 'env', ...envArgs]]
     : ['env', envArgs];
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(cmd, argv as string[], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
+  return runChild(cmd, argv as string[], { cwd: '/', timeoutMs: 30_000 });
 }
 
 /** A socket file of a window that died without cleaning up: nobody listens on it. */
@@ -101,11 +99,13 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
   });
 
   test('a stale socket and a live socket of another user, both newer, are skipped; the foreign one is never sent a request', async () => {
-    const stale = await staleSocket(socketDir);
     const foreign = await openWindow(socketDir);
     chownSync(foreign.server.socketPath, STRANGER, STRANGER);
+    const stale = await staleSocket(socketDir); // after the window start, which removes stale sockets
+    for (const path of [stale, foreign.server.socketPath]) startedAgo(path, 0);
     const live = windows[1];
     try {
+      assert.ok(lstatSync(stale).isSocket(), 'the stale socket is there to be skipped');
       const r = await plain(['token']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), await current());

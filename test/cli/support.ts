@@ -78,9 +78,14 @@ export async function runCli(socket: string | undefined, args: string[], opts: C
   if (!socket && !(opts.env && 'TOKENRELAY_SOCK' in opts.env)) delete env.TOKENRELAY_SOCK;
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const [cmd, argv] = opts.viaLauncher ? [b.launcher, args] : [process.execPath, [b.cliJs, ...args]];
+  return runChild(cmd, argv, { ...opts, env });
+}
+
+/** Runs any command asynchronously (a window's server may live in this process and must keep answering). */
+export function runChild(cmd: string, argv: string[], opts: Omit<CliRun, 'viaLauncher'> = {}): Promise<CliResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, argv, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
