@@ -38,7 +38,7 @@ export function postJson<T>(socketPath: string, route: string, body: unknown, ti
     };
     const unavailable = (reason: string) => settle(() => reject(new IpcUnavailableError(socketPath, reason)));
     const req = request({
-      socketPath, createConnection: () => connect(socketPath), method: 'POST', path: `/v${PROTOCOL_VERSION}/${route}`, timeout: timeoutMs,
+      socketPath, createConnection: () => connect(socketPath), method: 'POST', path: `/v${PROTOCOL_VERSION}/${route}`,
       headers: { host: 'tokenrelay', 'content-type': 'application/json', 'content-length': payload.length, connection: 'close' },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -65,7 +65,8 @@ export function postJson<T>(socketPath: string, route: string, body: unknown, ti
       res.on('aborted', () => unavailable('connection closed'));
       res.on('error', () => unavailable('connection closed'));
     });
-    req.on('timeout', () => unavailable('timed out'));
+    // Not the `timeout` option: with createConnection node leaves that to the connection's creator.
+    req.setTimeout(timeoutMs, () => unavailable('timed out'));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // "socket hang up": the other side closed before answering.
       unavailable(err.message === 'socket hang up' ? 'connection closed' : err.code ?? err.message);
