@@ -4,15 +4,14 @@
 // sockets of other users; TOKENRELAY_SOCK still wins when set; with no window the error says what to do.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { chownSync, lstatSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
-import { captureLog, cliBundle, runChild, startWindow, type TestWindow } from './support.ts';
+import { TEST_USER, captureLog, cliBundle, runChild, runCliAs, startWindow, type TestWindow } from './support.ts';
 
-/** The system user the suite may use (README of test/), and a uid no account has. */
-const TEST_USER = { uid: 999, gid: 995 };
+/** A uid no account has (chown needs no account). */
 const STRANGER = 12_345;
 
 let world: World;
@@ -60,14 +59,9 @@ function startedAgo(path: string, seconds: number): void {
 const current = async () => (await win.broker.getToken()).accessToken;
 
 /** The CLI as a plain terminal runs it: `env -i` with only PATH, HOME and XDG_RUNTIME_DIR (plus `extra`). */
-async function plain(args: string[], opts: { extra?: Record<string, string>; as?: { uid: number; gid: number }; cliJs?: string; home?: string; xdg?: string } = {}) {
-  const cliJs = opts.cliJs ?? (await cliBundle()).cliJs;
-  const vars = { PATH: process.env.PATH!, HOME: opts.home ?? home, XDG_RUNTIME_DIR: opts.xdg ?? xdg, ...opts.extra };
-  const envArgs = ['-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, cliJs, ...args];
-  const [cmd, argv] = opts.as
-    ? ['setpriv', [`--reuid=${opts.as.uid}`, `--regid=${opts.as.gid}`, '--clear-groups', 'env', ...envArgs]]
-    : ['env', envArgs];
-  return runChild(cmd, argv as string[], { cwd: '/', timeoutMs: 30_000 });
+async function plain(args: string[], extra: Record<string, string> = {}) {
+  const vars = { PATH: process.env.PATH!, HOME: home, XDG_RUNTIME_DIR: xdg, ...extra };
+  return runChild('env', ['-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, (await cliBundle()).cliJs, ...args], { cwd: '/', timeoutMs: 30_000 });
 }
 
 /** A socket file of a window that died without cleaning up: nobody listens on it. */
@@ -120,7 +114,7 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
 
   test('TOKENRELAY_SOCK still wins when set', async () => {
     const [older] = windows;
-    const json = JSON.parse((await plain(['status', '--json'], { extra: { TOKENRELAY_SOCK: older.server.socketPath } })).stdout);
+    const json = JSON.parse((await plain(['status', '--json'], { TOKENRELAY_SOCK: older.server.socketPath })).stdout);
     assert.equal(json.socket, older.server.socketPath);
     assert.equal(json.vscodeTerminal, true);
     assert.equal(json.socketFallback, false);
@@ -128,16 +122,11 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
 
   test('no window of this user (another user\'s windows do not count): exit 4, and the error says to open a VS Code window with Token Relay', async () => {
     if (process.getuid!() !== 0) return assert.fail('this test needs root to run the CLI as another user');
-    // The CLI bundle and the other user's (empty) directories where that user can read them.
-    const shared = mkdtempSync('/tmp/trc-');
+    // This user's windows stay in `xdg`, where nobody else can look; the other user looks in its own places.
+    const other = mkdtempSync('/tmp/tro-');
     try {
-      chmodSync(shared, 0o755);
-      const cliJs = join(shared, 'cli.js');
-      copyFileSync((await cliBundle()).cliJs, cliJs);
-      chmodSync(cliJs, 0o644);
-      // This user's windows stay in `xdg`, readable by nobody else; the other user looks in its own places.
       for (const args of [['token'], ['status']]) {
-        const r = await plain(args, { as: TEST_USER, cliJs, home: join(shared, 'home'), xdg: join(shared, 'run') });
+        const r = await runCliAs(TEST_USER, args, { HOME: join(other, 'home'), XDG_RUNTIME_DIR: join(other, 'run') });
         assert.equal(r.code, 4, `${args[0]}: ${r.stdout}${r.stderr}`);
         assert.match(r.stderr, /No Token Relay window of this user is running \(TOKENRELAY_SOCK is not set: this is not a VS Code terminal, and no live window socket is in .*\/run\/tokenrelay, \/tmp\/tokenrelay-999, .*\/home\/\.cache\/tokenrelay\/sock\)\. Open a VS Code window with Token Relay/);
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
@@ -145,7 +134,7 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
       // The same user's view, for contrast: with a window running, the same clean environment works.
       assert.equal((await plain(['status'])).code, 0);
     } finally {
-      rmSync(shared, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
     }
   });
 });

@@ -101,6 +101,30 @@ export function runChild(cmd: string, argv: string[], opts: Omit<CliRun, 'viaLau
   });
 }
 
+/** The system user the suite may run as "another user" (exists on the test machine: uid 999). */
+export const TEST_USER = { uid: 999, gid: 995 };
+
+let readableCli: string | undefined;
+
+/**
+ * Runs the bundled CLI as `user` with a clean environment (`env -i` plus `vars`), from a copy of
+ * the bundle that user can read. Its own socket directories (/tmp/tokenrelay-999, …) are empty,
+ * which no test run as root can promise for its own.
+ */
+export async function runCliAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>): Promise<CliResult> {
+  if (!readableCli) {
+    const dir = mkdtempSync('/tmp/trc-');
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    readableCli = join(dir, 'cli.js');
+    copyFileSync((await cliBundle()).cliJs, readableCli);
+    chmodSync(readableCli, 0o644);
+  }
+  const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
+  return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableCli, ...args],
+    { cwd: '/', timeoutMs: 30_000 });
+}
+
 // ---- a window: real broker as TokenService + terminal socket ------------------------------------
 
 export interface CapturedLog extends Logger {
