@@ -22,6 +22,7 @@ import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
   const binDir = join(context.extensionPath, 'bin');
   await ensureExecutable(join(binDir, 'tokenrelay'), log);
+  // The preferred directory; serveTerminals moves to a fallback when it is too long or not ours (and logs why).
   const server = await serveTerminals({
     socketDir: defaultSocketDir(),
     service,
