@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { postJson } from '../../src/ipc/jsonClient.ts';
+import { IpcRemoteError, postJson } from '../../src/ipc/jsonClient.ts';
 import { EVICTABLE_AFTER_MS, MAX_LINKS } from '../../src/ipc/linkCap.ts';
 import { runCli } from '../cli/support.ts';
 import { until, waitFor } from '../support/wait.ts';
@@ -101,4 +101,22 @@ test(`${FLOOD} held-open links: descriptors stay within the cap (${MAX_LINKS}), 
     clearInterval(sampler);
     for (const s of flood) s.destroy();
   }
+});
+
+test(`every link busy (${MAX_LINKS} terminals waiting for a sign-in): a newcomer gets 503 \`busy\` at once, and the CLI gives up after its bounded retries with that message`, async () => {
+  const baseline = descriptors();
+  // The previous test's sign-in is still waiting: add the rest up to the cap.
+  const waiting = Array.from({ length: MAX_LINKS - 1 }, () => postJson(sockets.terminal, 'sign-in', {}, 120_000).catch(() => undefined));
+  await waitFor('every link to be taken', 10_000, () => descriptors() >= baseline + MAX_LINKS - 1);
+  const started = Date.now();
+  const refused = await postJson(sockets.terminal, 'status', {}).then(() => undefined, (e: unknown) => e);
+  assert.ok(refused instanceof IpcRemoteError, String(refused));
+  assert.deepEqual([refused.code, refused.status], ['busy', 503]);
+  assert.ok(Date.now() - started < 1000, `refused at once (${Date.now() - started} ms)`);
+  const cli = await runCli(sockets.terminal, ['status']);
+  assert.equal(cli.code, 1, cli.stderr);
+  assert.match(cli.stderr, /This window has 256 connections open, none of them idle long enough to close; try again in a moment\./);
+  assert.ok(descriptors() <= baseline + MAX_LINKS + 8, `descriptors ${descriptors()} (baseline ${baseline})`);
+  // The waiting sign-ins end with the window process (after()).
+  void waiting;
 });
