@@ -127,8 +127,10 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
 
 /**
  * Binds at exactly `socketPath` inside a private directory, as a 0600 socket: the length is checked
- * first (libuv would truncate a longer path and bind elsewhere), the bind runs under umask 077, and
- * on any failure after the bind the listener is closed and the file removed.
+ * first (libuv would truncate a longer path and bind elsewhere), the directory is checked, and on
+ * any failure after the bind the listener is closed and the file removed. Not under umask 077: the
+ * umask is process-wide, and other extensions' files created on libuv's thread pool meanwhile would
+ * get it too; the 0700 directory covers the moment between bind and chmod.
  */
 async function bindPrivate(server: Server, socketPath: string): Promise<void> {
   if (process.platform === 'win32') return listen(server, socketPath);
@@ -139,7 +141,7 @@ async function bindPrivate(server: Server, socketPath: string): Promise<void> {
   }
   checkPrivateDir(dirname(socketPath), 'socket directory');
   await removeFile(socketPath);
-  await listen(server, socketPath, 0o177);
+  await listen(server, socketPath);
   try {
     await fs.chmod(socketPath, 0o600);
     const stat = await fs.lstat(socketPath);
@@ -152,28 +154,13 @@ async function bindPrivate(server: Server, socketPath: string): Promise<void> {
   }
 }
 
-/** listen(), with the process umask set for the (synchronous) bind only when one is given. */
-function listen(server: Server, path: string, umask?: number): Promise<void> {
+function listen(server: Server, path: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => reject(new TokenRelayError('lock-dir', `Token Relay could not listen on ${path} (${err.code ?? err.message}).`,
       'Check that the socket directory is writable, then reload the window.'));
     server.once('error', failed);
-    const previous = umask === undefined ? undefined : setUmask(umask);
-    try {
-      server.listen(path, () => { server.off('error', failed); resolve(); });
-    } finally {
-      if (previous !== undefined) setUmask(previous);
-    }
+    server.listen(path, () => { server.off('error', failed); resolve(); });
   });
-}
-
-/** Worker threads cannot change the umask: the chmod after the bind still applies there. */
-function setUmask(mask: number): number | undefined {
-  try {
-    return process.umask(mask);
-  } catch {
-    return undefined;
-  }
 }
 
 function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<string, unknown>> {
