@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { IpcRemoteError, postJson } from '../../src/ipc/jsonClient.ts';
+import { IpcRemoteError, IpcUnavailableError, postJson } from '../../src/ipc/jsonClient.ts';
 import { EVICTABLE_AFTER_MS, MAX_LINKS } from '../../src/ipc/linkCap.ts';
 import { runCli } from '../cli/support.ts';
 import { until, waitFor } from '../support/wait.ts';
@@ -40,6 +40,15 @@ after(async () => {
   }
   rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * A newcomer over the cap gets 503 `busy` and its link is closed at once: a client still writing
+ * its request sees that close (EPIPE/ECONNRESET) before it can read the answer.
+ */
+function turnedAway(err: unknown): boolean {
+  return err instanceof IpcRemoteError ? err.code === ('busy' as string) && err.status === 503
+    : err instanceof IpcUnavailableError && ['EPIPE', 'ECONNRESET'].includes(err.reason);
+}
 
 const descriptors = () => readdirSync(`/proc/${child.pid}/fd`).length;
 
@@ -105,18 +114,20 @@ test(`${FLOOD} held-open links: descriptors stay within the cap (${MAX_LINKS}), 
 
 test(`every link busy (${MAX_LINKS} terminals waiting for a sign-in): a newcomer gets 503 \`busy\` at once, and the CLI gives up after its bounded retries with that message`, async () => {
   const baseline = descriptors();
-  // The previous test's sign-in is still waiting: add the rest up to the cap.
-  const waiting = Array.from({ length: MAX_LINKS - 1 }, () => postJson(sockets.terminal, 'sign-in', {}, 120_000).catch(() => undefined));
-  await waitFor('every link to be taken', 10_000, () => descriptors() >= baseline + MAX_LINKS - 1);
+  // More terminals waiting for a sign-in than the cap admits (the previous test's one still waits).
+  const outcomes: string[] = [];
+  const waiting = Array.from({ length: MAX_LINKS + 10 }, () => postJson(sockets.terminal, 'sign-in', {}, 120_000)
+    .then(() => outcomes.push('answered'), (e: unknown) => outcomes.push(turnedAway(e) ? 'turned away' : String(e))));
+  await waitFor('the sign-ins over the cap to be turned away', 10_000, () => outcomes.length >= 10);
+  assert.ok(outcomes.length >= 10 && outcomes.every((o) => o === 'turned away'), outcomes.join(', '));
+  assert.ok(descriptors() <= baseline + MAX_LINKS + 8, `descriptors ${descriptors()} (baseline ${baseline})`);
   const started = Date.now();
   const refused = await postJson(sockets.terminal, 'status', {}).then(() => undefined, (e: unknown) => e);
-  assert.ok(refused instanceof IpcRemoteError, String(refused));
-  assert.deepEqual([refused.code, refused.status], ['busy', 503]);
+  assert.ok(turnedAway(refused), String(refused));
   assert.ok(Date.now() - started < 1000, `refused at once (${Date.now() - started} ms)`);
   const cli = await runCli(sockets.terminal, ['status']);
   assert.equal(cli.code, 1, cli.stderr);
-  assert.match(cli.stderr, /This window has 256 connections open, none of them idle long enough to close; try again in a moment\./);
-  assert.ok(descriptors() <= baseline + MAX_LINKS + 8, `descriptors ${descriptors()} (baseline ${baseline})`);
+  assert.match(cli.stderr, /This window has 256 connections open, none of them idle long enough to close; try again in a moment\.|The Token Relay window closed the connection before answering \((EPIPE|ECONNRESET); it may have too many connections open\)\. Try again in a moment\./);
   // The waiting sign-ins end with the window process (after()).
   void waiting;
 });
