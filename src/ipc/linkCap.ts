@@ -43,8 +43,3 @@ export function markBusy(socket: Socket, inProgress: boolean): void {
 export function isBusy(socket: Socket): boolean {
   return busy.has(socket);
 }
-
-/** Links open now (tests, diagnostics). */
-export function openLinks(): number {
-  return live.size;
-}
