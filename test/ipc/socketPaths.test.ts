@@ -169,6 +169,32 @@ describe('a planted fallback directory', () => {
     });
   }
 
+  test('a sibling\'s socket is trusted only in one of this window\'s socket directories, and only while that directory is private', async () => {
+    const root = mkdtempSync(join(base, 'S'));
+    const planted = join(root, 'planted');
+    mkdirSync(planted);
+    chownSync(planted, STRANGER, STRANGER);
+    const fallback = join(root, 'fb');
+    const peersDir = join(root, 'slot', 'peers');
+    for (const d of [peersDir, join(root, 'slot', '.tmp')]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    const log = captureLog();
+    const key = Buffer.from('the seal key');
+    const sibling = new UnixSiblingChannel(planted, log, [fallback]);
+    await sibling.listen(peersDir, () => key); // lands in the fallback
+    const asking = new UnixSiblingChannel(planted, log, [fallback]);
+    const stranger = new UnixSiblingChannel(join(root, 'elsewhere'), log, []);
+    try {
+      assert.deepEqual(await asking.askKey(peersDir, 'k'), key, 'trusted in a fallback directory of its own');
+      chmodSync(fallback, 0o755);
+      assert.equal(await asking.askKey(peersDir, 'k'), undefined, 'not while that directory is open to others');
+      chmodSync(fallback, 0o700);
+      assert.equal(await stranger.askKey(peersDir, 'k'), undefined, 'not in a directory that is none of its socket directories');
+      assert.ok(log.lines.some((l) => l.includes('Ignoring a sibling registration')));
+    } finally {
+      await sibling.close();
+    }
+  });
+
   test('a loose directory of our own is repaired in place (no fallback)', async () => {
     const dir = mkdtempSync(join(base, 'M'));
     chmodSync(dir, 0o777);
