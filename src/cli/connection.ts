@@ -1,60 +1,94 @@
-// Finds the window's terminal socket and calls a route on it, mapping every failure to an exit code
+// Finds a Token Relay window socket and calls a route on it, mapping every failure to an exit code
 // and a message that names the fix.
 //
-// Reload story: the socket path changes with every window start, and a terminal keeps the
-// environment it was started with (VS Code also re-applies its cached, persistent environment to
-// restored terminals). So when TOKENRELAY_SOCK names a socket nobody listens on any more, the CLI
-// falls back to another live terminal socket of this user in the same private directory; every
-// window serves the same shared session, so any live one gives the same answer.
-import { readdirSync, statSync, type Stats } from 'node:fs';
+// Which window: the one named by TOKENRELAY_SOCK (an integrated terminal) when it is set. Every
+// window serves the same shared session, so any live one gives the same answer; hence:
+// - Reload story: the socket path changes with every window start, and a terminal keeps the
+//   environment it was started with (VS Code also re-applies its cached, persistent environment to
+//   restored terminals). When TOKENRELAY_SOCK names a socket nobody listens on any more, the CLI
+//   uses another live terminal socket of this user.
+// - Plain terminals (tmux, ssh, cron; TOKENRELAY_SOCK unset): the CLI looks for a live terminal
+//   socket of this user in the directories a window may choose (socketPaths.ts).
+// A candidate counts only in a directory of this uid without group/other bits, as a socket of
+// this uid with mode 0600; directories in the order a window tries them, newest socket first.
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IpcRemoteError, IpcUnavailableError, postJson } from '../ipc/jsonClient.ts';
+import { socketDirCandidates } from '../ipc/socketPaths.ts';
 import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG } from './common.ts';
 import { redactor } from '../core/redact.ts';
 
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
+const OPEN_A_WINDOW = 'Open a VS Code window with Token Relay (or run this from its integrated terminal), then try again';
 const DEAD = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
+/**
+ * A window at its link cap answers 503 `busy` and closes at once, so a request still being written
+ * may see EPIPE/ECONNRESET instead; it was not served (a served request is always answered). Room
+ * is made within a moment: retry with back-off.
+ */
+const BUSY_RETRY_MS = [50, 100, 200, 400, 800];
+const REFUSED = new Set(['EPIPE', 'ECONNRESET']);
 
 export interface CallOptions {
   timeoutMs?: number;
 }
 
-/** The socket the last successful call went through (for `status`). */
-export let usedSocket: { path: string; fallback: boolean } | undefined;
+/**
+ * The socket the last successful call went through (for `status`): `fallback` when TOKENRELAY_SOCK
+ * named a dead socket, `found` when TOKENRELAY_SOCK was unset (not a VS Code terminal).
+ */
+export let usedSocket: { path: string; fallback: boolean; found: boolean } | undefined;
 
 export async function call<R extends keyof RouteTypes>(route: R, body: RouteTypes[R]['request'], options: CallOptions = {}): Promise<RouteTypes[R]['response']> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   redactor.remember(...tokensIn(body)); // a token this CLI was given is masked verbatim in its output
   const primary = process.env[ENV_SOCKET];
-  if (!primary) {
-    throw new CliError(EXIT.noSocket, `${ENV_SOCKET} is not set: this shell was not started by a VS Code window with Token Relay. ${OPEN_FROM_VSCODE}.`);
-  }
-  checkOwner(primary);
-  try {
-    const value = await postJson<RouteTypes[R]['response']>(primary, route, body, timeoutMs);
-    usedSocket = { path: primary, fallback: false };
-    return value;
-  } catch (err) {
-    if (!(err instanceof IpcUnavailableError) || !DEAD.has(err.reason)) throw translate(err, timeoutMs);
-  }
-  // The window that started this terminal is gone (closed or reloaded): use another live one.
-  for (const candidate of liveCandidates(dirname(primary), primary)) {
+  const dirs = socketDirCandidates(process.env);
+  if (primary) {
+    checkOwner(primary);
     try {
-      const value = await postJson<RouteTypes[R]['response']>(candidate, route, body, timeoutMs);
-      usedSocket = { path: candidate, fallback: true };
+      const value = await post<RouteTypes[R]['response']>(primary, route, body, timeoutMs);
+      usedSocket = { path: primary, fallback: false, found: false };
+      return value;
+    } catch (err) {
+      if (!(err instanceof IpcUnavailableError) || !DEAD.has(err.reason)) throw translate(err, timeoutMs);
+    }
+  }
+  // Not a VS Code terminal, or the window that started it is gone (closed or reloaded): use another live one.
+  for (const candidate of liveCandidates(primary ? [dirname(primary), ...dirs] : dirs, primary)) {
+    try {
+      const value = await post<RouteTypes[R]['response']>(candidate, route, body, timeoutMs);
+      usedSocket = { path: candidate, fallback: Boolean(primary), found: !primary };
       return value;
     } catch (err) {
       if (err instanceof IpcUnavailableError && DEAD.has(err.reason)) continue;
       throw translate(err, timeoutMs);
     }
   }
+  if (!primary) {
+    throw new CliError(EXIT.noSocket, `No Token Relay window of this user is running (${ENV_SOCKET} is not set: this is not a VS Code terminal, and no live window socket is in ${dirs.join(', ')}). ${OPEN_A_WINDOW}.`);
+  }
   throw new CliError(EXIT.noSocket, `The VS Code window that started this terminal is gone (nothing listens at ${primary}) and no other Token Relay window is running. ${OPEN_FROM_VSCODE}, or reload the window.`);
 }
 
+/** Tokens in a request body (a reported one); the answer may quote them. */
 function tokensIn(body: object): (string | undefined)[] {
   const { rejected, token } = body as { rejected?: unknown; token?: unknown };
   return [rejected, token].map((t) => (typeof t === 'string' ? t : undefined));
+}
+
+async function post<T>(socketPath: string, route: string, body: unknown, timeoutMs: number): Promise<T> {
+  for (const waitMs of BUSY_RETRY_MS) {
+    try {
+      return await postJson<T>(socketPath, route, body, timeoutMs);
+    } catch (err) {
+      const busy = err instanceof IpcRemoteError ? (err.code as string) === 'busy' : err instanceof IpcUnavailableError && REFUSED.has(err.reason);
+      if (!busy) throw err;
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+  return postJson<T>(socketPath, route, body, timeoutMs);
 }
 
 /** A socket another user owns could impersonate the window and collect tokens we send it. */
@@ -71,21 +105,24 @@ function checkOwner(path: string): void {
   }
 }
 
-/** Live-looking terminal sockets in a private directory of this user, newest first. */
-function liveCandidates(dir: string, exclude: string): string[] {
+/** Live-looking terminal sockets in this user's private directories: directory order, then newest first. */
+function liveCandidates(dirs: string[], exclude: string | undefined): string[] {
   if (process.platform === 'win32') return [];
+  return [...new Set(dirs)].flatMap((dir) => socketsIn(dir).filter((path) => path !== exclude));
+}
+
+function socketsIn(dir: string): string[] {
   const uid = process.getuid!();
   try {
-    const d = statSync(dir);
+    const d = lstatSync(dir);
     if (!d.isDirectory() || d.uid !== uid || (d.mode & 0o077) !== 0) return [];
     const pattern = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
     return readdirSync(dir)
       .filter((name) => pattern.test(name))
       .map((name) => join(dir, name))
-      .filter((path) => path !== exclude)
       .flatMap((path) => {
         try {
-          const s = statSync(path);
+          const s = lstatSync(path);
           return s.isSocket() && s.uid === uid && (s.mode & 0o077) === 0 ? [{ path, at: s.mtimeMs }] : [];
         } catch {
           return [];
@@ -112,6 +149,9 @@ export function translate(err: unknown, timeoutMs: number): CliError {
   if (err instanceof IpcUnavailableError) {
     if (err.reason === 'timed out') {
       return new CliError(EXIT.error, `The VS Code window did not answer within ${Math.round(timeoutMs / 1000)} s. Try again; if it keeps happening, see View > Output > Token Relay.`);
+    }
+    if (REFUSED.has(err.reason)) {
+      return new CliError(EXIT.error, `The Token Relay window closed the connection before answering (${err.reason}; it may have too many connections open). Try again in a moment.`);
     }
     if (err.reason === 'EACCES' || err.reason === 'EPERM') {
       return new CliError(EXIT.noSocket, `Permission denied on the Token Relay socket ${err.socketPath}. ${OPEN_FROM_VSCODE}.`);

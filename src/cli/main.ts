@@ -1,6 +1,7 @@
 // The `tokenrelay` CLI: talks to the VS Code window that started this terminal over the socket
-// named by TOKENRELAY_SOCK. Bundled by esbuild into dist/cli.js; it depends only on the terminal
-// protocol, the JSON client and node builtins, so it starts about as fast as node itself.
+// named by TOKENRELAY_SOCK (unset: the newest live window of this user). Bundled by esbuild into
+// dist/cli.js; it depends only on the terminal protocol, the JSON client and node builtins, so it
+// starts about as fast as node itself.
 import { EXIT } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG, printHelp, usageError, type Command } from './common.ts';
 import { version } from '../../package.json';
@@ -22,8 +23,9 @@ const commands: Record<string, { summary: string; load: Loader }> = {
 
 const help = `Usage: ${PROG} <command> [options]
 
-Access tokens from this VS Code window's Token Relay sign-in, for the integrated terminal. Every
-request goes through the window, so terminals and windows share one refresh.
+Access tokens from Token Relay's sign-in in VS Code, for its integrated terminals and any other
+terminal of this user (TOKENRELAY_SOCK unset: the newest live window answers). Every request goes
+through a window, so terminals and windows share one refresh.
 
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`).join('\n')}
@@ -35,8 +37,7 @@ Exit codes:
   1  error (including HTTP status >= 400 from fetch)
   2  usage error
   3  not signed in, or sign-in needed - sign in from the Accounts menu or run "${PROG} sign-in"
-  4  no Token Relay socket: not a VS Code terminal, or its window is gone - open the terminal
-     from VS Code
+  4  no Token Relay window of this user is running - open a VS Code window with Token Relay
   5  the identity provider is unreachable (the session is kept; try again later)
   6  a Token Relay directory cannot be written (read-only, full, permission denied) - the
      message names the directory and the fix`;

@@ -1,13 +1,18 @@
 // A small JSON-over-HTTP server on a unix socket (named pipe on Windows), as VS Code's git IPC does,
-// hardened: body cap, stall timeout, strict JSON, versioned routes; a bad client never hurts others.
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+// hardened: body cap, stall and idle timeouts, a cap on links, strict JSON, versioned routes; a bad
+// client never hurts others. The socket is bound only at its full path inside a private directory.
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../core/types.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { removeFile } from '../core/removeFile.ts';
 import { redactor } from '../core/redact.ts';
+import { checkPrivateDir } from '../core/slotDir.ts';
+import { MAX_LINKS, admitLink, isBusy, markBusy } from './linkCap.ts';
+import { MAX_SOCKET_PATH_BYTES } from './socketPaths.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
 
 export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
@@ -16,6 +21,8 @@ export interface JsonServerOptions {
   routes: Record<string, Handler>;
   log: Logger;
   requestTimeoutMs?: number;
+  /** A connection silent this long with no request in progress is closed (default 10 s). */
+  idleTimeoutMs?: number;
   maxBodyBytes?: number;
   /**
    * Observes handler latency (ms) for benchmarks: from the complete request body to the reply
@@ -44,6 +51,19 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
   server.requestTimeout = requestTimeout;
   server.headersTimeout = requestTimeout ? Math.min(requestTimeout, 5000) : 5000;
   server.maxHeadersCount = 50;
+  // Silence with no request in progress (connected, nothing sent; or done): close. A request
+  // waiting on its handler (a refresh, a sign-in in the browser) is silent too, and is kept.
+  server.setTimeout(options.idleTimeoutMs ?? 10_000, (socket: Socket) => { if (!isBusy(socket)) socket.destroy(); });
+  server.on('connection', (socket: Socket) => {
+    if (!admitLink(socket)) {
+      // Closed as soon as the answer is handed to the kernel: a refused link must not hold a descriptor.
+      endRaw(socket, 503, errorBody('busy', `This window has ${MAX_LINKS} connections open, none of them idle long enough to close; try again in a moment.`), 0);
+    }
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    markBusy(req.socket, true);
+    res.once('close', () => markBusy(req.socket, false));
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Unparsable HTTP or a client that stalled: answer with a clear error when the socket still takes one.
     const pending = (socket as { _httpMessage?: ServerResponse })._httpMessage;
@@ -93,12 +113,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     return match[2];
   }
 
-  if (process.platform !== 'win32') await removeFile(socketPath);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => { server.off('error', reject); resolve(); });
-  });
-  if (process.platform !== 'win32') await fs.chmod(socketPath, 0o600);
+  await bindPrivate(server, socketPath);
   server.unref();
 
   return {
@@ -109,6 +124,44 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
       if (process.platform !== 'win32') await removeFile(socketPath);
     },
   };
+}
+
+/**
+ * Binds at exactly `socketPath` inside a private directory, as a 0600 socket: the length is checked
+ * first (libuv would truncate a longer path and bind elsewhere), the directory is checked, and on
+ * any failure after the bind the listener is closed and the file removed. Not under umask 077: the
+ * umask is process-wide, and other extensions' files created on libuv's thread pool meanwhile would
+ * get it too; the 0700 directory covers the moment between bind and chmod.
+ */
+async function bindPrivate(server: Server, socketPath: string): Promise<void> {
+  if (process.platform === 'win32') return listen(server, socketPath);
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new TokenRelayError('lock-dir', `The socket path ${socketPath} is ${bytes} bytes, more than the ${MAX_SOCKET_PATH_BYTES} this system allows.`,
+      'Set XDG_RUNTIME_DIR to a short directory only you can enter (mode 0700), then reload the window.');
+  }
+  checkPrivateDir(dirname(socketPath), 'socket directory');
+  await removeFile(socketPath);
+  await listen(server, socketPath);
+  try {
+    await fs.chmod(socketPath, 0o600);
+    const stat = await fs.lstat(socketPath);
+    if (!stat.isSocket() || stat.uid !== process.getuid!() || (stat.mode & 0o077) !== 0) throw new Error('not a private socket after binding');
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await removeFile(socketPath).catch(() => undefined);
+    throw new TokenRelayError('lock-dir', `Token Relay could not make its socket ${socketPath} private (${describeError(err)}).`,
+      'Check the socket directory\'s owner and file system, then reload the window.');
+  }
+}
+
+function listen(server: Server, path: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) => reject(new TokenRelayError('lock-dir', `Token Relay could not listen on ${path} (${err.code ?? err.message}).`,
+      'Check that the socket directory is writable, then reload the window.'));
+    server.once('error', failed);
+    server.listen(path, () => { server.off('error', failed); resolve(); });
+  });
 }
 
 function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<string, unknown>> {
@@ -143,10 +196,11 @@ function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<str
 }
 
 /** An error answer written straight to a socket that no ServerResponse owns (a parse error, a refused upgrade). */
-function endRaw(socket: Duplex, status: number, body: ErrorBody): void {
+function endRaw(socket: Duplex, status: number, body: ErrorBody, closeAfterMs = 1000): void {
   const text = JSON.stringify(body);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
-  setTimeout(() => socket.destroy(), 1000).unref();
+  if (closeAfterMs === 0) socket.once('finish', () => socket.destroy());
+  else setTimeout(() => socket.destroy(), closeAfterMs).unref();
 }
 
 /** Error messages may quote a server: they leave the window only through the redactor. */

@@ -1,7 +1,8 @@
 // The core's SiblingChannel over unix sockets: a window answers `POST /v<n>/key` on a peer socket
 // in this user's private socket directory, and registers that socket in the slot's `peers/`
-// folder. A registration is only a hint: a peer socket is connected to only when it lies inside
-// the private socket directory and is a socket owned by this user with no group or other bits.
+// folder. A registration is only a hint: a peer socket is connected to only when it lies directly
+// inside one of this user's socket directories (the preferred one or a fallback, see socketDir.ts)
+// that is private now, and is a socket owned by this user with no group or other bits.
 import { request } from 'node:http';
 import { lstatSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,7 +12,7 @@ import type { Logger } from '../core/types.ts';
 import { replaceDurable } from '../core/durableFile.ts';
 import { processAlive } from '../core/processIdentity.ts';
 import { listenJson, type JsonServer } from './jsonServer.ts';
-import { ensureSocketDir, newSocketPath } from './socketDir.ts';
+import { chooseSocketDir, fallbackSocketDirs, newSocketPath } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 
 const ASK_TIMEOUT_MS = 1000;
@@ -26,11 +27,15 @@ export class UnixSiblingChannel implements SiblingChannel {
   private registration: string | undefined;
   private readonly id = randomBytes(6).toString('hex');
 
-  constructor(private readonly socketDir: string, private readonly log: Logger) {}
+  private readonly socketDirs: string[];
+
+  constructor(socketDir: string, private readonly log: Logger, fallbacks: string[] = fallbackSocketDirs()) {
+    this.socketDirs = [...new Set([socketDir, ...fallbacks].map((d) => resolve(d)))];
+  }
 
   async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined): Promise<void> {
-    await ensureSocketDir(this.socketDir);
-    this.server = await listenJson(newSocketPath(this.socketDir, 'peer'), {
+    const { dir } = chooseSocketDir(this.socketDirs[0], this.socketDirs.slice(1));
+    this.server = await listenJson(newSocketPath(dir, 'peer'), {
       log: this.log,
       routes: {
         key: async (body) => {
@@ -75,15 +80,18 @@ export class UnixSiblingChannel implements SiblingChannel {
         continue;
       }
       if (this.trusted(entry.socket)) found.push(entry);
-      else this.log.warn(`Ignoring a sibling registration naming ${entry.socket}: not a private socket of this user in ${this.socketDir}`);
+      else this.log.warn(`Ignoring a sibling registration naming ${entry.socket}: not a private socket of this user in ${this.socketDirs.join(' or ')}`);
     }
     return found;
   }
 
   private trusted(socket: string): boolean {
     if (process.platform === 'win32') return socket.startsWith('\\\\.\\pipe\\tokenrelay-');
-    if (dirname(resolve(socket)) !== resolve(this.socketDir)) return false;
+    const dir = dirname(resolve(socket));
+    if (!this.socketDirs.includes(dir)) return false;
     try {
+      const d = lstatSync(dir);
+      if (!d.isDirectory() || d.uid !== process.getuid!() || (d.mode & 0o077) !== 0) return false;
       const stat = lstatSync(socket);
       return stat.isSocket() && stat.uid === process.getuid!() && (stat.mode & 0o077) === 0;
     } catch {

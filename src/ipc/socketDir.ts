@@ -1,34 +1,46 @@
-// Where sockets live: a per-user directory only its owner can enter (0700), ssh-agent style.
-import { promises as fs, constants } from 'node:fs';
+// Where sockets live: a per-user directory only its owner can enter (0700), ssh-agent style. The
+// directory is created and checked by the core's ensurePrivateDir (the slot directory's rules:
+// no symlinks, no other owner, loose modes of our own repaired). When the preferred one is too long
+// for a socket path or not ours, the next candidate is used, and the choice is explained.
+import { promises as fs } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TokenRelayError } from '../core/errors.ts';
+import { TokenRelayError, describeError } from '../core/errors.ts';
 import { removeFile } from '../core/removeFile.ts';
+import { ensurePrivateDir } from '../core/slotDir.ts';
+import { MAX_SOCKET_PATH_BYTES, SOCKET_NAME_BYTES, fallbackSocketDirs, socketDirFits } from './socketPaths.ts';
 
-export function defaultSocketDir(env: NodeJS.ProcessEnv = process.env): string {
-  const runtime = env.XDG_RUNTIME_DIR;
-  return runtime ? join(runtime, 'tokenrelay') : join(tmpdir(), `tokenrelay-${userInfo().uid}`);
+export { defaultSocketDir, fallbackSocketDirs } from './socketPaths.ts';
+
+export interface SocketDirChoice {
+  dir: string;
+  /** Why the preferred directory was not used (for the log and `tokenrelay status`); absent when it was. */
+  notice?: string;
 }
 
-/** Creates (or repairs) the directory with mode 0700 and refuses one owned by another user. */
-export async function ensureSocketDir(dir: string): Promise<string> {
-  if (process.platform === 'win32') return dir;
-  try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const stat = await fs.lstat(dir);
-    if (!stat.isDirectory() || stat.uid !== process.getuid!()) {
-      throw new TokenRelayError('lock-dir', `The socket directory ${dir} is not a directory owned by you.`,
-        'Remove it, or set XDG_RUNTIME_DIR to a private directory, then reload the window.');
+/**
+ * The first usable directory of `preferred`, then `fallbacks`: short enough for a socket path and,
+ * once created, private to this user. Throws a lock-dir error listing every refusal when none is.
+ */
+export function chooseSocketDir(preferred: string, fallbacks: string[] = fallbackSocketDirs()): SocketDirChoice {
+  if (process.platform === 'win32') return { dir: preferred };
+  const refused: string[] = [];
+  for (const dir of [...new Set([preferred, ...fallbacks])]) {
+    if (!socketDirFits(dir)) {
+      refused.push(`${dir} is too long for a socket path (${Buffer.byteLength(dir)} bytes; at most ${MAX_SOCKET_PATH_BYTES - SOCKET_NAME_BYTES - 1} fit)`);
+      continue;
     }
-    if ((stat.mode & 0o777) !== 0o700) await fs.chmod(dir, 0o700);
-  } catch (err) {
-    if (err instanceof TokenRelayError) throw err;
-    throw new TokenRelayError('lock-dir', `Token Relay cannot create its socket directory ${dir} (${(err as NodeJS.ErrnoException).code}).`,
-      'Make the parent directory writable, or set XDG_RUNTIME_DIR, then reload the window.');
+    try {
+      ensurePrivateDir(dir, 'socket directory');
+    } catch (err) {
+      refused.push(describeError(err));
+      continue;
+    }
+    return refused.length ? { dir, notice: `Token Relay's sockets are in ${dir}, because ${refused.join('; and ')}` } : { dir };
   }
-  return dir;
+  throw new TokenRelayError('lock-dir', `Token Relay found no private directory for its sockets: ${refused.join('; ')}.`,
+    'Set XDG_RUNTIME_DIR to a short directory only you can enter (mode 0700), then reload the window.');
 }
 
 /** An unguessable socket (or, on Windows, named pipe) path. */
@@ -57,9 +69,4 @@ export function isListening(path: string): Promise<boolean> {
     socket.once('connect', () => { socket.destroy(); resolve(true); });
     socket.once('error', () => resolve(false));
   });
-}
-
-export async function isPrivateSocket(path: string): Promise<boolean> {
-  const stat = await fs.stat(path);
-  return (stat.mode & 0o077) === 0 && (stat.mode & constants.S_IFMT) === constants.S_IFSOCK;
 }

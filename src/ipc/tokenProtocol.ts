@@ -104,6 +104,8 @@ export interface StatusResponse {
   gitUsername: string;
   /** The window's extension host process (tells windows apart). */
   windowPid: number;
+  /** Why this window's sockets are not in the preferred directory (too long, or not ours). */
+  socketNotice?: string;
 }
 
 // ---- sign-in -------------------------------------------------------------------------------
@@ -192,13 +194,14 @@ export interface RouteTypes {
 /**
  * Error codes a client can receive: the core's TokenRelayError codes (HTTP 409) plus the transport's
  * own (`unknown-route` 404, `unsupported-version` 400, `malformed-json` 400, `too-large` 413,
- * `method` 405, `timeout` 408, `bad-request` 400, `internal` 500).
+ * `method` 405, `timeout` 408, `bad-request` 400, `internal` 500, `busy` 503).
  */
 export type RemoteErrorCode =
   | 'not-signed-in' | 'needs-sign-in' | 'offline' | 'idp-rejected' | 'config' | 'corrupt-secret'
   | 'lock-dir' | 'stale-view' | 'timeout' | 'cancelled' | 'protocol'
   | 'corrupt-record' | 'key-missing' | 'degraded' | 'refresh-stuck' | 'fresh-token-rejected'
-  | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal';
+  | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal'
+  | 'busy';
 
 /** The CLI's stable exit codes (documented in README). */
 export const EXIT = {

@@ -9,7 +9,7 @@ import { TokenRelayError, describeError } from '../core/errors.ts';
 import { redactingLogger, redactor } from '../core/redact.ts';
 import { gitRefusal } from '../app/gitAccess.ts';
 import { listenJson } from './jsonServer.ts';
-import { ensureSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
+import { chooseSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
   DEFAULT_DOCKER_USERNAME, DEFAULT_GIT_USERNAME, LIMITS, ROUTES, TERMINAL_SOCKET_KIND, registryOf,
@@ -17,7 +17,10 @@ import {
 } from './tokenProtocol.ts';
 
 export interface TerminalServerOptions {
+  /** The preferred socket directory (defaultSocketDir()). */
   socketDir: string;
+  /** Used in order when socketDir is too long or not private (default: fallbackSocketDirs()). */
+  fallbackSocketDirs?: string[];
   service: TokenService;
   log: Logger;
   /** The username git gets from `tokenrelay git-credential get` (setting; default `oauth2`). */
@@ -30,6 +33,8 @@ export interface TerminalServerOptions {
   onHandled?: (route: string, ms: number) => void;
   /** How long a client may take to send its request (default 5 s). */
   requestTimeoutMs?: number;
+  /** How long a connection may stay silent with no request in progress (default 10 s). */
+  idleTimeoutMs?: number;
 }
 
 export interface TerminalServer {
@@ -40,7 +45,8 @@ export interface TerminalServer {
 export async function serveTerminals(options: TerminalServerOptions): Promise<TerminalServer> {
   const log = redactingLogger(options.log);
   const { service } = options;
-  const dir = await ensureSocketDir(options.socketDir);
+  const { dir, notice: socketNotice } = chooseSocketDir(options.socketDir, options.fallbackSocketDirs);
+  if (socketNotice) log.warn(socketNotice);
   const removed = await removeStaleSockets(dir).catch((err) => {
     log.warn(`Could not clean up stale sockets in ${dir}: ${describeError(err)}`);
     return 0;
@@ -56,6 +62,7 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
   const server = await listenJson(newSocketPath(dir, TERMINAL_SOCKET_KIND), {
     log,
     requestTimeoutMs: options.requestTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
     onHandled: options.onHandled,
     routes: {
       [ROUTES.token]: async (body): Promise<TokenResponse> => {
@@ -100,6 +107,7 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
           errorCode: s.errorCode,
           gitUsername: gitUsername(),
           windowPid: process.pid,
+          socketNotice,
         };
       },
 

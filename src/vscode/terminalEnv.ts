@@ -24,6 +24,7 @@ import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
   const binDir = join(context.extensionPath, 'bin');
   for (const launcher of ['tokenrelay', 'docker-credential-tokenrelay']) await ensureExecutable(join(binDir, launcher), log);
+  // The preferred directory; serveTerminals moves to a fallback when it is too long or not ours (and logs why).
   const server = await serveTerminals({
     socketDir: defaultSocketDir(),
     service,

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
-import { cliBundle, runCli, startWindow, type TestWindow } from './support.ts';
+import { TEST_USER, cliBundle, runCli, runCliAs, startWindow, type TestWindow } from './support.ts';
 
 let world: World;
 let win: TestWindow;
@@ -292,13 +292,15 @@ describe('usage, help and exit codes', () => {
     assert.match(flag.stderr, /Unknown option '--bogus'.*tokenrelay token --help/);
   });
 
-  test('no socket: exit 4 telling to open the terminal from VS Code', async () => {
-    const unset = await runCli(undefined, ['token']);
+  test('no window: exit 4 telling to open a VS Code window (no TOKENRELAY_SOCK) or the terminal from VS Code (a dead one)', async () => {
+    // As a user with no windows anywhere: this user's (root's) directories may hold other sessions' windows.
+    const vars = { HOME: '/nonexistent/home', XDG_RUNTIME_DIR: '/nonexistent/run' };
+    const unset = await runCliAs(TEST_USER, ['token'], vars);
     assert.equal(unset.code, 4);
-    assert.match(unset.stderr, /TOKENRELAY_SOCK is not set.*Open this terminal from VS Code/);
-    const dead = await runCli('/nonexistent/tokenrelay/term-00.sock', ['token']);
+    assert.match(unset.stderr, /TOKENRELAY_SOCK is not set.*Open a VS Code window with Token Relay/);
+    const dead = await runCliAs(TEST_USER, ['token'], { ...vars, TOKENRELAY_SOCK: '/nonexistent/tokenrelay/term-00.sock' });
     assert.equal(dead.code, 4);
-    assert.match(dead.stderr, /Open this terminal from VS Code/);
+    assert.match(dead.stderr, /window that started this terminal is gone.*Open this terminal from VS Code/);
   });
 
   test('identity provider unreachable: exit 5', async () => {

@@ -11,7 +11,7 @@ import type * as vscode from 'vscode';
 import '../vscode/setup.ts';
 import { fake } from '../vscode/fake/vscode.ts';
 import { World } from '../harness/fixture.ts';
-import { captureLog, cliBundle, dockerHelperBundle, spawnText, startWindow, type TestWindow } from './support.ts';
+import { captureLog, cliBundle, dockerHelperBundle, runChild, startWindow, type TestWindow } from './support.ts';
 
 const REGISTRIES = ['index.docker.io', 'registry.test:5000'];
 const NOT_FOUND = 'credentials not found in native keychain\n';
@@ -34,7 +34,7 @@ after(async () => {
 
 const current = () => win.broker.getToken();
 const helperEnv = () => ({ ...process.env, TOKENRELAY_SOCK: win.server.socketPath });
-const run = (args: string[], input = '') => spawnText(helper, args, { env: helperEnv(), input });
+const run = (args: string[], input = '') => runChild(helper, args, { env: helperEnv(), input });
 
 describe('the helper protocol', () => {
   test('get: {"ServerURL","Username","Secret"} with the configured username and the current access token', async () => {
@@ -164,7 +164,7 @@ describe('the real docker client', () => {
       PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`, HOME: join(world.dir, 'home'),
       DOCKER_CONFIG: config, DOCKER_HOST: `unix://${socket}`, TOKENRELAY_SOCK: win.server.socketPath,
     };
-    return spawnText('docker', args, { env });
+    return runChild('docker', args, { env });
   }
 
   test('docker pull sends the current access token as the registry password', async () => {
@@ -217,7 +217,7 @@ describe('from an integrated terminal: the extension\'s settings reach the helpe
     try {
       // A terminal: the extension's PATH entry and socket; the helper found by name.
       const env = { ...process.env, PATH: `${entries.get('PATH')}${process.env.PATH}`, TOKENRELAY_SOCK: entries.get('TOKENRELAY_SOCK') };
-      const sh = (script: string, input = '') => spawnText('/bin/sh', ['-c', script], { env, input });
+      const sh = (script: string, input = '') => runChild('/bin/sh', ['-c', script], { env, input });
       assert.equal((await sh('docker-credential-tokenrelay list')).stdout, '{"registry.test:5000":"robot"}\n');
       const get = await sh('docker-credential-tokenrelay get', 'registry.test:5000');
       assert.equal(JSON.parse(get.stdout).Username, 'robot');

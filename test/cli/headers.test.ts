@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { delimiter } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
-import { cliBundle, runCli, spawnText, startWindow, type TestWindow } from './support.ts';
+import { cliBundle, runCli, runChild, startWindow, type TestWindow } from './support.ts';
 
 let world: World;
 let win: TestWindow;
@@ -49,11 +49,11 @@ describe('token --format', () => {
     assert.equal(printed.stdout, `Authorization: Bearer ${token}\n`);
 
     const env = { ...process.env, PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`, TOKENRELAY_SOCK: win.server.socketPath };
-    const curl = await spawnText('/bin/sh', ['-c', `tokenrelay token --format header | curl -sS --fail -H @- ${apiUrl}`], { env });
+    const curl = await runChild('/bin/sh', ['-c', `tokenrelay token --format header | curl -sS --fail -H @- ${apiUrl}`], { env });
     assert.equal(curl.code, 0, curl.stderr);
     assert.equal(curl.stdout, 'hello alice\n');
     assert.equal(accepted.at(-1), token);
-    const without = await spawnText('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', apiUrl], { env });
+    const without = await runChild('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', apiUrl], { env });
     assert.equal(without.stdout, '401', 'the API does check the header');
   });
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
-import { cliBundle, runCli, spawnText, startWindow, waitFor, type TestWindow } from './support.ts';
+import { cliBundle, runCli, runChild, startWindow, waitFor, type TestWindow } from './support.ts';
 import { until } from '../support/wait.ts';
 
 const TTL_SECONDS = 3;
@@ -98,7 +98,7 @@ async function kubectl(execApiVersion: string, args: string[]) {
     PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`,
     HOME: home, KUBECONFIG: config, TOKENRELAY_SOCK: win.server.socketPath,
   };
-  return spawnText('kubectl', args, { env });
+  return runChild('kubectl', args, { env });
 }
 
 const current = () => win.broker.getToken();
@@ -163,7 +163,7 @@ describe('kubectl-credential', () => {
     assert.equal(seen.at(-1)!.active, false);
     world.idp.resetCounters();
     const env = { ...process.env, PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`, TOKENRELAY_SOCK: win.server.socketPath };
-    const report = await spawnText('/bin/sh', ['-c', 'tokenrelay token | tokenrelay token --rejected - >/dev/null'], { env });
+    const report = await runChild('/bin/sh', ['-c', 'tokenrelay token | tokenrelay token --rejected - >/dev/null'], { env });
     assert.equal(report.code, 0, report.stderr);
     assert.equal(world.idp.counters().refreshGrants, 1);
     const healed = await kubectl(NEWEST, ['get', '--raw', '/api']);

@@ -100,11 +100,11 @@ export async function runCli(socket: string | undefined, args: string[], opts: C
   if (!socket && !(opts.env && 'TOKENRELAY_SOCK' in opts.env)) delete env.TOKENRELAY_SOCK;
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const [cmd, argv] = opts.viaLauncher ? [b.launcher, args] : [process.execPath, [b.cliJs, ...args]];
-  return spawnText(cmd, argv, { ...opts, env });
+  return runChild(cmd, argv, { ...opts, env });
 }
 
-/** Runs any program as a child process, asynchronously (the window's server in this process keeps answering). */
-export function spawnText(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+/** Runs any command asynchronously (a window's server may live in this process and must keep answering). */
+export function runChild(cmd: string, argv: string[], opts: Omit<CliRun, 'viaLauncher'> = {}): Promise<CliResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -121,6 +121,30 @@ export function spawnText(cmd: string, argv: string[], opts: { env?: NodeJS.Proc
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** The system user the suite may run as "another user" (exists on the test machine: uid 999). */
+export const TEST_USER = { uid: 999, gid: 995 };
+
+let readableCli: string | undefined;
+
+/**
+ * Runs the bundled CLI as `user` with a clean environment (`env -i` plus `vars`), from a copy of
+ * the bundle that user can read. Its own socket directories (/tmp/tokenrelay-999, …) are empty,
+ * which no test run as root can promise for its own.
+ */
+export async function runCliAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>): Promise<CliResult> {
+  if (!readableCli) {
+    const dir = mkdtempSync('/tmp/trc-');
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    readableCli = join(dir, 'cli.js');
+    copyFileSync((await cliBundle()).cliJs, readableCli);
+    chmodSync(readableCli, 0o644);
+  }
+  const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
+  return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableCli, ...args],
+    { cwd: '/', timeoutMs: 30_000 });
 }
 
 // ---- a window: real broker as TokenService + terminal socket ------------------------------------

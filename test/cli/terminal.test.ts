@@ -5,12 +5,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import Module from 'node:module';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import { World } from '../harness/fixture.ts';
 import { serveTerminals } from '../../src/ipc/tokenServer.ts';
-import { captureLog, cliBundle, runCli, startWindow, type CliBundle, type TestWindow } from './support.ts';
+import { TEST_USER, captureLog, cliBundle, runCli, runCliAs, startWindow, type CliBundle, type TestWindow } from './support.ts';
 
 // ---- a stand-in for the `vscode` module: only what terminalEnv.ts touches -------------------------
 const settings: Record<string, unknown> = {};
@@ -206,7 +206,8 @@ describe('after a window reload', () => {
     } finally {
       await afterReload.close();
     }
-    const gone = await runCli(terminalEnv, ['token']);
+    // With no window left (as a user with none anywhere: root's directories may hold other sessions' windows).
+    const gone = await runCliAs(TEST_USER, ['token'], { HOME: '/nonexistent', XDG_RUNTIME_DIR: '/nonexistent', TOKENRELAY_SOCK: join('/nonexistent', basename(terminalEnv)) });
     assert.equal(gone.code, 4);
     assert.match(gone.stderr, /window that started this terminal is gone.*Open this terminal from VS Code/);
   });

@@ -14,7 +14,7 @@ Options:
   -h, --help   show this help
 
 Exit codes: 0 signed in (also while refreshing or offline with a usable session), 3 signed out
-or sign-in needed, 1 error, 2 usage, 4 not in a VS Code terminal.`;
+or sign-in needed, 1 error, 2 usage, 4 no Token Relay window is running.`;
 
 export const statusCommand: Command = {
   name: 'status',
@@ -28,7 +28,7 @@ export const statusCommand: Command = {
     const status: StatusResponse = { ...answer, error: redactor.redact(answer.error) };
     const code = status.state === 'signed-out' || status.state === 'needs-sign-in' ? EXIT.notSignedIn : EXIT.ok;
     if (values.json) {
-      await out(`${JSON.stringify({ ...status, socket: usedSocket?.path, socketFallback: usedSocket?.fallback })}\n`);
+      await out(`${JSON.stringify({ ...status, socket: usedSocket?.path, socketFallback: usedSocket?.fallback, vscodeTerminal: !usedSocket?.found })}\n`);
     } else {
       await out(render(status));
     }
@@ -48,6 +48,8 @@ function render(s: StatusResponse): string {
   if (s.error) rows.push(['problem', s.error]);
   rows.push(['git username', s.gitUsername]);
   rows.push(['window', `pid ${s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
+  if (usedSocket?.found) rows.push(['terminal', `not a VS Code terminal (TOKENRELAY_SOCK is not set); answered by the window socket ${usedSocket.path}`]);
+  if (s.socketNotice) rows.push(['sockets', s.socketNotice]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join('');
 }
