@@ -123,7 +123,7 @@ export function runChild(cmd: string, argv: string[], opts: Omit<CliRun, 'viaLau
   });
 }
 
-/** The system user the suite may run as "another user" (exists on the test machine: uid 999). */
+/** The uid the suite runs as "another user" (setpriv needs no passwd entry for it, so any fresh machine has it). */
 export const TEST_USER = { uid: 999, gid: 995 };
 
 let readableCli: string | undefined;
