@@ -39,6 +39,8 @@ export interface TerminalServerOptions {
 
 export interface TerminalServer {
   readonly socketPath: string;
+  /** Why the sockets are not in the preferred directory (too long a path, a directory not ours); none when they are. */
+  readonly socketNotice?: string;
   close(): Promise<void>;
 }
 
@@ -156,7 +158,7 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
     },
   });
   log.info(`Terminal socket listening at ${server.socketPath}`);
-  return server;
+  return { socketPath: server.socketPath, socketNotice, close: () => server.close() };
 }
 
 // ---- request validation: wrong shapes get a `protocol` error naming the field ------------------

@@ -15,10 +15,10 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
-import { parseDockerSettings } from '../app/settings.ts';
+import { parseDockerSettings, readGitHosts } from '../app/settings.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
-import { readGitHosts } from '../app/settings.ts';
+import { notify } from './notify.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
@@ -36,6 +36,8 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     },
     gitHosts: () => readGitHosts((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
   });
+  // A hijacked or too long socket directory is worked around, but the user should know why.
+  if (server.socketNotice) void notify('warning', `Token Relay: ${server.socketNotice}`);
   const env = context.environmentVariableCollection;
   env.persistent = true;
   // VS Code shows the extension's name in front of this ("Token Relay: …"), so it does not repeat it.

@@ -9,12 +9,17 @@ import { basename, delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import { World } from '../harness/fixture.ts';
+import { waitFor } from '../support/wait.ts';
 import { serveTerminals } from '../../src/ipc/tokenServer.ts';
 import { TEST_USER, captureLog, cliBundle, runCli, runCliAs, startWindow, type CliBundle, type TestWindow } from './support.ts';
 
 // ---- a stand-in for the `vscode` module: only what terminalEnv.ts touches -------------------------
 const settings: Record<string, unknown> = {};
-const fakeVscode = { workspace: { getConfiguration: (section: string) => ({ get: (key: string) => settings[`${section}.${key}`] }) } };
+const warnings: string[] = [];
+const fakeVscode = {
+  workspace: { getConfiguration: (section: string) => ({ get: (key: string) => settings[`${section}.${key}`] }) },
+  window: { showWarningMessage: async (message: string) => { warnings.push(message); return undefined; } },
+};
 const resolve = (Module as unknown as { _resolveFilename: (...a: unknown[]) => string })._resolveFilename;
 (Module as unknown as { _resolveFilename: (...a: unknown[]) => string })._resolveFilename = function (this: unknown, request: unknown, ...rest: unknown[]) {
   return request === 'vscode' ? 'vscode' : resolve.call(this, request, ...rest);
@@ -123,12 +128,34 @@ describe('startTerminalBridge (the extension side)', () => {
     } finally {
       delete settings['tokenrelay.git.hosts'];
       bridge.dispose();
-      await new Promise((r) => setTimeout(r, 100));
       process.env.XDG_RUNTIME_DIR = savedXdg;
       if (savedXdg === undefined) delete process.env.XDG_RUNTIME_DIR;
       delete settings['tokenrelay.git.username'];
     }
-    assert.ok(!existsSync(collection.get('TOKENRELAY_SOCK')!.value), 'socket removed on dispose');
+    await waitFor('the socket removed on dispose', 5_000, () => !existsSync(collection.get('TOKENRELAY_SOCK')!.value));
+    assert.deepEqual(warnings, [], 'sockets in the preferred directory: nothing to tell');
+  });
+
+  test('a socket directory another user planted: the bridge uses a fallback and tells the user why', async () => {
+    const runtime = join(world.dir, 'runtime-planted');
+    mkdirSync(join(runtime, 'tokenrelay'), { recursive: true, mode: 0o700 });
+    chownSync(join(runtime, 'tokenrelay'), TEST_USER.uid, TEST_USER.gid);
+    const savedXdg = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = runtime;
+    warnings.length = 0;
+    const collection = new FakeCollection();
+    const context = { extensionPath: cli.extensionDir, environmentVariableCollection: collection } as unknown as vscode.ExtensionContext;
+    const bridge = await startTerminalBridge(context, win.service, captureLog());
+    try {
+      const sock = collection.get('TOKENRELAY_SOCK')!.value;
+      assert.ok(!sock.startsWith(runtime), `not in the planted directory: ${sock}`);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], new RegExp(`^Token Relay: Token Relay.s sockets are in .*, because .*${runtime}/tokenrelay belongs to another user`));
+    } finally {
+      bridge.dispose();
+      process.env.XDG_RUNTIME_DIR = savedXdg;
+      if (savedXdg === undefined) delete process.env.XDG_RUNTIME_DIR;
+    }
   });
 });
 
