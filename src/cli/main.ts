@@ -1,5 +1,5 @@
 // The `tokenrelay` CLI: talks to the VS Code window that started this terminal over the socket
-// named by TOKENRELAY_SOCK (unset: the newest live window of this user). Bundled by esbuild into
+// named by TOKENRELAY_SOCK (unset: a live window of this user). Bundled by esbuild into
 // dist/cli.js; it depends only on the terminal protocol, the JSON client and node builtins, so it
 // starts about as fast as node itself.
 import { EXIT } from '../ipc/tokenProtocol.ts';
@@ -24,7 +24,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
 const help = `Usage: ${PROG} <command> [options]
 
 Access tokens from Token Relay's sign-in in VS Code, for its integrated terminals and any other
-terminal of this user (TOKENRELAY_SOCK unset: the newest live window answers). Every request goes
+terminal of this user (TOKENRELAY_SOCK unset: a live window of this user answers). Every request goes
 through a window, so terminals and windows share one refresh.
 
 Commands:

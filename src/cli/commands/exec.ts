@@ -17,8 +17,8 @@ Options:
   -h, --help            show this help
 
 Exit code: CMD's own exit status once it ran (128+N when killed by signal N); 126/127 when CMD
-cannot be executed / is not found; otherwise 1 error, 2 usage, 3 not signed in, 4 not in a VS Code
-terminal, 5 identity provider unreachable.`;
+cannot be executed / is not found; otherwise 1 error, 2 usage, 3 not signed in, 4 no Token Relay
+window of this user, 5 identity provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const execCommand: Command = {
   name: 'exec',

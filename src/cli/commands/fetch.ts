@@ -32,8 +32,8 @@ Options:
   -h, --help             show this help
 
 Exit codes: 0 HTTP status below 400, 1 HTTP status 400 or more (body still written) or the
-request failed, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity provider
-unreachable, 6 a Token Relay directory cannot be written.`;
+request failed, 2 usage, 3 not signed in, 4 no Token Relay window of this user, 5 identity
+provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const fetchCommand: Command = {
   name: 'fetch',

@@ -13,8 +13,8 @@ Options:
   --timeout SECONDS   give up waiting after this long (default 600)
   -h, --help          show this help
 
-Exit codes: 0 signed in, 1 sign-in cancelled or failed, 2 usage, 4 not in a VS Code terminal,
-5 identity provider unreachable.`;
+Exit codes: 0 signed in, 1 sign-in cancelled or failed, 2 usage, 4 no Token Relay window of
+this user, 5 identity provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const signInCommand: Command = {
   name: 'sign-in',

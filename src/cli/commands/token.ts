@@ -32,8 +32,8 @@ Options:
                         headers-helper commands of MCP clients)
   -h, --help            show this help
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 not in a VS Code terminal, 5 identity
-provider unreachable, 6 a Token Relay directory cannot be written.`;
+Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 no Token Relay window of this
+user, 5 identity provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const tokenCommand: Command = {
   name: 'token',
