@@ -4,7 +4,7 @@
 import { TokenRelayError } from '../core/errors.ts';
 import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
 import { identityOf, type ConfigIdentity } from './slots.ts';
-import { DEFAULT_DOCKER_USERNAME, registryOf } from '../ipc/tokenProtocol.ts';
+import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];

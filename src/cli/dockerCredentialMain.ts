@@ -5,7 +5,8 @@
 // on standard output with a non-zero exit; "credentials not found in native keychain" (exit 1) tells
 // docker to go on without credentials. Never echoes its input: a mistaken `store` payload carries a
 // secret.
-import { EXIT, registryOf } from '../ipc/tokenProtocol.ts';
+import { EXIT } from '../ipc/tokenProtocol.ts';
+import { registryOf } from '../app/dockerAccess.ts';
 import { CliError, out, printHelp, readStdin } from './common.ts';
 import { call } from './connection.ts';
 import { version } from '../../package.json';

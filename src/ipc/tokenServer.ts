@@ -8,11 +8,12 @@ import type { TokenService } from '../app/tokenService.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import { redactingLogger, redactor } from '../core/redact.ts';
 import { gitRefusal } from '../app/gitAccess.ts';
+import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { listenJson } from './jsonServer.ts';
 import { chooseSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
-  DEFAULT_DOCKER_USERNAME, DEFAULT_GIT_USERNAME, LIMITS, ROUTES, TERMINAL_SOCKET_KIND, registryOf,
+  DEFAULT_GIT_USERNAME, LIMITS, ROUTES, TERMINAL_SOCKET_KIND,
   type DockerCredentialResponse, type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type StatusResponse, type TokenResponse,
 } from './tokenProtocol.ts';
 

@@ -4,7 +4,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseDockerSettings } from '../../src/app/settings.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
-import { registryOf } from '../../src/ipc/tokenProtocol.ts';
+import { registryOf } from '../../src/app/dockerAccess.ts';
 
 const from = (values: Record<string, unknown>) => (key: string) => values[key];
 

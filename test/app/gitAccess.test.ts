@@ -49,7 +49,10 @@ describe('readGitHosts', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     const setting = pkg.contributes.configuration.properties['tokenrelay.git.hosts'];
     assert.equal(setting.scope, 'application');
-    assert.equal(setting.type, 'array');
+    // VS Code answers [] for an unset array setting without a default, which would mean "no host":
+    // the null default is how "unset: any https host" reaches readGitHosts.
+    assert.deepEqual(setting.type, ['array', 'null']);
+    assert.equal(setting.default, null);
     assert.equal(setting.items.type, 'string');
     assert.ok(setting.markdownDescription);
   });

@@ -20,9 +20,12 @@ describe('layers', () => {
     }
   });
 
-  test('src/app imports nothing from vscode', () => {
+  test('src/app imports nothing from vscode or the adapters; from ipc only the sibling channel it composes', () => {
     for (const { file, text } of sources('app')) {
-      assert.ok(!imports(text).includes('vscode'), `${file} imports vscode`);
+      for (const m of imports(text)) {
+        const allowed = m === '../ipc/siblingChannel.ts'; // the implementation of core's sibling port
+        assert.ok(m !== 'vscode' && (allowed || !/\/(ipc|vscode|cli)\//.test(m)), `${file} imports ${m}`);
+      }
     }
   });
 
