@@ -20,11 +20,10 @@ describe('layers', () => {
     }
   });
 
-  test('src/app imports nothing from vscode or the adapters; from ipc only the sibling channel it composes', () => {
+  test('src/app imports nothing from vscode, the VS Code adapters or the CLI', () => {
     for (const { file, text } of sources('app')) {
       for (const m of imports(text)) {
-        const allowed = m === '../ipc/siblingChannel.ts'; // the implementation of core's sibling port
-        assert.ok(m !== 'vscode' && (allowed || !/\/(ipc|vscode|cli)\//.test(m)), `${file} imports ${m}`);
+        assert.ok(m !== 'vscode' && !/\/(vscode|cli)\//.test(m), `${file} imports ${m}`);
       }
     }
   });
