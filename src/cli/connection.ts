@@ -72,23 +72,29 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
   throw new CliError(EXIT.noSocket, `The VS Code window that started this terminal is gone (nothing listens at ${primary}) and no other Token Relay window is running. ${OPEN_FROM_VSCODE}, or reload the window.`);
 }
 
-/** Tokens in a request body (a reported one); the answer may quote them. */
-function tokensIn(body: object): (string | undefined)[] {
-  const { rejected, token } = body as { rejected?: unknown; token?: unknown };
-  return [rejected, token].map((t) => (typeof t === 'string' ? t : undefined));
+/** Tokens in a request or an answer (a reported one, the current one): later output may quote them. */
+function tokensIn(body: unknown): (string | undefined)[] {
+  if (typeof body !== 'object' || body === null) return [];
+  const { rejected, token, erase, accessToken, password, secret } = body as Record<string, unknown>;
+  return [rejected, token, erase, accessToken, password, secret].map((t) => (typeof t === 'string' ? t : undefined));
 }
 
 async function post<T>(socketPath: string, route: string, body: unknown, timeoutMs: number): Promise<T> {
   for (const waitMs of BUSY_RETRY_MS) {
     try {
-      return await postJson<T>(socketPath, route, body, timeoutMs);
+      return remembered(await postJson<T>(socketPath, route, body, timeoutMs));
     } catch (err) {
       const busy = err instanceof IpcRemoteError ? (err.code as string) === 'busy' : err instanceof IpcUnavailableError && REFUSED.has(err.reason);
       if (!busy) throw err;
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
-  return postJson<T>(socketPath, route, body, timeoutMs);
+  return remembered(await postJson<T>(socketPath, route, body, timeoutMs));
+}
+
+function remembered<T>(answer: T): T {
+  redactor.remember(...tokensIn(answer));
+  return answer;
 }
 
 /** A socket another user owns could impersonate the window and collect tokens we send it. */

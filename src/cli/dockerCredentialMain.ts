@@ -7,6 +7,7 @@
 // secret.
 import { EXIT } from '../ipc/tokenProtocol.ts';
 import { registryOf } from '../app/dockerAccess.ts';
+import { redactor } from '../core/redact.ts';
 import { CliError, out, printHelp, readStdin } from './common.ts';
 import { call } from './connection.ts';
 import { version } from '../../package.json';
@@ -91,7 +92,7 @@ run(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const known = err instanceof CliError;
-    process.stdout.write(`${known ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}. Please report it.`}\n`);
+    process.stdout.write(`${redactor.redact(known ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}. Please report it.`)}\n`);
     process.exitCode = known ? err.exitCode : EXIT.error;
   },
 );

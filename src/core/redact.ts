@@ -31,7 +31,12 @@ export class Redactor {
   }
 }
 
-export const redactor = new Redactor();
+/**
+ * One per process, even across bundles: mcp-proxy's relay bundle is loaded into the CLI's process,
+ * and a token either of them learns must be masked by both.
+ */
+const shared = globalThis as { tokenrelayRedactor?: Redactor };
+export const redactor: Redactor = (shared.tokenrelayRedactor ??= new Redactor());
 
 /** Wraps a logger so no token value can reach it, whatever a caller passes. */
 export function redactingLogger(inner: Logger, by: Redactor = redactor): Logger {

@@ -205,9 +205,7 @@ export function exitCodeFor(code: string): ExitCode {
     case 'lock-dir':
     case 'degraded':
       return EXIT.storage;
-    case 'fresh-token-rejected': // the server's configuration, not the session: nothing to sign in to
-      return EXIT.error;
-    default:
+    default: // fresh-token-rejected too: the server's configuration, not the session, is at fault
       return EXIT.error;
   }
 }

@@ -33,6 +33,7 @@ function handler(origin: () => string) {
       seen.push({ origin: origin(), path, method: req.method ?? '', headers: req.headers, body });
       const hop = /^\/(30[12378])\/([ABSR])(\/.*)$/.exec(path);
       if (hop) return res.writeHead(Number(hop[1]), { location: `${{ A, B, S, R: 'http://remote.invalid' }[hop[2] as 'A' | 'B' | 'S' | 'R']}${hop[3]}` }).end();
+      if (path === '/echo-header') return res.writeHead(200, { 'x-seen-authorization': req.headers.authorization ?? '' }).end('ok');
       if (path === '/deny') return res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end('denied');
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`${origin()} ${req.method} ${body}`);
     });
@@ -169,5 +170,15 @@ describe('a 401 from an origin that never received the token', () => {
     assert.equal(world.idp.counters().refreshGrants, 1);
     assert.equal(at(B).length, 2, 'one call and one retry');
     assert.notEqual(at(B)[1].headers.authorization, `Bearer ${token}`);
+  });
+});
+
+describe('fetch -i', () => {
+  test('response headers on stderr pass the redactor: a server echoing the token shows it masked', async () => {
+    const r = await runCli(win.server.socketPath, ['fetch', '-i', `${A}/echo-header`]);
+    assert.equal(r.code, 0, r.stderr);
+    const token = (await win.broker.getToken()).accessToken;
+    assert.match(r.stderr, /x-seen-authorization: Bearer \[redacted/);
+    assert.ok(!r.stderr.includes(token), 'the token appears on stderr');
   });
 });

@@ -19,7 +19,7 @@ Options:
   -H, --header 'K: V'    add a request header (repeatable); Authorization is set by tokenrelay
   -d, --data DATA        request body; @FILE reads a file, @- reads standard input
                          (default content type: application/x-www-form-urlencoded)
-  -L, --location         follow redirects as curl does: the token, every -H header and the
+  -L, --location         follow redirects, stricter than curl: the token, every -H header and the
                          body go only to the original origin; a redirect elsewhere gets none
                          of them, one that would need the body re-sent (307/308) or that
                          leads from https to plain http is refused
@@ -95,7 +95,7 @@ export const fetchCommand: Command = {
     }
     if (values.include) {
       const lines = [`HTTP ${res.status} ${res.statusText}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
-      await write(process.stderr, `${lines.join('\n')}\n\n`);
+      await write(process.stderr, `${redactor.redact(lines.join('\n'))}\n\n`); // a server may echo the token in a header
     }
     let last: number | undefined;
     if (res.body) {
@@ -132,7 +132,7 @@ interface Request {
   method: string;
   headers: Headers;
   body: Buffer | undefined;
-  /** `same-origin` (-L): credentials, headers and body only to the original origin, as curl does. */
+  /** `same-origin` (-L): credentials, headers and body only to the original origin, (stricter than curl, which sends -H headers everywhere). */
   follow: 'never' | 'same-origin' | 'trusted';
   allowHttp: boolean;
 }

@@ -29,7 +29,7 @@ Options:
   -h, --help        show this help
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not signed in, 4 no Token Relay window, 5 identity
-provider unreachable.`;
+provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const kubectlCredentialCommand: Command = {
   name: 'kubectl-credential',

@@ -15,7 +15,13 @@ export function bearerFetch(server: URL, tokens: CurrentToken): FetchLike {
     const first = await send(url, init, token);
     if (first.status !== 401) return first;
     // The server says the token is no good, whatever our clock thinks.
-    const replacement = await tokens.replacing(token);
+    let replacement: string | undefined;
+    try {
+      replacement = await tokens.replacing(token);
+    } catch (err) {
+      await first.body?.cancel(); // free the connection: the error is the answer
+      throw err;
+    }
     if (replacement === undefined) return first;
     await first.body?.cancel();
     const second = await send(url, init, replacement);
