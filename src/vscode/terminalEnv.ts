@@ -21,12 +21,18 @@ import { serveTerminals } from '../ipc/tokenServer.ts';
 import { notify } from './notify.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
-export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger): Promise<vscode.Disposable> {
+export interface TerminalBridgeOptions {
+  /** Where the socket goes when the preferred directory is too long or not ours (default: serveTerminals' own, fallbackSocketDirs()). */
+  fallbackSocketDirs?: string[];
+}
+
+export async function startTerminalBridge(context: vscode.ExtensionContext, service: TokenService, log: Logger, options: TerminalBridgeOptions = {}): Promise<vscode.Disposable> {
   const binDir = join(context.extensionPath, 'bin');
   for (const launcher of ['tokenrelay', 'docker-credential-tokenrelay']) await ensureExecutable(join(binDir, launcher), log);
   // The preferred directory; serveTerminals moves to a fallback when it is too long or not ours (and logs why).
   const server = await serveTerminals({
     socketDir: defaultSocketDir(),
+    fallbackSocketDirs: options.fallbackSocketDirs,
     service,
     log,
     gitUsername: () => vscode.workspace.getConfiguration('tokenrelay').get<string>('git.username') ?? '',

@@ -2,10 +2,10 @@
 // launcher on PATH, the CLI finding a live window after a reload, and git using the helper.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import Module from 'node:module';
-import { basename, delimiter, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 import { World } from '../harness/fixture.ts';
@@ -52,6 +52,15 @@ class FakeCollection {
 let world: World;
 let win: TestWindow;
 let cli: CliBundle;
+
+/** A socket file of a window that died without cleaning up (its listener killed): connecting is refused. */
+async function staleSocket(path: string): Promise<string> {
+  const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => { require('fs').chmodSync(${JSON.stringify(path)}, 0o600); console.log('up'); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  return path;
+}
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
@@ -143,19 +152,24 @@ describe('startTerminalBridge (the extension side)', () => {
     const savedXdg = process.env.XDG_RUNTIME_DIR;
     process.env.XDG_RUNTIME_DIR = runtime;
     warnings.length = 0;
+    // A private temp directory as the fallback (the default ones, such as /tmp/tokenrelay-0, are the machine's).
+    const fallback = join(world.dir, 'fallback');
     const collection = new FakeCollection();
     const context = { extensionPath: cli.extensionDir, environmentVariableCollection: collection } as unknown as vscode.ExtensionContext;
-    const bridge = await startTerminalBridge(context, win.service, captureLog());
+    const bridge = await startTerminalBridge(context, win.service, captureLog(), { fallbackSocketDirs: [fallback] });
+    const sock = collection.get('TOKENRELAY_SOCK')!.value;
     try {
-      const sock = collection.get('TOKENRELAY_SOCK')!.value;
-      assert.ok(!sock.startsWith(runtime), `not in the planted directory: ${sock}`);
+      assert.equal(dirname(sock), fallback, `in the fallback directory, not the planted one: ${sock}`);
+      assert.ok(statSync(sock).isSocket());
+      assert.equal(statSync(fallback).mode & 0o777, 0o700);
       assert.equal(warnings.length, 1);
-      assert.match(warnings[0], new RegExp(`^Token Relay: Token Relay.s sockets are in .*, because .*${runtime}/tokenrelay belongs to another user`));
+      assert.match(warnings[0], new RegExp(`^Token Relay: Token Relay.s sockets are in ${fallback}, because .*${runtime}/tokenrelay belongs to another user`));
     } finally {
       bridge.dispose();
       process.env.XDG_RUNTIME_DIR = savedXdg;
       if (savedXdg === undefined) delete process.env.XDG_RUNTIME_DIR;
     }
+    await waitFor('the fallback socket removed on dispose', 5_000, () => !existsSync(sock));
   });
 });
 
@@ -209,18 +223,18 @@ describe('the sh launcher', () => {
 });
 
 describe('after a window reload', () => {
-  test('a terminal whose TOKENRELAY_SOCK names the previous (dead) socket uses the live window', async () => {
-    const dir = join(world.dir, 'reload');
+  test('a terminal whose TOKENRELAY_SOCK names the previous (dead) socket uses the live window', async (t) => {
+    // Under a parent the test user can pass through (0711), for the last check below.
+    const parent = mkdtempSync('/tmp/trr-');
+    t.after(() => rmSync(parent, { recursive: true, force: true }));
+    chmodSync(parent, 0o711);
+    const dir = join(parent, 'reload');
     const log = captureLog();
     const before = await serveTerminals({ socketDir: dir, service: win.service, log });
     const terminalEnv = before.socketPath; // what the restored terminal's shell still has
     await before.close(); // the window reloads ...
     // ... leaving, say, a dead window's socket file behind as well
-    const dead = join(dir, 'term-ffffffffffffffffffffffff.sock');
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(dead)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((r) => child.stdout.once('data', r));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const dead = await staleSocket(join(dir, 'term-ffffffffffffffffffffffff.sock'));
     const afterReload = await serveTerminals({ socketDir: dir, service: win.service, log });
     try {
       const r = await runCli(terminalEnv, ['token']);
@@ -233,10 +247,15 @@ describe('after a window reload', () => {
     } finally {
       await afterReload.close();
     }
-    // With no window left (as a user with none anywhere: root's directories may hold other sessions' windows).
-    const gone = await runCliAs(TEST_USER, ['token'], { HOME: '/nonexistent', XDG_RUNTIME_DIR: '/nonexistent', TOKENRELAY_SOCK: join('/nonexistent', basename(terminalEnv)) });
-    assert.equal(gone.code, 4);
-    assert.match(gone.stderr, /window that started this terminal is gone.*Open this terminal from VS Code/);
+    // With no window left: the reload directory holds only dead sockets (the terminal's own and another
+    // window's). Run as a user with no window anywhere (root's directories may hold other sessions'
+    // windows), who owns that directory and its sockets, so they are what its search finds and skips.
+    for (const path of [terminalEnv, dead]) await staleSocket(path);
+    for (const path of [dir, terminalEnv, dead]) chownSync(path, TEST_USER.uid, TEST_USER.gid);
+    assert.deepEqual(readdirSync(dir).sort(), [basename(terminalEnv), basename(dead)].sort(), 'only the dead sockets are left');
+    const gone = await runCliAs(TEST_USER, ['token'], { HOME: '/nonexistent/home', XDG_RUNTIME_DIR: '/nonexistent/run', TOKENRELAY_SOCK: dead });
+    assert.equal(gone.code, 4, gone.stderr);
+    assert.match(gone.stderr, new RegExp(`window that started this terminal is gone \\(nothing listens at ${dead}\\) and no other Token Relay window is running.*Open this terminal from VS Code`));
   });
 
   test('a socket owned by another user is refused, never sent a request', async () => {
