@@ -3,13 +3,14 @@
 // environment, against an SDK Streamable-HTTP server that validates every token by introspection
 // at the strict test IdP. The window is a real Broker behind its terminal socket.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { World } from '../harness/fixture.ts';
-import { runCli, startWindow, type TestWindow } from '../cli/support.ts';
+import { TEST_USER, runChild, runCli, startWindow, type TestWindow } from '../cli/support.ts';
 import { waitFor } from '../support/wait.ts';
 import { mcpBundle } from './bundle.ts';
 import { startMcpServer, type ServerMode, type TestMcpServer } from './mcpServer.ts';
@@ -32,6 +33,29 @@ async function setUp(ttl: number): Promise<Setup> {
 
 let cliJs: string;
 before(async () => { cliJs = (await mcpBundle()).cliJs; });
+
+let readableBundle: string | undefined;
+
+/**
+ * `tokenrelay mcp-proxy ARGS` as `user` with a clean environment (`env -i` plus `vars`), from a copy
+ * of dist/cli.js and dist/mcp-proxy.js that user can read, `input` on stdin (runCliAs, plus stdin).
+ */
+async function runProxyAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>, input: string) {
+  if (!readableBundle) {
+    const { cliJs: js, relayJs } = await mcpBundle();
+    const dir = mkdtempSync('/tmp/trm-');
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    for (const file of [js, relayJs]) {
+      copyFileSync(file, join(dir, basename(file)));
+      chmodSync(join(dir, basename(file)), 0o644);
+    }
+    readableBundle = join(dir, basename(js));
+  }
+  const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
+  return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableBundle, 'mcp-proxy', ...args],
+    { cwd: '/', timeoutMs: 30_000, input });
+}
 
 interface Proxy {
   client: Client;
@@ -118,13 +142,21 @@ describe(`mcp-proxy relaying to a remote MCP server (${TTL} s tokens)`, () => {
       assert.equal(counters.grantRevocations, 0);
       assert.equal(counters.refreshGrants, 4, 'one refresh per expiry (3) and one for the revoked token');
       assert.equal(server.seen.length, counters.refreshGrants + 1, 'every refreshed token reached the server, none was wasted');
-      // Which refresh was which. The OAuth client takes 1 s off expires_in and the window refreshes 1 s
-      // (plus a round trip) before that, so a refresh at expiry comes in a token's last 2 s by its exp
-      // claim (whole seconds); the revoked token was replaced at once, about TTL - 1 s before its exp.
+      // Which refresh was which, by the recorded revocation time rather than by margins of a second
+      // on 5 s tokens: the revoked token is the last one first seen before it and its replacement the
+      // next one; every other refresh is one at expiry.
       console.log(`# ${calls.join(' + ')} calls; tokens first seen at ${server.seen.map((t, i) => `${t.firstSeen - server.seen[0].firstSeen} ms (exp +${t.exp * 1000 - t.firstSeen})${i}`).join(', ')}; revoked at ${revokedAt - server.seen[0].firstSeen} ms`);
-      const early = server.seen.slice(1).filter((t, i) => t.firstSeen < server.seen[i].exp * 1000 - (TTL - 2) * 1000);
-      assert.equal(early.length, 1, 'exactly one refresh came early');
-      assert.ok(early[0].firstSeen >= revokedAt, 'and it followed the revocation');
+      const replacement = server.seen.findIndex((t) => t.firstSeen >= revokedAt);
+      assert.equal(replacement, 2, 'before the revocation: the first token and its refresh at expiry; then the revoked one was replaced');
+      const revoked = server.seen[replacement - 1];
+      assert.ok(server.seen[replacement].firstSeen < revoked.exp * 1000, 'the revoked token was replaced before it expired');
+      const atExpiry = server.seen.map((t, i) => ({ t, i })).filter(({ i }) => i > 0 && i !== replacement);
+      assert.equal(atExpiry.length, 3, 'one refresh per expiry');
+      // A refresh at expiry comes about TTL - 2 s after its predecessor was issued (exp - TTL, in whole
+      // seconds); none came within 1 s of it, as only the revocation may make one come early.
+      for (const { t, i } of atExpiry) {
+        assert.ok(t.firstSeen >= (server.seen[i - 1].exp - TTL + 1) * 1000, `refresh ${i} came at expiry, not early`);
+      }
       assert.ok(server.unauthorized >= 1, 'the revoked token was refused with 401 and replaced');
       assertNoTokenIn(world, { 'proxy 1 stderr': proxies[0].stderr(), 'proxy 2 stderr': proxies[1].stderr(), 'proxy argv/environment': processTexts.join('\n') });
     } finally {
@@ -216,7 +248,8 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
     const server = await startMcpServer(world.idp);
     try {
       const initialize = { jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
-      const r = await runCli(`${world.dir}/no-such-dir/term-0.sock`, ['mcp-proxy', server.url], { input: `${JSON.stringify(initialize)}\n` });
+      // As a user with no window anywhere and nothing in its socket directories (root's may hold other sessions' windows).
+      const r = await runProxyAs(TEST_USER, [server.url], { HOME: '/nonexistent/home', XDG_RUNTIME_DIR: '/nonexistent/run', TOKENRELAY_SOCK: '/nonexistent/tokenrelay/term-0.sock' }, `${JSON.stringify(initialize)}\n`);
       assert.equal(r.code, 0, r.stderr);
       const answer = JSON.parse(r.stdout) as { id: number; error: { code: number; message: string } };
       assert.equal(answer.id, 7);
