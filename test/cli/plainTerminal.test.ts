@@ -4,7 +4,7 @@
 // sockets of other users; TOKENRELAY_SOCK still wins when set; with no window the error says what to do.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chownSync, lstatSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
@@ -64,6 +64,11 @@ async function plain(args: string[], extra: Record<string, string> = {}) {
   return runChild('env', ['-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, (await cliBundle()).cliJs, ...args], { cwd: '/', timeoutMs: 30_000 });
 }
 
+/** `text` with every token the IdP issued replaced by <token>, for failure messages. */
+const masked = (text: string) => world.idp.issuedTokens().reduce((t, token) => t.split(token).join('<token>'), text);
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** A socket file of a window that died without cleaning up: nobody listens on it. */
 async function staleSocket(dir: string): Promise<string> {
   const path = join(dir, 'term-eeeeeeeeeeeeeeeeeeeeeeee.sock');
@@ -122,19 +127,36 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
 
   test('no window of this user (another user\'s windows do not count): exit 4, and the error says to open a VS Code window with Token Relay', async () => {
     if (process.getuid!() !== 0) return assert.fail('this test needs root to run the CLI as another user');
-    // This user's windows stay in `xdg`, where nobody else can look; the other user looks in its own places.
+    // The other user's search is pointed at a socket directory of this user with a live window in
+    // it, both opened up so that user could list and connect to them: only the CLI's ownership and
+    // mode checks keep it from being used.
     const other = mkdtempSync('/tmp/tro-');
+    const rootXdg = mkdtempSync('/tmp/trx-');
+    chmodSync(rootXdg, 0o711);
+    const rootDir = join(rootXdg, 'tokenrelay');
+    const w = await openWindow(rootDir);
     try {
+      chmodSync(rootDir, 0o755);
+      chmodSync(w.server.socketPath, 0o666);
+      const reach = await runChild('setpriv', [`--reuid=${TEST_USER.uid}`, `--regid=${TEST_USER.gid}`, '--clear-groups', process.execPath, '-e',
+        `const s = require('net').connect(require('path').join(${JSON.stringify(rootDir)}, require('fs').readdirSync(${JSON.stringify(rootDir)})[0])); s.on('connect', () => { console.log('reachable'); s.destroy(); }); s.on('error', (e) => console.log(e.code));`],
+        { cwd: '/', timeoutMs: 30_000 });
+      assert.equal(reach.stdout, 'reachable\n', `the other user can list the directory and connect to the window: ${reach.stderr}`);
+      const served = w.served.length;
+      const dirs = [rootDir, `/tmp/tokenrelay-${TEST_USER.uid}`, join(other, 'home', '.cache', 'tokenrelay', 'sock')].map(escape).join(', ');
       for (const args of [['token'], ['status']]) {
-        const r = await runCliAs(TEST_USER, args, { HOME: join(other, 'home'), XDG_RUNTIME_DIR: join(other, 'run') });
-        assert.equal(r.code, 4, `${args[0]}: ${r.stdout}${r.stderr}`);
-        assert.match(r.stderr, /No Token Relay window of this user is running \(TOKENRELAY_SOCK is not set: this is not a VS Code terminal, and no live window socket is in .*\/run\/tokenrelay, \/tmp\/tokenrelay-999, .*\/home\/\.cache\/tokenrelay\/sock\)\. Open a VS Code window with Token Relay/);
+        const r = await runCliAs(TEST_USER, args, { HOME: join(other, 'home'), XDG_RUNTIME_DIR: rootXdg });
+        assert.equal(r.code, 4, `${args[0]}: ${masked(r.stdout + r.stderr)}`);
+        assert.match(r.stderr, new RegExp(`No Token Relay window of this user is running \\(TOKENRELAY_SOCK is not set: this is not a VS Code terminal, and no live window socket is in ${dirs}\\)\\. Open a VS Code window with Token Relay`));
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       }
+      assert.equal(w.served.length, served, 'this user\'s window got no request from the other user');
       // The same user's view, for contrast: with a window running, the same clean environment works.
       assert.equal((await plain(['status'])).code, 0);
     } finally {
-      rmSync(other, { recursive: true, force: true });
+      await w.server.close();
+      windows.splice(windows.indexOf(w), 1);
+      for (const d of [other, rootXdg]) rmSync(d, { recursive: true, force: true });
     }
   });
 });
