@@ -68,7 +68,8 @@ describe('token --format', () => {
   });
 
   test('token (the default) prints the bare token', async () => {
-    const r = await runCli(win.server.socketPath, ['token', '--format', 'token']);
+    const r = await runCli(win.server.socketPath, ['token']);
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `${await current()}\n`);
   });
 

@@ -124,7 +124,7 @@ test(`every link busy (${MAX_LINKS} terminals waiting for a sign-in): a newcomer
   const started = Date.now();
   const refused = await postJson(sockets.terminal, 'status', {}).then(() => undefined, (e: unknown) => e);
   assert.ok(turnedAway(refused), String(refused));
-  assert.ok(Date.now() - started < 1000, `refused at once (${Date.now() - started} ms)`);
+  assert.ok(Date.now() - started < 3000, `refused at once (${Date.now() - started} ms)`);
   const cli = await runCli(sockets.terminal, ['status']);
   assert.equal(cli.code, 1, cli.stderr);
   assert.match(cli.stderr, /This window has 256 connections open, none of them idle long enough to close; try again in a moment\.|The Token Relay window closed the connection before answering \((EPIPE|ECONNRESET); it may have too many connections open\)\. Try again in a moment\./);
