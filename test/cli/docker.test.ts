@@ -33,6 +33,13 @@ after(async () => {
 });
 
 const current = () => win.broker.getToken();
+/**
+ * `text` fit for a failure message: `expected` (the token it should hold) as <token>, any other
+ * token the IdP issued as <other token>; without `expected`, every one as <token>.
+ */
+function masked(text: string, expected?: string): string {
+  return world.idp.issuedTokens().reduce((t, token) => t.split(token).join(expected === undefined || token === expected ? '<token>' : '<other token>'), text);
+}
 const helperEnv = () => ({ ...process.env, TOKENRELAY_SOCK: win.server.socketPath });
 const run = (args: string[], input = '') => runChild(helper, args, { env: helperEnv(), input });
 
@@ -40,12 +47,12 @@ describe('the helper protocol', () => {
   test('get: {"ServerURL","Username","Secret"} with the configured username and the current access token', async () => {
     const { accessToken } = await current();
     const r = await run(['get'], 'https://index.docker.io/v1\n');
-    assert.equal(r.code, 0, r.stdout);
+    assert.equal(r.code, 0, masked(r.stdout));
     assert.equal(r.stderr, '');
-    assert.equal(r.stdout, `{"ServerURL":"https://index.docker.io/v1","Username":"david","Secret":"${accessToken}"}\n`);
+    assert.equal(masked(r.stdout, accessToken), '{"ServerURL":"https://index.docker.io/v1","Username":"david","Secret":"<token>"}\n');
     // docker passes a private registry as host:port, without a newline.
     const bare = await run(['get'], 'registry.test:5000');
-    assert.equal(bare.stdout, `{"ServerURL":"registry.test:5000","Username":"david","Secret":"${accessToken}"}\n`);
+    assert.equal(masked(bare.stdout, accessToken), '{"ServerURL":"registry.test:5000","Username":"david","Secret":"<token>"}\n');
   });
 
   test('get for a registry not listed, or over plain http: "credentials not found", exit 1, no token', async () => {
@@ -69,7 +76,7 @@ describe('the helper protocol', () => {
     assert.deepEqual([erase.code, erase.stdout, erase.stderr], [0, '', '']);
     assert.equal(win.handled.length, handled, 'store and erase never reach the window');
     const get = await run(['get'], 'https://index.docker.io/v1');
-    assert.equal(JSON.parse(get.stdout).Secret, before.accessToken, 'the stored secret is not what get answers; erase ended nothing');
+    assert.equal(masked(JSON.parse(get.stdout).Secret, before.accessToken), '<token>', 'the stored secret is not what get answers; erase ended nothing');
     assert.equal(world.idp.counters().tokensIssued, 0);
   });
 
@@ -94,12 +101,12 @@ describe('bad input: a clear line on stdout naming the fix, exit 2, nothing stor
       const before = await current();
       world.idp.resetCounters();
       const r = await run(args, input);
-      assert.equal(r.code, 2, r.stdout);
+      assert.equal(r.code, 2, masked(r.stdout));
       assert.match(r.stdout, message);
       assert.equal(r.stderr, '');
       assert.ok(!r.stdout.includes('hunter2') && !r.stdout.includes(before.accessToken), 'neither the input secret nor the token is echoed');
       const after = await current();
-      assert.deepEqual([after.accessToken, after.generation], [before.accessToken, before.generation]);
+      assert.deepEqual([masked(after.accessToken, before.accessToken), after.generation], ['<token>', before.generation]);
       assert.equal(world.idp.counters().tokensIssued, 0);
     });
   }
@@ -171,8 +178,9 @@ describe('the real docker client', () => {
     const r = await docker(['pull', 'registry.test:5000/team/app']);
     assert.equal(r.code, 0, r.stderr);
     const { accessToken } = await current();
-    assert.deepEqual(auths.at(-1), { username: 'david', password: accessToken, serveraddress: 'registry.test:5000' });
-    assert.equal(accepted.at(-1), accessToken);
+    const auth = auths.at(-1);
+    assert.deepEqual({ ...auth, password: masked(auth?.password ?? '', accessToken) }, { username: 'david', password: '<token>', serveraddress: 'registry.test:5000' });
+    assert.equal(masked(accepted.at(-1)!, accessToken), '<token>');
   });
 
   test('docker login authenticates with the token and its store is discarded; docker logout ends nothing', async () => {
@@ -181,12 +189,13 @@ describe('the real docker client', () => {
     const login = await docker(['login', 'registry.test:5000']);
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stdout, /Login Succeeded/);
-    assert.deepEqual(auths.at(-1), { username: 'david', password: before.accessToken, serveraddress: 'registry.test:5000' });
+    const auth = auths.at(-1);
+    assert.deepEqual({ ...auth, password: masked(auth?.password ?? '', before.accessToken) }, { username: 'david', password: '<token>', serveraddress: 'registry.test:5000' });
     const logout = await docker(['logout', 'registry.test:5000']);
     assert.equal(logout.code, 0, logout.stderr);
     assert.doesNotMatch(logout.stderr, /could not erase/i);
     const after = await current();
-    assert.deepEqual([after.accessToken, after.generation], [before.accessToken, before.generation], 'the session is untouched');
+    assert.deepEqual([masked(after.accessToken, before.accessToken), after.generation], ['<token>', before.generation], 'the session is untouched');
     assert.equal(world.idp.counters().tokensIssued, 0);
     assert.equal((await docker(['pull', 'registry.test:5000/team/app'])).code, 0, 'still answered after logout');
   });
@@ -221,7 +230,7 @@ describe('from an integrated terminal: the extension\'s settings reach the helpe
       assert.equal((await sh('docker-credential-tokenrelay list')).stdout, '{"registry.test:5000":"robot"}\n');
       const get = await sh('docker-credential-tokenrelay get', 'registry.test:5000');
       assert.equal(JSON.parse(get.stdout).Username, 'robot');
-      assert.equal(JSON.parse(get.stdout).Secret, (await current()).accessToken);
+      assert.equal(masked(JSON.parse(get.stdout).Secret, (await current()).accessToken), '<token>');
 
       fake.setSettings({ 'tokenrelay.docker.registries': ['http://registry.test:5000'] });
       const bad = await sh('docker-credential-tokenrelay get', 'registry.test:5000');

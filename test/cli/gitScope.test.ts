@@ -28,6 +28,13 @@ after(async () => {
   await world?.close();
 });
 
+/**
+ * `text` fit for a failure message: `expected` (the token it should hold) as <token>, any other
+ * token the IdP issued as <other token>; without `expected`, every one as <token>.
+ */
+function masked(text: string, expected?: string): string {
+  return world.idp.issuedTokens().reduce((t, token) => t.split(token).join(expected === undefined || token === expected ? '<token>' : '<other token>'), text);
+}
 const current = async () => (await win.broker.getToken()).accessToken;
 
 /** `git credential <action>` with the helper set for every URL; no prompt, no other helper. Async: the window answers from this process. */
@@ -56,16 +63,16 @@ describe('git credential fill through an unscoped helper', () => {
     const token = await current();
     const http = await git('fill', 'protocol=http\nhost=evil.example\n\n');
     assert.notEqual(http.status, 0, 'git found no credential and may not prompt');
-    assert.ok(!http.stdout.includes(token) && !http.stdout.includes('password='), http.stdout);
+    assert.ok(!http.stdout.includes(token) && !http.stdout.includes('password='), masked(http.stdout));
     assert.match(http.stderr, /tokenrelay: no token for git: git asked for a token for plain http:\/\/evil\.example; it is sent only over https/);
     const ftp = await git('fill', 'protocol=ftp\nhost=files.example.com\n\n');
     assert.notEqual(ftp.status, 0);
-    assert.ok(!ftp.stdout.includes('password='), ftp.stdout);
+    assert.ok(!ftp.stdout.includes('password='), masked(ftp.stdout));
     assert.match(ftp.stderr, /the protocol "ftp"; only https is answered/);
     // Unscoped (tokenrelay.git.hosts unset), https to any host and plain http to loopback are answered.
     const https = await git('fill', 'protocol=https\nhost=git.example.com\npath=org/repo.git\n\n');
     assert.equal(https.status, 0, https.stderr);
-    assert.ok(https.stdout.includes(`password=${token}\n`), https.stdout);
+    assert.ok(https.stdout.includes(`password=${token}\n`), masked(https.stdout, token));
     for (const host of ['127.0.0.1:8080', 'localhost', '[::1]:9']) {
       const loopback = await git('fill', `protocol=http\nhost=${host}\n\n`);
       assert.ok(loopback.stdout.includes(`password=${token}\n`), `${host}: ${loopback.stderr}`);
@@ -84,7 +91,7 @@ describe('git credential fill through an unscoped helper', () => {
       for (const host of ['github.com', 'git.example.com:8443', 'corp.example', 'evil.example?.corp.example', '127.0.0.1:8081']) {
         const refused = await git('fill', `protocol=https\nhost=${host}\n\n`);
         assert.notEqual(refused.status, 0, host);
-        assert.ok(!refused.stdout.includes('password='), `${host}: ${refused.stdout}`);
+        assert.ok(!refused.stdout.includes('password='), `${host}: ${masked(refused.stdout)}`);
         assert.match(refused.stderr, /is not in tokenrelay\.git\.hosts|which is not a host name/, host);
       }
     } finally {
@@ -96,7 +103,7 @@ describe('git credential fill through an unscoped helper', () => {
     hostsSetting = ['git.example.com', 'https://git.example.com/'];
     try {
       const r = await git('fill', 'protocol=https\nhost=git.example.com\n\n');
-      assert.ok(!r.stdout.includes('password='), r.stdout);
+      assert.ok(!r.stdout.includes('password='), masked(r.stdout));
       assert.match(r.stderr, /tokenrelay\.git\.hosts contains "https:\/\/git\.example\.com\/", which is not a host\[:port\] pattern.*without a scheme or path/);
     } finally {
       hostsSetting = undefined;
