@@ -14,7 +14,7 @@
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IpcRemoteError, IpcUnavailableError, postJson } from '../ipc/jsonClient.ts';
-import { socketDirCandidates } from '../ipc/socketPaths.ts';
+import { isPrivateDirStat, isPrivateSocketStat, socketDirCandidates } from '../ipc/socketPaths.ts';
 import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG } from './common.ts';
 import { redactor } from '../core/redact.ts';
@@ -118,10 +118,8 @@ function liveCandidates(dirs: string[], exclude: string | undefined): string[] {
 }
 
 function socketsIn(dir: string): string[] {
-  const uid = process.getuid!();
   try {
-    const d = lstatSync(dir);
-    if (!d.isDirectory() || d.uid !== uid || (d.mode & 0o077) !== 0) return [];
+    if (!isPrivateDirStat(lstatSync(dir))) return [];
     const pattern = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
     return readdirSync(dir)
       .filter((name) => pattern.test(name))
@@ -129,7 +127,7 @@ function socketsIn(dir: string): string[] {
       .flatMap((path) => {
         try {
           const s = lstatSync(path);
-          return s.isSocket() && s.uid === uid && (s.mode & 0o077) === 0 ? [{ path, at: s.mtimeMs }] : [];
+          return isPrivateSocketStat(s) ? [{ path, at: s.mtimeMs }] : [];
         } catch {
           return [];
         }

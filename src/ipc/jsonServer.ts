@@ -12,7 +12,7 @@ import { removeFile } from '../core/removeFile.ts';
 import { redactor } from '../core/redact.ts';
 import { checkPrivateDir } from '../core/slotDir.ts';
 import { MAX_LINKS, admitLink, isBusy, markBusy } from './linkCap.ts';
-import { MAX_SOCKET_PATH_BYTES } from './socketPaths.ts';
+import { MAX_SOCKET_PATH_BYTES, isPrivateSocketStat } from './socketPaths.ts';
 import { PROTOCOL_VERSION, MAX_BODY_BYTES, type ErrorBody } from './wire.ts';
 
 export type Handler = (body: Record<string, unknown>) => Promise<unknown>;
@@ -145,8 +145,7 @@ async function bindPrivate(server: Server, socketPath: string): Promise<void> {
   await listen(server, socketPath);
   try {
     await fs.chmod(socketPath, 0o600);
-    const stat = await fs.lstat(socketPath);
-    if (!stat.isSocket() || stat.uid !== process.getuid!() || (stat.mode & 0o077) !== 0) throw new Error('not a private socket after binding');
+    if (!isPrivateSocketStat(await fs.lstat(socketPath))) throw new Error('not a private socket after binding');
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await removeFile(socketPath).catch(() => undefined);

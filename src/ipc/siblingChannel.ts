@@ -13,6 +13,7 @@ import { replaceDurable } from '../core/durableFile.ts';
 import { processAlive } from '../core/processIdentity.ts';
 import { listenJson, type JsonServer } from './jsonServer.ts';
 import { chooseSocketDir, fallbackSocketDirs, newSocketPath } from './socketDir.ts';
+import { isPrivateDirStat, isPrivateSocketStat } from './socketPaths.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 
 const ASK_TIMEOUT_MS = 1000;
@@ -90,10 +91,7 @@ export class UnixSiblingChannel implements SiblingChannel {
     const dir = dirname(resolve(socket));
     if (!this.socketDirs.includes(dir)) return false;
     try {
-      const d = lstatSync(dir);
-      if (!d.isDirectory() || d.uid !== process.getuid!() || (d.mode & 0o077) !== 0) return false;
-      const stat = lstatSync(socket);
-      return stat.isSocket() && stat.uid === process.getuid!() && (stat.mode & 0o077) === 0;
+      return isPrivateDirStat(lstatSync(dir)) && isPrivateSocketStat(lstatSync(socket));
     } catch {
       return false;
     }

@@ -2,6 +2,7 @@
 // free of crypto and of the core). The kernel copies a unix socket path into sun_path (108 bytes on
 // Linux, 104 on macOS, NUL included) and libuv silently truncates a longer one, which would bind
 // elsewhere: every path is measured in bytes (multi-byte names reach the limit sooner) before use.
+import type { Stats } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
@@ -33,6 +34,16 @@ export function fallbackSocketDirs(env: NodeJS.ProcessEnv = process.env): string
 /** Every directory a window of this user may have chosen, in the order a window tries them. */
 export function socketDirCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...new Set([defaultSocketDir(env), ...fallbackSocketDirs(env)])];
+}
+
+/** The rule for a socket directory found on disk (lstat): a real directory of this user, no group/other bits. */
+export function isPrivateDirStat(stat: Stats): boolean {
+  return stat.isDirectory() && stat.uid === uid() && (stat.mode & 0o077) === 0;
+}
+
+/** The rule for a socket found on disk (lstat): a socket of this user, no group/other bits. */
+export function isPrivateSocketStat(stat: Stats): boolean {
+  return stat.isSocket() && stat.uid === uid() && (stat.mode & 0o077) === 0;
 }
 
 function tmpDir(env: NodeJS.ProcessEnv): string {
