@@ -2,8 +2,7 @@
 // loopback host, where nothing crosses a network), and, when tokenrelay.git.hosts is set, only
 // for those hosts. A global `credential.helper` would otherwise hand the token to any server git
 // talks to, over any protocol.
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+import { isLoopbackHost } from '../oauth/loopbackHost.ts';
 
 /** `host`, `host:port` or `*.domain[:port]`; a host is a DNS name, an IPv4 address or a bracketed IPv6 address. */
 const PATTERN = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?$/;
@@ -26,7 +25,7 @@ export function gitRefusal(request: GitRequest, hosts: readonly string[] | undef
   const host = request.host.toLowerCase();
   if (host.startsWith('*') || !isGitHostPattern(host)) return `git asked for a token for "${request.host}", which is not a host name`;
   const name = hostName(host);
-  if (protocol === 'http' && !LOOPBACK_HOSTS.has(name)) {
+  if (protocol === 'http' && !isLoopbackHost(name)) {
     return `git asked for a token for plain http://${request.host}; it is sent only over https (plain http only to 127.0.0.1, ::1 or localhost)`;
   }
   if (protocol !== 'https' && protocol !== 'http') return `git asked for a token for the protocol "${request.protocol}"; only https is answered`;

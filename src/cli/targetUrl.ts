@@ -1,13 +1,7 @@
 // The URL a command sends the token to: absolute http(s), and plain http only to this machine
 // unless the user explicitly accepts sending the token unencrypted.
+import { isLoopbackHost } from '../oauth/loopbackHost.ts';
 import { usageError } from './common.ts';
-
-/** Hosts plain http may carry a token to: this machine. */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK.has(hostname);
-}
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export function parseTargetUrl(raw: string, command: string, allowHttp: boolean): URL {
   let url: URL;

@@ -3,6 +3,7 @@ import * as oauth from 'oauth4webapi';
 import { TokenRelayError } from '../core/errors.ts';
 import { classifyOAuthError } from './errors.ts';
 import { nodeFetch } from './httpTransport.ts';
+import { isLoopbackHost } from './loopbackHost.ts';
 
 export interface Endpoints {
   authorization?: string;
@@ -28,11 +29,9 @@ export interface OAuthConfig {
   resource?: string;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
 /** Plain http is accepted only on this machine's loopback (a local or test identity provider). */
 export function isInsecureAllowed(url: URL): boolean {
-  return url.protocol === 'http:' && LOOPBACK.has(url.hostname);
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
 
 export function parseEndpointUrl(value: string, setting: string): URL {

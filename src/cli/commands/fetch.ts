@@ -5,7 +5,8 @@ import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { redactor } from '../../core/redact.ts';
 import { CliError, PROG, parse, printHelp, readStdin, usageError, write, type Command } from '../common.ts';
 import { call } from '../connection.ts';
-import { isLoopbackHost, parseTargetUrl } from '../targetUrl.ts';
+import { isLoopbackHost } from '../../oauth/loopbackHost.ts';
+import { parseTargetUrl } from '../targetUrl.ts';
 
 const help = `Usage: ${PROG} fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [-L | --location-trusted]
 
