@@ -22,4 +22,12 @@ export interface TokenService {
   status(): ServiceStatus;
   /** Shows the window's sign-in; resolves once signed in, rejects if the user cancels. */
   requestSignIn(): Promise<void>;
+  /** Where this host keeps things, for `tokenrelay status` (never a secret). */
+  describe?(): HostDescription;
+}
+
+export interface HostDescription {
+  profile?: string;
+  store?: string;
+  keyStore?: string;
 }

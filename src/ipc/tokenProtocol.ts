@@ -104,7 +104,17 @@ export interface StatusResponse {
   windowPid: number;
   /** Why this window's sockets are not in the preferred directory (too long, or not ours). */
   socketNotice?: string;
+  /** Who answered: a VS Code window, a `tokenrelay agent`, or this CLI process reading the store itself. */
+  host?: HostKind;
+  /** The configuration in use: a profile of the config file, or VS Code's settings. */
+  profile?: string;
+  /** The store of record's directory. */
+  store?: string;
+  /** Where the seal key is kept, e.g. "the OS keyring (Secret Service)"; a key file says it is not protected by the OS. */
+  keyStore?: string;
 }
+
+export type HostKind = 'window' | 'agent' | 'direct';
 
 // ---- sign-in -------------------------------------------------------------------------------
 
@@ -205,7 +215,8 @@ export function exitCodeFor(code: string): ExitCode {
     case 'lock-dir':
     case 'degraded':
       return EXIT.storage;
-    default: // fresh-token-rejected too: the server's configuration, not the session, is at fault
+    default: // fresh-token-rejected too: the server's configuration, not the session, is at fault; key-store
+      // (a locked or missing keyring) is a general error whose message names the fix
       return EXIT.error;
   }
 }

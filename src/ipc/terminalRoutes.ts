@@ -1,0 +1,161 @@
+// What a terminal request does, whoever serves it: a window's or an agent's socket (tokenServer.ts)
+// or a one-shot CLI process with no window (src/cli/direct). Each route validates its body, then
+// asks the host's TokenService (its AccountService), so every host answers alike.
+import type { Logger } from '../core/types.ts';
+import type { TokenService } from '../app/tokenService.ts';
+import { TokenRelayError } from '../core/errors.ts';
+import { redactor } from '../core/redact.ts';
+import { gitRefusal } from '../app/gitAccess.ts';
+import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
+import { PROTOCOL_VERSION } from './wire.ts';
+import {
+  DEFAULT_GIT_USERNAME, LIMITS, ROUTES,
+  type DockerCredentialResponse, type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type StatusResponse, type TokenResponse,
+} from './tokenProtocol.ts';
+
+export interface TerminalRouteOptions {
+  service: TokenService;
+  log: Logger;
+  /** The username git gets from `tokenrelay git-credential get` (setting; default `oauth2`). */
+  gitUsername?: () => string;
+  /** What `docker-credential-tokenrelay` answers (tokenrelay.docker.*, validated); none when absent. */
+  docker?: () => { username: string; registries: string[] };
+  /** tokenrelay.git.hosts (undefined: every https host); throws the setting's problem when it is invalid. */
+  gitHosts?: () => readonly string[] | undefined;
+  /** Why the sockets are not in the preferred directory; shown by `status`. */
+  socketNotice?: string;
+  /** What `status` says about who answered (a window, an agent, this process). */
+  host?: StatusResponse['host'];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type RouteHandler = (body: Record<string, unknown>) => Promise<any>;
+
+export function terminalRoutes(options: TerminalRouteOptions): Record<string, RouteHandler> {
+  const { service, log, socketNotice } = options;
+  let signingIn: Promise<void> | undefined;
+  const gitUsername = () => {
+    const name = options.gitUsername?.().trim();
+    return name ? name : DEFAULT_GIT_USERNAME;
+  };
+  return {
+    [ROUTES.token]: async (body): Promise<TokenResponse> => {
+      const grant = await service.getToken({
+        scopes: optionalScopes(body.scopes),
+        minValidityMs: optionalSeconds(body.minValidSeconds, 'minValidSeconds'),
+        rejectedAccessToken: optionalString(body.rejected, 'rejected', LIMITS.tokenChars),
+        account: optionalString(body.account, 'account', LIMITS.accountChars),
+      });
+      return {
+        accessToken: grant.accessToken,
+        expiresAt: grant.expiresAt,
+        account: { id: grant.account.id, label: grant.account.label },
+        generation: grant.generation,
+        scope: grant.scope,
+      };
+    },
+
+    [ROUTES.reportRejected]: async (body): Promise<ReportRejectedResponse> => {
+      const token = optionalString(body.token, 'token', LIMITS.tokenChars);
+      if (!token) throw invalid('"token" is required');
+      const grant = await service.getToken({
+        rejectedAccessToken: token,
+        account: optionalString(body.account, 'account', LIMITS.accountChars),
+      });
+      return { replaced: grant.accessToken !== token, expiresAt: grant.expiresAt, generation: grant.generation };
+    },
+
+    [ROUTES.status]: async (): Promise<StatusResponse> => {
+      const s = service.status();
+      // An allowlist: nothing token-shaped can leave through status.
+      return {
+        protocol: PROTOCOL_VERSION,
+        state: s.state,
+        account: s.account ? { id: s.account.id, label: s.account.label } : undefined,
+        issuer: s.issuer,
+        clientId: s.clientId,
+        expiresAt: s.expiresAt,
+        generation: s.generation,
+        lastRefresh: s.lastRefresh ? { at: s.lastRefresh.at, byThisWindow: s.lastRefresh.byThisProcess, pid: s.lastRefresh.writer?.pid ?? 0 } : undefined,
+        error: redactor.redact(s.error),
+        errorCode: s.errorCode,
+        gitUsername: gitUsername(),
+        windowPid: process.pid,
+        socketNotice,
+      };
+    },
+
+    [ROUTES.signIn]: async (body): Promise<SignInResponse> => {
+      const force = body.force === true;
+      const before = service.status();
+      const signedIn = before.state === 'signed-in' || before.state === 'refreshing' || before.state === 'offline';
+      if (!force && signedIn && before.account) {
+        return { alreadySignedIn: true, state: before.state, account: before.account };
+      }
+      log.info('A terminal asked to sign in; showing the sign-in');
+      // One sign-in at a time, whatever the number of terminals asking.
+      signingIn ??= service.requestSignIn().finally(() => { signingIn = undefined; });
+      await signingIn;
+      const after = service.status();
+      return { alreadySignedIn: false, state: after.state, account: after.account ? { id: after.account.id, label: after.account.label } : undefined };
+    },
+
+    [ROUTES.gitCredential]: async (body): Promise<GitCredentialResponse> => {
+      const protocol = optionalString(body.protocol, 'protocol', LIMITS.gitAttributeChars);
+      const host = optionalString(body.host, 'host', LIMITS.gitAttributeChars);
+      if (!protocol || !host) throw invalid('"protocol" and "host" are required');
+      const erase = optionalString(body.erase, 'erase', LIMITS.tokenChars);
+      const declined = gitRefusal({ protocol, host }, options.gitHosts?.());
+      if (declined) {
+        log.info(`git credential ${erase ? 'erase' : 'get'} declined: ${declined}`);
+        return { declined };
+      }
+      if (erase) {
+        await service.getToken({ rejectedAccessToken: erase }); // a token that is not the current one changes nothing
+        return {};
+      }
+      const grant = await service.getToken({});
+      return { username: gitUsername(), password: grant.accessToken, passwordExpiryUtc: Math.floor(grant.expiresAt / 1000) };
+    },
+
+    [ROUTES.dockerCredential]: async (body): Promise<DockerCredentialResponse> => {
+      const serverURL = optionalString(body.serverURL, 'serverURL', LIMITS.serverUrlChars);
+      const { username, registries } = options.docker?.() ?? { username: '', registries: [] };
+      const answer = { username: username || DEFAULT_DOCKER_USERNAME, registries };
+      const registry = serverURL === undefined ? undefined : registryOf(serverURL);
+      // Only a listed https registry ever gets the token.
+      if (!registry?.https || !registries.includes(registry.host)) return answer;
+      return { ...answer, secret: (await service.getToken({})).accessToken };
+    },
+  };
+}
+
+// ---- request validation: wrong shapes get a `protocol` error naming the field ------------------
+
+function invalid(what: string): TokenRelayError {
+  return new TokenRelayError('protocol', `Invalid terminal request: ${what}.`,
+    'Update the tokenrelay CLI to the version shipped with the extension (open a new terminal).');
+}
+
+function optionalString(value: unknown, name: string, max: number): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(`"${name}" must be a non-empty string of at most ${max} characters`);
+  return value;
+}
+
+function optionalSeconds(value: unknown, name: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > LIMITS.minValidSeconds) {
+    throw invalid(`"${name}" must be a number of seconds between 0 and ${LIMITS.minValidSeconds}`);
+  }
+  return Math.round(value * 1000);
+}
+
+function optionalScopes(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > LIMITS.scopes
+    || !value.every((s) => typeof s === 'string' && s.length > 0 && s.length <= LIMITS.scopeChars && !/\s/.test(s))) {
+    throw invalid(`"scopes" must be an array of at most ${LIMITS.scopes} scope strings without spaces`);
+  }
+  return value.length ? value : undefined;
+}
