@@ -17,6 +17,8 @@ import { SharedStatus } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
 import { primeLocking } from './refreshLock.ts';
 import { Keyring } from './keyring.ts';
+import type { KeyStore } from './keyStore.ts';
+import { noSecrets, secretStoreKeys } from './secretStoreKeys.ts';
 import type { SealKey } from './seal.ts';
 import type { SiblingChannel } from './siblings.ts';
 import { FreshnessPolicy } from './freshness.ts';
@@ -49,7 +51,13 @@ export interface BrokerOptions {
   secretKey: string;
   /** Where K is kept in SecretStorage (default `<secretKey>/seal-key`). */
   keySecret?: string;
+  /** VS Code's SecretStorage (a v1 session is upgraded from it; it keeps K too); `noSecrets` outside VS Code. */
   store: SecretStore;
+  /**
+   * Where K (and the rollback mark) is kept, in order of preference (default: `store` alone). A
+   * host outside VS Code passes the OS keyring or the opt-in key file; a window adds `store` last.
+   */
+  keyStores?: KeyStore[];
   client: RefreshClient;
   /** Hands K to siblings whose secret view lacks it; without it a window waits for its view. */
   siblings?: SiblingChannel;
@@ -113,8 +121,12 @@ export class Broker {
     this.claims = new SpendClaims(this.store.dir, this.store.tempDir);
     this.status_ = new SharedStatus(this.store.dir, this.store.tempDir);
     this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log);
-    this.keyring = new Keyring(opts.store, opts.keySecret ?? `${opts.secretKey}/seal-key`, this.store, opts.siblings,
-      (write) => this.queueSecretWrite(write), this.log, opts.viewCatchUpMs ?? TIMEOUTS.keyCatchUp);
+    const keyStores = opts.keyStores ?? [secretStoreKeys(opts.store)];
+    this.keyring = new Keyring({
+      stores: keyStores, name: opts.keySecret ?? `${opts.secretKey}/seal-key`, slot: this.store, siblings: opts.siblings,
+      writeInOrder: (write) => this.queueSecretWrite(write), log: this.log, catchUpMs: opts.viewCatchUpMs ?? TIMEOUTS.keyCatchUp,
+      onViewChange: keyStores.some((s) => s.kind === 'vscode') && opts.store !== noSecrets ? (listener) => opts.store.onDidChange(listener) : undefined,
+    });
     this.freshness = new FreshnessPolicy(opts.refreshSkewMs ?? 60_000);
     this.timer = new ProactiveTimer(this.clock, () => this.proactiveRefresh());
     const now = () => this.clock.now();
@@ -155,6 +167,8 @@ export class Broker {
       refuse: (after, why) => this.publisher.refuse(after, why),
       retryIn: (ms) => this.timer.retryIn(ms),
       unwritable: (problem) => this.publisher.degraded(problem),
+      mark: () => this.keyring.mark(),
+      raiseMark: (gen) => this.keyring.raiseMark(gen),
     });
   }
 
@@ -198,9 +212,14 @@ export class Broker {
     await this.withLock(async () => {
       await this.session.sync();
       const key = await this.keyForWriting();
+      // Above the mark too: in a restored store, a new grant must not look like an old copy.
+      const mark = await this.keyring.mark();
       for (;;) {
-        const next: ActiveGeneration = { gen: this.store.latestGen() + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now() };
-        if (this.publisher.write(next, key)) return this.session.adopt(next, 'signed in here');
+        const next: ActiveGeneration = { gen: Math.max(this.store.latestGen(), mark) + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now() };
+        if (this.publisher.write(next, key)) {
+          await this.keyring.raiseMark(next.gen);
+          return this.session.adopt(next, 'signed in here');
+        }
       }
     });
   }

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'timeout'
   | 'cancelled'
   | 'protocol'
-  | 'fresh-token-rejected';
+  | 'fresh-token-rejected'
+  | 'key-store';
 
 export class TokenRelayError extends Error {
   constructor(

@@ -1,9 +1,17 @@
 // K, the slot's seal key: 32 random bytes created once, under the lock, when the slot has none.
-// It lives in SecretStorage under one key; the slot directory names only its id. Because K never
-// changes while records sealed with it exist, a stale secret view cannot lose anything: a window
-// whose view lacks K gets it from a live sibling (checked against the id) or waits, bounded, for
-// its view to catch up, and then writes it into its own view.
-import type { Logger, SecretStore } from './types.ts';
+// It is kept in every key store the host has (keyStore.ts), in order of preference: the OS keyring,
+// VS Code's SecretStorage, an opt-in key file. The slot directory names only its id. K never changes
+// while records sealed with it exist, so every copy found is checked against that id, a copy
+// missing from one store is restored from another, and a stale secret view cannot lose anything: a
+// process whose stores lack K gets it from a live sibling (checked against the id) or waits,
+// bounded, for a changing view (SecretStorage) to catch up.
+//
+// Beside K each store keeps the slot's high-water mark: the newest generation whose tokens were
+// handed out, raised before they are. A store directory restored from a backup holds older
+// generations whose refresh tokens were spent; their number is below the mark, so they are never
+// presented (rollback guard). The mark names K's id: a new K (a slot created afresh) starts over.
+import type { Disposable, Logger } from './types.ts';
+import type { KeyStore } from './keyStore.ts';
 import { newSealKey, sealKeyOf, type SealKey } from './seal.ts';
 import type { SealedStore } from './sealedStore.ts';
 import type { SiblingChannel } from './siblings.ts';
@@ -12,18 +20,26 @@ import { TIMEOUTS } from './timeouts.ts';
 
 export type KeyLookup = { key: SealKey } | { none: true } | { missing: TokenRelayError };
 
+export interface KeyringOptions {
+  /** In order of preference; at least one must take K when it is created. */
+  stores: KeyStore[];
+  /** K's entry name; the mark is `<name>/mark`. */
+  name: string;
+  slot: SealedStore;
+  siblings?: SiblingChannel;
+  /** Store writes run one at a time, in order (a late one never overwrites a newer one). */
+  writeInOrder: (write: () => Promise<void>) => Promise<void>;
+  log: Logger;
+  catchUpMs?: number;
+  /** Changes of a store whose view may lag (SecretStorage): waited on when K is not found yet. */
+  onViewChange?: (listener: () => void) => Disposable;
+}
+
 export class Keyring {
   private key: SealKey | undefined;
+  private markSeen = 0;
 
-  constructor(
-    private readonly secrets: SecretStore,
-    private readonly secretName: string,
-    private readonly slot: SealedStore,
-    private readonly siblings: SiblingChannel | undefined,
-    private readonly writeSecret: (write: () => Promise<void>) => Promise<void>,
-    private readonly log: Logger,
-    private readonly catchUpMs: number = TIMEOUTS.keyCatchUp,
-  ) {}
+  constructor(private readonly o: KeyringOptions) {}
 
   current(): SealKey | undefined {
     return this.key;
@@ -34,34 +50,40 @@ export class Keyring {
     return this.key?.id === id ? this.key.bytes : undefined;
   }
 
-  /** The slot's K: from memory, this window's view, a live sibling, or the view once it caught up. */
+  /** Where K is kept, for status: the first store that holds it. */
+  describe(): string {
+    return this.o.stores.map((s) => s.description).join(', ');
+  }
+
+  /** The slot's K: from memory, a key store, a live sibling, or a lagging view once it caught up. */
   async load(): Promise<KeyLookup> {
-    const id = this.slot.readKeyId();
+    const id = this.o.slot.readKeyId();
     if (id === undefined) return { none: true };
     if (this.key?.id === id) return { key: this.key };
-    const viewed = await this.fromView(id);
-    if (viewed) return { key: this.keep(viewed, false) };
-    const fromSibling = await this.siblings?.askKey(this.slot.peersDir, id).catch(() => undefined);
+    const { key: stored, problems, missingIn } = await this.fromStores(id);
+    if (stored) return { key: this.keep(stored, missingIn) };
+    const fromSibling = await this.o.siblings?.askKey(this.o.slot.peersDir, id).catch(() => undefined);
     const sibling = fromSibling ? sealKeyOf(fromSibling) : undefined;
     if (sibling?.id === id) {
-      this.log.info('Took the seal key from a live sibling (this window\'s secret storage lacked it)');
-      return { key: this.keep(sibling, true) };
+      this.o.log.info('Took the seal key from a live sibling (this process\'s key stores lacked it)');
+      return { key: this.keep(sibling, this.o.stores) };
     }
-    const late = await this.waitForView(id);
-    if (late) return { key: this.keep(late, false) };
-    return { missing: new TokenRelayError('key-missing', 'This window cannot read the shared sign-in: its secret storage lacks the key that seals it, and no other open window holds that key.',
-      'Open the window where you signed in (Token Relay recovers by itself), or sign in again.') };
+    const late = this.o.onViewChange ? await this.waitForView(id) : undefined;
+    if (late) return { key: this.keep(late, this.o.stores) };
+    const why = problems.length ? ` ${problems.map((p) => p.message).join(' ')}` : '';
+    return { missing: new TokenRelayError('key-missing', `This process cannot read the shared sign-in: the key that seals it is not in ${this.describe()}, and no other Token Relay process holds it.${why}`,
+      problems.length ? 'Fix the key store named above (Token Relay recovers by itself), or sign in again.' : 'Open the window or agent where you signed in (Token Relay recovers by itself), or sign in again.') };
   }
 
   /**
-   * Under the lock, when the slot has no K (or, `replacing`, when K is lost in every window and the
-   * user signs in again): stored in SecretStorage before its id is published.
+   * Under the lock, when the slot has no K (or, `replacing`, when K is lost everywhere and the user
+   * signs in again): stored before its id is published.
    */
   async create(replacing = false): Promise<SealKey> {
     const key = newSealKey();
-    await this.store(key);
-    if (replacing) this.slot.replaceKeyId(key.id);
-    else if (!this.slot.createKeyId(key.id)) {
+    await this.storeEverywhere(key, true);
+    if (replacing) this.o.slot.replaceKeyId(key.id);
+    else if (!this.o.slot.createKeyId(key.id)) {
       const found = await this.load();
       if ('key' in found) return found.key;
       throw 'missing' in found ? found.missing : new Error('seal key vanished');
@@ -70,51 +92,132 @@ export class Keyring {
     return key;
   }
 
-  /** Writes K back into this window's view if a stale whole-view write removed it. */
+  /** A lagging view changed (SecretStorage): a stale whole-view write may have removed K from it. */
   async repairView(): Promise<void> {
     const key = this.key;
-    if (!key || (await this.fromView(key.id).catch(() => undefined))) return;
-    await this.storeQuietly(key);
+    if (key) await this.storeIn(this.o.stores.filter((s) => s.kind === 'vscode'), key, false, true);
   }
 
-  private keep(key: SealKey, store: boolean): SealKey {
+  // ---- the high-water mark -------------------------------------------------------------------
+
+  /** The highest mark any store holds for this K (0 when none). A store that cannot answer adds nothing. */
+  async mark(): Promise<number> {
+    const key = this.key;
+    if (!key) return this.markSeen;
+    const answers = await Promise.all(this.o.stores.map((s) => s.get(markName(this.o.name)).catch(() => undefined)));
+    for (const raw of answers) this.markSeen = Math.max(this.markSeen, parseMark(raw, key.id));
+    return this.markSeen;
+  }
+
+  /** Raises the mark to `gen` in every store before that generation's tokens are handed out. */
+  async raiseMark(gen: number): Promise<void> {
+    const key = this.key;
+    if (!key || gen <= this.markSeen) return;
+    this.markSeen = gen;
+    const value = JSON.stringify({ v: 1, key: key.id, gen });
+    await this.o.writeInOrder(async () => {
+      const results = await Promise.allSettled(this.o.stores.map(async (s) => {
+        // Never lower a mark another process raised meanwhile.
+        if (parseMark(await s.get(markName(this.o.name)), key.id) >= gen) return;
+        await s.set(markName(this.o.name), value);
+      }));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed.length === results.length) this.o.log.warn(`Could not record generation ${gen} as handed out in any key store (${describeError(failed[0].reason)}): a restored backup of the store would not be recognised`);
+    });
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  /** Holds K, and restores it into the stores found without it. */
+  private keep(key: SealKey, missingIn: KeyStore[]): SealKey {
     this.key = key;
-    if (store) void this.storeQuietly(key);
+    if (missingIn.length) void this.storeIn(missingIn, key, false, true);
     return key;
   }
 
-  /** Writing K back into this window's view is a repair: a failure is logged, and retried at the next change. */
-  private storeQuietly(key: SealKey): Promise<void> {
-    return this.store(key).catch((err) => this.log.warn(`Could not write the seal key to secret storage: ${describeError(err)}`));
-  }
-
-  private store(key: SealKey): Promise<void> {
-    return this.writeSecret(() => this.secrets.store(this.secretName, JSON.stringify({ v: 2, key: key.bytes.toString('base64') })));
-  }
-
-  private async fromView(id: string): Promise<SealKey | undefined> {
-    const raw = await this.secrets.get(this.secretName);
-    if (!raw) return undefined;
-    try {
-      const value = JSON.parse(raw) as { v?: number; key?: unknown };
-      const key = value?.v === 2 && typeof value.key === 'string' ? sealKeyOf(Buffer.from(value.key, 'base64')) : undefined;
-      return key?.id === id ? key : undefined;
-    } catch {
-      return undefined;
+  /**
+   * The first copy whose id matches (stores after it are not asked: each ask may start a process);
+   * the stores asked before it that lack it, to restore; and why unreadable ones could not answer.
+   */
+  private async fromStores(id: string): Promise<{ key?: SealKey; problems: TokenRelayError[]; missingIn: KeyStore[] }> {
+    const problems: TokenRelayError[] = [];
+    const missingIn: KeyStore[] = [];
+    for (const store of this.o.stores) {
+      try {
+        const key = parseKey(await store.get(this.o.name));
+        if (key?.id === id) return { key, problems, missingIn };
+        missingIn.push(store);
+        if (key) this.o.log.warn(`${store.description} holds a seal key for this slot that is not the one its records name (key-id ${id}); the right one replaces it once found`);
+      } catch (err) {
+        problems.push(err instanceof TokenRelayError ? err : new TokenRelayError('key-missing', `${store.description} could not be read (${describeError(err)}).`));
+      }
     }
+    return { problems, missingIn };
+  }
+
+  private storeEverywhere(key: SealKey, required: boolean): Promise<void> {
+    return this.storeIn(this.o.stores, key, required);
+  }
+
+  /**
+   * Puts K into `stores`. `required`: at least one must take it (a new K nobody keeps would seal
+   * records nobody can open). `onlyMissing`: a repair, skipping stores that hold it meanwhile.
+   */
+  private async storeIn(stores: KeyStore[], key: SealKey, required: boolean, onlyMissing = false): Promise<void> {
+    const value = JSON.stringify({ v: 2, key: key.bytes.toString('base64') });
+    await this.o.writeInOrder(async () => {
+      const errors: unknown[] = [];
+      for (const store of stores) {
+        try {
+          if (onlyMissing && parseKey(await store.get(this.o.name))?.id === key.id) continue;
+          await store.set(this.o.name, value);
+        } catch (err) {
+          errors.push(err);
+          if (!required) this.o.log.warn(`Could not write the seal key to ${store.description}: ${describeError(err)}`);
+        }
+      }
+      if (required && errors.length === stores.length) {
+        const first = errors[0];
+        throw first instanceof TokenRelayError ? first : new TokenRelayError('key-missing', `No key store took the seal key (${describeError(first)}).`,
+          'Unlock your OS keyring, or opt in to a key file with TOKENRELAY_KEY_STORE=file.');
+      }
+      if (required && errors.length) this.o.log.warn(`The seal key is kept in ${stores.length - errors.length} of ${stores.length} key stores: ${errors.map(describeError).join('; ')}`);
+    });
   }
 
   private async waitForView(id: string): Promise<SealKey | undefined> {
-    const until = performance.now() + this.catchUpMs;
+    const until = performance.now() + (this.o.catchUpMs ?? TIMEOUTS.keyCatchUp);
     while (performance.now() < until) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.min(100, Math.max(1, until - performance.now())));
-        const sub = this.secrets.onDidChange(done);
+        const sub = this.o.onViewChange!(done);
         function done() { clearTimeout(timer); sub.dispose(); resolve(); }
       });
-      const late = await this.fromView(id);
-      if (late) return late;
+      const { key } = await this.fromStores(id);
+      if (key) return key;
     }
     return undefined;
+  }
+}
+
+const markName = (name: string) => `${name}/mark`;
+
+function parseKey(raw: string | undefined): SealKey | undefined {
+  if (!raw) return undefined;
+  try {
+    const value = JSON.parse(raw) as { v?: number; key?: unknown };
+    return value?.v === 2 && typeof value.key === 'string' ? sealKeyOf(Buffer.from(value.key, 'base64')) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseMark(raw: string | undefined, keyId: string): number {
+  if (!raw) return 0;
+  try {
+    const value = JSON.parse(raw) as { v?: number; key?: unknown; gen?: unknown };
+    return value?.v === 1 && value.key === keyId && typeof value.gen === 'number' && Number.isSafeInteger(value.gen) ? value.gen : 0;
+  } catch {
+    return 0;
   }
 }

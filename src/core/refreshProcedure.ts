@@ -75,6 +75,9 @@ export interface RefreshContext {
   retryIn(ms: number): void;
   /** The slot directory refused a write: degraded until it takes writes again (P5). */
   unwritable(problem: TokenRelayError): void;
+  /** The rollback guard (keyring.ts): the newest generation handed out, kept outside the slot directory. */
+  mark(): Promise<number>;
+  raiseMark(gen: number): Promise<void>;
 }
 
 export type Outcome = { generation: ActiveGeneration } | { follow: Claim };
@@ -85,6 +88,11 @@ export const DISK_ERRORS = new Set(['ENOSPC', 'EROFS', 'EIO', 'EDQUOT', 'EACCES'
 /** Safety margin inside the IdP's reuse grace: a retry is sent only while well inside it. */
 export function graceMarginMs(graceMs: number): number {
   return Math.max(1000, graceMs / 5);
+}
+
+/** The slot directory holds generations older than ones already handed out: restored from a backup or a sync tool. */
+export function restoredStore(dir: string, gen: number, mark: number): TokenRelayError {
+  return signInEnded(`the store ${dir} is an older copy (its newest generation is ${gen}, but generation ${mark} was already handed out), as a backup restore or a sync tool leaves it; its refresh token was spent, and presenting it again would make the identity provider revoke the sign-in`);
 }
 
 export class RefreshProcedure {
@@ -139,6 +147,9 @@ export class RefreshProcedure {
       }
       const claim = await this.claim(current);
       if ('follow' in claim) return claim;
+      // A generation below the mark was superseded once already: this slot directory is an older copy.
+      const mark = await ctx.mark();
+      if (current.gen < mark) throw await ctx.refuse(current, restoredStore(ctx.store.dir, current.gen, mark));
       // refresh, then save
       return { generation: await this.refresh(current, refreshToken, claim, lock, rejected) };
     } finally {
@@ -240,6 +251,7 @@ export class RefreshProcedure {
       await ctx.sync();
       return ctx.requireHeld();
     }
+    await ctx.raiseMark(next.gen); // before anyone gets its token
     try { ctx.status.clear(); } catch { /* the back-off file is advisory */ }
     ctx.log.info(`Refreshed: generation ${next.gen}, access token fingerprint ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - ctx.clock.now()) / 1000)} s`);
     return next;

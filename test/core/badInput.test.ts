@@ -104,7 +104,7 @@ test('a corrupt seal key in secret storage: repaired from a live window; alone, 
     const [r] = await lonely.getTokens(1);
     assert.equal(r.ok, false);
     assert.equal(r.code, 'key-missing');
-    assert.match(r.message!, /secret storage lacks the key that seals it.*sign in again/);
+    assert.match(r.message!, /the key that seals it is not in VS Code's secret storage.*sign in again/);
     assert.equal((await lonely.request<{ errorCode: string }>({ cmd: 'status' })).errorCode, 'key-missing');
     assert.equal(readFileSync(other, 'utf8'), 'keep me');
     assert.equal(readFileSync(keyFile, 'utf8'), '{"v":2,"key": garbage', 'the core does not delete what it cannot read');

@@ -3,7 +3,7 @@
 // own secret view (code-server-like snapshots of one file).
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,14 +70,15 @@ const rejects = (p: Promise<unknown>, code: string, pattern: RegExp) => assert.r
   return true;
 });
 
-test('SecretStorage holds only K; the slot directory holds sealed records and K\'s id, never a token or K', async () => {
+test('SecretStorage holds only K and the generation mark; the slot directory holds sealed records and K\'s id, never a token or K', async () => {
   const w = world();
   const a = await w.window();
   const signedIn = tokens();
   await a.signIn(signedIn, { id: 'u1', label: 'User One' });
   const next = await a.getToken({ rejectedAccessToken: signedIn.accessToken });
   const view = JSON.parse(readFileSync(w.secrets, 'utf8')) as Record<string, string>;
-  assert.deepEqual(Object.keys(view), ['tokenrelay/v1/slot-a/seal-key']);
+  assert.deepEqual(Object.keys(view), ['tokenrelay/v1/slot-a/seal-key', 'tokenrelay/v1/slot-a/seal-key/mark']);
+  assert.deepEqual(Object.keys(JSON.parse(view['tokenrelay/v1/slot-a/seal-key/mark'])).sort(), ['gen', 'key', 'v'], 'the mark holds a number and K\'s id, nothing secret');
   const key = JSON.parse(view['tokenrelay/v1/slot-a/seal-key']).key as string;
   const everything = readdirSync(w.slotDir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile()).map((e) => readFileSync(join(e.parentPath, e.name), 'utf8')).join('\n');
@@ -212,4 +213,40 @@ test('a session stored in the previous layout (v1) upgrades without sign-in; win
   // It refreshes from the migrated refresh token like any generation.
   await a.getToken({ rejectedAccessToken: old.accessToken });
   assert.deepEqual(w.presented, [old.refreshToken]);
+});
+
+/** A store backed up at generation 1, refreshed to generation 2, then restored (backup, sync tool). */
+async function restoredWorld() {
+  const w = world();
+  const a = await w.window();
+  const signedIn = tokens();
+  await a.signIn(signedIn, { id: 'u1', label: 'User One' });
+  const backup = join(temp('backup'), 'slot-a');
+  cpSync(w.slotDir, backup, { recursive: true });
+  const refreshed = await a.getToken({ rejectedAccessToken: signedIn.accessToken });
+  assert.deepEqual(w.presented, [signedIn.refreshToken], 'one refresh before the restore');
+  const restore = () => { rmSync(w.slotDir, { recursive: true }); cpSync(backup, w.slotDir, { recursive: true }); };
+  return { w, a, signedIn, refreshed, restore };
+}
+
+test('a restored older copy of the store, cold start: its spent refresh token is never presented; needs sign-in naming the restore', async () => {
+  const { w, signedIn, restore } = await restoredWorld();
+  for (const o of open.splice(0)) await o.dispose();
+  restore();
+  const b = await w.window();
+  await rejects(b.getToken({ rejectedAccessToken: signedIn.accessToken, force: true }), 'needs-sign-in',
+    /is an older copy \(its newest generation is 1, but generation 2 was already handed out\), as a backup restore/);
+  assert.deepEqual(w.presented, [signedIn.refreshToken], 'the spent refresh token of the restored generation was never presented');
+  assert.equal(b.status().state, 'needs-sign-in');
+});
+
+test('a restored older copy of the store while a process holds the newest generation: it goes on from there and the store heals', async () => {
+  const { w, a, signedIn, refreshed, restore } = await restoredWorld();
+  restore();
+  const next = await a.getToken({ rejectedAccessToken: refreshed.accessToken, force: true });
+  assert.equal(next.generation, 3);
+  assert.equal(w.presented.length, 2);
+  assert.ok(!w.presented.slice(1).includes(signedIn.refreshToken!), 'generation 1\'s spent refresh token was not presented again');
+  const late = await w.window();
+  assert.equal((await late.getToken()).accessToken, next.accessToken, 'a window started after the restore adopts the healed store');
 });
