@@ -1,5 +1,5 @@
-// One broker per signed-in account of the current configuration, shared with every other window
-// through `<globalStorage>/slots`. Discovers accounts other windows sign in (watching the slots
+// One broker per signed-in account of the current configuration, shared with every other process
+// of this user through the store's `slots` directory (storeRoot.ts). Discovers accounts other windows sign in (watching the slots
 // directory), retires the accounts of a previous issuer/client, and clears corrupt secrets.
 // Only AccountService uses it: an entry's broker never leaves src/app, so no consumer can get a
 // token past the service's checks.
@@ -12,9 +12,11 @@ import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { parseCredentials } from '../core/credentials.ts';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts';
+import type { KeyStore } from '../core/keyStore.ts';
 import { OAuthClient, isAnonymous } from '../oauth/oauthClient.ts';
 import { displayIssuer, type OAuthConfig } from '../oauth/serverConfig.ts';
 import type { Settings, SettingsResult } from './settings.ts';
+import { moveLegacySlots } from './storeMove.ts';
 import {
   identityOf, keySecretOf, listMetas, readMeta, sameIdentity, secretKeyOf, slotDirOf, slotKeyOf, writeMeta,
   type ConfigIdentity, type SlotMeta,
@@ -27,9 +29,14 @@ export interface Memento {
 }
 
 export interface RegistryOptions {
-  /** `<globalStorage>/slots`: shared by every window of this VS Code installation. */
+  /** The store's `slots` directory (storeRoot.ts): shared by every process of this user. */
   slotsRoot: string;
+  /** Where this host kept slots before the per-user store (a window's `<globalStorage>/slots`): moved from once. */
+  legacySlotsRoot?: string;
+  /** VS Code's SecretStorage (a v1 session is upgraded from it); `noSecrets` outside VS Code. */
   store: SecretStore;
+  /** Where each slot's K is kept, in order (default: `store` alone). The host's composition root chooses. */
+  keyStores?: KeyStore[];
   log: Logger;
   memento?: Memento;
   /** Written into the journal so other windows can say who refreshed. */
@@ -126,6 +133,13 @@ export class AccountRegistry {
     this.lastOAuth = next.oauth;
     await Promise.resolve(this.opts.memento?.update(LAST_CONFIG_KEY, next.oauth)).catch(() => undefined);
     await fs.mkdir(this.opts.slotsRoot, { recursive: true, mode: 0o700 });
+    const legacy = this.opts.legacySlotsRoot;
+    if (legacy && legacy !== this.opts.slotsRoot) {
+      await moveLegacySlots({
+        from: legacy, to: this.opts.slotsRoot, identity: next.identity, log: this.opts.log,
+        openOld: (slotDir, slotKey, account) => this.createBroker(slotKey, account, this.client!, false, slotDir),
+      });
+    }
     this.startWatching();
     await this.loadSlots();
   }
@@ -213,13 +227,14 @@ export class AccountRegistry {
     if (added) this.emitChange({ reason: 'accounts' });
   }
 
-  private async createBroker(slotKey: string, account: Account, client: OAuthClient, proactive?: boolean): Promise<Broker> {
+  private async createBroker(slotKey: string, account: Account, client: OAuthClient, proactive?: boolean, slotDir = slotDirOf(this.opts.slotsRoot, slotKey)): Promise<Broker> {
     return Broker.create({
       ...this.opts.brokerOptions,
-      slotDir: slotDirOf(this.opts.slotsRoot, slotKey),
+      slotDir,
       secretKey: secretKeyOf(slotKey),
       keySecret: keySecretOf(slotKey),
       store: this.opts.store,
+      keyStores: this.opts.keyStores,
       client,
       log: prefixedLogger(this.opts.log, `[${account.label}]`),
       siblings: new UnixSiblingChannel(this.opts.socketDir ?? defaultSocketDir(), this.opts.log),

@@ -22,10 +22,9 @@ export interface TokenService {
   status(): ServiceStatus;
   /** Shows the window's sign-in; resolves once signed in, rejects if the user cancels. */
   requestSignIn(): Promise<void>;
-  /** Where this host keeps things, for `tokenrelay status` (never a secret). */
-  describe?(): HostDescription;
 }
 
+/** Where a host keeps things, for `tokenrelay status` (never a secret). */
 export interface HostDescription {
   profile?: string;
   store?: string;

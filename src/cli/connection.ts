@@ -17,10 +17,11 @@ import { IpcRemoteError, IpcUnavailableError, postJson } from '../ipc/jsonClient
 import { isPrivateDirStat, isPrivateSocketStat, socketDirCandidates } from '../ipc/socketPaths.ts';
 import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } from '../ipc/tokenProtocol.ts';
 import { CliError, PROG } from './common.ts';
+import type { DirectRequest } from './direct/directHost.ts';
 import { redactor } from '../core/redact.ts';
 
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
-const OPEN_A_WINDOW = 'Open a VS Code window with Token Relay (or run this from its integrated terminal), then try again';
+const DIRECT_BUNDLE = 'direct.js';
 const DEAD = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
 /**
  * A window at its link cap answers 503 `busy` and closes at once, so a request still being written
@@ -32,6 +33,8 @@ const REFUSED = new Set(['EPIPE', 'ECONNRESET']);
 
 export interface CallOptions {
   timeoutMs?: number;
+  /** For the one-shot host (no window or agent); `only`: skip the sockets (e.g. sign-in with --issuer). */
+  direct?: Omit<DirectRequest, 'route' | 'body'> & { only?: boolean };
 }
 
 /**
@@ -45,6 +48,7 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
   redactor.remember(...tokensIn(body)); // a token this CLI was given is masked verbatim in its output
   const primary = process.env[ENV_SOCKET];
   const dirs = socketDirCandidates(process.env);
+  if (options.direct?.only) return remembered(await answerDirectly<RouteTypes[R]['response']>(route, body, 'Signing in without a window', options.direct));
   if (primary) {
     checkOwner(primary);
     try {
@@ -66,10 +70,31 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
       throw translate(err, timeoutMs);
     }
   }
-  if (!primary) {
-    throw new CliError(EXIT.noSocket, `No Token Relay window of this user is running (${ENV_SOCKET} is not set: this is not a VS Code terminal, and no live window socket is in ${dirs.join(', ')}). ${OPEN_A_WINDOW}.`);
+  // No window or agent: this process reads the store itself (src/cli/direct).
+  usedSocket = undefined;
+  const noWindow = primary
+    ? `The VS Code window that started this terminal is gone (nothing listens at ${primary}), no other Token Relay window or agent is running`
+    : `No Token Relay window or agent of this user is running (${ENV_SOCKET} is not set: this is not a VS Code terminal, and no live socket is in ${dirs.join(', ')})`;
+  return remembered(await answerDirectly<RouteTypes[R]['response']>(route, body, noWindow, options.direct));
+}
+
+/**
+ * The one-shot host, a separate bundle (dist/direct.js) so the socket path never loads the core.
+ * Its errors become exit codes like a window's; nothing configured outside VS Code is exit 4.
+ */
+async function answerDirectly<T>(route: string, body: unknown, noWindow: string, direct: CallOptions['direct'] = {}): Promise<T> {
+  const module = __filename.endsWith('.ts') ? join(__dirname, 'direct', 'directHost.ts') : join(__dirname, DIRECT_BUNDLE);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const host = require(module) as typeof import('./direct/directHost.ts');
+  try {
+    return await host.answerDirectly({ ...direct, route, body: body as Record<string, unknown> }) as T;
+  } catch (err) {
+    if (err instanceof Error && err.name === 'NoDirectConfiguration') throw new CliError(EXIT.noSocket, `${noWindow}, and ${err.message}`);
+    if (err instanceof Error && 'code' in err && typeof err.code === 'string' && !(err instanceof CliError)) {
+      throw translate(new IpcRemoteError(err.code, err.message, 409), 0);
+    }
+    throw err;
   }
-  throw new CliError(EXIT.noSocket, `The VS Code window that started this terminal is gone (nothing listens at ${primary}) and no other Token Relay window is running. ${OPEN_FROM_VSCODE}, or reload the window.`);
 }
 
 /** Tokens in a request or an answer (a reported one, the current one): later output may quote them. */

@@ -1,5 +1,6 @@
 // The `tokenrelay` CLI: talks to the VS Code window that started this terminal over the socket
-// named by TOKENRELAY_SOCK (unset: a live window of this user). Bundled by esbuild into
+// named by TOKENRELAY_SOCK (unset: a live window of this user); with none, to the store itself
+// through the one-shot host (dist/direct.js, loaded only then). Bundled by esbuild into
 // dist/cli.js; it depends only on the terminal protocol, the JSON client and node builtins, so it
 // starts about as fast as node itself.
 import { EXIT } from '../ipc/tokenProtocol.ts';
@@ -17,15 +18,16 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   exec: { summary: 'run a command with the token in its environment', load: async () => (await import('./commands/exec.ts')).execCommand },
   'git-credential': { summary: 'git credential helper (get|store|erase)', load: async () => (await import('./commands/gitCredential.ts')).gitCredentialCommand },
   'kubectl-credential': { summary: 'kubectl exec credential plugin (ExecCredential JSON)', load: async () => (await import('./commands/kubectlCredential.ts')).kubectlCredentialCommand },
-  'sign-in': { summary: 'ask the window to sign in, and wait', load: async () => (await import('./commands/signIn.ts')).signInCommand },
+  'sign-in': { summary: 'sign in (in a window, or in this terminal)', load: async () => (await import('./commands/signIn.ts')).signInCommand },
   'mcp-proxy': { summary: 'stdio MCP server forwarding to a remote MCP server with the token', load: async () => (await import('./commands/mcpProxy.ts')).mcpProxyCommand },
 };
 
 const help = `Usage: ${PROG} <command> [options]
 
-Access tokens from Token Relay's sign-in in VS Code, for its integrated terminals and any other
-terminal of this user (TOKENRELAY_SOCK unset: a live window of this user answers). Every request goes
-through a window, so terminals and windows share one refresh.
+Access tokens from Token Relay's one sign-in, shared by every VS Code window and terminal of this
+user. A running window answers when there is one; with VS Code closed (cron, SSH, a plain
+terminal) this process reads the per-user store itself, through the same lock and spend claims,
+so every refresh token is still presented once.
 
 Commands:
 ${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`).join('\n')}
@@ -37,7 +39,8 @@ Exit codes:
   1  error (including HTTP status >= 400 from fetch)
   2  usage error
   3  not signed in, or sign-in needed - sign in from the Accounts menu or run "${PROG} sign-in"
-  4  no Token Relay window of this user is running - open a VS Code window with Token Relay
+  4  no Token Relay window or agent runs and nothing is configured for use without one - run
+     "${PROG} sign-in --issuer URL --client-id ID", or open a VS Code window with Token Relay
   5  the identity provider is unreachable (the session is kept; try again later)
   6  a Token Relay directory cannot be written (read-only, full, permission denied) - the
      message names the directory and the fix`;

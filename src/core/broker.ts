@@ -224,6 +224,32 @@ export class Broker {
     });
   }
 
+  /**
+   * Moves this slot's session into `dir`, the same slot in a new store root, exactly once and without
+   * sign-in. Under this slot's lock the current generation's spend claim is taken first, so no
+   * process on this directory (an older version's window included) can present its refresh token;
+   * the generation is then written into `dir` under the same K and key-id, and a needs-sign-in
+   * record here tells older processes why (`reason`). `busy`: someone is refreshing; try later.
+   */
+  async moveTo(dir: string, reason: string): Promise<'moved' | 'nothing' | 'busy'> {
+    return this.withLock(async () => {
+      const latest = this.store.latestGen();
+      const found = latest > 0 ? await this.keyring.load() : undefined;
+      if (!found || !('key' in found)) return 'nothing';
+      const read = this.store.read(latest, found.key);
+      if (!('generation' in read) || read.generation.state !== 'active') return 'nothing';
+      const current = read.generation as ActiveGeneration;
+      if (this.claims.claim(current.gen, this.me, this.clock.now()).kind !== 'claimed') return 'busy';
+      const target = SealedStore.open(dir, this.store.slotId);
+      if (!target.createKeyId(found.key.id)) throw new TokenRelayError('lock-dir', `${dir} already holds a different session for this account.`);
+      const moved: ActiveGeneration = { ...current, gen: Math.max(target.latestGen(), current.gen) + 1, writer: this.me, at: this.clock.now() };
+      while (!target.write(moved, found.key)) moved.gen++;
+      this.publisher.write({ gen: current.gen + 1, state: 'needs-sign-in', account: current.account, reason, writer: this.me, at: this.clock.now() }, found.key);
+      this.log.info(`Moved generation ${current.gen} to ${dir} as generation ${moved.gen}`);
+      return 'moved';
+    });
+  }
+
   /** Revokes at the IdP (best effort), then signs out every process sharing this slot. */
   async signOut(): Promise<void> {
     await this.withLock(async () => {

@@ -60,8 +60,8 @@ export class Keyring {
     const id = this.o.slot.readKeyId();
     if (id === undefined) return { none: true };
     if (this.key?.id === id) return { key: this.key };
-    const { key: stored, problems, missingIn } = await this.fromStores(id);
-    if (stored) return { key: this.keep(stored, missingIn) };
+    const { key: stored, problems, missingIn, unasked } = await this.fromStores(id);
+    if (stored) return { key: this.keep(stored, missingIn, unasked) };
     const fromSibling = await this.o.siblings?.askKey(this.o.slot.peersDir, id).catch(() => undefined);
     const sibling = fromSibling ? sealKeyOf(fromSibling) : undefined;
     if (sibling?.id === id) {
@@ -128,24 +128,27 @@ export class Keyring {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  /** Holds K, and restores it into the stores found without it. */
-  private keep(key: SealKey, missingIn: KeyStore[]): SealKey {
+  /**
+   * Holds K, and restores it into the stores found without it; stores not asked yet are checked in
+   * the background (K in SecretStorage reaches the OS keyring, for terminals with VS Code closed).
+   */
+  private keep(key: SealKey, missingIn: KeyStore[], unasked: KeyStore[] = []): SealKey {
     this.key = key;
-    if (missingIn.length) void this.storeIn(missingIn, key, false, true);
+    if (missingIn.length || unasked.length) void this.storeIn([...missingIn, ...unasked], key, false, true).catch(() => undefined);
     return key;
   }
 
   /**
    * The first copy whose id matches (stores after it are not asked: each ask may start a process);
-   * the stores asked before it that lack it, to restore; and why unreadable ones could not answer.
+   * the stores asked before it that lack it, to restore, and those after it; and why unreadable ones could not answer.
    */
-  private async fromStores(id: string): Promise<{ key?: SealKey; problems: TokenRelayError[]; missingIn: KeyStore[] }> {
+  private async fromStores(id: string): Promise<{ key?: SealKey; problems: TokenRelayError[]; missingIn: KeyStore[]; unasked?: KeyStore[] }> {
     const problems: TokenRelayError[] = [];
     const missingIn: KeyStore[] = [];
-    for (const store of this.o.stores) {
+    for (const [i, store] of this.o.stores.entries()) {
       try {
         const key = parseKey(await store.get(this.o.name));
-        if (key?.id === id) return { key, problems, missingIn };
+        if (key?.id === id) return { key, problems, missingIn, unasked: this.o.stores.slice(i + 1) };
         missingIn.push(store);
         if (key) this.o.log.warn(`${store.description} holds a seal key for this slot that is not the one its records name (key-id ${id}); the right one replaces it once found`);
       } catch (err) {

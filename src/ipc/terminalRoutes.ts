@@ -2,7 +2,7 @@
 // or a one-shot CLI process with no window (src/cli/direct). Each route validates its body, then
 // asks the host's TokenService (its AccountService), so every host answers alike.
 import type { Logger } from '../core/types.ts';
-import type { TokenService } from '../app/tokenService.ts';
+import type { HostDescription, TokenService } from '../app/tokenService.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 import { gitRefusal } from '../app/gitAccess.ts';
@@ -24,8 +24,9 @@ export interface TerminalRouteOptions {
   gitHosts?: () => readonly string[] | undefined;
   /** Why the sockets are not in the preferred directory; shown by `status`. */
   socketNotice?: string;
-  /** What `status` says about who answered (a window, an agent, this process). */
+  /** What `status` says about who answered (a window, an agent, this process), and where it keeps things. */
   host?: StatusResponse['host'];
+  where?: () => HostDescription;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -82,6 +83,8 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         gitUsername: gitUsername(),
         windowPid: process.pid,
         socketNotice,
+        host: options.host,
+        ...options.where?.(),
       };
     },
 

@@ -14,6 +14,10 @@ import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { AccountRegistry, type RegistryOptions } from '../app/accountRegistry.ts';
 import { AccountService } from '../app/accountService.ts';
+import { storeLayout, type StoreLayout } from '../app/storeRoot.ts';
+import type { KeyStore } from '../core/keyStore.ts';
+import { secretStoreKeys } from '../core/secretStoreKeys.ts';
+import { keyStoreChoiceOf, keyStoresFor } from '../keystore/chooseKeyStores.ts';
 import { createApi, type TokenRelayApi } from './api.ts';
 import { PROVIDER_ID, PROVIDER_LABEL, TokenRelayAuthProvider } from './authProvider.ts';
 import { registerCommands } from './commands.ts';
@@ -28,6 +32,10 @@ import { notify } from './notify.ts';
 export type { TokenRelayApi, GetAccessTokenOptions } from './api.ts';
 
 export interface ExtensionDeps {
+  /** The environment the store root and the key store choice come from (tests: a private TOKENRELAY_HOME). */
+  storeEnv?: NodeJS.ProcessEnv;
+  /** Replaces the OS keyring (tests must never touch the user's). */
+  osKeyStores?: KeyStore[];
   /** Replaced in unit tests; the real one serves the terminals. */
   startTerminalBridge?: (context: vscode.ExtensionContext, service: TokenService, log: Logger) => Promise<vscode.Disposable>;
   /** Unit tests: socket dir, broker timings. */
@@ -47,6 +55,31 @@ export interface ExtensionHandle {
 
 let running: ExtensionHandle | undefined;
 
+/**
+ * The per-user store (storeRoot.ts) and the OS keyring, shared with every other flavour and the
+ * CLI. A TOKENRELAY_HOME or key store choice that cannot be used is reported, and the window
+ * falls back to what still works (the default root; SecretStorage alone), so it keeps serving.
+ */
+function storeAndKeys(deps: ExtensionDeps, log: Logger): { layout: StoreLayout; osKeyStores: KeyStore[] } {
+  const env = deps.storeEnv ?? process.env;
+  let layout: StoreLayout;
+  try {
+    layout = storeLayout(env);
+  } catch (err) {
+    log.error(`${describeError(err)} Using the default store location instead.`);
+    void notify('error', `Token Relay: ${describeError(err)}`);
+    layout = storeLayout({ ...env, TOKENRELAY_HOME: undefined });
+  }
+  if (deps.osKeyStores) return { layout, osKeyStores: deps.osKeyStores };
+  try {
+    const choice = keyStoreChoiceOf(vscode.workspace.getConfiguration('tokenrelay').get<string>('keyStore'), env);
+    return { layout, osKeyStores: keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice }) };
+  } catch (err) {
+    log.error(`${describeError(err)} The seal key is kept in VS Code's secret storage only.`);
+    return { layout, osKeyStores: [] };
+  }
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<TokenRelayApi> {
   running = await startExtension(context);
   return running.api;
@@ -64,11 +97,16 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   const log = channelLogger(channel);
   const disposables: vscode.Disposable[] = [channel];
 
+  const store = secretStoreFrom(context.secrets);
+  const { layout, osKeyStores } = storeAndKeys(deps, log);
   const service = new AccountService(new AccountRegistry({
     label: 'window',
     ...deps.registry,
-    slotsRoot: join(context.globalStorageUri.fsPath, 'slots'),
-    store: secretStoreFrom(context.secrets),
+    slotsRoot: layout.slots,
+    legacySlotsRoot: join(context.globalStorageUri.fsPath, 'slots'),
+    store,
+    // SecretStorage first: no process to start; the OS keyring keeps K for terminals with VS Code closed.
+    keyStores: [secretStoreKeys(store), ...osKeyStores],
     log,
     memento: context.globalState,
   }), log);

@@ -292,15 +292,15 @@ describe('usage, help and exit codes', () => {
     assert.match(flag.stderr, /Unknown option '--bogus'.*tokenrelay token --help/);
   });
 
-  test('no window: exit 4 telling to open a VS Code window (no TOKENRELAY_SOCK) or the terminal from VS Code (a dead one)', async () => {
+  test('no window and nothing configured: exit 4 naming sign-in from the terminal or a VS Code window (no TOKENRELAY_SOCK, or a dead one)', async () => {
     // As a user with no windows anywhere: this user's (root's) directories may hold other sessions' windows.
     const vars = { HOME: '/nonexistent/home', XDG_RUNTIME_DIR: '/nonexistent/run' };
     const unset = await runCliAs(TEST_USER, ['token'], vars);
     assert.equal(unset.code, 4);
-    assert.match(unset.stderr, /TOKENRELAY_SOCK is not set.*Open a VS Code window with Token Relay/);
+    assert.match(unset.stderr, /TOKENRELAY_SOCK is not set.*nothing is configured for use without one.*tokenrelay sign-in --issuer URL --client-id ID.*open a VS Code window with Token Relay/);
     const dead = await runCliAs(TEST_USER, ['token'], { ...vars, TOKENRELAY_SOCK: '/nonexistent/tokenrelay/term-00.sock' });
     assert.equal(dead.code, 4);
-    assert.match(dead.stderr, /window that started this terminal is gone.*Open this terminal from VS Code/);
+    assert.match(dead.stderr, /window that started this terminal is gone.*no other Token Relay window or agent is running, and nothing is configured for use without one/);
   });
 
   test('identity provider unreachable: exit 5', async () => {

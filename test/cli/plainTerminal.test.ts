@@ -88,7 +88,7 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
     assert.equal(token.stdout.trim(), await current());
     const status = await plain(['status']);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, new RegExp(`terminal: +not a VS Code terminal \\(TOKENRELAY_SOCK is not set\\); answered by the window socket ${newer.server.socketPath}\\n`));
+    assert.match(status.stdout, new RegExp(`terminal: +not a VS Code terminal \\(TOKENRELAY_SOCK is not set\\); answered by the socket ${newer.server.socketPath}\\n`));
     const json = JSON.parse((await plain(['status', '--json'])).stdout);
     assert.equal(json.socket, newer.server.socketPath);
     assert.equal(json.vscodeTerminal, false);
@@ -131,6 +131,7 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
     // it, both opened up so that user could list and connect to them: only the CLI's ownership and
     // mode checks keep it from being used.
     const other = mkdtempSync('/tmp/tro-');
+    chmodSync(other, 0o711); // its home does not exist: nothing configured for use without a window
     const rootXdg = mkdtempSync('/tmp/trx-');
     chmodSync(rootXdg, 0o711);
     const rootDir = join(rootXdg, 'tokenrelay');
@@ -147,7 +148,7 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
       for (const args of [['token'], ['status']]) {
         const r = await runCliAs(TEST_USER, args, { HOME: join(other, 'home'), XDG_RUNTIME_DIR: rootXdg });
         assert.equal(r.code, 4, `${args[0]}: ${masked(r.stdout + r.stderr)}`);
-        assert.match(r.stderr, new RegExp(`No Token Relay window of this user is running \\(TOKENRELAY_SOCK is not set: this is not a VS Code terminal, and no live window socket is in ${dirs}\\)\\. Open a VS Code window with Token Relay`));
+        assert.match(r.stderr, new RegExp(`No Token Relay window or agent of this user is running \\(TOKENRELAY_SOCK is not set: this is not a VS Code terminal, and no live socket is in ${dirs}\\), and nothing is configured for use without one`));
         assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       }
       assert.equal(w.served.length, served, 'this user\'s window got no request from the other user');

@@ -4,7 +4,7 @@
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
@@ -48,6 +48,8 @@ export function cliBundle(): Promise<CliBundle> {
     await build({
       entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs, ...BUNDLE_OPTIONS,
     });
+    // The one-shot host, loaded by cli.js when no window or agent answers.
+    await build({ entryPoints: [join(repoRoot, 'src', 'cli', 'direct', 'directHost.ts')], outfile: join(extensionDir, 'dist', 'direct.js'), ...BUNDLE_OPTIONS, banner: {} });
     const binDir = join(extensionDir, 'bin');
     mkdirSync(binDir);
     const launcher = join(binDir, 'tokenrelay');
@@ -96,7 +98,9 @@ export interface CliRun {
 /** Runs the bundled CLI as a child process; `socket` becomes TOKENRELAY_SOCK unless env overrides it. */
 export async function runCli(socket: string | undefined, args: string[], opts: CliRun = {}): Promise<CliResult> {
   const b = await cliBundle();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(socket ? { TOKENRELAY_SOCK: socket } : {}), ...opts.env };
+  // Never the user's own store or configuration: a private, empty one unless the test names its own.
+  const isolated = { TOKENRELAY_HOME: join(b.extensionDir, 'home'), TOKENRELAY_CONFIG: join(b.extensionDir, 'config.json') };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...isolated, ...(socket ? { TOKENRELAY_SOCK: socket } : {}), ...opts.env };
   if (!socket && !(opts.env && 'TOKENRELAY_SOCK' in opts.env)) delete env.TOKENRELAY_SOCK;
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const [cmd, argv] = opts.viaLauncher ? [b.launcher, args] : [process.execPath, [b.cliJs, ...args]];
@@ -141,6 +145,8 @@ export async function runCliAs(user: { uid: number; gid: number }, args: string[
     readableCli = join(dir, 'cli.js');
     copyFileSync((await cliBundle()).cliJs, readableCli);
     chmodSync(readableCli, 0o644);
+    copyFileSync(join(dirname((await cliBundle()).cliJs), 'direct.js'), join(dir, 'direct.js'));
+    chmodSync(join(dir, 'direct.js'), 0o644);
   }
   const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
   return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableCli, ...args],

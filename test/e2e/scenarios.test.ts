@@ -477,7 +477,7 @@ scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS C
     assert.equal(token.code, 0, `tokenrelay token in the reloaded window's terminal failed: ${token.stderr}`);
 
     const slots = slotDirs(env.server.userDataDir);
-    assert.ok(slots.length > 0, 'tokenrelay keeps its slot journal under globalStorage/tokenrelay.tokenrelay/slots');
+    assert.ok(slots.length > 0, 'tokenrelay keeps its slot journal in the per-user store (TOKENRELAY_HOME/slots), not under globalStorage');
     // A live refresh holds the lock for milliseconds; a lock still there 3 s later was left behind.
     let locks = slots.flatMap(findLocks);
     if (locks.length) { await sleep(3_000); locks = slots.flatMap(findLocks); }

@@ -4,7 +4,7 @@
 // at the strict test IdP. The window is a real Broker behind its terminal socket.
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -38,7 +38,7 @@ let readableBundle: string | undefined;
 
 /**
  * `tokenrelay mcp-proxy ARGS` as `user` with a clean environment (`env -i` plus `vars`), from a copy
- * of dist/cli.js and dist/mcp-proxy.js that user can read, `input` on stdin (runCliAs, plus stdin).
+ * of dist/cli.js, dist/mcp-proxy.js and dist/direct.js that user can read, `input` on stdin (runCliAs, plus stdin).
  */
 async function runProxyAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>, input: string) {
   if (!readableBundle) {
@@ -46,7 +46,7 @@ async function runProxyAs(user: { uid: number; gid: number }, args: string[], va
     const dir = mkdtempSync('/tmp/trm-');
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     chmodSync(dir, 0o755);
-    for (const file of [js, relayJs]) {
+    for (const file of [js, relayJs, join(dirname(js), 'direct.js')]) {
       copyFileSync(file, join(dir, basename(file)));
       chmodSync(join(dir, basename(file)), 0o644);
     }

@@ -98,10 +98,10 @@ describe('named file-system errors from the CLI', () => {
 
 describe('named file-system errors in the window: status bar, notification, log', () => {
   for (const fault of ['EROFS', 'ENOSPC'] as const) {
-    test(`${fault} under globalStorage: the tooltip and the notification name the directory and the fix`, { timeout: 60_000 }, async () => {
+    test(`${fault} in the store of record: the tooltip and the notification name the directory and the fix`, { timeout: 60_000 }, async () => {
       const idp = await startIdp({ accessTokenTtl: 60 });
       const vs = new VsCodeWorld('isolated');
-      const disk = SmallDisk.mount(join(vs.dir, 'globalStorage'));
+      const disk = SmallDisk.mount(vs.store);
       fake.reset();
       try {
         fake.setSettings(idpSettings(idp));
@@ -113,7 +113,7 @@ describe('named file-system errors in the window: status bar, notification, log'
         const shown = fake.messages.length;
         await fake.commands.get('tokenrelay.refreshNow')!.at(-1)!();
         const message = await fake.waitFor(() => fake.messages.slice(shown).find((m) => m.severity === 'error'), 5000, 'the error notification');
-        const slots = join(vs.globalStorage, 'slots');
+        const slots = join(vs.store, 'slots');
         for (const text of [message.message, win.item.tooltipText.replace(/\\/g, ''), allLogText()]) {
           assert.match(text, new RegExp(`cannot write its slot directory ${slots}/\\S+ \\(${CAUSE[fault]}: ${fault}`));
           assert.ok(text.includes(FIX[fault]), text);

@@ -72,10 +72,12 @@ export interface TestWindow extends ExtensionHandle {
   sessionEvents: vscode.AuthenticationProviderAuthenticationSessionsChangeEvent[];
 }
 
-/** The shared machine: globalStorage, sockets, secrets backing, globalState. */
+/** The shared machine: the store, globalStorage, sockets, secrets backing, globalState. */
 export class World {
   readonly dir = mkdtempSync(join(tmpdir(), 'tokenrelay-vscode-'));
   readonly globalStorage = join(this.dir, 'globalStorage', 'tokenrelay.tokenrelay');
+  /** The per-user store of record (TOKENRELAY_HOME), shared by every window of this world. */
+  readonly store = join(this.dir, 'store');
   readonly socketDir = join(this.dir, 'sockets');
   readonly globalState = new Map<string, unknown>();
   readonly windows: TestWindow[] = [];
@@ -101,6 +103,8 @@ export class World {
     const channels = fake.channels.length;
     const providers = fake.authProviders.length;
     const handle = await startExtension(context, {
+      storeEnv: { TOKENRELAY_HOME: this.store },
+      osKeyStores: [],
       startTerminalBridge: async () => ({ dispose() {} }),
       registry: {
         socketDir: this.socketDir,

@@ -1,34 +1,64 @@
-// tokenrelay sign-in: asks the window to show its sign-in, and waits for it.
+// tokenrelay sign-in: asks a running window to show its sign-in and waits; with no window (or with
+// any of the options below) this process signs in itself, in the terminal, into the same store.
 import { EXIT } from '../../ipc/tokenProtocol.ts';
-import { PROG, out, parse, parseSeconds, printHelp, type Command } from '../common.ts';
+import { PROG, out, parse, parseSeconds, printHelp, usageError, type Command } from '../common.ts';
 import { call } from '../connection.ts';
 
-const help = `Usage: ${PROG} sign-in [--force] [--timeout SECONDS]
+const help = `Usage: ${PROG} sign-in [--profile NAME] [--issuer URL --client-id ID [--scopes S]]
+                        [--device | --browser] [--json] [--force] [--timeout SECONDS]
 
-Asks this VS Code window to start its sign-in (the browser opens from the window), and waits
-until it completes. Does nothing when already signed in, unless --force.
+Signs in to Token Relay. When a VS Code window with Token Relay runs (and none of --profile,
+--issuer, --client-id, --device, --browser, --json is given), that window shows its sign-in.
+Otherwise this terminal signs in itself: with a device code where no browser can open here (SSH,
+no DISPLAY), through the browser otherwise. The session lands in the one per-user store, so every
+window and terminal shares it. Does nothing when already signed in, unless --force.
 
 Options:
+  --profile NAME      the configuration file's profile to use or create (default "default")
+  --issuer URL        the identity provider; with --client-id, saved into the profile
+  --client-id ID      the OAuth client id registered for Token Relay
+  --scopes S          space-separated scopes to save (default: openid profile offline_access)
+  --device            sign in with a device code (RFC 8628), e.g. over SSH
+  --browser           sign in through the browser on this machine
+  --json              print one JSON line per event (the device code, then the result)
   --force             sign in even when already signed in (e.g. to switch account)
   --timeout SECONDS   give up waiting after this long (default 600)
   -h, --help          show this help
 
-Exit codes: 0 signed in, 1 sign-in cancelled or failed, 2 usage, 4 no Token Relay window of
-this user, 5 identity provider unreachable, 6 a Token Relay directory cannot be written.`;
+Exit codes: 0 signed in, 1 sign-in cancelled or failed, 2 usage, 4 no window and nothing
+configured, 5 identity provider unreachable, 6 a Token Relay directory cannot be written.`;
 
 export const signInCommand: Command = {
   name: 'sign-in',
-  summary: 'ask the window to sign in, and wait',
+  summary: 'sign in (in a window, or in this terminal)',
   help,
   async run(argv) {
-    const { values } = parse('sign-in', argv, { force: { type: 'boolean' }, timeout: { type: 'string' } });
+    const { values } = parse('sign-in', argv, {
+      force: { type: 'boolean' }, timeout: { type: 'string' }, profile: { type: 'string' }, issuer: { type: 'string' },
+      'client-id': { type: 'string' }, scopes: { type: 'string' }, device: { type: 'boolean' }, browser: { type: 'boolean' }, json: { type: 'boolean' },
+    });
     if (values.help) return printHelp(help);
     const timeoutS = parseSeconds(values.timeout, '--timeout', 'sign-in') ?? 600;
-    if (process.stderr.isTTY) process.stderr.write('Waiting for the sign-in in VS Code (a browser window may open)...\n');
-    const result = await call('sign-in', { force: values.force === true }, { timeoutMs: Math.max(1, timeoutS) * 1000 });
-    const who = result.account ? ` as ${result.account.label}` : '';
-    if (result.alreadySignedIn) await out(`Already signed in${who}. Use --force to sign in again.\n`);
-    else await out(`Signed in${who}.\n`);
+    if (values.device && values.browser) throw usageError('use either --device or --browser', 'sign-in');
+    if ((values.issuer === undefined) !== (values['client-id'] === undefined)) throw usageError('--issuer and --client-id go together', 'sign-in');
+    if (values.scopes !== undefined && values.issuer === undefined) throw usageError('--scopes is saved with --issuer and --client-id', 'sign-in');
+    const json = values.json === true;
+    const here = [values.profile, values.issuer, values.device, values.browser, values.json].some((v) => v !== undefined);
+    const saveProfile = values.issuer !== undefined
+      ? { issuer: values.issuer, clientId: values['client-id'], ...(values.scopes !== undefined ? { scopes: values.scopes.split(/\s+/).filter(Boolean) } : {}) }
+      : undefined;
+    if (!here && process.stderr.isTTY) process.stderr.write('Waiting for the sign-in (a browser window may open)...\n');
+    const result = await call('sign-in', { force: values.force === true }, {
+      timeoutMs: Math.max(1, timeoutS) * 1000,
+      direct: {
+        only: here, profile: values.profile, saveProfile,
+        signIn: { flow: values.device ? 'device' : values.browser ? 'browser' : 'auto', json, timeoutMs: Math.max(1, timeoutS) * 1000 },
+      },
+    });
+    const account = result.account ? { id: result.account.id, label: result.account.label } : undefined;
+    if (json) await out(`${JSON.stringify({ signedIn: !result.alreadySignedIn || undefined, alreadySignedIn: result.alreadySignedIn || undefined, state: result.state, account })}\n`);
+    else if (result.alreadySignedIn) await out(`Already signed in${account ? ` as ${account.label}` : ''}. Use --force to sign in again.\n`);
+    else await out(`Signed in${account ? ` as ${account.label}` : ''}.\n`);
     return result.state === 'signed-out' || result.state === 'needs-sign-in' ? EXIT.notSignedIn : EXIT.ok;
   },
 };

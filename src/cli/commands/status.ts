@@ -6,15 +6,15 @@ import { redactor } from '../../core/redact.ts';
 
 const help = `Usage: ${PROG} status [--json]
 
-Shows this VS Code window's Token Relay session: state, account, issuer, token expiry and the
-last refresh. Never prints a token.
+Shows the Token Relay session: state, account, issuer, token expiry, the last refresh, and who
+answered (a window, an agent, or this process from the store). Never prints a token.
 
 Options:
   --json       one JSON object on standard output
   -h, --help   show this help
 
 Exit codes: 0 signed in (also while refreshing or offline with a usable session), 3 signed out
-or sign-in needed, 1 error, 2 usage, 4 no Token Relay window is running.`;
+or sign-in needed, 1 error, 2 usage, 4 no window or agent runs and nothing is configured.`;
 
 export const statusCommand: Command = {
   name: 'status',
@@ -47,8 +47,14 @@ function render(s: StatusResponse): string {
   }
   if (s.error) rows.push(['problem', s.error]);
   rows.push(['git username', s.gitUsername]);
-  rows.push(['window', `pid ${s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
-  if (usedSocket?.found) rows.push(['terminal', `not a VS Code terminal (TOKENRELAY_SOCK is not set); answered by the window socket ${usedSocket.path}`]);
+  if (s.host === 'direct') rows.push(['answered by', 'this process, from the store (no window or agent is running)']);
+  else {
+    rows.push([s.host === 'agent' ? 'agent' : 'window', `pid ${s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
+    if (usedSocket?.found) rows.push(['terminal', `not a VS Code terminal (TOKENRELAY_SOCK is not set); answered by the socket ${usedSocket.path}`]);
+  }
+  if (s.profile) rows.push(['profile', s.profile]);
+  if (s.store) rows.push(['store', s.store]);
+  if (s.keyStore) rows.push(['key store', s.keyStore]);
   if (s.socketNotice) rows.push(['sockets', s.socketNotice]);
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(width)}${v}\n`).join('');

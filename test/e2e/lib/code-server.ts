@@ -153,7 +153,8 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     '--disable-workspace-trust', '--user-data-dir', dirs.data, '--extensions-dir', dirs.ext, workspace], {
     detached: true, // own process group: one kill reaches extension hosts, pty host, watcher
     stdio: ['ignore', logFd, logFd],
-    env: cleanEnv(opts.env),
+    // The store of record is per user, outside VS Code: each test server gets its own, beside its user data.
+    env: cleanEnv({ TOKENRELAY_HOME: storeHomeOf(dirs.data), ...opts.env }),
   });
   closeSync(logFd);
   const pid = child.pid!;
@@ -180,3 +181,8 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
 }
 
 export { liveProcesses };
+
+/** Where a test code-server's Token Relay keeps its store of record (TOKENRELAY_HOME). */
+export function storeHomeOf(userDataDir: string): string {
+  return join(userDataDir, 'tokenrelay-home');
+}

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { runInTerminal } from './workbench.ts';
+import { storeHomeOf } from './code-server.ts';
 
 export const STATUS_ITEM = '[id="tokenrelay.tokenrelay.status"]';
 export const SIGNED_OUT_TEXT = /Token Relay: Sign in$/;
@@ -218,9 +219,9 @@ export function findLocks(root: string): string[] {
   return findNamed(root, (name) => name.startsWith('refresh.lock'));
 }
 
-/** Slot directories of tokenrelay under a code-server user-data dir. */
+/** Slot directories of a test code-server's Token Relay store (TOKENRELAY_HOME beside its user data). */
 export function slotDirs(userDataDir: string): string[] {
-  const slots = join(userDataDir, 'User', 'globalStorage', 'tokenrelay.tokenrelay', 'slots');
+  const slots = join(storeHomeOf(userDataDir), 'slots');
   try {
     return readdirSync(slots).map((n) => join(slots, n)).filter((p) => statSync(p).isDirectory());
   } catch {

@@ -1,0 +1,82 @@
+// The one-shot CLI host: with no window or agent to ask, this process answers one terminal route
+// itself, from the store of record, through the same AccountService, lock, spend claims and sealed
+// records as every window. It reads the configuration file's profile, takes K from the OS keyring
+// (or the key file the user opted in to), refreshes under the lock if it must, and leaves nothing
+// running: no watcher, no proactive timer, no listener. A separate bundle (dist/direct.js), loaded
+// only when no socket answers, so the socket path starts as fast as before.
+import { AccountRegistry } from '../../app/accountRegistry.ts';
+import { AccountService } from '../../app/accountService.ts';
+import { configFilePath, openStoreLayout } from '../../app/storeRoot.ts';
+import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
+import { parseDockerSettings, readGitHosts } from '../../app/settings.ts';
+import { TokenRelayError } from '../../core/errors.ts';
+import { noSecrets } from '../../core/secretStoreKeys.ts';
+import { redactingLogger } from '../../core/redact.ts';
+import { defaultSocketDir } from '../../ipc/socketPaths.ts';
+import { terminalRoutes } from '../../ipc/terminalRoutes.ts';
+import { keyStoreChoiceOf, keyStoresFor } from '../../keystore/chooseKeyStores.ts';
+import { stderrLogger } from './stderrLogger.ts';
+import { signInInTerminal, type TerminalSignInOptions } from './terminalSignIn.ts';
+
+export interface DirectRequest {
+  route: string;
+  body: Record<string, unknown>;
+  /** The configuration file's profile (default: TOKENRELAY_PROFILE, else "default"). */
+  profile?: string;
+  /** `tokenrelay sign-in --issuer … --client-id …`: saved into the profile (validated) before signing in. */
+  saveProfile?: Profile;
+  /** How `sign-in` asks the user, in this terminal. */
+  signIn?: Omit<TerminalSignInOptions, 'env'>;
+}
+
+/** Why the direct path cannot start at all: nothing configured outside VS Code. Exit 4 (no way to reach a session). */
+export class NoDirectConfiguration extends TokenRelayError {
+  override name = 'NoDirectConfiguration';
+}
+
+export async function answerDirectly(request: DirectRequest, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
+  const log = redactingLogger(stderrLogger(env));
+  const profile = request.profile ?? env.TOKENRELAY_PROFILE ?? DEFAULT_PROFILE;
+  if (request.saveProfile) {
+    const path = configFilePath(env);
+    saveProfile(path, profile, { ...readConfigFile(path).profiles[profile], ...request.saveProfile });
+    log.info(`Saved profile "${profile}" in ${path}`);
+  }
+  const file = readConfigFile(configFilePath(env));
+  const settings = profileSettings(file, profile);
+  if (!settings.ok) {
+    if (settings.unconfigured) {
+      throw new NoDirectConfiguration('not-signed-in', `nothing is configured for use without one (${file.path} does not exist).`,
+        'Run "tokenrelay sign-in --issuer URL --client-id ID" (it finds a session VS Code signed in with the same issuer and client), or open a VS Code window with Token Relay.');
+    }
+    throw settings.problem;
+  }
+  const get = profileSource(file.profiles[profile]);
+  const layout = openStoreLayout(env);
+  const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
+  const registry = new AccountRegistry({
+    slotsRoot: layout.slots, store: noSecrets, keyStores, log, label: 'cli', socketDir: defaultSocketDir(env),
+    brokerOptions: { proactive: false },
+  });
+  const service = new AccountService(registry, log);
+  try {
+    await service.configure(settings);
+    const signIn = request.signIn ?? { flow: 'auto', json: false, timeoutMs: 600_000 };
+    service.setSignInHandler(async () => {
+      const result = await signInInTerminal(service.oauthClient(), { ...signIn, env });
+      await service.signIn(result.tokens, result.account);
+    });
+    const routes = terminalRoutes({
+      service, log, host: 'direct',
+      gitUsername: () => String(get('git.username') ?? ''),
+      gitHosts: () => readGitHosts(get),
+      docker: () => parseDockerSettings(get),
+      where: () => ({ profile, store: layout.root, keyStore: keyStores.map((s) => s.description).join(', ') }),
+    });
+    const handler = Object.hasOwn(routes, request.route) ? routes[request.route] : undefined;
+    if (!handler) throw new TokenRelayError('protocol', `Unknown request "${request.route}".`);
+    return await handler(request.body);
+  } finally {
+    await service.dispose();
+  }
+}

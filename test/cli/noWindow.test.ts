@@ -1,0 +1,104 @@
+// The CLI with VS Code closed: no window, no agent, a clean environment (`env -i`: no
+// XDG_RUNTIME_DIR, no DISPLAY), K in a real gnome-keyring on a private D-Bus session. Sign-in by
+// device code from the terminal, then tokens from the store across expiries, with the strict IdP's
+// own counters as ground truth: one refresh per expiry, no failure, no revocation.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import { approveDeviceCode } from '../idp/login.ts';
+import { startIdp, type Idp } from '../idp/server.ts';
+import { keyringToolsPresent, startKeyringSession, type KeyringSession } from '../harness/keyringSession.ts';
+import { cliBundle, runChild, type CliResult } from './support.ts';
+
+let idp: Idp;
+let keyring: KeyringSession;
+let home: string;
+
+/** What cron or an SSH session has: no XDG_RUNTIME_DIR, no DISPLAY, no TOKENRELAY_SOCK. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH!, HOME: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'),
+    DBUS_SESSION_BUS_ADDRESS: keyring.env.DBUS_SESSION_BUS_ADDRESS!, ...extra,
+  };
+}
+
+async function cli(args: string[], extra: Record<string, string> = {}): Promise<CliResult> {
+  return runChild(process.execPath, [(await cliBundle()).cliJs, ...args], { env: cleanEnv(extra), cwd: home, timeoutMs: 60_000 });
+}
+
+/** `sign-in --device --json`, approving the code on the IdP's device page as soon as it is printed. */
+async function deviceSignIn(args: string[], login: string): Promise<{ code: number | null; events: Record<string, unknown>[]; stderr: string }> {
+  const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json', ...args], { env: cleanEnv(), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const events: Record<string, unknown>[] = [];
+  const approvals: Promise<void>[] = [];
+  for await (const line of createInterface({ input: child.stdout })) {
+    const event = JSON.parse(line) as Record<string, unknown>;
+    events.push(event);
+    if (typeof event.userCode === 'string') approvals.push(approveDeviceCode(idp.issuer, event.userCode, login));
+  }
+  await Promise.all(approvals);
+  const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, events, stderr };
+}
+
+describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, gnome-keyring-daemon or dbus-daemon missing (scripts/ensure-system-packages.sh installs them)' }, () => {
+  before(async () => {
+    idp = await startIdp({ accessTokenTtl: 3 });
+    keyring = await startKeyringSession();
+    home = mkdtempSync(join(tmpdir(), 'tokenrelay-nowindow-'));
+  });
+  after(async () => {
+    await keyring?.stop();
+    await idp?.close();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('nothing configured: exit 4 naming sign-in with --issuer and --client-id', async () => {
+    const r = await cli(['token']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /No Token Relay window or agent of this user is running .*nothing is configured for use without one .*tokenrelay sign-in --issuer URL --client-id ID/);
+  });
+
+  test('sign-in --device --json saves the profile and signs in from the terminal; tokens across expiries: one refresh each, nothing revoked', async () => {
+    const signIn = await deviceSignIn(['--issuer', idp.issuer, '--client-id', idp.clientId], 'carol');
+    assert.equal(signIn.code, 0, signIn.stderr);
+    assert.ok(signIn.events[0].verificationUri && signIn.events[0].userCode, 'the first event is the device prompt');
+    assert.deepEqual(signIn.events.at(-1), { signedIn: true, state: 'signed-in', account: signIn.events.at(-1)!.account });
+    assert.equal(idp.counters().deviceCodeGrants, 1);
+    const profile = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).profiles.default;
+    assert.deepEqual(profile, { issuer: idp.issuer, clientId: idp.clientId });
+    // Lower the refresh skew so a 3 s token is used until shortly before it expires.
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...profile, refreshSkewSeconds: 1 } } }));
+
+    const first = await cli(['token']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((await idp.introspect(first.stdout.trim())).active, true);
+    idp.resetCounters();
+    for (let expiry = 0; expiry < 2; expiry++) {
+      const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: number; host: string; store: string; keyStore: string };
+      assert.equal(status.host, 'direct');
+      assert.equal(status.store, join(home, 'state'));
+      assert.match(status.keyStore, /Secret Service/);
+      // Past the refresh point: every process needs a new token at once.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, status.expiresAt - 1000 - Date.now()) + 50));
+      const all = await Promise.all(Array.from({ length: 8 }, () => cli(['token'])));
+      for (const r of all) assert.equal(r.code, 0, r.stderr);
+      assert.equal(new Set(all.map((r) => r.stdout)).size, 1, 'every process got the same new token');
+      assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [expiry + 1, 0], `expiry ${expiry + 1}`);
+    }
+    for (const r of [first]) assert.ok(!r.stderr.includes(r.stdout.trim()), 'no token on stderr');
+  });
+
+  test('K lives in the keyring, not in the store: without the keyring the store cannot be opened, and the message names it', async () => {
+    const r = await cli(['token'], { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /D-Bus/);
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+  });
+});
