@@ -71,7 +71,8 @@ export class Keyring {
     const late = this.o.onViewChange ? await this.waitForView(id) : undefined;
     if (late) return { key: this.keep(late, this.o.stores) };
     const why = problems.length ? ` ${problems.map((p) => p.message).join(' ')}` : '';
-    return { missing: new TokenRelayError('key-missing', `This process cannot read the shared sign-in: the key that seals it is not in ${this.describe()}, and no other Token Relay process holds it.${why}`,
+    // A key store that could not answer (locked, no D-Bus) is not a lost K: named, and recoverable.
+    return { missing: new TokenRelayError(problems.length ? 'key-store' : 'key-missing', `This process cannot read the shared sign-in: the key that seals it is not in ${this.describe()}, and no other Token Relay process holds it.${why}`,
       problems.length ? 'Fix the key store named above (Token Relay recovers by itself), or sign in again.' : 'Open the window or agent where you signed in (Token Relay recovers by itself), or sign in again.') };
   }
 

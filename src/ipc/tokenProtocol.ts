@@ -187,7 +187,7 @@ export interface RouteTypes {
 export type RemoteErrorCode =
   | 'not-signed-in' | 'needs-sign-in' | 'offline' | 'idp-rejected' | 'config' | 'corrupt-secret'
   | 'lock-dir' | 'stale-view' | 'timeout' | 'cancelled' | 'protocol'
-  | 'corrupt-record' | 'key-missing' | 'degraded' | 'refresh-stuck' | 'fresh-token-rejected'
+  | 'corrupt-record' | 'key-missing' | 'key-store' | 'degraded' | 'refresh-stuck' | 'fresh-token-rejected'
   | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal'
   | 'busy';
 
