@@ -8,7 +8,8 @@
 //   restored terminals). When TOKENRELAY_SOCK names a socket nobody listens on any more, the CLI
 //   uses another live terminal socket of this user.
 // - Plain terminals (tmux, ssh, cron; TOKENRELAY_SOCK unset): the CLI looks for a live terminal
-//   socket of this user in the directories a window may choose (socketPaths.ts).
+//   socket of this user in every candidate directory (socketPaths.ts), which does not depend on
+//   whether this shell has XDG_RUNTIME_DIR.
 // A candidate counts only in a directory of this uid without group/other bits, as a socket of
 // this uid with mode 0600; directories in the order a window tries them, newest socket first.
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';

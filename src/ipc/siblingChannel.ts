@@ -1,10 +1,11 @@
 // The core's SiblingChannel over unix sockets: a window answers `POST /v<n>/key` on a peer socket
 // in this user's private socket directory, and registers that socket in the slot's `peers/`
 // folder. A registration is only a hint: a peer socket is connected to only when it lies directly
-// inside one of this user's socket directories (the preferred one or a fallback, see socketDir.ts)
-// that is private now, and is a socket owned by this user with no group or other bits.
+// inside one of this user's socket directories (any of socketDirCandidates, whatever this process's
+// XDG_RUNTIME_DIR, or its own preferred and fallback ones) that is private now, and is a socket
+// owned by this user with no group or other bits (isTrustedSocket).
 import { request } from 'node:http';
-import { lstatSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SiblingChannel } from '../core/siblings.ts';
@@ -13,7 +14,7 @@ import { replaceDurable } from '../core/durableFile.ts';
 import { processAlive } from '../core/processIdentity.ts';
 import { listenJson, type JsonServer } from './jsonServer.ts';
 import { chooseSocketDir, fallbackSocketDirs, newSocketPath } from './socketDir.ts';
-import { isPrivateDirStat, isPrivateSocketStat } from './socketPaths.ts';
+import { isTrustedSocket, socketDirCandidates } from './socketPaths.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 
 const ASK_TIMEOUT_MS = 1000;
@@ -29,9 +30,12 @@ export class UnixSiblingChannel implements SiblingChannel {
   private readonly id = randomBytes(6).toString('hex');
 
   private readonly socketDirs: string[];
+  /** Where a sibling's socket may be: a sibling may have another XDG_RUNTIME_DIR (or none) than this process. */
+  private readonly trustedDirs: string[];
 
   constructor(socketDir: string, private readonly log: Logger, fallbacks: string[] = fallbackSocketDirs()) {
     this.socketDirs = [...new Set([socketDir, ...fallbacks].map((d) => resolve(d)))];
+    this.trustedDirs = [...new Set([...this.socketDirs, ...socketDirCandidates().map((d) => resolve(d))])];
   }
 
   async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined): Promise<void> {
@@ -81,20 +85,14 @@ export class UnixSiblingChannel implements SiblingChannel {
         continue;
       }
       if (this.trusted(entry.socket)) found.push(entry);
-      else this.log.warn(`Ignoring a sibling registration naming ${entry.socket}: not a private socket of this user in ${this.socketDirs.join(' or ')}`);
+      else this.log.warn(`Ignoring a sibling registration naming ${entry.socket}: not a private socket of this user in ${this.trustedDirs.join(' or ')}`);
     }
     return found;
   }
 
   private trusted(socket: string): boolean {
     if (process.platform === 'win32') return socket.startsWith('\\\\.\\pipe\\tokenrelay-');
-    const dir = dirname(resolve(socket));
-    if (!this.socketDirs.includes(dir)) return false;
-    try {
-      return isPrivateDirStat(lstatSync(dir)) && isPrivateSocketStat(lstatSync(socket));
-    } catch {
-      return false;
-    }
+    return isTrustedSocket(socket, this.trustedDirs);
   }
 }
 

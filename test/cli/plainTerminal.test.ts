@@ -144,7 +144,7 @@ describe('a plain terminal (no TOKENRELAY_SOCK)', () => {
         { cwd: '/', timeoutMs: 30_000 });
       assert.equal(reach.stdout, 'reachable\n', `the other user can list the directory and connect to the window: ${reach.stderr}`);
       const served = w.served.length;
-      const dirs = [rootDir, `/tmp/tokenrelay-${TEST_USER.uid}`, join(other, 'home', '.cache', 'tokenrelay', 'sock')].map(escape).join(', ');
+      const dirs = [rootDir, `/run/user/${TEST_USER.uid}/tokenrelay`, `/tmp/tokenrelay-${TEST_USER.uid}`, join(other, 'home', '.cache', 'tokenrelay', 'sock')].map(escape).join(', ');
       for (const args of [['token'], ['status']]) {
         const r = await runCliAs(TEST_USER, args, { HOME: join(other, 'home'), XDG_RUNTIME_DIR: rootXdg });
         assert.equal(r.code, 4, `${args[0]}: ${masked(r.stdout + r.stderr)}`);

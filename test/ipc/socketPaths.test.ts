@@ -3,7 +3,7 @@
 // symlink or a file. The socket must be reachable, 0600, inside a 0700 directory of ours, and
 // nothing may be left anywhere else, also when binding is refused.
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
@@ -119,13 +119,17 @@ describe('socket path length', () => {
 });
 
 describe('a planted fallback directory', () => {
-  test('the default rules: $XDG_RUNTIME_DIR/tokenrelay, else $TMPDIR/tokenrelay-<uid>; then /tmp/tokenrelay-<uid>, then ~/.cache/tokenrelay/sock', () => {
+  test('the default rules: $XDG_RUNTIME_DIR/tokenrelay, /run/user/<uid>/tokenrelay (always searched; chosen only while a login made /run/user/<uid>), $TMPDIR/tokenrelay-<uid>, /tmp/tokenrelay-<uid>, ~/.cache/tokenrelay/sock', () => {
     const uid = process.getuid!();
-    assert.equal(defaultSocketDir({ XDG_RUNTIME_DIR: '/run/user/7' }), '/run/user/7/tokenrelay');
-    assert.equal(defaultSocketDir({ TMPDIR: '/var/tmp/' }), `/var/tmp/tokenrelay-${uid}`);
-    assert.equal(defaultSocketDir({}), `/tmp/tokenrelay-${uid}`);
-    assert.deepEqual(fallbackSocketDirs({ HOME: '/home/u' }), [`/tmp/tokenrelay-${uid}`, '/home/u/.cache/tokenrelay/sock']);
-    assert.deepEqual(socketDirCandidates({ HOME: '/home/u' }), [`/tmp/tokenrelay-${uid}`, '/home/u/.cache/tokenrelay/sock']);
+    const runUser = `/run/user/${uid}/tokenrelay`;
+    assert.deepEqual(socketDirCandidates({ XDG_RUNTIME_DIR: '/x', TMPDIR: '/var/tmp/', HOME: '/home/u' }),
+      ['/x/tokenrelay', runUser, `/var/tmp/tokenrelay-${uid}`, `/tmp/tokenrelay-${uid}`, '/home/u/.cache/tokenrelay/sock']);
+    assert.deepEqual(socketDirCandidates({ HOME: '/home/u' }), [runUser, `/tmp/tokenrelay-${uid}`, '/home/u/.cache/tokenrelay/sock']);
+    assert.equal(defaultSocketDir({ XDG_RUNTIME_DIR: '/x' }), '/x/tokenrelay');
+    assert.equal(defaultSocketDir({ XDG_RUNTIME_DIR: `/run/user/${uid}` }), runUser, 'named by XDG_RUNTIME_DIR, it is used (and made) as before');
+    const loggedIn = existsSync(`/run/user/${uid}`);
+    assert.equal(defaultSocketDir({ TMPDIR: '/var/tmp/' }), loggedIn ? runUser : `/var/tmp/tokenrelay-${uid}`);
+    assert.deepEqual(fallbackSocketDirs({ HOME: '/home/u' }), [...(loggedIn ? [runUser] : []), `/tmp/tokenrelay-${uid}`, '/home/u/.cache/tokenrelay/sock']);
   });
 
   const plantings: [string, (dir: string) => void, RegExp][] = [
