@@ -110,20 +110,22 @@ export class Keyring {
     return this.markSeen;
   }
 
-  /** Raises the mark to `gen` in every store before that generation's tokens are handed out. */
+  /**
+   * Raises the mark to `gen` in every store before that generation's tokens are handed out. Resolves
+   * once one store took it (a keyring waiting on an unlock prompt never holds a refresh up); the
+   * others finish in the background. A store never lowers a mark another process raised meanwhile.
+   */
   async raiseMark(gen: number): Promise<void> {
     const key = this.key;
     if (!key || gen <= this.markSeen) return;
     this.markSeen = gen;
     const value = JSON.stringify({ v: 1, key: key.id, gen });
-    await this.o.writeInOrder(async () => {
-      const results = await Promise.allSettled(this.o.stores.map(async (s) => {
-        // Never lower a mark another process raised meanwhile.
-        if (parseMark(await s.get(markName(this.o.name)), key.id) >= gen) return;
-        await s.set(markName(this.o.name), value);
-      }));
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed.length === results.length) this.o.log.warn(`Could not record generation ${gen} as handed out in any key store (${describeError(failed[0].reason)}): a restored backup of the store would not be recognised`);
+    const name = markName(this.o.name);
+    const writes = this.o.stores.map(async (s) => {
+      if (parseMark(await s.get(name), key.id) < gen) await s.set(name, value);
+    });
+    await Promise.any(writes).catch((err: AggregateError) => {
+      this.o.log.warn(`Could not record generation ${gen} as handed out in any key store (${describeError(err.errors[0])}): a restored backup of the store would not be recognised`);
     });
   }
 

@@ -95,6 +95,16 @@ export function restoredStore(dir: string, gen: number, mark: number): TokenRela
   return signInEnded(`the store ${dir} is an older copy (its newest generation is ${gen}, but generation ${mark} was already handed out), as a backup restore or a sync tool leaves it; its refresh token was spent, and presenting it again would make the identity provider revoke the sign-in`);
 }
 
+/**
+ * A token presented again under a retry claim may be answered with the reuse grace's replay of its
+ * first use: that answer was dated when the token was first presented (`firstAt`), so its expiry
+ * counts from then, on this machine's clock. A fresh answer only loses a little lifetime.
+ */
+export function replayDated(tokens: TokenSet, claim: Claim, sentAt: number, firstAt: number): TokenSet {
+  const early = claim.seq > 0 ? Math.max(0, sentAt - firstAt) : 0;
+  return early ? { ...tokens, obtainedAt: tokens.obtainedAt - early, expiresAt: tokens.expiresAt - early } : tokens;
+}
+
 export class RefreshProcedure {
   /** Generations whose request is still outstanding here (answer awaited after the soft timeout). */
   private readonly outstanding = new Set<number>();
@@ -227,7 +237,7 @@ export class RefreshProcedure {
       void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
       await ctx.step('sent');
       try {
-        return { tokens: await request, sentAt };
+        return { tokens: replayDated(await request, current, sentAt, firstAt), sentAt };
       } catch (err) {
         if (!(err instanceof TransientError && err.mayHaveReachedServer && this.insideGrace(firstAt))) throw err;
         const retry = ctx.claims.retry(g.gen, current, ctx.me, ctx.clock.now());
