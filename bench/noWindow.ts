@@ -1,0 +1,70 @@
+// The no-window path for bench/cli.ts: warm `tokenrelay token` with VS Code closed (the one-shot
+// host reads the store; the token is fresh, so nothing is refreshed), K from the real gnome-keyring
+// on a private D-Bus session when its tools are installed, and from the opt-in key file, each
+// interleaved with `node -e 0`. Target (issue 17): ratio <= 1.5 for the direct path.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { approveDeviceCode } from '../test/idp/login.ts';
+import { startIdp } from '../test/idp/server.ts';
+import { keyringToolsPresent, startKeyringSession } from '../test/harness/keyringSession.ts';
+import { median } from '../test/cli/support.ts';
+
+export interface NoWindowFigures {
+  keyStore: string;
+  tokenMs: number;
+  nodeMs: number;
+  ratio: number;
+}
+
+type Timer = (cmd: string, argv: string[], env: NodeJS.ProcessEnv) => Promise<{ ms: number; code: number | null; out: string }>;
+
+export async function measureNoWindow(cliJs: string, rounds: number, time: Timer): Promise<NoWindowFigures[]> {
+  const idp = await startIdp({ accessTokenTtl: 3600 });
+  const keyring = keyringToolsPresent() ? await startKeyringSession() : undefined;
+  const results: NoWindowFigures[] = [];
+  try {
+    const stores: [string, Record<string, string>][] = [['key file', { TOKENRELAY_KEY_STORE: 'file' }]];
+    if (keyring) stores.unshift(['Secret Service (secret-tool)', { DBUS_SESSION_BUS_ADDRESS: keyring.env.DBUS_SESSION_BUS_ADDRESS! }]);
+    for (const [keyStore, extra] of stores) {
+      const home = mkdtempSync(join(tmpdir(), 'tokenrelay-bench-home-'));
+      try {
+        // As cron has it: no XDG_RUNTIME_DIR, no DISPLAY, no TOKENRELAY_SOCK; its own store and socket dirs.
+        const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), ...extra };
+        await deviceSignIn(cliJs, env, idp.issuer, idp.clientId);
+        const token = (await time(process.execPath, [cliJs, 'token'], env)).out;
+        const t: number[] = [];
+        const n: number[] = [];
+        for (let i = 0; i < rounds; i++) {
+          n.push((await time(process.execPath, ['-e', '0'], env)).ms);
+          const r = await time(process.execPath, [cliJs, 'token'], env);
+          if (r.code !== 0 || r.out !== token) throw new Error(`no-window tokenrelay token failed (exit ${r.code})`);
+          t.push(r.ms);
+        }
+        const tokenMs = median(t);
+        const nodeMs = median(n);
+        results.push({ keyStore, tokenMs: Math.round(tokenMs * 100) / 100, nodeMs: Math.round(nodeMs * 100) / 100, ratio: Math.round((tokenMs / nodeMs) * 100) / 100 });
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await keyring?.stop();
+    await idp.close();
+  }
+  return results;
+}
+
+async function deviceSignIn(cliJs: string, env: NodeJS.ProcessEnv, issuer: string, clientId: string): Promise<void> {
+  const child = spawn(process.execPath, [cliJs, 'sign-in', '--device', '--json', '--issuer', issuer, '--client-id', clientId], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const approvals: Promise<void>[] = [];
+  for await (const line of createInterface({ input: child.stdout })) {
+    const event = JSON.parse(line) as { userCode?: string };
+    if (event.userCode) approvals.push(approveDeviceCode(issuer, event.userCode, 'bench'));
+  }
+  await Promise.all(approvals);
+  const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`no-window sign-in failed (exit ${code})`);
+}
