@@ -43,7 +43,7 @@ export interface RegistryOptions {
   label?: string;
   socketDir?: string;
   /** Tests: tighter timings, no proactive timer, a fake clock. */
-  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff'>>;
+  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers'>>;
   /** Fallback rescan of the slots directory, for file systems without reliable change events. */
   rescanIntervalMs?: number;
 }

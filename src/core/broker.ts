@@ -71,6 +71,8 @@ export interface BrokerOptions {
   viewCatchUpMs?: number;
   /** The IdP's refresh-token reuse grace; 0 (default) = strict. */
   reuseGraceMs?: number;
+  /** A one-shot host: dispose() waits for a refresh answer still outstanding (bounded by the hard timeout) and saves it. */
+  awaitLateAnswers?: boolean;
   backoff?: BackoffPolicy;
   proactive?: boolean;
   hooks?: BrokerHooks;
@@ -286,6 +288,8 @@ export class Broker {
     if (this.disposed) return;
     this.disposed = true;
     this.timer.cancel();
+    // A one-shot process is the only one that will ever see an answer it still awaits: wait for it.
+    if (this.opts.awaitLateAnswers) await this.procedure.settled();
     for (const d of this.disposables) d.dispose();
     this.publisher.persistPending(); // a last try: once this process is gone, so is that generation
     await Promise.race([this.secretWrites, elapsed(TIMEOUTS.disposeStoreWait)]).catch(() => undefined);

@@ -108,6 +108,12 @@ export function replayDated(tokens: TokenSet, claim: Claim, sentAt: number, firs
 export class RefreshProcedure {
   /** Generations whose request is still outstanding here (answer awaited after the soft timeout). */
   private readonly outstanding = new Set<number>();
+  private readonly late = new Set<Promise<unknown>>();
+
+  /** Resolves once every answer still awaited after the soft timeout was used (each is bounded by the hard timeout). */
+  async settled(): Promise<void> {
+    while (this.late.size) await Promise.allSettled([...this.late]);
+  }
 
   constructor(private readonly ctx: RefreshContext) {}
 
@@ -213,9 +219,10 @@ export class RefreshProcedure {
     }
     if (answer === TIMED_OUT) {
       // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
-      void presented.then((late) => this.answered(g, late.tokens, late.sentAt, rejected), (err) => this.failed(g, err))
+      const late = presented.then((answer) => this.answered(g, answer.tokens, answer.sentAt, rejected), (err) => this.failed(g, err))
         .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
-        .finally(() => this.outstanding.delete(g.gen));
+        .finally(() => { this.outstanding.delete(g.gen); this.late.delete(late); });
+      this.late.add(late);
       throw await this.offline(g, new TransientError('timed out waiting for the identity provider; its answer will still be used', true), true);
     }
     this.outstanding.delete(g.gen);

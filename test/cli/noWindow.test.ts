@@ -47,6 +47,15 @@ async function deviceSignIn(args: string[], login: string): Promise<{ code: numb
   return { code, events, stderr };
 }
 
+/** Waits for a condition the test cannot be told about (an IdP counter, a process's output), bounded. */
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, gnome-keyring-daemon or dbus-daemon missing (scripts/ensure-system-packages.sh installs them)' }, () => {
   before(async () => {
     idp = await startIdp({ accessTokenTtl: 3 });
@@ -93,6 +102,29 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
       assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [expiry + 1, 0], `expiry ${expiry + 1}`);
     }
     for (const r of [first]) assert.ok(!r.stderr.includes(r.stdout.trim()), 'no token on stderr');
+  });
+
+  test('Ctrl+C while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again', async () => {
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: number };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, status.expiresAt - Date.now()) + 50)); // the token's expiry, not a synchronisation
+    idp.resetCounters();
+    await idp.setFault('slow'); // the IdP rotates the token, and holds its answer
+    const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'token'], { env: cleanEnv(), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await until(() => idp.counters().refreshGrants === 1, 'the refresh token reached the IdP');
+      child.kill('SIGINT');
+      await until(() => stderr.includes('finishing the refresh in progress'), 'the CLI holds the interrupt');
+    } finally {
+      await idp.setFault('none'); // the answer now arrives
+    }
+    assert.equal(await exited, 130, 'it still exits as interrupted (128 + SIGINT)');
+    const after = await cli(['token']);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal((await idp.introspect(after.stdout.trim())).active, true);
+    assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [1, 0], 'the interrupted refresh was kept: no second refresh, no revocation');
   });
 
   test('K lives in the keyring, not in the store: without the keyring the store cannot be opened, and the message names it', async () => {

@@ -16,6 +16,7 @@ import { defaultSocketDir } from '../../ipc/socketPaths.ts';
 import { terminalRoutes } from '../../ipc/terminalRoutes.ts';
 import { keyStoreChoiceOf, keyStoresFor } from '../../keystore/chooseKeyStores.ts';
 import { stderrLogger } from './stderrLogger.ts';
+import { holdSignals } from './heldSignals.ts';
 import { signInInTerminal, type TerminalSignInOptions } from './terminalSignIn.ts';
 
 export interface DirectRequest {
@@ -56,9 +57,11 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
   const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
   const registry = new AccountRegistry({
     slotsRoot: layout.slots, store: noSecrets, keyStores, log, label: 'cli', socketDir: defaultSocketDir(env),
-    brokerOptions: { proactive: false },
+    brokerOptions: { proactive: false, awaitLateAnswers: true },
   });
   const service = new AccountService(registry, log);
+  // A sign-in waits on the user, who may cancel it; every other route may be refreshing.
+  const signals = request.route === 'sign-in' ? undefined : holdSignals();
   try {
     await service.configure(settings);
     const signIn = request.signIn ?? { flow: 'auto', json: false, timeoutMs: 600_000 };
@@ -78,5 +81,6 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
     return await handler(request.body);
   } finally {
     await service.dispose();
+    signals?.release();
   }
 }
