@@ -16,23 +16,9 @@ import { postJson } from '../../src/ipc/jsonClient.ts';
 import { ROUTES } from '../../src/ipc/tokenProtocol.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
+import { memoryStore } from '../harness/stores.ts';
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
-
-function memoryStore(): SecretStore {
-  const data = new Map<string, string>();
-  const listeners = new Set<(key: string) => void>();
-  const changed = (key: string) => { for (const l of listeners) l(key); };
-  return {
-    get: async (key) => data.get(key),
-    store: async (key, value) => { data.set(key, value); changed(key); },
-    delete: async (key) => { data.delete(key); changed(key); },
-    onDidChange(listener): Disposable {
-      listeners.add(listener);
-      return { dispose: () => listeners.delete(listener) };
-    },
-  };
-}
 
 const lines: string[] = [];
 const log: Logger = {

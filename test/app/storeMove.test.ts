@@ -14,18 +14,7 @@ import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
-
-function memoryStore(): SecretStore {
-  const data = new Map<string, string>();
-  const listeners = new Set<(key: string) => void>();
-  const changed = (key: string) => { for (const l of listeners) l(key); };
-  return {
-    get: async (key) => data.get(key),
-    store: async (key, value) => { data.set(key, value); changed(key); },
-    delete: async (key) => { data.delete(key); changed(key); },
-    onDidChange(listener): Disposable { listeners.add(listener); return { dispose: () => listeners.delete(listener) }; },
-  };
-}
+import { memoryStore } from '../harness/stores.ts';
 
 const lines: string[] = [];
 const log: Logger = { trace: () => undefined, debug: () => undefined, info: (m) => lines.push(`[info] ${m}`), warn: (m) => lines.push(`[warn] ${m}`), error: (m) => lines.push(`[error] ${m}`) };

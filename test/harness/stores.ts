@@ -123,3 +123,19 @@ export class SnapshotStore implements SecretStore {
 export function openStore(model: StoreModel, path: string, lagMs: number): SecretStore & { close(): void } {
   return model === 'snapshot' ? new SnapshotStore(join(path, 'secrets.json')) : new LaggedSharedStore(path, lagMs);
 }
+
+/** A SecretStorage in memory, for one process's windows that share it (VS Code's own is per installation). */
+export function memoryStore(): SecretStore {
+  const data = new Map<string, string>();
+  const listeners = new Set<(key: string) => void>();
+  const changed = (key: string) => { for (const l of listeners) l(key); };
+  return {
+    get: async (key) => data.get(key),
+    store: async (key, value) => { data.set(key, value); changed(key); },
+    delete: async (key) => { data.delete(key); changed(key); },
+    onDidChange(listener): Disposable {
+      listeners.add(listener);
+      return { dispose: () => listeners.delete(listener) };
+    },
+  };
+}

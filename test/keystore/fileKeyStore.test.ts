@@ -6,18 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileKeyStore, keyFileName } from '../../src/keystore/fileKeyStore.ts';
 import { isTokenRelayError } from '../../src/core/errors.ts';
+import { rejectsWith as rejectsWithSecret } from './support.ts';
 
 const K = 'k-0123456789abcdef"\\ ü';
 const posix = process.platform !== 'win32';
 
-async function rejectsWith(p: Promise<unknown>, message: RegExp, fix: RegExp): Promise<void> {
-  let caught: unknown;
-  await p.then(() => assert.fail('expected a key-store error'), (err) => { caught = err; });
-  assert.ok(isTokenRelayError(caught, 'key-store'), `not a key-store error: ${String(caught)}`);
-  assert.match(caught.message, message);
-  assert.match(caught.fix ?? '', fix);
-  assert.ok(!caught.message.includes(K), 'the secret is in the error');
-}
+const rejectsWith = (p: Promise<unknown>, message: RegExp, fix: RegExp) => rejectsWithSecret(p, message, fix, K);
 
 describe('file key store', () => {
   let root: string;

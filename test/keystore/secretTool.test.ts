@@ -8,20 +8,12 @@ import { dirname, join } from 'node:path';
 import { SecretToolKeyStore, classifySecretToolFailure, secretToolArgs } from '../../src/keystore/secretToolKeyStore.ts';
 import { isTokenRelayError, type TokenRelayError } from '../../src/core/errors.ts';
 import { keyringToolsPresent, startKeyringSession, type KeyringSession } from '../harness/keyringSession.ts';
+import { rejectsWith as rejectsWithSecret } from './support.ts';
 
 const skip = keyringToolsPresent() ? false : 'needs secret-tool, gnome-keyring-daemon, dbus-daemon and gdbus (scripts/ensure-system-packages.sh)';
 const K = 'k-3f9a1c"quote\' space\\back/slash ü';
 
-/** A store error: code 'key-store', the message and fix matching. */
-async function rejectsWith(p: Promise<unknown>, message: RegExp, fix: RegExp): Promise<TokenRelayError> {
-  let caught: unknown;
-  await p.then(() => assert.fail('expected a key-store error'), (err) => { caught = err; });
-  assert.ok(isTokenRelayError(caught, 'key-store'), `not a key-store error: ${String(caught)}`);
-  assert.match(caught.message, message);
-  assert.match(caught.fix ?? '', fix);
-  assert.ok(!caught.message.includes(K), 'the secret is in the error');
-  return caught;
-}
+const rejectsWith = (p: Promise<unknown>, message: RegExp, fix: RegExp) => rejectsWithSecret(p, message, fix, K);
 
 describe('secret-tool adapter on a real gnome-keyring', { skip }, () => {
   let session: KeyringSession;
