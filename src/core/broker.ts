@@ -16,6 +16,7 @@ import { ownStartTime, processAlive } from './processIdentity.ts';
 import { SharedStatus } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
 import { primeLocking } from './refreshLock.ts';
+import { refusedWrite } from './slotDir.ts';
 import { Keyring } from './keyring.ts';
 import type { KeyStore } from './keyStore.ts';
 import { noSecrets, secretStoreKeys } from './secretStoreKeys.ts';
@@ -94,6 +95,9 @@ export interface GetTokenOptions {
   /** A user asked for this refresh (Refresh Now), not a server: the bound on rejection reports does not apply. */
   force?: boolean;
 }
+
+/** Write refusals of a full, read-only or unwritable disk (see slotDir.ts refusedWrite). */
+const DISK_REFUSALS = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM']);
 
 export class Broker {
   private readonly me: Writer;
@@ -174,6 +178,19 @@ export class Broker {
     });
   }
 
+  /** Registers for siblings' key requests; a slot directory that refuses the write (full, read-only) is returned, named. */
+  private async register(): Promise<TokenRelayError | undefined> {
+    try {
+      await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id));
+      return undefined;
+    } catch (err) {
+      if (!DISK_REFUSALS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
+      const problem = refusedWrite(this.store.dir, 'slot directory', err);
+      this.log.warn(`${problem.message} Other processes cannot ask this one for the seal key until it restarts on a writable disk.`);
+      return problem;
+    }
+  }
+
   static async create(opts: BrokerOptions): Promise<Broker> {
     const broker = new Broker(opts);
     await broker.start();
@@ -183,7 +200,7 @@ export class Broker {
   private async start(): Promise<void> {
     const { session } = this;
     await primeLocking(this.store.tempDir);
-    await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id));
+    const unregistered = await this.register();
     this.disposables.push(this.store.watch((event, gen) => {
       this.waiter.notify();
       if (event === 'generation' && gen !== undefined && gen <= (session.held?.gen ?? 0) && session.state.kind === 'active') return; // written here, or pruned
@@ -197,6 +214,8 @@ export class Broker {
       if (session.state.kind === 'unreadable') void session.syncQuietly();
     }));
     await session.syncQuietly();
+    // Reading a stored generation needs no write: a full or read-only disk leaves this process serving, degraded.
+    if (unregistered && session.state.kind === 'active') this.publisher.degraded(unregistered);
     void this.opts.client.prepare?.().catch((err) => this.log.debug(`Identity provider not reachable yet: ${describeError(err)}`));
   }
 

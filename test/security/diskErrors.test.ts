@@ -98,6 +98,36 @@ describe('named file-system errors from the CLI', () => {
 
 describe('named file-system errors in the window: status bar, notification, log', () => {
   for (const fault of ['EROFS', 'ENOSPC'] as const) {
+    test(`a window started while the store is ${fault === 'EROFS' ? 'read-only' : 'full'} serves the stored session, degraded, and heals`, { timeout: 60_000 }, async () => {
+      const idp = await startIdp({ accessTokenTtl: 300 });
+      const vs = new VsCodeWorld('isolated');
+      const disk = SmallDisk.mount(vs.store);
+      fake.reset();
+      try {
+        fake.setSettings(idpSettings(idp));
+        const first = await vs.openWindow();
+        fake.openExternal = browserLogin('alice');
+        const signedIn = await first.provider.createSession(['openid'], {});
+        await vs.closeWindow(first);
+        if (fault === 'EROFS') disk.readOnly();
+        else disk.fill();
+        const win = await vs.openWindow({ secrets: first.secrets }); // its registration for siblings cannot be written
+        await fake.waitFor(() => win.item.text === '$(warning) alice', 10_000, 'degraded, the session kept');
+        const sessions = await win.provider.getSessions(['openid'], {});
+        assert.equal(sessions[0]?.accessToken, signedIn.accessToken, 'the stored, still valid token is served: reading needs no write');
+        assert.match(win.item.tooltipText.replace(/\\/g, ''), new RegExp(`cannot write its slot directory ${join(vs.store, 'slots')}/\\S+ \\(${CAUSE[fault]}`));
+        if (fault === 'EROFS') disk.readWrite();
+        else disk.free();
+        await fake.waitFor(() => win.item.text === '$(pass) alice', 10_000, 'healed once writable');
+        assert.equal(idp.counters().refreshGrants, 0);
+      } finally {
+        for (const w of [...vs.windows]) await vs.closeWindow(w);
+        disk.unmount();
+        await vs.close();
+        await idp.close();
+      }
+    });
+
     test(`${fault} in the store of record: the tooltip and the notification name the directory and the fix`, { timeout: 60_000 }, async () => {
       const idp = await startIdp({ accessTokenTtl: 60 });
       const vs = new VsCodeWorld('isolated');
