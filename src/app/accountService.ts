@@ -185,6 +185,19 @@ export class AccountService implements TokenService {
     return this.registry.signOut(id);
   }
 
+  async signOutAccount(account?: string): Promise<{ id: string; label: string } | undefined> {
+    await this.ready;
+    const entry = account
+      ? this.registry.accounts().find((e) => e.account.id === account || e.account.label === account)
+      : this.registry.primary();
+    if (!entry) {
+      if (account) throw new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${account}".`, 'Run "tokenrelay status" to see who is signed in.');
+      return undefined;
+    }
+    await this.registry.signOut(entry.slotKey);
+    return { id: entry.account.id, label: entry.account.label };
+  }
+
   /** Lets requestSignIn (a terminal's `tokenrelay sign-in`) show this window's sign-in UI. */
   setSignInHandler(handler: () => Promise<void>): void {
     this.signInHandler = handler;

@@ -22,6 +22,8 @@ export interface TokenService {
   status(): ServiceStatus;
   /** Shows the window's sign-in; resolves once signed in, rejects if the user cancels. */
   requestSignIn(): Promise<void>;
+  /** Revokes (RFC 7009) and signs out, in every window and terminal, the account (default: the primary one); undefined when nobody was signed in. */
+  signOutAccount(account?: string): Promise<{ id: string; label: string } | undefined>;
 }
 
 /** Where a host keeps things, for `tokenrelay status` (never a secret). */

@@ -10,7 +10,7 @@ import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
   DEFAULT_GIT_USERNAME, LIMITS, ROUTES,
-  type DockerCredentialResponse, type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type StatusResponse, type TokenResponse,
+  type DockerCredentialResponse, type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
 } from './tokenProtocol.ts';
 
 export interface TerminalRouteOptions {
@@ -101,6 +101,12 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
       await signingIn;
       const after = service.status();
       return { alreadySignedIn: false, state: after.state, account: after.account ? { id: after.account.id, label: after.account.label } : undefined };
+    },
+
+    [ROUTES.signOut]: async (body): Promise<SignOutResponse> => {
+      const account = await service.signOutAccount(optionalString(body.account, 'account', LIMITS.accountChars));
+      if (account) log.info(`A terminal signed out ${account.label}`);
+      return { account };
     },
 
     [ROUTES.gitCredential]: async (body): Promise<GitCredentialResponse> => {

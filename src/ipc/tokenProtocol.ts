@@ -22,6 +22,7 @@ export const ROUTES = {
   status: 'status',
   reportRejected: 'report-rejected',
   signIn: 'sign-in',
+  signOut: 'sign-out',
   gitCredential: 'git-credential',
   dockerCredential: 'docker-credential',
 } as const;
@@ -129,6 +130,16 @@ export interface SignInResponse {
   account?: AccountInfo;
 }
 
+export interface SignOutRequest {
+  /** Account id or label (default: the primary account). */
+  account?: string;
+}
+
+export interface SignOutResponse {
+  /** Who was signed out; absent when nobody was signed in. */
+  account?: AccountInfo;
+}
+
 // ---- git-credential ------------------------------------------------------------------------
 
 /** What git passed to the helper; the window decides whether that protocol and host get the token. */
@@ -173,6 +184,7 @@ export interface RouteTypes {
   status: { request: StatusRequest; response: StatusResponse };
   'report-rejected': { request: ReportRejectedRequest; response: ReportRejectedResponse };
   'sign-in': { request: SignInRequest; response: SignInResponse };
+  'sign-out': { request: SignOutRequest; response: SignOutResponse };
   'git-credential': { request: GitCredentialRequest; response: GitCredentialResponse };
   'docker-credential': { request: DockerCredentialRequest; response: DockerCredentialResponse };
 }

@@ -134,4 +134,16 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
     assert.doesNotMatch(r.stderr, /Sign in again; no other account was changed/, 'a keyring that cannot answer is not a lost sign-in');
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
   });
+
+  test('sign-out with no window revokes the grant at the IdP and signs out the store', async () => {
+    const before = await cli(['token']);
+    assert.equal(before.code, 0, before.stderr);
+    const out = await cli(['sign-out']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^Signed out carol in every window and terminal\.\n$/);
+    assert.equal((await idp.introspect(before.stdout.trim())).active, false, 'the grant is revoked at the IdP');
+    const after = await cli(['token']);
+    assert.equal(after.code, 3, after.stderr);
+    assert.equal((await cli(['sign-out'])).stdout, 'Nobody was signed in.\n');
+  });
 });

@@ -198,6 +198,12 @@ export class BrokerService implements TokenService {
     });
     await this.broker.signIn(result.tokens, result.account);
   }
+
+  async signOutAccount(): Promise<{ id: string; label: string } | undefined> {
+    const held = this.broker.peek();
+    await this.broker.signOut();
+    return held ? { id: held.account.id, label: held.account.label } : undefined;
+  }
 }
 
 export interface TestWindow {

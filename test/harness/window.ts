@@ -123,6 +123,11 @@ async function serveTerminal(broker: Broker): Promise<string> {
       getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs }),
       status: () => ({ ...broker.status(), issuer: config.issuer, clientId: config.clientId }),
       requestSignIn: async () => { throw new TokenRelayError('cancelled', 'A test window cannot sign in.', 'Sign in from the test.'); },
+      signOutAccount: async () => {
+        const held = broker.peek();
+        await broker.signOut();
+        return held && { id: held.account.id, label: held.account.label };
+      },
     },
   });
   return server.socketPath;
