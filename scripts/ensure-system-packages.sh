@@ -7,11 +7,10 @@
 # packages (--no-install-recommends). A quick no-op when everything is present.
 set -euo pipefail
 
-PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount curl)
-# The OS keyring tests (test/keystore, test/harness/keyringSession.ts): secret-tool (libsecret-tools)
-# against a gnome-keyring-daemon (gnome-keyring) on a private bus (dbus-daemon, with dbus-run-session),
-# waited for with gdbus (libglib2.0-bin).
-PACKAGES+=(libsecret-tools gnome-keyring dbus-daemon libglib2.0-bin)
+# The last four are for the OS keyring tests (test/keystore, test/harness/keyringSession.ts):
+# secret-tool (libsecret-tools) against a gnome-keyring-daemon (gnome-keyring) on a private bus
+# (dbus-daemon, with dbus-run-session), waited for with gdbus (libglib2.0-bin).
+PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount curl libsecret-tools gnome-keyring dbus-daemon libglib2.0-bin)
 # Any kubectl or docker client will do (Debian's kubectl 1.20 speaks only the v1beta1 exec API, which
 # the test uses then); KUBECTL and DOCKER name the commands looked for.
 command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 || PACKAGES+=(kubernetes-client)

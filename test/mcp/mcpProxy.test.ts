@@ -254,7 +254,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
       const answer = JSON.parse(r.stdout) as { id: number; error: { code: number; message: string } };
       assert.equal(answer.id, 7);
       assert.equal(answer.error.code, -32000);
-      assert.match(answer.error.message, /^The VS Code window that started this terminal is gone \(nothing listens at .*\) and no other Token Relay window is running\. Open this terminal from VS Code/);
+      assert.match(answer.error.message, /^The VS Code window that started this terminal is gone \(nothing listens at .*\), no other Token Relay window or agent is running, and nothing is configured for use without one .*tokenrelay sign-in --issuer URL --client-id ID/);
       assert.equal(r.stderr, `tokenrelay mcp-proxy: ${answer.error.message}\n`);
       assert.equal(server.calls + server.unauthorized, 0, 'nothing reached the MCP server without a token');
     } finally {
