@@ -14,7 +14,7 @@ import { World } from '../test/harness/fixture.ts';
 import { postJson } from '../src/ipc/jsonClient.ts';
 import { cliBundle, dockerHelperBundle, median, percentile, startWindow } from '../test/cli/support.ts';
 import { runTerminalStorm } from '../test/cli/storm.ts';
-import { measureNoWindow } from './noWindow.ts';
+import { measureNoWindow, stormNoWindow } from './noWindow.ts';
 
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
@@ -135,6 +135,8 @@ async function main(): Promise<void> {
   // ---- no window: the one-shot host reads the store ------------------------------------------
   note(`no window: ${rounds} rounds per key store, interleaved with node -e 0`);
   const noWindow = await measureNoWindow(bundle.cliJs, rounds, time);
+  note(`no window: ${invocations} one-shot CLI processes at an expiry, no window, no agent`);
+  const noWindowStorm = await stormNoWindow(bundle.cliJs, invocations, time);
 
   // ---- the storm ------------------------------------------------------------------------------
   note(`storm: ${invocations} concurrent CLI invocations at expiry + 2 other window processes`);
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
     },
     /** VS Code closed: `tokenrelay token` answered by the one-shot host from the store (issue 17 target: ratio <= 1.5). */
     noWindow,
+    noWindowStorm,
     handlerLatencyMs: handler,
     /** Breakdown: Broker.getToken called directly (its journal reads), and the status route (no broker I/O). */
     cliHandlerLatencyMs: cliHandler!,
@@ -203,6 +206,9 @@ async function main(): Promise<void> {
         [`no window: \`tokenrelay token\` from the store, K in ${f.keyStore} (median)`, `${f.tokenMs} ms`, '', ''],
         ['  ratio to `node -e 0` (same rounds)', String(f.ratio), '<= 1.5', ok(f.ratio <= 1.5)],
       ]),
+      [`no-window storm: ${noWindowStorm.processes} one-shot CLIs at an expiry: refresh grants`, String(noWindowStorm.refreshGrants), '= 1', ok(noWindowStorm.refreshGrants === 1)],
+      ['  failed / revocations / distinct tokens', `${noWindowStorm.failed} / ${noWindowStorm.revocations} / ${noWindowStorm.distinctTokens}`, '0 / 0 / 1', ok(noWindowStorm.failed === 0 && noWindowStorm.revocations === 0 && noWindowStorm.distinctTokens === 1)],
+      ['  process time p50 / p99', `${noWindowStorm.p50Ms} / ${noWindowStorm.p99Ms} ms`, '', ''],
       [`handler latency p50 (${handler.samples} requests)`, `${handler.p50} ms`, '', ''],
       ['handler latency p99', `${handler.p99} ms`, '< 1 ms', ok(result.targets.handlerP99)],
       [`  requests of the ${cliHandler!.samples} CLI runs p50 / p99`, `${cliHandler!.p50} / ${cliHandler!.p99} ms`, '', ''],

@@ -57,6 +57,43 @@ export async function measureNoWindow(cliJs: string, rounds: number, time: Timer
   return results;
 }
 
+export interface NoWindowStorm {
+  processes: number;
+  refreshGrants: number;
+  revocations: number;
+  failed: number;
+  distinctTokens: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * `processes` one-shot CLI processes with no window and no agent, started together once the token
+ * has expired: the IdP's own counters say how many refreshes it saw (target: 1, 0 failed).
+ */
+export async function stormNoWindow(cliJs: string, processes: number, time: Timer): Promise<NoWindowStorm> {
+  const idp = await startIdp({ accessTokenTtl: 4 });
+  const home = mkdtempSync(join(tmpdir(), 'tokenrelay-bench-storm-'));
+  try {
+    const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file' };
+    await deviceSignIn(cliJs, env, idp.issuer, idp.clientId);
+    const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { expiresAt: number };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, status.expiresAt - Date.now()) + 50)); // the token's expiry
+    idp.resetCounters();
+    const runs = await Promise.all(Array.from({ length: processes }, () => time(process.execPath, [cliJs, 'token'], env)));
+    const ok = runs.filter((r) => r.code === 0);
+    const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
+    const at = (p: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]);
+    return {
+      processes, refreshGrants: idp.counters().refreshGrants, revocations: idp.counters().grantRevocations,
+      failed: runs.length - ok.length, distinctTokens: new Set(ok.map((r) => r.out)).size, p50Ms: at(50), p99Ms: at(99),
+    };
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+    await idp.close();
+  }
+}
+
 async function deviceSignIn(cliJs: string, env: NodeJS.ProcessEnv, issuer: string, clientId: string): Promise<void> {
   const child = spawn(process.execPath, [cliJs, 'sign-in', '--device', '--json', '--issuer', issuer, '--client-id', clientId], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const approvals: Promise<void>[] = [];

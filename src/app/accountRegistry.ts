@@ -43,7 +43,9 @@ export interface RegistryOptions {
   label?: string;
   socketDir?: string;
   /** Tests: tighter timings, no proactive timer, a fake clock. */
-  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers'>>;
+  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers' | 'prepareClient'>>;
+  /** false for a one-shot host: it reads the slots once and never needs to discover a later sign-in. */
+  watchSlots?: boolean;
   /** Fallback rescan of the slots directory, for file systems without reliable change events. */
   rescanIntervalMs?: number;
 }
@@ -182,7 +184,7 @@ export class AccountRegistry {
   // ---- slots ---------------------------------------------------------------------------------
 
   private startWatching(): void {
-    if (this.watcher || this.disposed) return;
+    if (this.watcher || this.disposed || this.opts.watchSlots === false) return;
     try {
       this.watcher = watch(this.opts.slotsRoot, { persistent: false }, (_type, name) => {
         if (name && String(name).startsWith('.')) return; // temp files of a meta write

@@ -74,6 +74,8 @@ export interface BrokerOptions {
   reuseGraceMs?: number;
   /** A one-shot host: dispose() waits for a refresh answer still outstanding (bounded by the hard timeout) and saves it. */
   awaitLateAnswers?: boolean;
+  /** false for a one-shot host: discovery only when a refresh needs it, not at every start. */
+  prepareClient?: boolean;
   backoff?: BackoffPolicy;
   proactive?: boolean;
   hooks?: BrokerHooks;
@@ -207,7 +209,7 @@ export class Broker {
       if (event === 'claim') return session.noticeClaim();
       if (event === 'status') return;
       void session.syncQuietly();
-    }));
+    }, (err) => this.log.debug(`Not watching the slot directory (${describeError(err)}); changes are picked up by the timed re-read`)));
     this.disposables.push(this.opts.store.onDidChange(() => {
       // A stale whole-view write may have removed K from this window's view: put it back.
       void this.keyring.repairView();
@@ -216,7 +218,7 @@ export class Broker {
     await session.syncQuietly();
     // Reading a stored generation needs no write: a full or read-only disk leaves this process serving, degraded.
     if (unregistered && session.state.kind === 'active') this.publisher.degraded(unregistered);
-    void this.opts.client.prepare?.().catch((err) => this.log.debug(`Identity provider not reachable yet: ${describeError(err)}`));
+    if (this.opts.prepareClient !== false) void this.opts.client.prepare?.().catch((err) => this.log.debug(`Identity provider not reachable yet: ${describeError(err)}`));
   }
 
   // ---- public API -------------------------------------------------------------------------

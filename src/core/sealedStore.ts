@@ -177,8 +177,20 @@ export class SealedStore {
   }
 
   /** inotify-driven wake-ups; 'generation' events carry the generation the file name gives. */
-  watch(listener: (event: StoreEvent, gen?: number) => void): Disposable {
-    let watcher: FSWatcher | undefined = watch(this.dir, { persistent: false }, (_type, name) => {
+  watch(listener: (event: StoreEvent, gen?: number) => void, unavailable?: (err: unknown) => void): Disposable {
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = this.startWatch(listener);
+    } catch (err) {
+      // Out of inotify instances or watches (EMFILE, ENOSPC): the timed re-read (storeRecheck) still wakes every wait.
+      unavailable?.(err);
+      return { dispose: () => undefined };
+    }
+    return { dispose: () => { watcher?.close(); watcher = undefined; } };
+  }
+
+  private startWatch(listener: (event: StoreEvent, gen?: number) => void): FSWatcher {
+    const watcher = watch(this.dir, { persistent: false }, (_type, name) => {
       const file = String(name ?? '');
       const gen = genOf(file);
       if (gen !== undefined) listener('generation', gen);
@@ -187,7 +199,7 @@ export class SealedStore {
       else if (file === KEY_ID) listener('key');
     });
     watcher.on('error', () => undefined);
-    return { dispose: () => { watcher?.close(); watcher = undefined; } };
+    return watcher;
   }
 
   private schedulePrune(latestGen: number): void {

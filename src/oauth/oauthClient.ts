@@ -5,7 +5,7 @@
 import * as oauth from 'oauth4webapi';
 import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
 import { systemClock } from '../core/types.ts';
-import { TokenRelayError } from '../core/errors.ts';
+import { TokenRelayError, TransientError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 import { classifyOAuthError } from './errors.ts';
 import { isInsecureAllowed, resolveServer, scopesFor, type OAuthConfig } from './serverConfig.ts';
@@ -68,7 +68,10 @@ export class OAuthClient implements RefreshClient {
 
   async refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet> {
     redactor.remember(refreshToken); // the server may echo it in an error
-    const server = await this.authorizationServer();
+    // A discovery that failed, even by timing out, never carried the refresh token: it is unspent.
+    const server = await this.authorizationServer().catch((err: unknown) => {
+      throw err instanceof TransientError && err.mayHaveReachedServer ? new TransientError(err.detail, false) : err;
+    });
     try {
       const sentAt = this.clock.now();
       const response = await oauth.refreshTokenGrantRequest(server, this.client, this.auth, refreshToken, this.requestOptions(server, signal, true));

@@ -56,8 +56,8 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
   const layout = openStoreLayout(env);
   const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
   const registry = new AccountRegistry({
-    slotsRoot: layout.slots, store: noSecrets, keyStores, log, label: 'cli', socketDir: defaultSocketDir(env),
-    brokerOptions: { proactive: false, awaitLateAnswers: true },
+    slotsRoot: layout.slots, store: noSecrets, keyStores, log, label: 'cli', socketDir: defaultSocketDir(env), watchSlots: false,
+    brokerOptions: { proactive: false, awaitLateAnswers: true, prepareClient: false },
   });
   const service = new AccountService(registry, log);
   // A sign-in waits on the user, who may cancel it; every other route may be refreshing.
