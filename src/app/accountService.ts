@@ -53,9 +53,7 @@ export class AccountService implements TokenService {
   async getToken(request: TokenRequest = {}): Promise<AccessGrant> {
     await this.ready;
     this.checkRequest(request.scopes);
-    const entry = request.account
-      ? this.registry.accounts().find((e) => e.account.id === request.account || e.account.label === request.account)
-      : this.registry.primary();
+    const entry = this.entryFor(request.account);
     if (!entry) {
       throw request.account
         ? new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${request.account}".`, 'Sign in with that account from the Accounts menu.')
@@ -187,15 +185,20 @@ export class AccountService implements TokenService {
 
   async signOutAccount(account?: string): Promise<{ id: string; label: string } | undefined> {
     await this.ready;
-    const entry = account
-      ? this.registry.accounts().find((e) => e.account.id === account || e.account.label === account)
-      : this.registry.primary();
+    const entry = this.entryFor(account);
     if (!entry) {
       if (account) throw new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${account}".`, 'Run "tokenrelay status" to see who is signed in.');
       return undefined;
     }
     await this.registry.signOut(entry.slotKey);
     return { id: entry.account.id, label: entry.account.label };
+  }
+
+  /** The account with this id or label; without one, the primary account. */
+  private entryFor(account: string | undefined): AccountEntry | undefined {
+    return account
+      ? this.registry.accounts().find((e) => e.account.id === account || e.account.label === account)
+      : this.registry.primary();
   }
 
   /** Lets requestSignIn (a terminal's `tokenrelay sign-in`) show this window's sign-in UI. */

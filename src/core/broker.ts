@@ -23,7 +23,7 @@ import { noSecrets, secretStoreKeys } from './secretStoreKeys.ts';
 import type { SealKey } from './seal.ts';
 import type { SiblingChannel } from './siblings.ts';
 import { FreshnessPolicy } from './freshness.ts';
-import { RefreshProcedure, type ProtocolStep } from './refreshProcedure.ts';
+import { DISK_ERRORS, RefreshProcedure, type ProtocolStep } from './refreshProcedure.ts';
 import { SlotSession, type BrokerEvent, type BrokerStatus } from './slotSession.ts';
 import { Publisher } from './publishing.ts';
 import { SingleFlight } from './singleFlight.ts';
@@ -97,9 +97,6 @@ export interface GetTokenOptions {
   /** A user asked for this refresh (Refresh Now), not a server: the bound on rejection reports does not apply. */
   force?: boolean;
 }
-
-/** Write refusals of a full, read-only or unwritable disk (see slotDir.ts refusedWrite). */
-const DISK_REFUSALS = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM']);
 
 export class Broker {
   private readonly me: Writer;
@@ -186,7 +183,7 @@ export class Broker {
       await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id));
       return undefined;
     } catch (err) {
-      if (!DISK_REFUSALS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
+      if (!DISK_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
       const problem = refusedWrite(this.store.dir, 'slot directory', err);
       this.log.warn(`${problem.message} Other processes cannot ask this one for the seal key until it restarts on a writable disk.`);
       return problem;

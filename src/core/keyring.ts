@@ -50,7 +50,7 @@ export class Keyring {
     return this.key?.id === id ? this.key.bytes : undefined;
   }
 
-  /** Where K is kept, for status: the first store that holds it. */
+  /** Where K is kept, for messages: every store of this process, in order. */
   describe(): string {
     return this.o.stores.map((s) => s.description).join(', ');
   }

@@ -38,12 +38,12 @@ export class NoDirectConfiguration extends TokenRelayError {
 export async function answerDirectly(request: DirectRequest, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   const log = redactingLogger(stderrLogger(env));
   const profile = request.profile ?? env.TOKENRELAY_PROFILE ?? DEFAULT_PROFILE;
+  const path = configFilePath(env);
   if (request.saveProfile) {
-    const path = configFilePath(env);
     saveProfile(path, profile, { ...readConfigFile(path).profiles[profile], ...request.saveProfile });
     log.info(`Saved profile "${profile}" in ${path}`);
   }
-  const file = readConfigFile(configFilePath(env));
+  const file = readConfigFile(path);
   const settings = profileSettings(file, profile);
   if (!settings.ok) {
     if (settings.unconfigured) {
