@@ -1,4 +1,4 @@
-// Every bounded wait of the core, named in one place (ms). README's fault table refers to these.
+// Every bounded wait of the core, named in one place (ms). docs/faults.md refers to these.
 export const TIMEOUTS = {
   /** How long a caller waits for the lock or for a live spender's result (P4). */
   lockWait: 30_000,

@@ -2,7 +2,7 @@
 // integrated terminals where it is (TOKENRELAY_SOCK) and how to run the CLI (PATH + the Node
 // runtime VS Code ships). The token itself is never put in any environment variable or argv.
 //
-// Reload story (see README "Terminals"): the socket path is new at every window start. The
+// Reload story (see docs/design.md "Socket, reloads and the launcher"): the socket path is new at every window start. The
 // collection stays persistent (VS Code's default), so terminals VS Code creates at startup, before
 // this extension activates, still get `tokenrelay` on PATH; their TOKENRELAY_SOCK may then name the
 // previous window start's socket, and terminals whose shells survive a reload keep the old value

@@ -1,4 +1,4 @@
-// The layers as README "Repository" describes them, checked on the sources: src/app is vscode-free,
+// The layers as CONTRIBUTING.md "Repository map" describes them, checked on the sources: src/app is vscode-free,
 // and only src/app reaches a Broker, so no consumer can get a token around AccountService's checks.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

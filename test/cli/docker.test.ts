@@ -165,7 +165,7 @@ describe('the real docker client', () => {
   async function docker(args: string[]) {
     const config = join(world.dir, 'docker-config');
     mkdirSync(config, { recursive: true });
-    // README "docker": the registries handed to the helper.
+    // docs/integrations.md "docker": the registries handed to the helper.
     writeFileSync(join(config, 'config.json'), JSON.stringify({ credHelpers: { 'registry.test:5000': 'tokenrelay', 'other.test': 'tokenrelay' } }));
     const env = {
       PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`, HOME: join(world.dir, 'home'),

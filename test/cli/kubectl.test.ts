@@ -68,7 +68,7 @@ after(async () => {
   await world?.close();
 });
 
-/** The kubeconfig of README "kubectl", pointing at the stand-in. */
+/** The kubeconfig of docs/integrations.md "kubectl", pointing at the stand-in. */
 function kubeconfig(execApiVersion: string): string {
   return `apiVersion: v1
 kind: Config

@@ -1,6 +1,6 @@
 // The fault matrix: a kill, a short and a long freeze, a full and a read-only disk, injected at
 // every step of the refresh protocol in a window that is its own OS process, with siblings that
-// are too. The IdP's own counters are the ground truth. README's fault table is this file.
+// are too. The IdP's own counters are the ground truth. docs/faults.md's fault table is this file.
 //
 // CI runs every (step, fault) pair once: kills under both the strict and the reuse-grace IdP,
 // the store model alternating. TOKENRELAY_MATRIX=full runs every pair under both store models.

@@ -1,6 +1,6 @@
 // scripts/ensure-system-packages.sh against stub dpkg-query, apt-get and id on PATH: it installs only
 // the missing packages, with --no-install-recommends and --no-upgrade, upgrades nothing on its own,
-// keeps apt's chatter out of the output, and README names exactly the packages it installs.
+// keeps apt's chatter out of the output, and CONTRIBUTING.md names exactly the packages it installs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -102,10 +102,10 @@ describe('ensure-system-packages.sh', () => {
     assert.match(r.stderr, /ERROR: 'apt-get install .*' failed; its output:\n[\s\S]*Unable to locate package/);
   });
 
-  test('README lists exactly the packages the script installs', () => {
-    const readme = readFileSync(join(repo, 'README.md'), 'utf8');
-    const listed = /install missing apt packages \(`([^`]+)`/.exec(readme.replace(/\s*\n\s*/g, ' '));
-    assert.ok(listed, 'README names the apt packages');
+  test('CONTRIBUTING.md lists exactly the packages the script installs', () => {
+    const guide = readFileSync(join(repo, 'CONTRIBUTING.md'), 'utf8');
+    const listed = /install missing apt packages \(`([^`]+)`/.exec(guide.replace(/\s*\n\s*/g, ' '));
+    assert.ok(listed, 'CONTRIBUTING.md names the apt packages');
     assert.deepEqual(listed[1].split(' ').sort(), [...PACKAGES].sort());
   });
 });

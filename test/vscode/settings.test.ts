@@ -26,7 +26,10 @@ describe('package.json contributions', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
   test('commands, activation and authentication as the e2e suite expects them', () => {
-    const titles = Object.fromEntries(pkg.contributes.commands.map((c: { command: string; title: string }) => [c.command, c.title]));
+    // The palette shows "<category>: <title>"; every command is in the one category.
+    const titles = Object.fromEntries(pkg.contributes.commands.map((c: { command: string; title: string; category?: string }) =>
+      [c.command, c.category ? `${c.category}: ${c.title}` : c.title]));
+    assert.ok(pkg.contributes.commands.every((c: { category?: string }) => c.category === 'Token Relay'), 'every command is in the Token Relay category');
     assert.equal(titles['tokenrelay.signIn'], 'Token Relay: Sign In');
     assert.equal(titles['tokenrelay.signOut'], 'Token Relay: Sign Out');
     assert.equal(titles['tokenrelay.refreshNow'], 'Token Relay: Refresh Token Now');
@@ -49,6 +52,9 @@ describe('package.json contributions', () => {
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
     assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
     assert.equal(props['tokenrelay.issuer'].format, 'uri');
+    // An optional setting left empty shows no error in the Settings UI (format: uri flags "").
+    assert.equal(props['tokenrelay.resource'].format, undefined);
+    assert.ok(new RegExp(props['tokenrelay.resource'].pattern).test(''));
     assert.deepEqual(Object.keys(props['tokenrelay.endpoints'].properties).sort(),
       ['authorization', 'deviceAuthorization', 'introspection', 'revocation', 'token', 'userinfo']);
   });

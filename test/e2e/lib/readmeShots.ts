@@ -1,4 +1,4 @@
-// README screenshots from the real UI, written to media/screenshots/ only when
+// Screenshots for docs/integrations.md from the real UI, written to media/screenshots/ only when
 // TOKENRELAY_SCREENSHOTS=1 (so CI runs never rewrite committed images), and only by the run on
 // the newest VS Code (README shows today's VS Code; the 1.100.3 run of the same scenarios must not
 // overwrite them).
