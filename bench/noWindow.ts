@@ -77,8 +77,8 @@ export async function stormNoWindow(cliJs: string, processes: number, time: Time
   try {
     const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file' };
     await deviceSignIn(cliJs, env, idp.issuer, idp.clientId);
-    const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { expiresAt: number };
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, status.expiresAt - Date.now()) + 50)); // the token's expiry
+    const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { expiresAt: string };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(status.expiresAt) - Date.now()) + 50)); // the token's expiry
     idp.resetCounters();
     const runs = await Promise.all(Array.from({ length: processes }, () => time(process.execPath, [cliJs, 'token'], env)));
     const ok = runs.filter((r) => r.code === 0);

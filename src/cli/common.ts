@@ -13,7 +13,7 @@ export class CliError extends Error {
 
 export function usageError(message: string, command?: string): CliError {
   const help = command ? `${PROG} ${command} --help` : `${PROG} --help`;
-  return new CliError(EXIT.usage, `${message}. Run "${help}" for usage.`);
+  return new CliError(EXIT.usage, `${message}${/[.?!]$/.test(message) ? '' : '.'} Run "${help}" for usage.`);
 }
 
 export interface Command {

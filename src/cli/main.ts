@@ -4,24 +4,11 @@
 // dist/cli.js; it depends only on the terminal protocol, the JSON client and node builtins, so it
 // starts about as fast as node itself.
 import { EXIT } from '../ipc/tokenProtocol.ts';
-import { CliError, PROG, printHelp, usageError, type Command } from './common.ts';
+import { CliError, PROG, printHelp, usageError } from './common.ts';
 import { version } from '../../package.json';
 import { redactor } from '../core/redact.ts';
-
-type Loader = () => Promise<Command>;
-
-// Each command loads only its own module (exec's child_process, fetch's HTTP client stay unloaded).
-const commands: Record<string, { summary: string; load: Loader }> = {
-  token: { summary: 'print the current access token', load: async () => (await import('./commands/token.ts')).tokenCommand },
-  status: { summary: 'show the session state (never a token)', load: async () => (await import('./commands/status.ts')).statusCommand },
-  fetch: { summary: 'call an API with the token; refresh and retry once on 401', load: async () => (await import('./commands/fetch.ts')).fetchCommand },
-  exec: { summary: 'run a command with the token in its environment', load: async () => (await import('./commands/exec.ts')).execCommand },
-  'git-credential': { summary: 'git credential helper (get|store|erase)', load: async () => (await import('./commands/gitCredential.ts')).gitCredentialCommand },
-  'kubectl-credential': { summary: 'kubectl exec credential plugin (ExecCredential JSON)', load: async () => (await import('./commands/kubectlCredential.ts')).kubectlCredentialCommand },
-  'sign-in': { summary: 'sign in (in a window, or in this terminal)', load: async () => (await import('./commands/signIn.ts')).signInCommand },
-  'sign-out': { summary: 'revoke and sign out everywhere', load: async () => (await import('./commands/signOut.ts')).signOutCommand },
-  'mcp-proxy': { summary: 'stdio MCP server forwarding to a remote MCP server with the token', load: async () => (await import('./commands/mcpProxy.ts')).mcpProxyCommand },
-};
+import { commands, commandNames, findCommand } from './commandTable.ts';
+import { suggestionFor } from './didYouMean.ts';
 
 const help = `Usage: ${PROG} <command> [options]
 
@@ -31,15 +18,15 @@ terminal) this process reads the per-user store itself, through the same lock an
 so every refresh token is still presented once.
 
 Commands:
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`).join('\n')}
+${commandTable()}
 
-Run "${PROG} <command> --help" for a command's options.
+Run "${PROG} <command> --help" for a command's options, "${PROG} version" for the version.
 
 Exit codes:
   0  ok
   1  error (including HTTP status >= 400 from fetch)
   2  usage error
-  3  not signed in, or sign-in needed - sign in from the Accounts menu or run "${PROG} sign-in"
+  3  not signed in, or needs sign-in - sign in from the Accounts menu or run "${PROG} sign-in"
   4  no Token Relay window or agent runs and nothing is configured for use without one - run
      "${PROG} sign-in --issuer URL --client-id ID", or open a VS Code window with Token Relay
   5  the identity provider is unreachable (the session is kept; try again later)
@@ -53,13 +40,23 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (name === '-h' || name === '--help' || name === 'help') {
-    if (name === 'help' && rest[0] && commands[rest[0]]) return printHelp((await commands[rest[0]].load()).help);
+    const topic = name === 'help' && rest[0] ? findCommand(rest[0]) : undefined;
+    if (topic) return printHelp((await topic.load()).help);
     return printHelp(help);
   }
-  if (name === '-V' || name === '--version') return printHelp(version);
-  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!entry) throw usageError(`Unknown command "${name}"`);
+  if (name === '-V' || name === '--version' || name === 'version') return printHelp(version);
+  const entry = findCommand(name);
+  if (!entry) {
+    const guess = suggestionFor(name, [...commandNames(), 'version', 'help']);
+    throw usageError(`Unknown command "${name}"${guess ? `. Did you mean "${guess}"?` : ''}`);
+  }
   return (await entry.load()).run(rest);
+}
+
+/** Names and summaries, aligned on the longest name however long it is. */
+function commandTable(): string {
+  const width = Math.max(...commandNames().map((n) => n.length)) + 2;
+  return Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`).join('\n');
 }
 
 // `tokenrelay token | head -c 10`: a closed pipe is not an error worth a stack trace.

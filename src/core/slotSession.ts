@@ -18,6 +18,8 @@ export interface BrokerStatus {
   state: StatusName;
   account?: Account;
   expiresAt?: number;
+  /** The scopes the server granted with the current token (its `scope`), when it said. */
+  scopes?: string[];
   generation?: number;
   lastRefresh?: { at: number; byThisProcess: boolean; writer: Writer };
   /** The process whose refresh this one is following. */
@@ -90,6 +92,7 @@ export class SlotSession {
       state: statusNameOf(this.state),
       account: g?.account ?? seen?.account,
       expiresAt: g?.tokens.expiresAt,
+      scopes: g?.tokens.scope?.split(' ').filter(Boolean),
       generation: g?.gen ?? seen?.gen,
       lastRefresh: last ? { at: last.at, byThisProcess: last.writer.id === this.p.me.id, writer: last.writer } : undefined,
       followingPid: this.state.kind === 'active' && this.state.activity.kind === 'following' ? this.state.activity.pid : undefined,

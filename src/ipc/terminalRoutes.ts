@@ -76,6 +76,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         issuer: s.issuer,
         clientId: s.clientId,
         expiresAt: s.expiresAt,
+        scopes: s.scopes,
         generation: s.generation,
         lastRefresh: s.lastRefresh ? { at: s.lastRefresh.at, byThisWindow: s.lastRefresh.byThisProcess, pid: s.lastRefresh.writer?.pid ?? 0 } : undefined,
         error: redactor.redact(s.error),

@@ -96,6 +96,8 @@ export interface StatusResponse {
   issuer?: string;
   clientId?: string;
   expiresAt?: number;
+  /** The scopes granted with the current token, when the server said. */
+  scopes?: string[];
   generation?: number;
   lastRefresh?: { at: number; byThisWindow: boolean; pid: number };
   error?: string;

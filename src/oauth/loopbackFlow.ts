@@ -9,6 +9,7 @@ import { TokenRelayError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 import type { OAuthClient } from './oauthClient.ts';
 import { answerHtml, answerPlain, hostIsOneOf, listenOnLoopback, requestUrl, sameSecret } from './loopbackServer.ts';
+import { preflightAuthorization } from './authorizationPreflight.ts';
 
 export interface LoopbackOptions {
   /** Opens the authorization URL in the user's browser. */
@@ -54,6 +55,9 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
       ...options.extraParams,
     };
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    // A client or redirect the server refuses outright gets an error page, not a redirect: say so now.
+    const refused = await preflightAuthorization(url.href, redirectUri);
+    if (refused) throw refused;
     // Opening the browser can fail; that ends the wait for its redirect (and the wait's timer) too.
     const opening = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, opening.signal]) : opening.signal;

@@ -126,7 +126,7 @@ describe('status', () => {
     const token = await current();
     const r = await runCli(sock, ['status']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^state: +signed-in$/m);
+    assert.match(r.stdout, /^state: +signed in$/m, "the same words as \"signed out\"");
     assert.match(r.stdout, /^account: +alice$/m);
     assert.match(r.stdout, new RegExp(`^issuer: +${world.idp.issuer.replace(/[.]/g, '\\.')}$`, 'm'));
     assert.match(r.stdout, /^token expires: +\d{4}-\d\d-\d\dT.*\(in \d+ s\)$/m);
@@ -136,7 +136,9 @@ describe('status', () => {
     assert.equal(parsed.state, 'signed-in');
     assert.deepEqual(parsed.account, { id: 'alice', label: 'alice' });
     assert.equal(parsed.issuer, world.idp.issuer);
-    assert.equal(typeof parsed.expiresAt, 'number');
+    assert.match(parsed.expiresAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'RFC 3339, as the text and kubectl show it');
+    assert.ok(parsed.scopes.length > 0 && parsed.scopes.every((s: unknown) => typeof s === 'string'), 'the granted scopes');
+    assert.match(r.stdout, new RegExp(`^scopes: +${parsed.scopes.join(' ')}$`, 'm'));
     for (const secret of world.idp.issuedTokens()) assert.ok(!json.stdout.includes(secret), 'status --json leaked a token');
   });
 });

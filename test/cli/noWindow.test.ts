@@ -90,12 +90,12 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
     assert.equal((await idp.introspect(first.stdout.trim())).active, true);
     idp.resetCounters();
     for (let expiry = 0; expiry < 2; expiry++) {
-      const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: number; host: string; store: string; keyStore: string };
+      const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: string; host: string; store: string; keyStore: string };
       assert.equal(status.host, 'direct');
       assert.equal(status.store, join(home, 'state'));
       assert.match(status.keyStore, /Secret Service/);
       // Past the expiry (the IdP's clock, not a synchronisation): every process needs a new token at once.
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, status.expiresAt - Date.now()) + 50));
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(status.expiresAt) - Date.now()) + 50));
       const all = await Promise.all(Array.from({ length: 8 }, () => cli(['token'])));
       for (const r of all) assert.equal(r.code, 0, r.stderr);
       assert.equal(new Set(all.map((r) => r.stdout)).size, 1, 'every process got the same new token');
@@ -105,8 +105,8 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
   });
 
   test('Ctrl+C while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again', async () => {
-    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: number };
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, status.expiresAt - Date.now()) + 50)); // the token's expiry, not a synchronisation
+    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: string };
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(status.expiresAt) - Date.now()) + 50)); // the token's expiry, not a synchronisation
     idp.resetCounters();
     await idp.setFault('slow'); // the IdP rotates the token, and holds its answer
     const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'token'], { env: cleanEnv(), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });

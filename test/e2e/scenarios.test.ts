@@ -335,8 +335,8 @@ scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS C
     // Switch the live token to the short TTL through the server-reported-expiry path (proven in e).
     // Scenario e's refresh replaced a rejected token moments ago, and a second rejection that soon
     // is bounded (test/cli/rejectedBound.test.ts): wait until that refresh is older than the bound.
-    const { lastRefresh } = JSON.parse((await shell(env.tabs[0], env.tmp, 'tokenrelay status --json')).stdout) as { lastRefresh?: { at: number } };
-    if (lastRefresh) await until(lastRefresh.at + TIMEOUTS.rejectedFresh);
+    const { lastRefresh } = JSON.parse((await shell(env.tabs[0], env.tmp, 'tokenrelay status --json')).stdout) as { lastRefresh?: { at: string } };
+    if (lastRefresh) await until(Date.parse(lastRefresh.at) + TIMEOUTS.rejectedFresh);
     assert.equal(env.idp.revokeLatestAccessToken(), true);
     const switched = await shell(env.tabs[0], env.tmp, `tokenrelay fetch ${env.idp.apiUrl}`);
     assert.equal(switched.code, 0, `switching to ${SHORT_TTL} s tokens failed: ${switched.stderr}`);

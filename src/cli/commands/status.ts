@@ -1,6 +1,6 @@
 // tokenrelay status: account, issuer, expiry, state; never a token.
 import { EXIT, type StatusResponse } from '../../ipc/tokenProtocol.ts';
-import { PROG, out, parse, printHelp, type Command } from '../common.ts';
+import { CliError, PROG, out, parse, printHelp, type Command } from '../common.ts';
 import { call, usedSocket } from '../connection.ts';
 import { redactor } from '../../core/redact.ts';
 
@@ -10,7 +10,8 @@ Shows the Token Relay session: state, account, issuer, token expiry, the last re
 answered (a window, an agent, or this process from the store). Never prints a token.
 
 Options:
-  --json       one JSON object on standard output
+  --json       one JSON object on standard output, also when it fails ({"ok": false,
+               "exitCode", "error"}); times are RFC 3339
   -h, --help   show this help
 
 Exit codes: 0 signed in (also while refreshing or offline with a usable session), 3 signed out
@@ -23,12 +24,19 @@ export const statusCommand: Command = {
   async run(argv) {
     const { values } = parse('status', argv, { json: { type: 'boolean' } });
     if (values.help) return printHelp(help);
-    const answer = await call('status', {}, { timeoutMs: 15_000 });
+    let answer: StatusResponse;
+    try {
+      answer = await call('status', {}, { timeoutMs: 15_000 });
+    } catch (err) {
+      // Scripts parse stdout: a failure is JSON there too, and the message still goes to stderr.
+      if (values.json && err instanceof CliError) await out(`${JSON.stringify({ ok: false, exitCode: err.exitCode, error: redactor.redact(err.message) })}\n`);
+      throw err;
+    }
     // The window redacts too; this process applies the same redactor to what it prints.
     const status: StatusResponse = { ...answer, error: redactor.redact(answer.error) };
     const code = status.state === 'signed-out' || status.state === 'needs-sign-in' ? EXIT.notSignedIn : EXIT.ok;
     if (values.json) {
-      await out(`${JSON.stringify({ ...status, socket: usedSocket?.path, socketFallback: usedSocket?.fallback, vscodeTerminal: !usedSocket?.found })}\n`);
+      await out(`${JSON.stringify(jsonOf(status))}\n`);
     } else {
       await out(render(status));
     }
@@ -36,14 +44,30 @@ export const statusCommand: Command = {
   },
 };
 
+/** The --json object: the window's answer with RFC 3339 times (as the text and kubectl show them). */
+function jsonOf(s: StatusResponse) {
+  return {
+    ok: true,
+    ...s,
+    expiresAt: iso(s.expiresAt),
+    lastRefresh: s.lastRefresh && { ...s.lastRefresh, at: iso(s.lastRefresh.at) },
+    socket: usedSocket?.path,
+    socketFallback: usedSocket?.fallback,
+    vscodeTerminal: !usedSocket?.found,
+  };
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
 function render(s: StatusResponse): string {
   const now = Date.now();
   const rows: [string, string][] = [['state', describeState(s)]];
   if (s.account) rows.push(['account', s.account.label === s.account.id ? s.account.label : `${s.account.label} (${s.account.id})`]);
   if (s.issuer) rows.push(['issuer', s.issuer]);
-  if (s.expiresAt) rows.push(['token expires', `${new Date(s.expiresAt).toISOString()} (${relative(s.expiresAt - now)})`]);
+  if (s.expiresAt) rows.push(['token expires', `${iso(s.expiresAt)} (${relative(s.expiresAt - now)})`]);
+  if (s.scopes?.length) rows.push(['scopes', s.scopes.join(' ')]);
   if (s.lastRefresh) {
-    rows.push(['last refresh', `${new Date(s.lastRefresh.at).toISOString()} by ${s.lastRefresh.byThisWindow ? 'this window' : `another process (pid ${s.lastRefresh.pid})`}`]);
+    rows.push(['last refresh', `${iso(s.lastRefresh.at)} by ${s.lastRefresh.byThisWindow ? 'this window' : `another process (pid ${s.lastRefresh.pid})`}`]);
   }
   if (s.error) rows.push(['problem', s.error]);
   rows.push(['git username', s.gitUsername]);
@@ -63,10 +87,11 @@ function render(s: StatusResponse): string {
 function describeState(s: StatusResponse): string {
   switch (s.state) {
     case 'signed-out': return 'signed out - sign in from the Accounts menu, or run "tokenrelay sign-in"';
-    case 'needs-sign-in': return 'sign-in needed - sign in again from the Accounts menu, or run "tokenrelay sign-in"';
+    case 'needs-sign-in': return 'needs sign-in - sign in again from the Accounts menu, or run "tokenrelay sign-in"';
     case 'offline': return 'offline - the identity provider is unreachable; the session is kept and retried';
     case 'degraded': return 'degraded - the slot directory cannot be written; the session is kept in memory and saved once it can';
-    default: return s.state;
+    // The same words as the cases above: "signed in", never the JSON identifier "signed-in".
+    default: return s.state.replace(/-/g, ' ');
   }
 }
 
