@@ -2,6 +2,7 @@
 // the commands, the extension API and the terminal socket all come here, so each of them gets the
 // same checks (configuration, configured scopes, account selection, unreadable secrets) before a
 // broker is asked. Wraps the AccountRegistry, whose brokers never leave src/app.
+import { redactor } from '../core/redact.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import type { AccessGrant, BrokerStatus } from '../core/broker.ts';
 import type { Account, Disposable, Logger, TokenSet } from '../core/types.ts';
@@ -42,6 +43,9 @@ export class AccountService implements TokenService {
   /** Resolves once the first configuration has been loaded. */
   readonly ready: Promise<void>;
   private signInHandler: (() => Promise<void>) | undefined;
+  /** Why this process's last interactive sign-in failed; kept until the next attempt. */
+  private signInProblem: string | undefined;
+  private readonly ownChanges = new Set<() => void>();
 
   constructor(private readonly registry: AccountRegistry, private readonly log: Logger) {
     this.ready = registry.ready;
@@ -141,10 +145,10 @@ export class AccountService implements TokenService {
     const settings = this.registry.currentSettings();
     const identity = settings?.identity;
     // The issuer as configured, never the token endpoint URL that keys a no-discovery configuration.
-    const base = { issuer: settings ? displayIssuer(settings.oauth) ?? identity?.issuer : undefined, clientId: identity?.clientId };
+    const base = { lastSignInError: this.signInProblem, issuer: settings ? displayIssuer(settings.oauth) ?? identity?.issuer : undefined, clientId: identity?.clientId };
     const result = this.registry.settingsResult();
     if (result && !result.ok) {
-      return { ...base, state: 'error', error: result.problem.message, errorCode: 'config' };
+      return { ...base, state: 'error', error: result.problem.message, errorCode: 'config', unconfigured: result.unconfigured || undefined };
     }
     const entry = this.registry.primary();
     if (!entry) return { ...base, state: 'signed-out' };
@@ -229,7 +233,19 @@ export class AccountService implements TokenService {
 
   /** Fires on any change of accounts, tokens or status, made in this window or another. */
   onDidChange(listener: () => void): Disposable {
-    return this.registry.onDidChange(() => listener());
+    const registry = this.registry.onDidChange(() => listener());
+    this.ownChanges.add(listener);
+    return { dispose: () => { registry.dispose(); this.ownChanges.delete(listener); } };
+  }
+
+  /**
+   * A sign-in starts (undefined) or failed (its message): the failure stays in status() (the
+   * tooltip, `tokenrelay status`) until the next attempt, so it can still be read after the
+   * notification is gone.
+   */
+  recordSignInAttempt(problem: string | undefined): void {
+    this.signInProblem = problem === undefined ? undefined : redactor.redact(problem);
+    for (const listener of this.ownChanges) listener();
   }
 
   /** Things the user should be told: a cleared unreadable secret, accounts signed out by a config change. */

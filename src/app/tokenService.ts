@@ -15,6 +15,10 @@ export interface TokenRequest {
 export interface ServiceStatus extends BrokerStatus {
   issuer?: string;
   clientId?: string;
+  /** Why this process's last interactive sign-in failed, until the next attempt. */
+  lastSignInError?: string;
+  /** Nothing is configured yet (a fresh install): a set-up step, not an error. */
+  unconfigured?: boolean;
 }
 
 export interface TokenService {

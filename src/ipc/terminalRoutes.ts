@@ -81,6 +81,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         lastRefresh: s.lastRefresh ? { at: s.lastRefresh.at, byThisWindow: s.lastRefresh.byThisProcess, pid: s.lastRefresh.writer?.pid ?? 0 } : undefined,
         error: redactor.redact(s.error),
         errorCode: s.errorCode,
+        lastSignInError: redactor.redact(s.lastSignInError),
         gitUsername: gitUsername(),
         windowPid: process.pid,
         socketNotice,

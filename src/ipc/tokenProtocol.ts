@@ -102,6 +102,8 @@ export interface StatusResponse {
   lastRefresh?: { at: number; byThisWindow: boolean; pid: number };
   error?: string;
   errorCode?: string;
+  /** Why the answering process's last sign-in failed, until the next attempt. */
+  lastSignInError?: string;
   gitUsername: string;
   /** The window's extension host process (tells windows apart). */
   windowPid: number;

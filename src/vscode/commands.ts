@@ -7,6 +7,7 @@ import type { AccountService, AccountSummary } from '../app/accountService.ts';
 import type { SignInController } from './signIn.ts';
 import { formatRemaining } from './format.ts';
 import { notify } from './notify.ts';
+import { installLauncherCommand } from './installLauncher.ts';
 
 export const COMMANDS = {
   signIn: 'tokenrelay.signIn',
@@ -15,17 +16,25 @@ export const COMMANDS = {
   showLog: 'tokenrelay.showLog',
   statusMenu: 'tokenrelay.statusMenu',
   openSettings: 'tokenrelay.openSettings',
+  setUp: 'tokenrelay.setUp',
+  installLauncher: 'tokenrelay.installLauncher',
 } as const;
+
+/** contributes.walkthroughs' id, qualified by the extension's id. */
+export const WALKTHROUGH = 'tokenrelay.tokenrelay#setup';
 
 export interface CommandDeps {
   service: AccountService;
   signIn: SignInController;
   channel: { show(preserveFocus?: boolean): void };
   log: Logger;
+  /** The installed extension's folder (bin/, dist/), for the PATH launcher. */
+  extensionPath: string;
 }
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { service, signIn, channel, log } = deps;
+  const installLauncher = () => installLauncherCommand(deps.extensionPath, log);
 
   const signInCommand = async (): Promise<void> => {
     await signIn.run().catch(() => undefined); // the controller already told the user
@@ -75,20 +84,31 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     await vscode.commands.executeCommand('workbench.action.openSettings', '@ext:tokenrelay.tokenrelay');
   };
 
+  const setUp = async (): Promise<void> => {
+    await vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH, false);
+  };
+
   const statusMenu = async (): Promise<void> => {
     await service.ready;
     const accounts = service.accounts();
     const signedIn = accounts.some((a) => a.signedIn);
+    const status = service.status();
     type Item = vscode.QuickPickItem & { run: () => Promise<void> | void };
+    const signInItem: Item = { label: '$(sign-in) Sign In', description: signedIn ? 'add or renew an account' : undefined, run: signInCommand };
+    const settingsItem: Item = { label: '$(gear) Open Settings', run: openSettings };
     const items: Item[] = [
-      { label: '$(sign-in) Sign In', description: signedIn ? 'add or renew an account' : undefined, run: signInCommand },
+      signInItem,
       ...(signedIn || accounts.some((a) => a.status.state !== 'signed-out')
         ? [{ label: '$(sign-out) Sign Out', description: 'in every window', run: signOut }] : []),
       ...(signedIn ? [{ label: '$(sync) Refresh Now', run: refreshNow }] : []),
       { label: '$(output) Show Log', run: () => channel.show(true) },
-      { label: '$(gear) Open Settings', run: openSettings },
+      settingsItem,
+      { label: '$(terminal) Install \'tokenrelay\' Command in PATH', run: installLauncher },
     ];
-    const status = service.status();
+    // The first item is the one preselected: the action that fits the state.
+    const fitting = status.state === 'error' && status.errorCode === 'config' ? settingsItem
+      : signedIn && status.state !== 'needs-sign-in' ? items.find((i) => i.run === refreshNow) : signInItem;
+    if (fitting) items.unshift(...items.splice(items.indexOf(fitting), 1));
     const pick = await vscode.window.showQuickPick(items, {
       title: 'Token Relay',
       placeHolder: status.account ? `${status.account.label} — ${status.state}` : status.error ?? 'Not signed in',
@@ -103,6 +123,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.showLog, () => channel.show(true)),
     vscode.commands.registerCommand(COMMANDS.openSettings, openSettings),
     vscode.commands.registerCommand(COMMANDS.statusMenu, statusMenu),
+    vscode.commands.registerCommand(COMMANDS.setUp, setUp),
+    vscode.commands.registerCommand(COMMANDS.installLauncher, installLauncher),
   ];
 }
 

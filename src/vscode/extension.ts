@@ -117,7 +117,16 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   disposables.push(auth, vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, PROVIDER_LABEL, auth, { supportsMultipleAccounts: true }));
 
   const statusBar = new StatusBar(service);
-  disposables.push(statusBar, ...registerCommands({ service, signIn, channel, log }));
+  // The walkthrough's sign-in step completes on this context key.
+  let signedInContext: boolean | undefined;
+  const updateContext = () => {
+    const signedIn = service.accounts().some((a) => a.signedIn);
+    if (signedIn === signedInContext) return;
+    signedInContext = signedIn;
+    void vscode.commands.executeCommand('setContext', 'tokenrelay.signedIn', signedIn);
+  };
+  disposables.push(service.onDidChange(updateContext));
+  disposables.push(statusBar, ...registerCommands({ service, signIn, channel, log, extensionPath: context.extensionPath }));
 
   const tokenChanged = new vscode.EventEmitter<void>();
   disposables.push(tokenChanged, auth.onDidChangeSessions(() => tokenChanged.fire()));
@@ -145,8 +154,9 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
     log.info(`Loaded ${service.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);
     // VS Code lists a provider's sign-in in the Accounts menu only for a pending session request:
     // ask for our own while nobody is signed in, so the menu offers "Sign in with Token Relay".
-    if (result?.ok && service.accounts().length === 0) {
-      const scopes = result.settings.oauth.scopes;
+    // Before anything is configured too: the menu entry then opens the set-up walkthrough.
+    if ((result?.ok || result?.unconfigured) && service.accounts().length === 0) {
+      const scopes = result.ok ? result.settings.oauth.scopes : [];
       void Promise.resolve().then(() => vscode.authentication.getSession(PROVIDER_ID, scopes, { createIfNone: false }))
         .catch((err) => log.debug(`Accounts menu request not placed: ${describeError(err)}`));
     }

@@ -7,6 +7,7 @@ import type { Account, Logger, TokenSet } from '../core/types.ts';
 import type { OAuthClient } from '../oauth/oauthClient.ts';
 import { signInWithLoopback } from '../oauth/loopbackFlow.ts';
 import { signInWithDeviceCode, type DevicePrompt } from '../oauth/deviceFlow.ts';
+import { signInFailure } from '../oauth/signInErrors.ts';
 import type { AccountService, AccountSummary } from '../app/accountService.ts';
 import type { SignInFlow } from '../app/settings.ts';
 import { formatRemaining } from './format.ts';
@@ -62,6 +63,12 @@ export class SignInController {
   private async signIn(options: SignInOptions): Promise<AccountSummary> {
     await this.service.ready;
     const result = this.service.settingsResult();
+    if (result?.ok === false && result.unconfigured) {
+      // A fresh install: the walkthrough asks for the identity provider, then signs in.
+      this.log.info('Sign-in asked for before anything is configured; opening the set-up walkthrough');
+      void vscode.commands.executeCommand('tokenrelay.setUp');
+      throw result.problem;
+    }
     if (!result?.ok) {
       const problem = result?.ok === false ? result.problem
         : new TokenRelayError('config', 'Token Relay is not configured yet.', 'Set tokenrelay.issuer and tokenrelay.clientId in your settings.');
@@ -71,17 +78,21 @@ export class SignInController {
     const { settings } = result;
     const flow = options.flow ?? chooseFlow(settings.signInFlow, vscode.env.remoteName);
     const client = this.service.oauthClient();
+    this.service.recordSignInAttempt(undefined);
     this.log.info(`Signing in with the ${flow === 'loopback' ? 'browser (loopback)' : 'device code'} flow`);
     let signedIn: FlowResult;
     try {
       signedIn = flow === 'loopback' ? await this.loopback(client) : await this.deviceCode(client);
-    } catch (err) {
+    } catch (caught) {
+      const err = signInFailure(caught, client.config);
+      if (!isTokenRelayError(err, 'cancelled')) this.service.recordSignInAttempt(describeError(err));
       this.reportFailure(err, flow);
       throw isTokenRelayError(err, 'cancelled') ? new vscode.CancellationError() : err;
     }
     try {
       return await this.service.signIn(signedIn.tokens, signedIn.account, settings.identity);
     } catch (err) {
+      this.service.recordSignInAttempt(describeError(err));
       this.reportFailure(err, flow);
       throw err;
     }
@@ -197,7 +208,10 @@ export class SignInController {
       return;
     }
     this.log.error(`Sign-in failed: ${describeError(err)}`);
-    if (isTokenRelayError(err, 'config')) {
+    if (isTokenRelayError(err, 'offline')) {
+      // Discovery failed: the other flow needs the same server, so only the settings can help.
+      this.offer(`Token Relay sign-in failed: ${describeError(err)}`, [OPEN_SETTINGS], 'error');
+    } else if (isTokenRelayError(err, 'config') || (isTokenRelayError(err, 'idp-rejected') && /tokenrelay\.\w/.test(err.fix ?? ''))) {
       this.offer(`Token Relay sign-in failed: ${describeError(err)}`, [OPEN_SETTINGS, offerOther], 'error', other);
     } else {
       this.offer(`Token Relay sign-in failed: ${describeError(err)}`, [offerOther], 'error', other);

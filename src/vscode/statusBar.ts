@@ -57,6 +57,7 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
   let background: Presentation['background'];
   let command = 'tokenrelay.statusMenu';
   const isConfig = s.state === 'error' && s.errorCode === 'config';
+  if (isConfig && s.unconfigured) return setUpPresentation();
 
   switch (s.state) {
     case 'signed-out':
@@ -64,7 +65,8 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
       command = 'tokenrelay.signIn';
       break;
     case 'signed-in':
-      text = `$(pass) ${label ?? 'Token Relay'}`;
+      // The key marks it as Token Relay's account next to GitHub's or Microsoft's.
+      text = `$(key) ${label ?? 'Token Relay'}`;
       break;
     case 'refreshing':
       text = `$(sync~spin) ${label ?? 'Token Relay'}`;
@@ -88,6 +90,7 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
   lines.push(`**Token Relay** — ${isConfig ? 'configuration problem' : STATE_WORDS[s.state] ?? s.state}`);
   lines.push('');
   if (s.error && s.state !== 'signed-in') lines.push(`$(${isConfig ? 'gear' : 'info'}) ${escapeMarkdown(redactor.redact(s.error))}`, '');
+  if (s.lastSignInError) lines.push(`$(error) Last sign-in failed: ${escapeMarkdown(redactor.redact(s.lastSignInError))}`, '');
   const facts: string[] = [];
   if (label) facts.push(`Account: ${escapeMarkdown(label)}`);
   if (s.issuer) facts.push(`Issuer: ${escapeMarkdown(s.issuer)}`);
@@ -115,13 +118,21 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
   return { text, tooltip: lines.join('\n'), background, command, ticking };
 }
 
+/** A fresh install: a neutral invitation to set up, never a red error. */
+function setUpPresentation(): Presentation {
+  const tooltip = ['**Token Relay** — not set up yet', '',
+    'Tell Token Relay which identity provider to use, then sign in once for every window and terminal.', '',
+    '[Set Up](command:tokenrelay.setUp) · [Open Settings](command:tokenrelay.openSettings)'].join('\n');
+  return { text: '$(key) Token Relay: Set up', tooltip, command: 'tokenrelay.setUp', ticking: false };
+}
+
 function describeWriter(writer: { pid: number; label?: string }): string {
   // The words of `tokenrelay status`.
   if (!writer.label || writer.label === 'window') return `another process (pid ${writer.pid})`;
   return `${writer.label} (pid ${writer.pid})`;
 }
 
-export const TOOLTIP_COMMANDS = ['tokenrelay.openSettings', 'tokenrelay.showLog', 'tokenrelay.signIn', 'tokenrelay.signOut', 'tokenrelay.refreshNow'];
+export const TOOLTIP_COMMANDS = ['tokenrelay.setUp', 'tokenrelay.openSettings', 'tokenrelay.showLog', 'tokenrelay.signIn', 'tokenrelay.signOut', 'tokenrelay.refreshNow'];
 
 export class StatusBar implements vscode.Disposable {
   readonly item: vscode.StatusBarItem;

@@ -119,7 +119,7 @@ describe('sign-in from a web workbench (code-server behaviour)', () => {
     const session = await win.provider.createSession(['openid'], {});
     assert.deepEqual(browserErrors, []);
     assert.equal(session.account.label, 'web-user');
-    assert.equal(win.item.text, '$(pass) web-user');
+    assert.equal(win.item.text, '$(key) web-user');
     const launcherPort = /\/proxy\/(\d+)\//.exec(fake.opened[0]!)?.[1];
     assert.ok(launcherPort, `opened through the port proxy: ${fake.opened[0]}`);
     await waitFor('the launcher to close after sign-in', 2000, async () => !(await isListening(launcherPort)));

@@ -76,20 +76,21 @@ describe('activation and configuration', () => {
     assert.deepEqual(await win.provider.getSessions(undefined, {}), []);
   });
 
-  test('unconfigured: status bar error naming the problem; sign-in shows it with "Open Settings"', async () => {
+  test('a fresh install: a neutral "Set up" item (no error), and a sign-in opens the set-up walkthrough', async () => {
     const win = await world.openWindow();
     await fake.waitFor(() => win.item.visible, 5000, 'status bar item shown');
-    assert.equal(win.item.text, '$(error) Token Relay');
-    assert.match(win.item.tooltipText, /not configured yet/);
-    assert.match(win.item.tooltipText, /command:tokenrelay\.openSettings/);
+    assert.equal(win.item.text, '$(key) Token Relay: Set up');
+    assert.equal(win.item.backgroundColor, undefined, 'not an error');
+    assert.equal(win.item.command, 'tokenrelay.setUp');
+    assert.match(win.item.tooltipText, /not set up yet/);
+    assert.match(win.item.tooltipText, /command:tokenrelay\.setUp/);
+    // The Accounts menu offers it too: a session request is placed while nothing is configured.
+    await fake.waitFor(() => fake.sessionRequests.length > 0, 2000, 'Accounts menu request placed');
 
-    fake.respond = (m) => (m.items.includes('Open Settings') ? 'Open Settings' : undefined);
-    await assert.rejects(Promise.resolve(win.provider.createSession(['openid'], {})), /not configured yet/);
-    const shown = fake.messagesMatching(/Token Relay cannot sign in: Token Relay is not configured yet/);
-    assert.equal(shown.length, 1);
-    assert.equal(shown[0]!.severity, 'error');
-    assert.deepEqual(shown[0]!.items, ['Open Settings']);
-    await fake.waitFor(() => fake.executed.find((c) => c.id === 'workbench.action.openSettings'), 2000, 'settings opened');
+    await assert.rejects(Promise.resolve(win.provider.createSession([], {})), /not configured yet/);
+    await fake.waitFor(() => fake.executed.find((c) => c.id === 'workbench.action.openWalkthrough'), 2000, 'walkthrough opened');
+    assert.deepEqual(fake.executed.find((c) => c.id === 'workbench.action.openWalkthrough')!.args, ['tokenrelay.tokenrelay#setup', false]);
+    assert.equal(fake.messages.filter((m) => m.severity === 'error').length, 0, 'no error message');
     await assert.rejects(win.api.getAccessToken(), /not configured yet/);
     assert.doesNotMatch(fake.messages.map((m) => m.message).join('\n'), /\n\s+at /, 'no stack trace shown');
   });
@@ -103,7 +104,7 @@ describe('activation and configuration', () => {
     assert.match(win.item.tooltipText, /refreshSkewSeconds must be a number of seconds/);
     assert.equal(lastEvent(win)?.removed?.length, 1, 'the session is unavailable meanwhile');
     fake.setSettings({ 'tokenrelay.refreshSkewSeconds': 30 });
-    await fake.waitFor(() => win.item.text === '$(pass) alice', 5000, 'signed in again');
+    await fake.waitFor(() => win.item.text === '$(key) alice', 5000, 'signed in again');
     const [again] = await win.provider.getSessions(undefined, {});
     assert.equal(again?.accessToken, session.accessToken, 'same grant: nobody was signed out');
     assert.equal((await idp.introspect(session.accessToken)).active, true);
@@ -136,7 +137,7 @@ describe('sign-in', () => {
     assert.deepEqual(await win.provider.getSessions(['admin'], {}), [], 'scopes outside tokenrelay.scopes get no session');
     assert.deepEqual(await win.provider.getSessions(undefined, { account: { id: 'bob', label: 'bob' } }), []);
 
-    assert.equal(win.item.text, '$(pass) alice');
+    assert.equal(win.item.text, '$(key) alice');
     assert.match(win.item.tooltipText, /Account: alice/);
     assert.match(win.item.tooltipText, new RegExp(`Issuer: ${idp.issuer.replace(/[.]/g, '\\.')}`));
     assert.match(win.item.tooltipText, /Access token expires in \d+:\d\d/);
@@ -191,8 +192,22 @@ describe('sign-in', () => {
     const [shown] = fake.messagesMatching(/invalid_client/);
     assert.ok(shown, `messages: ${fake.messages.map((m) => m.message).join(' | ')}`);
     assert.match(shown.message, /Check tokenrelay\.clientId/);
-    assert.deepEqual(shown.items, ['Having trouble? Try browser sign-in']);
+    assert.deepEqual(shown.items, ['Open Settings', 'Having trouble? Try browser sign-in']);
     assert.equal(win.item.text, '$(account) Token Relay: Sign in');
+    // The failure stays readable after the notification is gone, until the next attempt.
+    assert.match(win.item.tooltipText, /Last sign-in failed: .*invalid\\_client/);
+  });
+
+  test('an unreachable issuer at sign-in: "Cannot reach the issuer", Open Settings, and the tooltip keeps it', async () => {
+    fake.setSettings(idpSettings(idp, { 'tokenrelay.issuer': 'http://127.0.0.1:1/realms/none' }));
+    const win = await world.openWindow();
+    await fake.commands.get('tokenrelay.signIn')!.at(-1)!();
+    const [shown] = fake.messagesMatching(/Cannot reach the issuer http:\/\/127\.0\.0\.1:1\/realms\/none/);
+    assert.ok(shown, `messages: ${fake.messages.map((m) => m.message).join(' | ')}`);
+    assert.doesNotMatch(shown.message, /keeps the session/, 'nobody is signed in: no refresh-path words');
+    assert.match(shown.message, /Check tokenrelay\.issuer/);
+    assert.deepEqual(shown.items, ['Open Settings']);
+    assert.match(win.item.tooltipText, /Last sign-in failed: Cannot reach the issuer/);
   });
 
   test('the user closes the browser tab: cancelling the progress notification stops sign-in and the listener', async () => {
@@ -261,7 +276,7 @@ describe('sign-in', () => {
     };
     progress.cancel();
     await assert.rejects(first);
-    await fake.waitFor(() => win.item.text === '$(pass) device-user', 30_000, 'device sign-in');
+    await fake.waitFor(() => win.item.text === '$(key) device-user', 30_000, 'device sign-in');
     assert.deepEqual(browserErrors, []);
     assert.ok(modal, 'a modal showed the code');
     assert.match(modal.message, /your sign-in code is [A-Z]{4}-[A-Z]{4}/);
@@ -285,7 +300,7 @@ describe('other windows', () => {
     assert.equal(added.added![0]!.id, session.id);
     const [seen] = await b.provider.getSessions(undefined, {});
     assert.equal(seen?.accessToken, session.accessToken);
-    await fake.waitFor(() => b.item.text === '$(pass) alice', 5000, 'B status bar');
+    await fake.waitFor(() => b.item.text === '$(key) alice', 5000, 'B status bar');
 
     const before = idp.counters();
     const fresh = await a.api.getAccessToken({ rejectedToken: session.accessToken });
@@ -363,7 +378,7 @@ describe('bad input', () => {
     const aliceStatus = c.service.account(alice.id)!.status;
     assert.equal(aliceStatus.errorCode, 'corrupt-secret');
     assert.equal(aliceStatus.state, 'needs-sign-in');
-    await fake.waitFor(() => c.item.text === '$(pass) bob', 5000, 'status shows bob');
+    await fake.waitFor(() => c.item.text === '$(key) bob', 5000, 'status shows bob');
     assert.match(c.item.tooltipText, /Other accounts: alice \(sign-in needed\)/);
     assert.doesNotMatch(allLogText(), /\n\s+at /);
 
@@ -411,7 +426,7 @@ describe('session states in the status bar', () => {
     const a = await world.openWindow();
     const b = await world.openWindow();
     const session = await signIn(a, 'alice');
-    await fake.waitFor(() => b.item.text === '$(pass) alice', 5000, 'B adopted');
+    await fake.waitFor(() => b.item.text === '$(key) alice', 5000, 'B adopted');
     // Someone revokes the grant at the IdP (an administrator, another device).
     const res = await fetch(`${idp.issuer}/token/revocation`, {
       method: 'POST',
@@ -428,7 +443,7 @@ describe('session states in the status bar', () => {
     }
     // Signing in again restores it for everyone.
     await signIn(b, 'alice');
-    await fake.waitFor(() => a.item.text === '$(pass) alice', 5000, 'A signed in again');
+    await fake.waitFor(() => a.item.text === '$(key) alice', 5000, 'A signed in again');
   });
 
   test('the IdP is unreachable: offline state with the reason, the session survives', async () => {
@@ -460,7 +475,8 @@ describe('commands', () => {
     fake.pick = (items) => (items as { label: string }[]).find((i) => i.label.includes('Show Log'));
     await run('tokenrelay.statusMenu');
     const labels = (fake.quickPicks[0]!.items as { label: string }[]).map((i) => i.label.replace(/\$\([^)]*\)\s*/, ''));
-    assert.deepEqual(labels, ['Sign In', 'Sign Out', 'Refresh Now', 'Show Log', 'Open Settings']);
+    // Signed in, the fitting action comes first (preselected); signed out, Sign In does.
+    assert.deepEqual(labels, ['Refresh Now', 'Sign In', 'Sign Out', 'Show Log', 'Open Settings', 'Install \'tokenrelay\' Command in PATH']);
     assert.equal(win.channel.shown, 1);
 
     const before = idp.counters();
@@ -473,5 +489,8 @@ describe('commands', () => {
     await run('tokenrelay.signOut');
     assert.ok(fake.messagesMatching(/signed out alice in every window/).length);
     assert.equal(win.item.text, '$(account) Token Relay: Sign in');
+    fake.pick = () => undefined;
+    await run('tokenrelay.statusMenu');
+    assert.match((fake.quickPicks.at(-1)!.items as { label: string }[])[0]!.label, /Sign In/, 'signed out: Sign In first');
   });
 });

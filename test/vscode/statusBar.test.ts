@@ -28,7 +28,7 @@ describe('status bar', () => {
 
   test('signed in: account label, tooltip with account, issuer, countdown and who refreshed', () => {
     const p = present({ state: 'signed-in', account: alice, expiresAt: NOW + 4 * 60_000 + 7_000, lastRefresh: mine });
-    assert.equal(p.text, '$(pass) alice@example.com');
+    assert.equal(p.text, '$(key) alice@example.com');
     assert.equal(p.command, 'tokenrelay.statusMenu');
     assert.match(p.tooltip, /Account: alice@example\.com/);
     assert.match(p.tooltip, /Issuer: https:\/\/login\.example\.com\/realms\/dev/);

@@ -33,7 +33,7 @@ export const statusCommand: Command = {
       throw err;
     }
     // The window redacts too; this process applies the same redactor to what it prints.
-    const status: StatusResponse = { ...answer, error: redactor.redact(answer.error) };
+    const status: StatusResponse = { ...answer, error: redactor.redact(answer.error), lastSignInError: redactor.redact(answer.lastSignInError) };
     const code = status.state === 'signed-out' || status.state === 'needs-sign-in' ? EXIT.notSignedIn : EXIT.ok;
     if (values.json) {
       await out(`${JSON.stringify(jsonOf(status))}\n`);
@@ -70,6 +70,7 @@ function render(s: StatusResponse): string {
     rows.push(['last refresh', `${iso(s.lastRefresh.at)} by ${s.lastRefresh.byThisWindow ? 'this window' : `another process (pid ${s.lastRefresh.pid})`}`]);
   }
   if (s.error) rows.push(['problem', s.error]);
+  if (s.lastSignInError) rows.push(['last sign-in', `failed: ${s.lastSignInError}`]);
   rows.push(['git username', s.gitUsername]);
   if (s.host === 'direct') rows.push(['answered by', 'this process, from the store (no window or agent is running)']);
   else {

@@ -6,6 +6,7 @@ import type { Account, TokenSet } from '../../core/types.ts';
 import type { OAuthClient } from '../../oauth/oauthClient.ts';
 import { signInWithDeviceCode } from '../../oauth/deviceFlow.ts';
 import { signInWithLoopback } from '../../oauth/loopbackFlow.ts';
+import { signInFailure } from '../../oauth/signInErrors.ts';
 
 export type TerminalFlow = 'auto' | 'device' | 'browser';
 
@@ -23,6 +24,14 @@ export function browserUnavailable(env: NodeJS.ProcessEnv, platform: NodeJS.Plat
 }
 
 export async function signInInTerminal(client: OAuthClient, o: TerminalSignInOptions): Promise<{ tokens: TokenSet; account: Account }> {
+  try {
+    return await run(client, o);
+  } catch (err) {
+    throw signInFailure(err, client.config);
+  }
+}
+
+async function run(client: OAuthClient, o: TerminalSignInOptions): Promise<{ tokens: TokenSet; account: Account }> {
   const signal = AbortSignal.timeout(o.timeoutMs);
   const emit = (event: Record<string, unknown>, text: string) => {
     if (o.json) process.stdout.write(`${JSON.stringify(event)}\n`);

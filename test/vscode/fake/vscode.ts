@@ -139,6 +139,8 @@ function freshState() {
     authProviders: [] as { id: string; label: string; provider: unknown; options: unknown; disposed: boolean }[],
     commands: new Map<string, ((...args: unknown[]) => unknown)[]>(),
     executed: [] as { id: string; args: unknown[] }[],
+    /** getSession calls an extension made (the Accounts menu's pending requests among them). */
+    sessionRequests: [] as { id: string; scopes: readonly string[]; options: unknown }[],
     remoteName: undefined as string | undefined,
     uiKind: UIKind.Desktop,
   };
@@ -299,6 +301,11 @@ export const authentication = {
     const entry = { id, label, provider, options, disposed: false };
     fake.authProviders.push(entry);
     return new Disposable(() => { entry.disposed = true; });
+  },
+  /** Records the request; no session (VS Code would list a pending request in the Accounts menu). */
+  async getSession(id: string, scopes: readonly string[], options?: unknown): Promise<undefined> {
+    fake.sessionRequests.push({ id, scopes, options });
+    return undefined;
   },
 };
 
