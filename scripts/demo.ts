@@ -120,6 +120,8 @@ async function main(): Promise<void> {
         'tokenrelay.signInFlow': 'loopback',
         'tokenrelay.refreshSkewSeconds': SKEW,
         'workbench.startupEditor': 'readme', // opens the workspace README.md written above
+        // Every URL the demo prints in a terminal would otherwise be forwarded ("Over 20 ports…").
+        'remote.autoForwardPorts': false,
       },
     });
   } catch (err) {

@@ -69,7 +69,7 @@ export function workspaceReadme(f: Omit<DemoFacts, 'url' | 'logFile'>): string {
 2. Open a terminal (Ctrl+\`) and run:
 
        tokenrelay status
-       tokenrelay token
+       tokenrelay token | head -c 12; echo     # the start of it: never show a whole token
        tokenrelay fetch ${f.apiUrl}
 
 3. Open this same URL in a second browser tab: another VS Code window with its own extension host.

@@ -20,10 +20,16 @@ export interface LoopbackOptions {
   extraParams?: Record<string, string>;
 }
 
-const DONE_PAGE = `<!doctype html><meta charset="utf-8"><title>Token Relay</title>
-<body style="font-family:system-ui;margin:3em"><h2>Signed in to Token Relay</h2><p>You can close this tab and return to VS Code.</p>`;
-const FAILED_PAGE = (why: string) => `<!doctype html><meta charset="utf-8"><title>Token Relay</title>
-<body style="font-family:system-ui;margin:3em"><h2>Sign-in did not complete</h2><p>${escapeHtml(why)}</p><p>Return to VS Code to try again.</p>`;
+/** The last page the browser shows: plain, readable in light and dark, no script, nothing loaded. */
+const page = (title: string, body: string) => `<!doctype html><meta charset="utf-8"><meta name="color-scheme" content="light dark">
+<title>Token Relay</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;display:grid;place-items:center;min-height:90vh;margin:0}
+main{max-width:32em;padding:2em 2.5em;border:1px solid #8884;border-radius:12px}h1{font-size:1.4em;margin:0 0 .5em}
+.key{font-size:2em}</style>
+<main><div class="key" aria-hidden="true">&#128273;</div><h1>${title}</h1>${body}</main>`;
+const DONE_PAGE = (account: string) => page('Signed in to Token Relay',
+  `<p>You are signed in as <strong>${escapeHtml(account)}</strong>.</p><p>You can close this tab and return to VS Code or your terminal.</p>`);
+const FAILED_PAGE = (why: string) => page('Sign-in did not complete', `<p>${escapeHtml(why)}</p><p>Return to VS Code or your terminal to try again.</p>`);
 
 export async function signInWithLoopback(client: OAuthClient, options: LoopbackOptions): Promise<{ tokens: TokenSet; account: Account }> {
   const server = await client.authorizationServer();
@@ -68,7 +74,7 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
     const { url: callbackUrl, respond } = await Promise.race([callback, openFailed]);
     try {
       const result = await client.exchangeCode(callbackUrl, state, verifier, redirectUri, nonce);
-      respond(200, DONE_PAGE);
+      respond(200, DONE_PAGE(result.account.label));
       return result;
     } catch (err) {
       respond(400, FAILED_PAGE(redactor.redact((err as Error).message)));

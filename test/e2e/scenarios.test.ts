@@ -6,7 +6,7 @@
 // d, g, f (e needs the long-lived token before d shortens the TTL; sign-out comes last); i needs VS
 // Code 1.105+. TOKENRELAY_E2E_SCENARIOS picks a subset (test/run.mjs runs a, b, c, h on 1.100.3).
 // TOKENRELAY_SCREENSHOTS=1 also writes the README images.
-import { sleep, until } from '../support/wait.ts';
+import { sleep, until, waitFor } from '../support/wait.ts';
 import { TIMEOUTS } from '../../src/core/timeouts.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -552,5 +552,67 @@ scenarioGroup(['h'], 'tokenrelay in real VS Code: fresh profile, device code', (
     assert.equal(info.active, true);
     assert.equal(info.sub, DEVICE_LOGIN);
     assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'the device-code dialog closed after sign-in');
+  }));
+});
+
+scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigured profile', () => {
+  let env: Env | undefined;
+  let configured = false;
+  const settingsFile = () => join(env!.server.userDataDir, 'User', 'settings.json');
+  /** Writes user settings as a user would in settings.json, and waits until the window has read them. */
+  async function setSettings(change: Record<string, unknown>): Promise<void> {
+    const reloads = () => extensionLogLines(env!.server.userDataDir).filter((l) => /Settings changed; reloading/.test(l)).length;
+    const before = reloads();
+    writeFileSync(settingsFile(), JSON.stringify({ ...JSON.parse(readFileSync(settingsFile(), 'utf8')), ...change }, null, 2));
+    await waitFor('the window to read the new settings', 20_000, () => reloads() > before, 200);
+  }
+
+  before(async () => {
+    // Nothing about the identity provider: what a fresh install has.
+    env = await startEnv(browser!, [vsix, probeVsix], { 'tokenrelay.issuer': undefined, 'tokenrelay.clientId': undefined, 'tokenrelay.signInFlow': 'loopback' }, idp!, idpLog);
+  });
+  after(async () => stopEnv(env, 'first-run'));
+
+  scenarioTest('j', 'a fresh install: a neutral "Set up" item opens the walkthrough, whose settings step opens the settings', { timeout: 120_000 }, () => scenario(env, 'j-first-run', async (env) => {
+    const page = await openTab(env);
+    assert.equal(await waitForStatus(page, /Token Relay: Set up$/, 30_000), 'Token Relay: Set up');
+    assert.doesNotMatch(await page.locator(STATUS_ITEM).first().getAttribute('class') ?? '', /error/, 'not shown as an error');
+    await page.locator(STATUS_ITEM).first().click();
+    const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
+    await walkthrough.waitFor({ state: 'visible', timeout: 20_000 });
+    await readmeShot(page, 'walkthrough', [walkthrough], 0);
+    await walkthrough.getByText('Tell Token Relay your identity provider').first().click();
+    await walkthrough.getByRole('button', { name: 'Open Settings' }).first().click();
+    const settingsEditor = page.locator('.settings-editor');
+    await settingsEditor.waitFor({ state: 'visible', timeout: 20_000 });
+    await settingsEditor.getByText('Issuer', { exact: false }).first().waitFor({ timeout: 20_000 });
+
+    await setSettings({ 'tokenrelay.issuer': env.idp.issuer, 'tokenrelay.clientId': 'no-such-client' });
+    await waitForStatus(page, SIGNED_OUT_TEXT, 20_000);
+    configured = true;
+  }));
+
+  scenarioTest('k', 'a wrong clientId in the browser flow ends within 10 s naming tokenrelay.clientId; fixed, the walkthrough signs in', { timeout: 120_000 }, () => scenario(env, 'k-wrong-client', async (env) => {
+    if (!configured) throw new Error('prerequisite failed: scenario j did not complete');
+    const page = env.tabs[0]!;
+    const before = env.idp.counters();
+    const started = Date.now();
+    await runCommand(page, 'Token Relay: Sign In');
+    const toast = page.locator('.notifications-toasts .notification-toast').filter({ hasText: 'tokenrelay.clientId' }).first();
+    await toast.waitFor({ state: 'visible', timeout: 10_000 });
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 10_000, `the error came after ${elapsed} ms`);
+    assert.match(await toast.innerText(), /invalid_client/);
+    await readmeShot(page, 'wrong-client-id', [toast], 8);
+    assert.equal(env.idp.counters().authorizationCodeGrants - before.authorizationCodeGrants, 0);
+    assert.equal(env.context.pages().length, env.tabs.length, 'no browser tab was opened on the error page');
+
+    await setSettings({ 'tokenrelay.clientId': env.idp.clientId });
+    const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
+    await walkthrough.getByText('Sign in', { exact: true }).first().click();
+    const popup = await signInThroughPopup(page, () => walkthrough.getByRole('button', { name: 'Sign In' }).first().click(), LOGIN);
+    await popup.close();
+    await waitForStatus(page, ACCOUNT_TEXT, 20_000);
+    assert.equal(env.idp.counters().authorizationCodeGrants - before.authorizationCodeGrants, 1);
   }));
 });

@@ -47,6 +47,7 @@ describe('loopback callback', () => {
         const done = await send(victim);
         assert.equal(done.status, 200);
         assert.match(done.body, /Signed in to Token Relay/);
+        assert.match(done.body, /signed in as <strong>victim<\/strong>/, 'the page names the account');
       },
     });
     void signingIn.finally(() => { settled = true; }).catch(() => undefined);

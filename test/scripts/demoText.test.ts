@@ -32,6 +32,13 @@ describe('demo banner and workspace README', () => {
     assert.match(b, /refreshes 7 s before expiry/);
   });
 
+  test('a newcomer is never shown a whole token, and the demo turns off port auto-forwarding', () => {
+    const commands = workspaceReadme(facts).split('\n').filter((l) => /^\s+tokenrelay token\b/.test(l));
+    assert.ok(commands.length > 0, 'the README shows tokenrelay token');
+    for (const line of commands) assert.match(line, /\| head -c \d+/, `prints only the start of the token: ${line.trim()}`);
+    assert.match(readFileSync(join(repo, 'scripts', 'demo.ts'), 'utf8'), /'remote\.autoForwardPorts': false/);
+  });
+
   test('a remote HOST: the note says the IdP listens on [::1], as demo.ts starts it', () => {
     assert.match(readFileSync(join(repo, 'scripts', 'demo.ts'), 'utf8'), /startIdp\(\{\s*host: '::1'/);
     const note = remoteNote('0.0.0.0')!;
