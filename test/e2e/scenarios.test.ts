@@ -20,7 +20,7 @@ import {
 } from './harness.ts';
 import {
   STATUS_ITEM, SIGNED_OUT_TEXT, approveDeviceInBrowser, clickMenuItem, extensionLogLines, findLocks, latestGeneration, openedExternally, openAccountsMenu,
-  shell, signInThroughPopup, slotDirs, statusTooltip, waitForStatus,
+  shell, signInThroughPopup, slotDirs, statusTooltip, typeSetting, waitForStatus,
 } from './lib/tokenrelay.ts';
 import { readmeShot, screenshotsEnabled } from './lib/readmeShots.ts';
 import { startIdp, type Counters, type Idp } from '../idp/server.ts';
@@ -558,13 +558,22 @@ scenarioGroup(['h'], 'tokenrelay in real VS Code: fresh profile, device code', (
 scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigured profile', () => {
   let env: Env | undefined;
   let configured = false;
-  const settingsFile = () => join(env!.server.userDataDir, 'User', 'settings.json');
-  /** Writes user settings as a user would in settings.json, and waits until the window has read them. */
-  async function setSettings(change: Record<string, unknown>): Promise<void> {
-    const reloads = () => extensionLogLines(env!.server.userDataDir).filter((l) => /Settings changed; reloading/.test(l)).length;
-    const before = reloads();
-    writeFileSync(settingsFile(), JSON.stringify({ ...JSON.parse(readFileSync(settingsFile(), 'utf8')), ...change }, null, 2));
-    await waitFor('the window to read the new settings', 20_000, () => reloads() > before, 200);
+  const reloads = () => extensionLogLines(env!.server.userDataDir).filter((l) => /Settings changed; reloading/.test(l)).length;
+  /**
+   * Types a setting in the Settings editor until the window has read it: an edit made while the
+   * editor is still rendering (it applies its query after the first render) can be dropped.
+   */
+  async function enterSetting(page: Page, key: string, label: string, value: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const before = reloads();
+      await typeSetting(page, key, label, value);
+      try {
+        await waitFor(`the window to read ${key}`, 5_000, () => reloads() > before, 200);
+        return;
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
   }
 
   before(async () => {
@@ -586,9 +595,15 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     const settingsEditor = page.locator('.settings-editor');
     await settingsEditor.waitFor({ state: 'visible', timeout: 20_000 });
     await settingsEditor.getByText('Issuer', { exact: false }).first().waitFor({ timeout: 20_000 });
+    assert.equal(await settingsEditor.locator('.setting-item-control .validation-error, .setting-item-validation-message:visible').count(), 0,
+      'empty settings show no error on a fresh install');
 
-    await setSettings({ 'tokenrelay.issuer': env.idp.issuer, 'tokenrelay.clientId': 'no-such-client' });
+    // As a user does in this step: type the issuer and (a wrong) client id into the settings.
+    await enterSetting(page, 'tokenrelay.issuer', 'Issuer', env.idp.issuer);
+    await enterSetting(page, 'tokenrelay.clientId', 'Client ID', 'no-such-client');
     await waitForStatus(page, SIGNED_OUT_TEXT, 20_000);
+    await page.keyboard.press('Escape'); // closes the settings
+    await page.locator('.modal-editor-part').waitFor({ state: 'detached', timeout: 10_000 });
     configured = true;
   }));
 
@@ -607,8 +622,14 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     assert.equal(env.idp.counters().authorizationCodeGrants - before.authorizationCodeGrants, 0);
     assert.equal(env.context.pages().length, env.tabs.length, 'no browser tab was opened on the error page');
 
-    await setSettings({ 'tokenrelay.clientId': env.idp.clientId });
+    // Fixed from the message's own button, then signed in from the walkthrough.
+    await toast.getByRole('button', { name: 'Open Settings' }).click();
+    await enterSetting(page, 'tokenrelay.clientId', 'Client ID', env.idp.clientId);
+    await page.keyboard.press('Escape');
+    await page.locator('.modal-editor-part').waitFor({ state: 'detached', timeout: 10_000 });
+    await runCommand(page, 'Token Relay: Set Up');
     const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
+    await walkthrough.waitFor({ state: 'visible', timeout: 20_000 });
     await walkthrough.getByText('Sign in', { exact: true }).first().click();
     const popup = await signInThroughPopup(page, () => walkthrough.getByRole('button', { name: 'Sign In' }).first().click(), LOGIN);
     await popup.close();

@@ -51,10 +51,13 @@ describe('package.json contributions', () => {
     assert.equal(props['tokenrelay.refreshSkewSeconds'].default, 60);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
     assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
-    assert.equal(props['tokenrelay.issuer'].format, 'uri');
-    // An optional setting left empty shows no error in the Settings UI (format: uri flags "").
-    assert.equal(props['tokenrelay.resource'].format, undefined);
-    assert.ok(new RegExp(props['tokenrelay.resource'].pattern).test(''));
+    // A setting left empty shows no error in the Settings UI (format: uri flags ""): a fresh
+    // install must not greet the user with red boxes. The patterns still check what is typed.
+    for (const key of ['tokenrelay.issuer', 'tokenrelay.resource']) {
+      assert.equal(props[key].format, undefined, key);
+      assert.ok(new RegExp(props[key].pattern).test(''), key);
+    }
+    assert.ok(!new RegExp(props['tokenrelay.issuer'].pattern).test('http://sso.example.com'), 'plain http to a remote issuer is flagged');
     assert.deepEqual(Object.keys(props['tokenrelay.endpoints'].properties).sort(),
       ['authorization', 'deviceAuthorization', 'introspection', 'revocation', 'token', 'userinfo']);
   });

@@ -4,7 +4,7 @@ import { sleep } from '../../support/wait.ts';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { runInTerminal } from './workbench.ts';
+import { runCommand, runInTerminal } from './workbench.ts';
 import { storeHomeOf } from './code-server.ts';
 
 export const STATUS_ITEM = '[id="tokenrelay.tokenrelay.status"]';
@@ -240,4 +240,31 @@ export function latestGeneration(userDataDir: string): number {
 export function extensionLogLines(userDataDir: string): string[] {
   return findNamed(join(userDataDir, 'logs'), (name) => name === 'Token Relay.log')
     .flatMap((path) => readFileSync(path, 'utf8').split('\n'));
+}
+
+/**
+ * Types a string setting into the Settings editor (User scope), as a user does: fills the text box
+ * of the setting titled `label`, searching for its key first when the editor does not show it, and
+ * leaves the field. Opens the editor if needed. A search re-renders the list and drops an edit in
+ * progress, so nothing is typed until the search has been applied.
+ */
+export async function typeSetting(page: Page, key: string, label: string, value: string): Promise<void> {
+  const editor = page.locator('.settings-editor');
+  if (!(await editor.isVisible().catch(() => false))) await runCommand(page, 'Preferences: Open User Settings');
+  await editor.waitFor({ state: 'visible', timeout: 20_000 });
+  // The row of this setting (its title without the category).
+  const row = editor.locator('.setting-item-contents').filter({ has: page.locator('.setting-item-label', { hasText: new RegExp(`^${label}$`) }) });
+  const input = row.locator('.setting-item-control input.input').first();
+  // The editor opens with a query (from a link: "@ext:…") that it applies after the first render.
+  const applied = editor.locator('.settings-count-widget').filter({ hasText: /Settings? Found/ });
+  await applied.waitFor({ timeout: 10_000 });
+  if (!(await input.isVisible().catch(() => false))) {
+    await editor.locator('.settings-header .suggest-input-container').first().click();
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(key);
+    await editor.locator('.settings-count-widget').filter({ hasText: /^1 Setting Found$/ }).or(row).first().waitFor({ timeout: 10_000 });
+  }
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(value);
+  await input.press('Tab');
 }
