@@ -6,6 +6,7 @@ import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from
 import { identityOf, type ConfigIdentity } from './slots.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
+import { MCP_SERVERS_SETTING, parseMcpServerEntry } from './mcpAccess.ts';
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
@@ -135,6 +136,24 @@ export function readGitHosts(get: SettingsSource): string[] | undefined {
       'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.');
   }
   return hosts as string[];
+}
+
+/**
+ * tokenrelay.mcp.servers: the MCP servers `mcp-proxy` gives the token to (undefined or empty: none).
+ * Read on each mcp-proxy start, apart from the sign-in settings: a bad entry stops only mcp-proxy.
+ */
+export function readMcpServers(get: SettingsSource): string[] | undefined {
+  const value = get('mcp.servers');
+  if (value === undefined || value === null) return undefined;
+  const example = 'For example ["https://mcp.example.com", "https://tools.example.com/team-a/mcp"]';
+  if (!Array.isArray(value)) throw problem(`${MCP_SERVERS_SETTING} must be a list of MCP server origins or URL prefixes.`, `${example}, or remove it.`);
+  const servers = value.map((s) => (typeof s === 'string' ? s.trim() : s));
+  const bad = servers.find((s) => typeof s !== 'string' || !parseMcpServerEntry(s));
+  if (bad !== undefined) {
+    throw problem(`${MCP_SERVERS_SETTING} contains ${JSON.stringify(bad)}, which is not an http(s) origin or URL prefix; mcp-proxy serves no server until it is fixed.`,
+      `${example}: a scheme and host ("*.example.com" for its subdomains), an optional port and path, no query, fragment or user name.`);
+  }
+  return servers as string[];
 }
 
 /** Validates everything; the first problem found is reported. */

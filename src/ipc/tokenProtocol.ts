@@ -25,6 +25,7 @@ export const ROUTES = {
   signOut: 'sign-out',
   gitCredential: 'git-credential',
   dockerCredential: 'docker-credential',
+  mcpServer: 'mcp-server',
 } as const;
 export type RouteName = (typeof ROUTES)[keyof typeof ROUTES];
 
@@ -177,6 +178,20 @@ export interface DockerCredentialResponse {
   secret?: string;
 }
 
+// ---- mcp-server ----------------------------------------------------------------------------
+
+/** Asked by `mcp-proxy` at start, before anything reaches the server: may `url` receive the token? */
+export interface McpServerRequest {
+  url: string;
+}
+
+export interface McpServerResponse {
+  /** Why this server gets no token (tokenrelay.mcp.servers); the proxy stops. */
+  declined?: string;
+  /** The configured issuer, which the server's RFC 9728 metadata must name among its authorization_servers. */
+  issuer?: string;
+}
+
 // ---- route table (request/response by route) ---------------------------------------------------
 
 export interface RouteTypes {
@@ -187,6 +202,7 @@ export interface RouteTypes {
   'sign-out': { request: SignOutRequest; response: SignOutResponse };
   'git-credential': { request: GitCredentialRequest; response: GitCredentialResponse };
   'docker-credential': { request: DockerCredentialRequest; response: DockerCredentialResponse };
+  'mcp-server': { request: McpServerRequest; response: McpServerResponse };
 }
 
 // ---- errors and exit codes ---------------------------------------------------------------------

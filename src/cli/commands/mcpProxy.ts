@@ -16,6 +16,12 @@ your MCP client (VS Code mcp.json, Claude Code, Cursor). When the server answers
 reported as rejected (the window refreshes it unless another process already did) and the request
 is retried once. Diagnostics go to standard error; the token never does.
 
+Only a server listed in the tokenrelay.mcp.servers setting (VS Code user settings, or "mcp":
+{"servers": [...]} in the configuration file) gets the token: an origin such as
+https://mcp.example.com or a URL prefix. Any other URL is refused at start, before anything is
+sent, since an MCP configuration in a repository is code from that repository. When the server
+publishes RFC 9728 protected-resource metadata, it must name this URL and your issuer.
+
 Options:
   --scopes S     scopes the token must carry (space- or comma-separated); each must be covered by
                  the configured tokenrelay scopes

@@ -11,6 +11,7 @@ import { PROG } from '../common.ts';
 import { checkedAnswers } from './answerCheck.ts';
 import { bearerFetch } from './bearerFetch.ts';
 import { CurrentToken, type TokenWish } from './currentToken.ts';
+import { admitServer, RefusedServer } from './serverAdmission.ts';
 
 export interface RelayOptions extends TokenWish {
   server: URL;
@@ -25,9 +26,22 @@ const say = (text: string) => process.stderr.write(`${PROG} mcp-proxy: ${redacto
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function runRelay(options: RelayOptions): Promise<number> {
+  // Nothing reaches the server before it is admitted. Refused: said and stopped. Undecided (no
+  // window, a broken setting): every request is answered with that error, and the server sees none.
+  let undecided: unknown;
+  try {
+    await admitServer(options.server);
+  } catch (err) {
+    if (err instanceof RefusedServer) {
+      say(err.message);
+      return EXIT.error;
+    }
+    undecided = err;
+  }
   const tokens = new CurrentToken({ scopes: options.scopes, account: options.account });
-  tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
-  const remote = new StreamableHTTPClientTransport(options.server, { fetch: checkedAnswers(bearerFetch(options.server, tokens), options.server) });
+  if (!undecided) tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
+  const fetcher = undecided ? () => Promise.reject(undecided) : checkedAnswers(bearerFetch(options.server, tokens), options.server);
+  const remote = new StreamableHTTPClientTransport(options.server, { fetch: fetcher });
   const local = new StdioServerTransport();
   const initializing = new Set<RequestId>();
   const inFlight = new Set<RequestId>();
