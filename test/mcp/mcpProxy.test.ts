@@ -245,6 +245,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
     [['mcp.example.com/mcp'], /^tokenrelay: "mcp\.example\.com\/mcp" is not an absolute URL\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
     [[], /^tokenrelay: mcp-proxy needs the URL of the MCP server\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
     [['https://a.example/mcp', '--scopes', ' '], /^tokenrelay: --scopes needs at least one scope\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+    [['https://a.example/mcp', '--max-answer-mib', '0'], /^tokenrelay: --max-answer-mib must be a number of MiB above 0 and at most 4096, got "0"\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
   ] as const) {
     test(`mcp-proxy ${args.join(' ') || '(no URL)'} exits 2 before serving`, async () => {
       const r = await runCli(win.server.socketPath, ['mcp-proxy', ...args]);

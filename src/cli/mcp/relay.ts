@@ -8,6 +8,7 @@ import { isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRP
 import { redactor } from '../../core/redact.ts';
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { PROG } from '../common.ts';
+import { DEFAULT_MAX_ANSWER_MIB } from './answerCap.ts';
 import { checkedAnswers } from './answerCheck.ts';
 import { bearerFetch } from './bearerFetch.ts';
 import { CurrentToken, type TokenWish } from './currentToken.ts';
@@ -15,6 +16,8 @@ import { admitServer, RefusedServer } from './serverAdmission.ts';
 
 export interface RelayOptions extends TokenWish {
   server: URL;
+  /** The most one JSON answer or SSE event may hold (default DEFAULT_MAX_ANSWER_MIB). */
+  maxAnswerBytes?: number;
 }
 
 /** JSON-RPC "server error" range: the request never got an answer from the MCP server. */
@@ -40,13 +43,25 @@ export async function runRelay(options: RelayOptions): Promise<number> {
   }
   const tokens = new CurrentToken({ scopes: options.scopes, account: options.account });
   if (!undecided) tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
-  const fetcher = undecided ? () => Promise.reject(undecided) : checkedAnswers(bearerFetch(options.server, tokens), options.server);
-  const remote = new StreamableHTTPClientTransport(options.server, { fetch: fetcher });
-  const local = new StdioServerTransport();
   const initializing = new Set<RequestId>();
   const inFlight = new Set<RequestId>();
   let drained: (() => void) | undefined;
   const settle = (id: RequestId) => { if (inFlight.delete(id) && inFlight.size === 0) drained?.(); };
+  const limits = {
+    maxAnswerBytes: options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_MIB * 1024 * 1024,
+    // An answer too large to pass on: its request gets the reason as its answer, once.
+    unanswered: (ids: RequestId[], message: string) => {
+      say(message);
+      for (const id of ids) {
+        if (!inFlight.has(id)) continue;
+        settle(id);
+        void local.send({ jsonrpc: '2.0', id, error: { code: PROXY_ERROR, message } });
+      }
+    },
+  };
+  const fetcher = undecided ? () => Promise.reject(undecided) : checkedAnswers(bearerFetch(options.server, tokens), options.server, limits);
+  const remote = new StreamableHTTPClientTransport(options.server, { fetch: fetcher });
+  const local = new StdioServerTransport();
 
   local.onmessage = (message: JSONRPCMessage) => {
     if (isJSONRPCRequest(message)) {
@@ -61,6 +76,9 @@ export async function runRelay(options: RelayOptions): Promise<number> {
     });
   };
   remote.onmessage = (message: JSONRPCMessage) => {
+    const answer = isJSONRPCResultResponse(message) || (isJSONRPCErrorResponse(message) && message.id !== undefined);
+    // Already answered by the proxy (its answer was too large): the client gets one answer per request.
+    if (answer && !inFlight.has(message.id!)) return;
     if (isJSONRPCResultResponse(message)) {
       settle(message.id);
       // The SDK's Client does this after initialize; a relay has to do it for the client.
