@@ -7,6 +7,7 @@ import { identityOf, type ConfigIdentity } from './slots.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
 import { MCP_SERVERS_SETTING, parseMcpServerEntry } from './mcpAccess.ts';
+import { CLUSTERS_SETTING } from './clusterAccess.ts';
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
@@ -134,6 +135,24 @@ export function readGitHosts(get: SettingsSource): string[] | undefined {
   if (bad !== undefined) {
     throw problem(`tokenrelay.git.hosts contains ${JSON.stringify(bad)}, which is not a host[:port] pattern; the git helper answers no host until it is fixed.`,
       'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.');
+  }
+  return hosts as string[];
+}
+
+/**
+ * tokenrelay.kubernetes.clusters: the API server hosts kubectl-credential answers for (undefined:
+ * any https server). Read on each request; a bad entry stops only the kubectl plugin.
+ */
+export function readKubernetesClusters(get: SettingsSource): string[] | undefined {
+  const value = get('kubernetes.clusters');
+  if (value === undefined || value === null) return undefined;
+  const example = 'For example ["k8s.example.com:6443", "*.clusters.example.com"]';
+  if (!Array.isArray(value)) throw problem(`${CLUSTERS_SETTING} must be a list of API server hosts.`, `${example}, or remove it.`);
+  const hosts = value.map((h) => (typeof h === 'string' ? h.trim() : h));
+  const bad = hosts.find((h) => typeof h !== 'string' || !isGitHostPattern(h));
+  if (bad !== undefined) {
+    throw problem(`${CLUSTERS_SETTING} contains ${JSON.stringify(bad)}, which is not a host[:port] pattern; kubectl gets no token until it is fixed.`,
+      `${example}: a host name, a host and port, or "*.example.com" for its subdomains, without a scheme or path.`);
   }
   return hosts as string[];
 }

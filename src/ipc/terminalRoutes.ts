@@ -7,11 +7,12 @@ import { TokenRelayError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 import { gitRefusal } from '../app/gitAccess.ts';
 import { mcpRefusal } from '../app/mcpAccess.ts';
+import { clusterRefusal } from '../app/clusterAccess.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
   DEFAULT_GIT_USERNAME, LIMITS, ROUTES,
-  type DockerCredentialResponse, type GitCredentialResponse, type McpServerResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
+  type DockerCredentialResponse, type GitCredentialResponse, type KubernetesClusterResponse, type McpServerResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
 } from './tokenProtocol.ts';
 
 export interface TerminalRouteOptions {
@@ -25,6 +26,8 @@ export interface TerminalRouteOptions {
   gitHosts?: () => readonly string[] | undefined;
   /** tokenrelay.mcp.servers (undefined: no server gets the token); throws the setting's problem when it is invalid. */
   mcpServers?: () => readonly string[] | undefined;
+  /** tokenrelay.kubernetes.clusters (undefined: any https cluster); throws the setting's problem when it is invalid. */
+  kubernetesClusters?: () => readonly string[] | undefined;
   /** Why the sockets are not in the preferred directory; shown by `status`. */
   socketNotice?: string;
   /** What `status` says about who answered (a window, an agent, this process), and where it keeps things. */
@@ -155,6 +158,13 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         return { declined };
       }
       return { issuer: service.status().issuer };
+    },
+
+    [ROUTES.kubernetesCluster]: async (body): Promise<KubernetesClusterResponse> => {
+      const server = optionalString(body.server, 'server', LIMITS.serverUrlChars);
+      const declined = clusterRefusal(server, options.kubernetesClusters?.());
+      if (declined) log.info(`kubectl credential declined: ${declined}`);
+      return declined ? { declined } : {};
     },
   };
 }

@@ -26,6 +26,7 @@ export const ROUTES = {
   gitCredential: 'git-credential',
   dockerCredential: 'docker-credential',
   mcpServer: 'mcp-server',
+  kubernetesCluster: 'kubernetes-cluster',
 } as const;
 export type RouteName = (typeof ROUTES)[keyof typeof ROUTES];
 
@@ -192,6 +193,19 @@ export interface McpServerResponse {
   issuer?: string;
 }
 
+// ---- kubernetes-cluster --------------------------------------------------------------------
+
+/** Asked by `kubectl-credential` before `token`: may the cluster kubectl calls receive the token? */
+export interface KubernetesClusterRequest {
+  /** KUBERNETES_EXEC_INFO's spec.cluster.server; absent when the kubeconfig does not provide it. */
+  server?: string;
+}
+
+export interface KubernetesClusterResponse {
+  /** Why this cluster gets no token (plain http, tokenrelay.kubernetes.clusters). */
+  declined?: string;
+}
+
 // ---- route table (request/response by route) ---------------------------------------------------
 
 export interface RouteTypes {
@@ -203,6 +217,7 @@ export interface RouteTypes {
   'git-credential': { request: GitCredentialRequest; response: GitCredentialResponse };
   'docker-credential': { request: DockerCredentialRequest; response: DockerCredentialResponse };
   'mcp-server': { request: McpServerRequest; response: McpServerResponse };
+  'kubernetes-cluster': { request: KubernetesClusterRequest; response: KubernetesClusterResponse };
 }
 
 // ---- errors and exit codes ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
-import { parseDockerSettings, readGitHosts, readMcpServers } from '../app/settings.ts';
+import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers } from '../app/settings.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
 import { notify } from './notify.ts';
@@ -42,6 +42,7 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     },
     gitHosts: () => readGitHosts((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
     mcpServers: () => readMcpServers((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
+    kubernetesClusters: () => readKubernetesClusters((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
   });
   // A hijacked or too long socket directory is worked around, but the user should know why.
   if (server.socketNotice) void notify('warning', `Token Relay: ${server.socketNotice}`);

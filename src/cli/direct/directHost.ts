@@ -8,7 +8,7 @@ import { AccountRegistry } from '../../app/accountRegistry.ts';
 import { AccountService } from '../../app/accountService.ts';
 import { configFilePath, openStoreLayout } from '../../app/storeRoot.ts';
 import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
-import { parseDockerSettings, readGitHosts, readMcpServers } from '../../app/settings.ts';
+import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers } from '../../app/settings.ts';
 import { TokenRelayError } from '../../core/errors.ts';
 import { noSecrets } from '../../core/secretStoreKeys.ts';
 import { redactingLogger } from '../../core/redact.ts';
@@ -74,6 +74,7 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
       gitUsername: () => String(get('git.username') ?? ''),
       gitHosts: () => readGitHosts(get),
       mcpServers: () => readMcpServers(get),
+      kubernetesClusters: () => readKubernetesClusters(get),
       docker: () => parseDockerSettings(get),
       where: () => ({ profile, store: layout.root, keyStore: keyStores.map((s) => s.description).join(', ') }),
     });
