@@ -9,6 +9,10 @@ import { isGitHostPattern } from './gitAccess.ts';
 import { MCP_SERVERS_SETTING, parseMcpServerEntry } from './mcpAccess.ts';
 import { CLUSTERS_SETTING } from './clusterAccess.ts';
 
+/** Every `tokenrelay.*` setting (without the prefix), as package.json contributes them. */
+export const SETTING_KEYS = ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'keyStore', 'refreshSkewSeconds',
+  'refreshTokenReuseGraceSeconds', 'git.username', 'git.hosts', 'docker.username', 'docker.registries', 'mcp.servers', 'kubernetes.clusters'];
+
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
 export const PLAIN_DEFAULT_SCOPES = ['offline_access'];
