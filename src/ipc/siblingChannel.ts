@@ -111,7 +111,8 @@ export class UnixSiblingChannel implements SiblingChannel {
     const names = readdirSync(peersDir).filter((n) => /^peer-[0-9a-f]+\.json$/.test(n) && n !== `peer-${this.id}.json`).sort();
     if (!names.length) return;
     const start = this.cursor % names.length;
-    const order = [...(this.lastGood && names.includes(this.lastGood) ? [this.lastGood] : []), ...names.slice(start), ...names.slice(0, start)];
+    const first = this.lastGood && names.includes(this.lastGood) ? [this.lastGood] : [];
+    const order = [...first, ...[...names.slice(start), ...names.slice(0, start)].filter((n) => n !== this.lastGood)];
     const untrusted: string[] = [];
     let scanned = 0;
     try {
