@@ -1,6 +1,7 @@
 // Turns an answer that is not MCP (a web page, a 404, broken JSON, a refused token) into one error
 // that names the problem and the fix, before the SDK reports it as a parse failure. Only message
-// POSTs are checked: the SDK itself handles the optional GET stream (405 = none) and DELETE.
+// POSTs are checked: the SDK itself handles the optional GET stream (405 = none) and DELETE. Every
+// answer, the GET stream's events included, is held to the size cap of answerCap.ts.
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { CliError } from '../common.ts';
 import { cappedEvents, readCappedText } from './answerCap.ts';

@@ -43,6 +43,7 @@ export async function runRelay(options: RelayOptions): Promise<number> {
   }
   const tokens = new CurrentToken({ scopes: options.scopes, account: options.account });
   if (!undecided) tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
+  const local = new StdioServerTransport();
   const initializing = new Set<RequestId>();
   const inFlight = new Set<RequestId>();
   let drained: (() => void) | undefined;
@@ -61,7 +62,6 @@ export async function runRelay(options: RelayOptions): Promise<number> {
   };
   const fetcher = undecided ? () => Promise.reject(undecided) : checkedAnswers(bearerFetch(options.server, tokens), options.server, limits);
   const remote = new StreamableHTTPClientTransport(options.server, { fetch: fetcher });
-  const local = new StdioServerTransport();
 
   local.onmessage = (message: JSONRPCMessage) => {
     if (isJSONRPCRequest(message)) {
