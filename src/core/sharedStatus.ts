@@ -19,8 +19,12 @@ export interface SlotStatus {
 }
 
 export class SharedStatus {
-  /** `owned`: whether a file is this user's; another user's back-off is never obeyed. */
-  constructor(private readonly dir: string, private readonly tempDir: string, private readonly owned: (path: string) => boolean = ownedByThisUser) {}
+  /**
+   * `owned`: whether a file is this user's (another user's back-off is never obeyed); `beforeWrite`:
+   * the slot directory's check (SlotGuard.check), as before every other write.
+   */
+  constructor(private readonly dir: string, private readonly tempDir: string, private readonly owned: (path: string) => boolean = ownedByThisUser,
+    private readonly beforeWrite: () => void = () => undefined) {}
 
   /** The status if it concerns generation `gen`; a newer generation makes it history. */
   read(gen?: number): SlotStatus {
@@ -35,6 +39,7 @@ export class SharedStatus {
   write(status: SlotStatus): void {
     // lastError quotes the identity provider: it reaches disk only through the redactor.
     const safe = status.lastError === undefined ? status : { ...status, lastError: redactor.redact(status.lastError) };
+    this.beforeWrite();
     replaceDurable(this.dir, this.tempDir, 'status.json', JSON.stringify(safe));
   }
 
