@@ -17,8 +17,10 @@ export const DEFAULT_PROFILE = 'default';
 
 /** What a profile may hold: the tokenrelay.* settings' names, nested where VS Code uses a dot. */
 const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'refreshSkewSeconds',
-  'refreshTokenReuseGraceSeconds', 'keyStore', 'git', 'docker']);
-const NESTED_KEYS: Record<string, Set<string>> = { git: new Set(['hosts', 'username']), docker: new Set(['registries', 'username']) };
+  'refreshTokenReuseGraceSeconds', 'keyStore', 'git', 'docker', 'mcp', 'kubernetes']);
+const NESTED_KEYS: Record<string, Set<string>> = {
+  git: new Set(['hosts', 'username']), docker: new Set(['registries', 'username']), mcp: new Set(['servers']), kubernetes: new Set(['clusters']),
+};
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export type Profile = Record<string, unknown>;

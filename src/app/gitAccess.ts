@@ -29,7 +29,7 @@ export function gitRefusal(request: GitRequest, hosts: readonly string[] | undef
     return `git asked for a token for plain http://${request.host}; it is sent only over https (plain http only to 127.0.0.1, ::1 or localhost)`;
   }
   if (protocol !== 'https' && protocol !== 'http') return `git asked for a token for the protocol "${request.protocol}"; only https is answered`;
-  if (hosts && !hosts.some((p) => matches(p.toLowerCase(), host))) {
+  if (hosts && !hosts.some((p) => hostMatches(p, host))) {
     return `${request.host} is not in tokenrelay.git.hosts (${hosts.join(', ') || 'empty'}); add it there if it accepts your identity provider's tokens`;
   }
   return undefined;
@@ -40,8 +40,13 @@ function hostName(host: string): string {
   return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
 }
 
-/** A pattern without a port matches only git's host without one (the protocol's default port). */
-function matches(pattern: string, host: string): boolean {
+/**
+ * Whether `host` (`host[:port]`, lower case) is one `pattern` names. A pattern without a port matches
+ * only a host without one (the protocol's default port). Shared with tokenrelay.mcp.servers and
+ * tokenrelay.kubernetes.clusters (mcpAccess.ts, clusterAccess.ts), so every allowlist reads alike.
+ */
+export function hostMatches(rawPattern: string, host: string): boolean {
+  const pattern = rawPattern.toLowerCase();
   if (!pattern.startsWith('*.')) return pattern === host;
   const suffix = pattern.slice(1); // ".example.com[:port]"
   return host.endsWith(suffix) && host.length > suffix.length && !host.slice(0, -suffix.length).includes(':');

@@ -6,6 +6,12 @@ import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from
 import { identityOf, type ConfigIdentity } from './slots.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
+import { MCP_SERVERS_SETTING, parseMcpServerEntry } from './mcpAccess.ts';
+import { CLUSTERS_SETTING } from './clusterAccess.ts';
+
+/** Every `tokenrelay.*` setting (without the prefix), as package.json contributes them. */
+export const SETTING_KEYS = ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'keyStore', 'refreshSkewSeconds',
+  'refreshTokenReuseGraceSeconds', 'git.username', 'git.hosts', 'docker.username', 'docker.registries', 'mcp.servers', 'kubernetes.clusters'];
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */
@@ -135,6 +141,42 @@ export function readGitHosts(get: SettingsSource): string[] | undefined {
       'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.');
   }
   return hosts as string[];
+}
+
+/**
+ * tokenrelay.kubernetes.clusters: the API server hosts kubectl-credential answers for (undefined:
+ * any https server). Read on each request; a bad entry stops only the kubectl plugin.
+ */
+export function readKubernetesClusters(get: SettingsSource): string[] | undefined {
+  const value = get('kubernetes.clusters');
+  if (value === undefined || value === null) return undefined;
+  const example = 'For example ["k8s.example.com:6443", "*.clusters.example.com"]';
+  if (!Array.isArray(value)) throw problem(`${CLUSTERS_SETTING} must be a list of API server hosts.`, `${example}, or remove it.`);
+  const hosts = value.map((h) => (typeof h === 'string' ? h.trim() : h));
+  const bad = hosts.find((h) => typeof h !== 'string' || !isGitHostPattern(h));
+  if (bad !== undefined) {
+    throw problem(`${CLUSTERS_SETTING} contains ${JSON.stringify(bad)}, which is not a host[:port] pattern; kubectl gets no token until it is fixed.`,
+      `${example}: a host name, a host and port, or "*.example.com" for its subdomains, without a scheme or path.`);
+  }
+  return hosts as string[];
+}
+
+/**
+ * tokenrelay.mcp.servers: the MCP servers `mcp-proxy` gives the token to (undefined or empty: none).
+ * Read on each mcp-proxy start, apart from the sign-in settings: a bad entry stops only mcp-proxy.
+ */
+export function readMcpServers(get: SettingsSource): string[] | undefined {
+  const value = get('mcp.servers');
+  if (value === undefined || value === null) return undefined;
+  const example = 'For example ["https://mcp.example.com", "https://tools.example.com/team-a/mcp"]';
+  if (!Array.isArray(value)) throw problem(`${MCP_SERVERS_SETTING} must be a list of MCP server origins or URL prefixes.`, `${example}, or remove it.`);
+  const servers = value.map((s) => (typeof s === 'string' ? s.trim() : s));
+  const bad = servers.find((s) => typeof s !== 'string' || !parseMcpServerEntry(s));
+  if (bad !== undefined) {
+    throw problem(`${MCP_SERVERS_SETTING} contains ${JSON.stringify(bad)}, which is not an http(s) origin or URL prefix; mcp-proxy serves no server until it is fixed.`,
+      `${example}: a scheme and host ("*.example.com" for its subdomains), an optional port and path, no query, fragment or user name.`);
+  }
+  return servers as string[];
 }
 
 /** Validates everything; the first problem found is reported. */

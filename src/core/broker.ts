@@ -122,9 +122,9 @@ export class Broker {
     this.clock = opts.clock ?? systemClock;
     this.log = redactingLogger(opts.log ?? silentLogger);
     this.me = { pid: process.pid, id: randomBytes(6).toString('hex'), label: opts.label, startedAt: ownStartTime() };
-    this.store = SealedStore.open(opts.slotDir, opts.slotId ?? basename(opts.slotDir));
-    this.claims = new SpendClaims(this.store.dir, this.store.tempDir);
-    this.status_ = new SharedStatus(this.store.dir, this.store.tempDir);
+    this.store = SealedStore.open(opts.slotDir, opts.slotId ?? basename(opts.slotDir), (message) => this.log.warn(message));
+    this.claims = new SpendClaims(this.store.dir, this.store.tempDir, undefined, this.store.guard);
+    this.status_ = new SharedStatus(this.store.dir, this.store.tempDir, (path) => this.store.guard.owned(path), () => this.store.guard.check());
     this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log);
     const keyStores = opts.keyStores ?? [secretStoreKeys(opts.store)];
     this.keyring = new Keyring({

@@ -62,7 +62,7 @@ export class Keyring {
     if (this.key?.id === id) return { key: this.key };
     const { key: stored, problems, missingIn, unasked } = await this.fromStores(id);
     if (stored) return { key: this.keep(stored, missingIn, unasked) };
-    const fromSibling = await this.o.siblings?.askKey(this.o.slot.peersDir, id).catch(() => undefined);
+    const fromSibling = await this.o.siblings?.askKey(this.o.slot.peersDir, id, (bytes) => sealKeyOf(bytes)?.id === id).catch(() => undefined);
     const sibling = fromSibling ? sealKeyOf(fromSibling) : undefined;
     if (sibling?.id === id) {
       this.o.log.info('Took the seal key from a live sibling (this process\'s key stores lacked it)');

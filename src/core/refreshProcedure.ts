@@ -137,7 +137,8 @@ export class RefreshProcedure {
 
   private async runLocked(g: ActiveGeneration, rejected: boolean, minValidityMs: number | undefined, deadline: number): Promise<Outcome> {
     const { ctx } = this;
-    // lock
+    // lock, in a directory checked first: one loosened since the last write is repaired and swept
+    ctx.store.guard.check();
     const got = await ctx.waiter.acquire(() => ctx.store.latestGen() > g.gen, Math.max(0, deadline - performance.now()));
     if (!('lock' in got)) return { generation: await this.adopted() };
     const lock = got.lock;

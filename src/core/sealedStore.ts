@@ -10,8 +10,8 @@ import { accessSync, constants, readFileSync, readdirSync, unlinkSync, watch, ty
 import { join } from 'node:path';
 import type { Account, Disposable, TokenSet } from './types.ts';
 import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
-import { createExclusive, replaceDurable, writeDurable } from './durableFile.ts';
-import { ensurePrivateDir } from './slotDir.ts';
+import { replaceDurable, writeDurable } from './durableFile.ts';
+import { ownedByThisUser, SlotGuard } from './slotGuard.ts';
 
 export type SlotState = 'active' | 'needs-sign-in' | 'signed-out';
 
@@ -57,7 +57,7 @@ const STATES = new Set<string>(['active', 'needs-sign-in', 'signed-out']);
  */
 export function peekSlotState(dir: string): SlotState | undefined {
   try {
-    const gen = newestIn(dir);
+    const gen = newestIn(dir, ownedByThisUser);
     if (gen === 0) return undefined;
     const state = JSON.parse(readFileSync(join(dir, genName(gen)), 'utf8'))?.state;
     return STATES.has(state) ? state : undefined;
@@ -66,10 +66,13 @@ export function peekSlotState(dir: string): SlotState | undefined {
   }
 }
 
-/** The newest generation number in `dir`, 0 when there is none. */
-function newestIn(dir: string): number {
+/** The newest generation number in `dir` among files `owned` trusts, 0 when there is none. */
+function newestIn(dir: string, owned: (path: string) => boolean): number {
   let max = 0;
-  for (const name of readdirSync(dir)) max = Math.max(max, genOf(name) ?? 0);
+  for (const name of readdirSync(dir)) {
+    const gen = genOf(name) ?? 0;
+    if (gen > max && owned(join(dir, name))) max = gen;
+  }
   return max;
 }
 
@@ -81,33 +84,38 @@ export class SealedStore {
   readonly tempDir: string;
   readonly lockDir: string;
   readonly peersDir: string;
+  /** Checks the directories before every write; files another user owns are never trusted. */
+  readonly guard: SlotGuard;
   private pruneTimer: NodeJS.Timeout | undefined;
 
-  private constructor(readonly dir: string, readonly slotId: string) {
+  private constructor(readonly dir: string, readonly slotId: string, report?: (message: string) => void) {
     // What changes often but concerns nobody else lives in subdirectories the watch does not see.
     this.tempDir = join(dir, '.tmp');
     this.lockDir = join(dir, 'lock');
     this.peersDir = join(dir, 'peers');
+    this.guard = new SlotGuard(dir, [this.tempDir, this.lockDir, this.peersDir], report);
   }
 
-  /** Creates or checks the slot directory and its subfolders (0700, this user's, no symlinks). */
-  static open(dir: string, slotId: string): SealedStore {
-    const store = new SealedStore(dir, slotId);
-    for (const d of [dir, store.tempDir, store.lockDir, store.peersDir]) ensurePrivateDir(d);
+  /** Creates or checks the slot directory and its subfolders (0700, this user's, no symlinks); `report` hears of foreign files. */
+  static open(dir: string, slotId: string, report?: (message: string) => void): SealedStore {
+    const store = new SealedStore(dir, slotId, report);
+    store.guard.check(true);
     return store;
   }
 
   latestGen(): number {
-    return newestIn(this.dir);
+    return newestIn(this.dir, (path) => this.guard.owned(path));
   }
 
   /** Generation numbers present, newest first. */
   generations(): number[] {
-    return readdirSync(this.dir).map(genOf).filter((g): g is number => g !== undefined).sort((a, b) => b - a);
+    return readdirSync(this.dir).filter((name) => genOf(name) !== undefined && this.guard.owned(join(this.dir, name)))
+      .map((name) => genOf(name)!).sort((a, b) => b - a);
   }
 
   read(gen: number, key: SealKey): ReadResult {
     let raw: string;
+    if (!this.guard.owned(join(this.dir, genName(gen)))) return { unreadable: `generation ${gen} belongs to another user, so Token Relay did not write it` };
     try {
       raw = readFileSync(join(this.dir, genName(gen)), 'utf8');
     } catch (err) {
@@ -136,12 +144,14 @@ export class SealedStore {
   write(g: Generation, key: SealKey): boolean {
     const { gen, state, ...body } = g;
     const box = seal(key, aadOf(this.slotId, gen, key.id, state), JSON.stringify(body));
-    const created = createExclusive(this.dir, this.tempDir, genName(gen), JSON.stringify({ v: 2, gen, state, key: key.id, ...box }));
+    this.guard.check();
+    const created = this.guard.createExclusive(this.tempDir, genName(gen), JSON.stringify({ v: 2, gen, state, key: key.id, ...box }));
     if (created) this.schedulePrune(gen);
     return created;
   }
 
   readKeyId(): string | undefined {
+    if (!this.guard.owned(join(this.dir, KEY_ID))) return undefined;
     try {
       const value = JSON.parse(readFileSync(join(this.dir, KEY_ID), 'utf8')) as { v?: number; id?: unknown };
       return value?.v === 2 && typeof value.id === 'string' ? value.id : undefined;
@@ -152,7 +162,8 @@ export class SealedStore {
 
   /** Records which K seals this slot; false when another K was recorded first. */
   createKeyId(id: string): boolean {
-    return createExclusive(this.dir, this.tempDir, KEY_ID, JSON.stringify({ v: 2, id })) || this.readKeyId() === id;
+    this.guard.check();
+    return this.guard.createExclusive(this.tempDir, KEY_ID, JSON.stringify({ v: 2, id })) || this.readKeyId() === id;
   }
 
   /** Whether the slot directory takes a durable write now (after ENOSPC, EROFS, …). */
@@ -173,6 +184,7 @@ export class SealedStore {
 
   /** A new K after the old one was lost everywhere: what it sealed is unreadable anyway. */
   replaceKeyId(id: string): void {
+    this.guard.check();
     replaceDurable(this.dir, this.tempDir, KEY_ID, JSON.stringify({ v: 2, id }));
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { replaceDurable } from './durableFile.ts';
 import { redactor } from './redact.ts';
 import type { Writer } from './sealedStore.ts';
+import { ownedByThisUser } from './slotGuard.ts';
 
 export interface SlotStatus {
   /** The generation whose refresh failed: once a newer one exists, the status is history. */
@@ -18,11 +19,17 @@ export interface SlotStatus {
 }
 
 export class SharedStatus {
-  constructor(private readonly dir: string, private readonly tempDir: string) {}
+  /**
+   * `owned`: whether a file is this user's (another user's back-off is never obeyed); `beforeWrite`:
+   * the slot directory's check (SlotGuard.check), as before every other write.
+   */
+  constructor(private readonly dir: string, private readonly tempDir: string, private readonly owned: (path: string) => boolean = ownedByThisUser,
+    private readonly beforeWrite: () => void = () => undefined) {}
 
   /** The status if it concerns generation `gen`; a newer generation makes it history. */
   read(gen?: number): SlotStatus {
     let status: SlotStatus = {};
+    if (!this.owned(join(this.dir, 'status.json'))) return status;
     try {
       status = JSON.parse(readFileSync(join(this.dir, 'status.json'), 'utf8')) ?? {};
     } catch { /* none yet, or unreadable: no back-off */ }
@@ -32,6 +39,7 @@ export class SharedStatus {
   write(status: SlotStatus): void {
     // lastError quotes the identity provider: it reaches disk only through the redactor.
     const safe = status.lastError === undefined ? status : { ...status, lastError: redactor.redact(status.lastError) };
+    this.beforeWrite();
     replaceDurable(this.dir, this.tempDir, 'status.json', JSON.stringify(safe));
   }
 

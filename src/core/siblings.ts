@@ -4,7 +4,11 @@
 export interface SiblingChannel {
   /** Starts answering key requests; registers this process in `peersDir` for siblings to find. */
   listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined): Promise<void>;
-  /** Asks the registered live siblings in `peersDir` for K by its id; the caller checks the answer. */
-  askKey(peersDir: string, keyId: string): Promise<Buffer | undefined>;
+  /**
+   * Asks the registered live siblings in `peersDir` for K by its id, one after another within a
+   * bound, until one answers bytes `accept` takes (K matching the id): a sibling answering a wrong K
+   * is passed over, never the end of the search.
+   */
+  askKey(peersDir: string, keyId: string, accept: (key: Buffer) => boolean): Promise<Buffer | undefined>;
   close(): Promise<void>;
 }

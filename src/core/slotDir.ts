@@ -7,7 +7,8 @@ import { TokenRelayError } from './errors.ts';
 
 const PRIVATE = 0o700;
 
-export function ensurePrivateDir(dir: string, what = 'slot directory'): void {
+/** Creates or checks `dir` (checkPrivateDir); true when its mode had to be repaired. */
+export function ensurePrivateDir(dir: string, what = 'slot directory'): boolean {
   try {
     mkdirSync(dirname(dir), { recursive: true, mode: PRIVATE });
     try {
@@ -18,12 +19,15 @@ export function ensurePrivateDir(dir: string, what = 'slot directory'): void {
   } catch (err) {
     throw unwritable(dir, what, (err as NodeJS.ErrnoException).code ?? String(err));
   }
-  checkPrivateDir(dir, what);
+  return checkPrivateDir(dir, what);
 }
 
-/** Refuses a directory this user does not own exclusively; repairs only its mode bits. */
-export function checkPrivateDir(dir: string, what = 'slot directory'): void {
-  if (process.platform === 'win32') return;
+/**
+ * Refuses a directory this user does not own exclusively; repairs only its mode bits, and then
+ * returns true: whatever others put in it meanwhile is the caller's to distrust (slotGuard.ts).
+ */
+export function checkPrivateDir(dir: string, what = 'slot directory'): boolean {
+  if (process.platform === 'win32') return false;
   const stat = lstatSync(dir);
   if (stat.isSymbolicLink() || !stat.isDirectory()) {
     throw new TokenRelayError('lock-dir', `Token Relay's ${what} ${dir} is not a plain directory (a symlink or a file is in its place).`,
@@ -39,7 +43,9 @@ export function checkPrivateDir(dir: string, what = 'slot directory'): void {
     } catch (err) {
       throw unwritable(dir, what, (err as NodeJS.ErrnoException).code ?? String(err));
     }
+    return true;
   }
+  return false;
 }
 
 /** What each errno means for a directory, and its fix. */

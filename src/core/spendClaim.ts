@@ -4,9 +4,9 @@
 // exclusive retry claim at a time, while the first claim is still young enough.
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createExclusive } from './durableFile.ts';
 import type { Writer } from './sealedStore.ts';
 import { processAlive } from './processIdentity.ts';
+import { SlotGuard } from './slotGuard.ts';
 
 export { processAlive };
 
@@ -28,18 +28,25 @@ export type ClaimOutcome =
 const nameOf = (gen: number, seq: number) => (seq === 0 ? `spend-${gen}` : `spend-${gen}.${seq}`);
 
 export class SpendClaims {
-  constructor(private readonly dir: string, private readonly tempDir: string, private readonly isAlive: (owner: Writer) => boolean = (o) => processAlive(o.pid, o.startedAt)) {}
+  /**
+   * `guard`: the slot directory's (SealedStore.guard). A claim another user owns was not made by
+   * any of this user's processes: it is ignored (never a dead claimer) and its name claimed over it.
+   */
+  constructor(private readonly dir: string, private readonly tempDir: string, private readonly isAlive: (owner: Writer) => boolean = (o) => processAlive(o.pid, o.startedAt),
+    private readonly guard = new SlotGuard(dir, [tempDir])) {}
 
   claim(gen: number, me: Writer, now: number): ClaimOutcome {
     const mine: Claim = { gen, seq: 0, owner: me, at: now };
-    if (createExclusive(this.dir, this.tempDir, nameOf(gen, 0), JSON.stringify(mine))) return { kind: 'claimed', claim: mine };
+    this.guard.check();
+    if (this.guard.createExclusive(this.tempDir, nameOf(gen, 0), JSON.stringify(mine))) return { kind: 'claimed', claim: mine };
     return this.inspect(gen, me)!;
   }
 
   /** Claims the retry after `after`, the dead claim the caller saw; another process may win it. */
   retry(gen: number, after: Claim, me: Writer, now: number): ClaimOutcome {
     const mine: Claim = { gen, seq: after.seq + 1, owner: me, at: now };
-    if (createExclusive(this.dir, this.tempDir, nameOf(gen, mine.seq), JSON.stringify(mine))) return { kind: 'claimed', claim: mine };
+    this.guard.check();
+    if (this.guard.createExclusive(this.tempDir, nameOf(gen, mine.seq), JSON.stringify(mine))) return { kind: 'claimed', claim: mine };
     return this.inspect(gen, me)!;
   }
 
@@ -64,6 +71,7 @@ export class SpendClaims {
     const prefix = `spend-${gen}`;
     return readdirSync(this.dir)
       .filter((n) => n === prefix || (n.startsWith(`${prefix}.`) && /^\d+$/.test(n.slice(prefix.length + 1))))
+      .filter((n) => this.guard.owned(join(this.dir, n)))
       .map((n) => (n === prefix ? 0 : Number(n.slice(prefix.length + 1))))
       .sort((a, b) => a - b);
   }

@@ -18,6 +18,18 @@ import { isTrustedSocket, socketDirCandidates } from './socketPaths.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 
 const ASK_TIMEOUT_MS = 1000;
+/** Siblings asked per K request, and the time all of them may take together. */
+const MAX_ASKED = 16;
+const ASK_BUDGET_MS = 3000;
+/**
+ * Registrations read per K request. A later request goes on where this one stopped, so thousands
+ * of junk registrations cost each request a bounded scan and hide no sibling for long.
+ */
+const MAX_SCANNED = 1024;
+/** One warning about untrusted registrations per this interval; the rest are counted into it. */
+const WARN_EVERY_MS = 60_000;
+/** Siblings remembered for having answered a wrong K (each is logged once). */
+const MAX_REMEMBERED = 1024;
 
 interface Registration {
   socket: string;
@@ -28,6 +40,12 @@ export class UnixSiblingChannel implements SiblingChannel {
   private server: JsonServer | undefined;
   private registration: string | undefined;
   private readonly id = randomBytes(6).toString('hex');
+  /** Where the next scan of the registrations starts, and the registration that last gave K. */
+  private cursor = 0;
+  private lastGood: string | undefined;
+  private readonly wrong = new Set<string>();
+  private lastUntrustedWarning = -Infinity;
+  private untrustedUnsaid = 0;
 
   private readonly socketDirs: string[];
   /** Where a sibling's socket may be: a sibling may have another XDG_RUNTIME_DIR (or none) than this process. */
@@ -53,12 +71,28 @@ export class UnixSiblingChannel implements SiblingChannel {
     replaceDurable(peersDir, join(dirname(peersDir), '.tmp'), `peer-${this.id}.json`, JSON.stringify({ socket: this.server.socketPath, pid: process.pid } satisfies Registration));
   }
 
-  async askKey(peersDir: string, keyId: string): Promise<Buffer | undefined> {
+  async askKey(peersDir: string, keyId: string, accept: (key: Buffer) => boolean): Promise<Buffer | undefined> {
+    const deadline = performance.now() + ASK_BUDGET_MS;
+    let asked = 0;
     for (const peer of this.peers(peersDir)) {
-      const answer = await ask(peer.socket, keyId).catch(() => undefined);
-      if (answer) return answer;
+      const left = deadline - performance.now();
+      if (asked++ >= MAX_ASKED || left <= 0) break;
+      const answer = await ask(peer.socket, keyId, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
+      if (!answer) continue;
+      if (accept(answer)) {
+        this.lastGood = peer.name;
+        return answer;
+      }
+      this.wrongKey(peer, keyId);
     }
     return undefined;
+  }
+
+  /** A sibling answered a K that is not the slot's: said once per sibling, then only passed over. */
+  private wrongKey(peer: Registration & { name: string }, keyId: string): void {
+    if (this.wrong.has(peer.socket) || this.wrong.size >= MAX_REMEMBERED) return;
+    this.wrong.add(peer.socket);
+    this.log.warn(`The sibling pid ${peer.pid} (${peer.socket}) answered a seal key that is not the one this slot's records name (key-id ${keyId}); asking the others`);
   }
 
   async close(): Promise<void> {
@@ -68,26 +102,61 @@ export class UnixSiblingChannel implements SiblingChannel {
     await this.server?.close();
   }
 
-  /** Registered live siblings whose socket passes the checks; stale registrations are removed. */
-  private peers(peersDir: string): Registration[] {
-    const found: Registration[] = [];
-    for (const name of readdirSync(peersDir)) {
-      if (!/^peer-[0-9a-f]+\.json$/.test(name) || name === `peer-${this.id}.json`) continue;
-      let entry: Registration;
-      try {
-        entry = JSON.parse(readFileSync(join(peersDir, name), 'utf8'));
-      } catch {
-        continue;
+  /**
+   * Registered live siblings whose socket passes the checks, read lazily: the one that last gave K
+   * first, then at most MAX_SCANNED registrations from where the previous request stopped. Stale
+   * registrations are removed; untrusted ones are warned about, at most once per WARN_EVERY_MS.
+   */
+  private *peers(peersDir: string): Generator<Registration & { name: string }> {
+    const names = readdirSync(peersDir).filter((n) => /^peer-[0-9a-f]+\.json$/.test(n) && n !== `peer-${this.id}.json`).sort();
+    if (!names.length) return;
+    const start = this.cursor % names.length;
+    const first = this.lastGood && names.includes(this.lastGood) ? [this.lastGood] : [];
+    const order = [...first, ...[...names.slice(start), ...names.slice(0, start)].filter((n) => n !== this.lastGood)];
+    const untrusted: string[] = [];
+    let scanned = 0;
+    try {
+      for (const name of order) {
+        if (scanned >= MAX_SCANNED) break;
+        scanned++;
+        const entry = this.readRegistration(peersDir, name);
+        if (!entry) continue;
+        if (this.trusted(entry.socket)) yield { ...entry, name };
+        else untrusted.push(entry.socket);
       }
-      if (typeof entry?.socket !== 'string' || typeof entry.pid !== 'number') continue;
-      if (!processAlive(entry.pid)) {
-        try { unlinkSync(join(peersDir, name)); } catch { /* another window cleaned it */ }
-        continue;
-      }
-      if (this.trusted(entry.socket)) found.push(entry);
-      else this.log.warn(`Ignoring a sibling registration naming ${entry.socket}: not a private socket of this user in ${this.trustedDirs.join(' or ')}`);
+    } finally {
+      this.cursor = start + scanned;
+      this.warnUntrusted(untrusted);
     }
-    return found;
+  }
+
+  /** A registration's content, or undefined (unreadable, or its process is gone: then removed). */
+  private readRegistration(peersDir: string, name: string): Registration | undefined {
+    let entry: Registration;
+    try {
+      entry = JSON.parse(readFileSync(join(peersDir, name), 'utf8'));
+    } catch {
+      return undefined;
+    }
+    if (typeof entry?.socket !== 'string' || typeof entry.pid !== 'number') return undefined;
+    if (!processAlive(entry.pid)) {
+      try { unlinkSync(join(peersDir, name)); } catch { /* another window cleaned it */ }
+      return undefined;
+    }
+    return entry;
+  }
+
+  private warnUntrusted(sockets: string[]): void {
+    this.untrustedUnsaid += sockets.length;
+    const now = performance.now();
+    if (!this.untrustedUnsaid || now - this.lastUntrustedWarning < WARN_EVERY_MS) return;
+    const where = `not a private socket of this user in ${this.trustedDirs.join(' or ')}`;
+    const count = this.untrustedUnsaid;
+    this.log.warn(count === 1 && sockets.length === 1
+      ? `Ignoring a sibling registration naming ${sockets[0]}: ${where}`
+      : `Ignoring ${count} sibling registrations naming sockets that are ${where}${sockets.length ? ` (for example ${sockets[0]})` : ''}; said at most once a minute`);
+    this.lastUntrustedWarning = now;
+    this.untrustedUnsaid = 0;
   }
 
   private trusted(socket: string): boolean {
@@ -97,11 +166,11 @@ export class UnixSiblingChannel implements SiblingChannel {
 }
 
 /** One request with node's http client; the answer is only a candidate: the keyring checks its id. */
-function ask(socketPath: string, keyId: string): Promise<Buffer | undefined> {
+function ask(socketPath: string, keyId: string, timeoutMs: number): Promise<Buffer | undefined> {
   const body = JSON.stringify({ id: keyId });
   return new Promise((resolvePromise, reject) => {
     const req = request({
-      socketPath, path: `/v${PROTOCOL_VERSION}/key`, method: 'POST', timeout: ASK_TIMEOUT_MS,
+      socketPath, path: `/v${PROTOCOL_VERSION}/key`, method: 'POST', timeout: timeoutMs,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     }, (res) => {
       const chunks: Buffer[] = [];

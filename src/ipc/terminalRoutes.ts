@@ -6,11 +6,13 @@ import type { HostDescription, TokenService } from '../app/tokenService.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 import { gitRefusal } from '../app/gitAccess.ts';
+import { mcpRefusal } from '../app/mcpAccess.ts';
+import { clusterRefusal } from '../app/clusterAccess.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
   DEFAULT_GIT_USERNAME, LIMITS, ROUTES,
-  type DockerCredentialResponse, type GitCredentialResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
+  type DockerCredentialResponse, type GitCredentialResponse, type KubernetesClusterResponse, type McpServerResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
 } from './tokenProtocol.ts';
 
 export interface TerminalRouteOptions {
@@ -22,6 +24,10 @@ export interface TerminalRouteOptions {
   docker?: () => { username: string; registries: string[] };
   /** tokenrelay.git.hosts (undefined: every https host); throws the setting's problem when it is invalid. */
   gitHosts?: () => readonly string[] | undefined;
+  /** tokenrelay.mcp.servers (undefined: no server gets the token); throws the setting's problem when it is invalid. */
+  mcpServers?: () => readonly string[] | undefined;
+  /** tokenrelay.kubernetes.clusters (undefined: any https cluster); throws the setting's problem when it is invalid. */
+  kubernetesClusters?: () => readonly string[] | undefined;
   /** Why the sockets are not in the preferred directory; shown by `status`. */
   socketNotice?: string;
   /** What `status` says about who answered (a window, an agent, this process), and where it keeps things. */
@@ -137,6 +143,30 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
       // Only a listed https registry ever gets the token.
       if (!registry?.https || !registries.includes(registry.host)) return answer;
       return { ...answer, secret: (await service.getToken({})).accessToken };
+    },
+
+    [ROUTES.mcpServer]: async (body): Promise<McpServerResponse> => {
+      const raw = optionalString(body.url, 'url', LIMITS.serverUrlChars);
+      if (!raw) throw invalid('"url" is required');
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw invalid('"url" must be an absolute URL');
+      }
+      const declined = mcpRefusal(url, options.mcpServers?.());
+      if (declined) {
+        log.info(`mcp-proxy declined: ${declined}`);
+        return { declined };
+      }
+      return { issuer: service.status().issuer };
+    },
+
+    [ROUTES.kubernetesCluster]: async (body): Promise<KubernetesClusterResponse> => {
+      const server = optionalString(body.server, 'server', LIMITS.serverUrlChars);
+      const declined = clusterRefusal(server, options.kubernetesClusters?.());
+      if (declined) log.info(`kubectl credential declined: ${declined}`);
+      return declined ? { declined } : {};
     },
   };
 }

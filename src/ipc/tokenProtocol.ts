@@ -25,6 +25,8 @@ export const ROUTES = {
   signOut: 'sign-out',
   gitCredential: 'git-credential',
   dockerCredential: 'docker-credential',
+  mcpServer: 'mcp-server',
+  kubernetesCluster: 'kubernetes-cluster',
 } as const;
 export type RouteName = (typeof ROUTES)[keyof typeof ROUTES];
 
@@ -181,6 +183,33 @@ export interface DockerCredentialResponse {
   secret?: string;
 }
 
+// ---- mcp-server ----------------------------------------------------------------------------
+
+/** Asked by `mcp-proxy` at start, before anything reaches the server: may `url` receive the token? */
+export interface McpServerRequest {
+  url: string;
+}
+
+export interface McpServerResponse {
+  /** Why this server gets no token (tokenrelay.mcp.servers); the proxy stops. */
+  declined?: string;
+  /** The configured issuer, which the server's RFC 9728 metadata must name among its authorization_servers. */
+  issuer?: string;
+}
+
+// ---- kubernetes-cluster --------------------------------------------------------------------
+
+/** Asked by `kubectl-credential` before `token`: may the cluster kubectl calls receive the token? */
+export interface KubernetesClusterRequest {
+  /** KUBERNETES_EXEC_INFO's spec.cluster.server; absent when the kubeconfig does not provide it. */
+  server?: string;
+}
+
+export interface KubernetesClusterResponse {
+  /** Why this cluster gets no token (plain http, tokenrelay.kubernetes.clusters). */
+  declined?: string;
+}
+
 // ---- route table (request/response by route) ---------------------------------------------------
 
 export interface RouteTypes {
@@ -191,6 +220,8 @@ export interface RouteTypes {
   'sign-out': { request: SignOutRequest; response: SignOutResponse };
   'git-credential': { request: GitCredentialRequest; response: GitCredentialResponse };
   'docker-credential': { request: DockerCredentialRequest; response: DockerCredentialResponse };
+  'mcp-server': { request: McpServerRequest; response: McpServerResponse };
+  'kubernetes-cluster': { request: KubernetesClusterRequest; response: KubernetesClusterResponse };
 }
 
 // ---- errors and exit codes ---------------------------------------------------------------------

@@ -23,7 +23,7 @@ import { PROVIDER_ID, PROVIDER_LABEL, TokenRelayAuthProvider } from './authProvi
 import { registerCommands } from './commands.ts';
 import { channelLogger } from './log.ts';
 import { secretStoreFrom } from './secretStoreAdapter.ts';
-import { affectsSettings, readSettings } from './settings.ts';
+import { affectsSettings, readSettings, userSettings } from './settings.ts';
 import { SignInController } from './signIn.ts';
 import { StatusBar } from './statusBar.ts';
 import { startTerminalBridge } from './terminalEnv.ts';
@@ -72,7 +72,7 @@ function storeAndKeys(deps: ExtensionDeps, log: Logger): { layout: StoreLayout; 
   }
   if (deps.osKeyStores) return { layout, osKeyStores: deps.osKeyStores };
   try {
-    const choice = keyStoreChoiceOf(vscode.workspace.getConfiguration('tokenrelay').get<string>('keyStore'), env);
+    const choice = keyStoreChoiceOf(userSettings()('keyStore'), env);
     return { layout, osKeyStores: keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice }) };
   } catch (err) {
     log.error(`${describeError(err)} The seal key is kept in VS Code's secret storage only.`);
@@ -144,11 +144,11 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
     if (!affectsSettings(event)) return;
     log.info('Settings changed; reloading the configuration');
-    void service.configure(readSettings());
+    void service.configure(readSettings(log));
   }));
 
   const loadStarted = performance.now();
-  void service.configure(readSettings()).then(() => {
+  void service.configure(readSettings(log)).then(() => {
     const result = service.settingsResult();
     if (result && !result.ok) log.warn(`Configuration: ${result.problem.message}`);
     log.info(`Loaded ${service.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);

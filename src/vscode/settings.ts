@@ -1,14 +1,44 @@
 // The `tokenrelay.*` settings as VS Code holds them, handed to the vscode-free validation in
-// src/app/settings.ts.
+// src/app/settings.ts. Every one is read from the user's settings (or its default), never from a
+// workspace or folder: each decides where or whether a token flows, or can stop the service, and a
+// workspace's .vscode/settings.json is code from a repository. package.json declares them
+// application-scoped, so VS Code ignores workspace values too; reading the user value ourselves
+// keeps that true whatever the VS Code version, and a workspace value is named in the log instead
+// of being a reason to stop serving.
 import * as vscode from 'vscode';
-import { parseSettings, type SettingsResult } from '../app/settings.ts';
+import type { Logger } from '../core/types.ts';
+import { SETTING_KEYS, parseSettings, type SettingsResult, type SettingsSource } from '../app/settings.ts';
 
 export const SECTION = 'tokenrelay';
 
-/** The current effective `tokenrelay.*` settings. */
-export function readSettings(): SettingsResult {
+/** `tokenrelay.<key>` from the user's settings, else its default. */
+export function userSettings(): SettingsSource {
   const config = vscode.workspace.getConfiguration(SECTION);
-  return parseSettings((key) => config.get(key));
+  return (key) => {
+    const seen = config.inspect(key);
+    return seen ? seen.globalValue ?? seen.defaultValue : undefined;
+  };
+}
+
+/** The `tokenrelay.*` keys a workspace or folder sets (all ignored). */
+export function workspaceSettingKeys(): string[] {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return SETTING_KEYS.filter((key) => {
+    const seen = config.inspect(key);
+    return seen?.workspaceValue !== undefined || seen?.workspaceFolderValue !== undefined;
+  });
+}
+
+let saidIgnored = '';
+
+/** The current `tokenrelay.*` settings (user settings only); workspace values are named once in `log`. */
+export function readSettings(log?: Logger): SettingsResult {
+  const ignored = workspaceSettingKeys();
+  if (log && ignored.length && ignored.join() !== saidIgnored) {
+    log.warn(`Ignoring ${ignored.map((k) => `${SECTION}.${k}`).join(', ')} in this workspace's settings: Token Relay reads its settings from your user settings only, because a workspace is code from a repository and must not decide where your token goes. Move them to your user settings if you meant them.`);
+  }
+  saidIgnored = ignored.join();
+  return parseSettings(userSettings());
 }
 
 /** True when the user changed a setting that affects sign-in or tokens. */

@@ -15,10 +15,11 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
-import { parseDockerSettings, readGitHosts } from '../app/settings.ts';
+import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers } from '../app/settings.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
 import { notify } from './notify.ts';
+import { userSettings } from './settings.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export interface TerminalBridgeOptions {
@@ -35,12 +36,12 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     fallbackSocketDirs: options.fallbackSocketDirs,
     service,
     log,
-    gitUsername: () => vscode.workspace.getConfiguration('tokenrelay').get<string>('git.username') ?? '',
-    docker: () => {
-      const config = vscode.workspace.getConfiguration('tokenrelay');
-      return parseDockerSettings((key) => config.get(key));
-    },
-    gitHosts: () => readGitHosts((key) => vscode.workspace.getConfiguration('tokenrelay').get(key)),
+    // User settings only (settings.ts): a workspace never names where the token goes.
+    gitUsername: () => { const name = userSettings()('git.username'); return typeof name === 'string' ? name : ''; },
+    docker: () => parseDockerSettings(userSettings()),
+    gitHosts: () => readGitHosts(userSettings()),
+    mcpServers: () => readMcpServers(userSettings()),
+    kubernetesClusters: () => readKubernetesClusters(userSettings()),
   });
   // A hijacked or too long socket directory is worked around, but the user should know why.
   if (server.socketNotice) void notify('warning', `Token Relay: ${server.socketNotice}`);

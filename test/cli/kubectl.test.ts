@@ -26,6 +26,8 @@ const API_VERSIONS = { kind: 'APIVersions', versions: ['v1'], serverAddressByCli
 
 let world: World;
 let win: TestWindow;
+/** tokenrelay.kubernetes.clusters as the window reads it on each request. */
+let clustersSetting: unknown;
 let apiServer: Server;
 let apiUrl: string;
 let caData: string;
@@ -43,7 +45,7 @@ function selfSignedCertificate(dir: string): { key: Buffer; cert: Buffer } {
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: TTL_SECONDS });
   await world.signIn();
-  win = await startWindow(world);
+  win = await startWindow(world, { kubernetesClusters: () => clustersSetting });
   const tls = selfSignedCertificate(world.dir);
   caData = tls.cert.toString('base64');
   apiServer = createServer(tls, (req, res) => {
@@ -68,8 +70,8 @@ after(async () => {
   await world?.close();
 });
 
-/** The kubeconfig of docs/integrations.md "kubectl", pointing at the stand-in. */
-function kubeconfig(execApiVersion: string): string {
+/** The kubeconfig of docs/integrations.md "kubectl", pointing at the stand-in; `provideClusterInfo` as recommended. */
+function kubeconfig(execApiVersion: string, provideClusterInfo = false): string {
   return `apiVersion: v1
 kind: Config
 clusters:
@@ -84,7 +86,7 @@ users:
       apiVersion: ${execApiVersion}
       command: tokenrelay
       args: [kubectl-credential]
-      interactiveMode: Never
+      interactiveMode: Never${provideClusterInfo ? '\n      provideClusterInfo: true' : ''}
 contexts:
 - name: dev
   context: {cluster: dev, user: tokenrelay}
@@ -92,11 +94,11 @@ current-context: dev
 `;
 }
 
-async function kubectl(execApiVersion: string, args: string[]) {
+async function kubectl(execApiVersion: string, args: string[], provideClusterInfo = false) {
   const home = join(world.dir, 'home');
   mkdirSync(home, { recursive: true });
-  const config = join(world.dir, `kubeconfig-${execApiVersion.split('/')[1]}`);
-  writeFileSync(config, kubeconfig(execApiVersion), { mode: 0o600 });
+  const config = join(world.dir, `kubeconfig-${execApiVersion.split('/')[1]}${provideClusterInfo ? '-info' : ''}`);
+  writeFileSync(config, kubeconfig(execApiVersion, provideClusterInfo), { mode: 0o600 });
   const env = {
     PATH: `${(await cliBundle()).binDir}${delimiter}${process.env.PATH}`,
     HOME: home, KUBECONFIG: config, TOKENRELAY_SOCK: win.server.socketPath,
@@ -173,5 +175,56 @@ describe('kubectl-credential', () => {
     const healed = await kubectl(NEWEST, ['get', '--raw', '/api']);
     assert.equal(healed.code, 0, healed.stderr);
     assert.equal(seen.at(-1)!.active, true);
+  });
+});
+
+describe('kubectl-credential: only the clusters the user named (KUBERNETES_EXEC_INFO spec.cluster.server, tokenrelay.kubernetes.clusters)', () => {
+  const withCluster = (server: string) => JSON.stringify({ kind: 'ExecCredential', apiVersion: V1, spec: { cluster: { server }, interactive: false } });
+  after(() => { clustersSetting = undefined; });
+
+  test('a plain-http cluster on another host gets no token, allowlist or not; plain http to loopback and https do', async () => {
+    for (const setting of [undefined, ['192.0.2.7:8080']]) {
+      clustersSetting = setting;
+      const r = await runCli(win.server.socketPath, ['kubectl-credential'], { env: { KUBERNETES_EXEC_INFO: withCluster('http://192.0.2.7:8080') } });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, '', 'no ExecCredential, no token');
+      assert.equal(r.stderr, 'tokenrelay: No token for kubectl: the cluster 192.0.2.7:8080 is reached over plain http, which would send the token unencrypted; use its https address (plain http only to 127.0.0.1, ::1 or localhost).\n');
+    }
+    clustersSetting = undefined;
+    for (const server of ['http://127.0.0.1:8080', 'https://k8s.example.com:6443']) {
+      const r = await runCli(win.server.socketPath, ['kubectl-credential'], { env: { KUBERNETES_EXEC_INFO: withCluster(server) } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(JSON.parse(r.stdout).status.token, server);
+    }
+  });
+
+  test('tokenrelay.kubernetes.clusters set: an unlisted cluster, or a kubectl that does not say, gets no token, naming the setting', async () => {
+    clustersSetting = ['k8s.example.com:6443'];
+    const unlisted = await runCli(win.server.socketPath, ['kubectl-credential'], { env: { KUBERNETES_EXEC_INFO: withCluster('https://attacker.example:6443') } });
+    assert.equal(unlisted.code, 1);
+    assert.equal(unlisted.stdout, '');
+    assert.match(unlisted.stderr, /^tokenrelay: No token for kubectl: attacker\.example:6443 is not in tokenrelay\.kubernetes\.clusters \(k8s\.example\.com:6443\); add it there/);
+    const silent = await runCli(win.server.socketPath, ['kubectl-credential'], { env: { KUBERNETES_EXEC_INFO: JSON.stringify({ kind: 'ExecCredential', apiVersion: V1, spec: { interactive: false } }) } });
+    assert.equal(silent.code, 1);
+    assert.equal(silent.stdout, '');
+    assert.match(silent.stderr, /tokenrelay\.kubernetes\.clusters is set, but kubectl did not say which cluster the token is for; set "provideClusterInfo: true" in the kubeconfig user's exec section/);
+    const listed = await runCli(win.server.socketPath, ['kubectl-credential'], { env: { KUBERNETES_EXEC_INFO: withCluster('https://K8S.example.com:6443') } });
+    assert.equal(listed.code, 0, listed.stderr);
+    clustersSetting = undefined;
+  });
+
+  test('real kubectl with provideClusterInfo: an unlisted API server never sees a token; listed, it does', async () => {
+    await win.broker.getToken(FRESH);
+    const before = seen.length;
+    clustersSetting = ['k8s.example.com'];
+    const refused = await kubectl(NEWEST, ['get', '--raw', '/api'], true);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /127\.0\.0\.1:\d+ is not in tokenrelay\.kubernetes\.clusters/);
+    assert.equal(seen.length, before, 'no bearer token reached the API server');
+    clustersSetting = [new URL(apiUrl).host];
+    const allowed = await kubectl(NEWEST, ['get', '--raw', '/api'], true);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(seen.at(-1)!.active, true);
+    clustersSetting = undefined;
   });
 });

@@ -13,6 +13,8 @@ import { approveDeviceCode } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { keyringToolsPresent, startKeyringSession, type KeyringSession } from '../harness/keyringSession.ts';
 import { cliBundle, runChild, type CliResult } from './support.ts';
+import { mcpBundle } from '../mcp/bundle.ts';
+import { startMcpServer } from '../mcp/mcpServer.ts';
 
 let idp: Idp;
 let keyring: KeyringSession;
@@ -102,6 +104,31 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
       assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [expiry + 1, 0], `expiry ${expiry + 1}`);
     }
     for (const r of [first]) assert.ok(!r.stderr.includes(r.stdout.trim()), 'no token on stderr');
+  });
+
+  test('mcp-proxy with no window: "mcp": {"servers"} in the configuration file decides; an unlisted server gets 0 bytes, a listed one the token', async () => {
+    await mcpBundle(); // dist/mcp-proxy.js beside the dist/cli.js these tests run
+    const server = await startMcpServer(idp);
+    const config = join(home, 'config.json');
+    const profile = JSON.parse(readFileSync(config, 'utf8')).profiles.default;
+    const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`;
+    const proxy = async () => runChild(process.execPath, [(await cliBundle()).cliJs, 'mcp-proxy', server.url], { env: cleanEnv(), cwd: home, timeoutMs: 60_000, input: initialize });
+    try {
+      writeFileSync(config, JSON.stringify({ profiles: { default: { ...profile, mcp: { servers: ['https://mcp.example.com'] } } } }));
+      const refused = await proxy();
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /^tokenrelay mcp-proxy: Not connecting: http:\/\/127\.0\.0\.1:\d+\/mcp is not in tokenrelay\.mcp\.servers \(https:\/\/mcp\.example\.com\)/);
+      assert.equal(server.received().length, 0, '0 bytes reached the unlisted server');
+      writeFileSync(config, JSON.stringify({ profiles: { default: { ...profile, mcp: { servers: [new URL(server.url).origin] } } } }));
+      const served = await proxy();
+      assert.equal(served.code, 0, served.stderr);
+      assert.equal((JSON.parse(served.stdout) as { id: number; result: { serverInfo: { name: string } } }).result.serverInfo.name, 'test-remote');
+      assert.equal(server.seen.length, 1, 'the listed server got the token');
+    } finally {
+      writeFileSync(config, JSON.stringify({ profiles: { default: profile } }));
+      await server.close();
+    }
   });
 
   test('Ctrl+C while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again', async () => {

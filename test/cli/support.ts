@@ -14,7 +14,7 @@ import type { AccessGrant } from '../../src/core/broker.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
-import { readGitHosts } from '../../src/app/settings.ts';
+import { readGitHosts, readKubernetesClusters, readMcpServers } from '../../src/app/settings.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { SCOPES, SECRET_KEY, type World } from '../harness/fixture.ts';
 import { openStore } from '../harness/stores.ts';
@@ -220,6 +220,10 @@ export async function startWindow(world: World, opts: {
   docker?: { username: string; registries: string[] };
   /** The tokenrelay.git.hosts setting as VS Code would return it (read on every git request). */
   gitHosts?: () => unknown;
+  /** The tokenrelay.mcp.servers setting as VS Code would return it (read on every mcp-proxy start). */
+  mcpServers?: () => unknown;
+  /** The tokenrelay.kubernetes.clusters setting as VS Code would return it. */
+  kubernetesClusters?: () => unknown;
 } = {}): Promise<TestWindow> {
   const log = captureLog('window ');
   const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
@@ -235,6 +239,8 @@ export async function startWindow(world: World, opts: {
     gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
     docker: opts.docker && (() => opts.docker!),
     gitHosts: opts.gitHosts && (() => readGitHosts((key) => (key === 'git.hosts' ? opts.gitHosts!() : undefined))),
+    mcpServers: opts.mcpServers && (() => readMcpServers((key) => (key === 'mcp.servers' ? opts.mcpServers!() : undefined))),
+    kubernetesClusters: opts.kubernetesClusters && (() => readKubernetesClusters((key) => (key === 'kubernetes.clusters' ? opts.kubernetesClusters!() : undefined))),
     requestTimeoutMs: opts.requestTimeoutMs,
     onHandled: (route, ms) => handled.push({ route, ms }),
   });

@@ -188,11 +188,11 @@ describe('a planted fallback directory', () => {
     const asking = new UnixSiblingChannel(planted, log, [fallback]);
     const stranger = new UnixSiblingChannel(join(root, 'elsewhere'), log, []);
     try {
-      assert.deepEqual(await asking.askKey(peersDir, 'k'), key, 'trusted in a fallback directory of its own');
+      assert.deepEqual(await asking.askKey(peersDir, 'k', () => true), key, 'trusted in a fallback directory of its own');
       chmodSync(fallback, 0o755);
-      assert.equal(await asking.askKey(peersDir, 'k'), undefined, 'not while that directory is open to others');
+      assert.equal(await asking.askKey(peersDir, 'k', () => true), undefined, 'not while that directory is open to others');
       chmodSync(fallback, 0o700);
-      assert.equal(await stranger.askKey(peersDir, 'k'), undefined, 'not in a directory that is none of its socket directories');
+      assert.equal(await stranger.askKey(peersDir, 'k', () => true), undefined, 'not in a directory that is none of its socket directories');
       assert.ok(log.lines.some((l) => l.includes('Ignoring a sibling registration')));
     } finally {
       await sibling.close();

@@ -13,7 +13,7 @@ import { World } from '../harness/fixture.ts';
 import { TEST_USER, runChild, runCli, startWindow, type TestWindow } from '../cli/support.ts';
 import { waitFor } from '../support/wait.ts';
 import { mcpBundle } from './bundle.ts';
-import { startMcpServer, type ServerMode, type TestMcpServer } from './mcpServer.ts';
+import { startMcpServer, type ServerMode, type ServerOptions, type TestMcpServer } from './mcpServer.ts';
 
 const TTL = 5;
 
@@ -21,14 +21,24 @@ const TTL = 5;
 interface Setup {
   world: World;
   win: TestWindow;
+  /** tokenrelay.mcp.servers as the window reads it on each mcp-proxy start. */
+  allowed: string[];
   close(): Promise<void>;
 }
 
 async function setUp(ttl: number): Promise<Setup> {
   const world = await World.create({ storeModel: 'shared-lag', ttl });
   await world.signIn();
-  const win = await startWindow(world);
-  return { world, win, close: async () => { await win.close(); await world.close(); } };
+  const allowed: string[] = [];
+  const win = await startWindow(world, { mcpServers: () => allowed });
+  return { world, win, allowed, close: async () => { await win.close(); await world.close(); } };
+}
+
+/** Starts a test MCP server the user listed in tokenrelay.mcp.servers (by its origin). */
+async function listedServer(setup: Setup, mode?: ServerMode, options?: ServerOptions): Promise<TestMcpServer> {
+  const server = await startMcpServer(setup.world.idp, mode, options);
+  setup.allowed.push(new URL(server.url).origin);
+  return server;
 }
 
 let cliJs: string;
@@ -106,7 +116,7 @@ describe(`mcp-proxy relaying to a remote MCP server (${TTL} s tokens)`, () => {
   before(async () => {
     setup = await setUp(TTL);
     ({ world, win } = setup);
-    server = await startMcpServer(world.idp);
+    server = await listedServer(setup);
   });
   after(async () => {
     await server?.close();
@@ -203,7 +213,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
   after(async () => { await setup?.close(); });
 
   test('a server that refuses every token: a clear error per request, and one refresh in all, not one per request', async () => {
-    const refusing = await startMcpServer(world.idp, 'refuse-all');
+    const refusing = await listedServer(setup, 'refuse-all');
     const { transport, stderr } = launch(win, refusing.url);
     world.idp.resetCounters();
     const answers: JSONRPCMessage[] = [];
@@ -235,6 +245,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
     [['mcp.example.com/mcp'], /^tokenrelay: "mcp\.example\.com\/mcp" is not an absolute URL\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
     [[], /^tokenrelay: mcp-proxy needs the URL of the MCP server\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
     [['https://a.example/mcp', '--scopes', ' '], /^tokenrelay: --scopes needs at least one scope\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
+    [['https://a.example/mcp', '--max-answer-mib', '0'], /^tokenrelay: --max-answer-mib must be a number of MiB above 0 and at most 4096, got "0"\. Run "tokenrelay mcp-proxy --help" for usage\.\n$/],
   ] as const) {
     test(`mcp-proxy ${args.join(' ') || '(no URL)'} exits 2 before serving`, async () => {
       const r = await runCli(win.server.socketPath, ['mcp-proxy', ...args]);
@@ -271,7 +282,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
   ];
   for (const [mode, message] of answers) {
     test(`a server answering ${mode}: the client's initialize fails with the reason and the fix, on stderr too`, async () => {
-      const bad = await startMcpServer(world.idp, mode);
+      const bad = await listedServer(setup, mode);
       const before = { stored: win.broker.peek(), counters: world.idp.counters() };
       const { transport, stderr } = launch(win, bad.url);
       const client = new Client({ name: 'test-client', version: '1.0.0' });
@@ -294,6 +305,89 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
       }
     });
   }
+});
+
+describe('only the MCP servers the user named get the token (tokenrelay.mcp.servers, RFC 9728 metadata)', () => {
+  let setup: Setup;
+  let world: World;
+  let win: TestWindow;
+  before(async () => {
+    setup = await setUp(60);
+    ({ world, win } = setup);
+  });
+  after(async () => { await setup?.close(); });
+
+  const initialize = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`;
+
+  /** A repository's MCP configuration running `tokenrelay mcp-proxy URL`: what the proxy says and what the server got. */
+  async function refused(server: TestMcpServer, url = server.url) {
+    const r = await runCli(win.server.socketPath, ['mcp-proxy', url], { input: initialize });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '', 'the client gets nothing: the proxy stopped at start');
+    noStackTrace(r.stderr);
+    assert.doesNotMatch(server.received(), /authorization:/i, 'no bearer header reached the server');
+    assertNoTokenIn(world, { 'server bytes': server.received(), 'proxy stderr': r.stderr });
+    return r.stderr;
+  }
+
+  for (const [what, listed] of [['unset', () => []], ['listing only other servers', () => ['https://mcp.example.com', 'http://127.0.0.1:1']]] as const) {
+    test(`an unlisted origin, tokenrelay.mcp.servers ${what}: refused at start naming the setting, 0 bytes reach the server`, async () => {
+      const server = await startMcpServer(world.idp);
+      setup.allowed.splice(0, Infinity, ...listed());
+      try {
+        const stderr = await refused(server);
+        const where = server.url.replace(/[.]/g, '\\.');
+        assert.match(stderr, listed().length
+          ? new RegExp(`^tokenrelay mcp-proxy: Not connecting: ${where} is not in tokenrelay\\.mcp\\.servers \\(https://mcp\\.example\\.com, http://127\\.0\\.0\\.1:1\\); add "${new URL(server.url).origin.replace(/[.]/g, '\\.')}" \\(or a URL prefix such as "${where}"\\) to tokenrelay\\.mcp\\.servers in your VS Code user settings`)
+          : new RegExp(`^tokenrelay mcp-proxy: Not connecting: tokenrelay\\.mcp\\.servers lists no MCP server, so ${where} gets no token; add `));
+        assert.equal(server.received().length, 0, '0 bytes reached the unlisted server');
+        assert.deepEqual(server.requests, []);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test('a listed URL prefix that does not cover the URL: refused, 0 bytes reach the server', async () => {
+    const server = await startMcpServer(world.idp);
+    setup.allowed.splice(0, Infinity, `${new URL(server.url).origin}/other/`);
+    try {
+      assert.match(await refused(server), /is not in tokenrelay\.mcp\.servers/);
+      assert.equal(server.received().length, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  const metadataCases: [string, Record<string, unknown>, RegExp][] = [
+    ['names another resource', { resource: 'https://elsewhere.example/mcp', authorization_servers: ['ISSUER'] },
+      /^tokenrelay mcp-proxy: The MCP server at http:\/\/127\.0\.0\.1:\d+\/mcp describes itself as the resource "https:\/\/elsewhere\.example\/mcp" \(RFC 9728 metadata at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp\), which is not this URL, so it gets no token\. Check the URL/],
+    ['trusts another authorization server', { resource: 'ORIGIN/mcp', authorization_servers: ['https://other-idp.example'] },
+      /^tokenrelay mcp-proxy: The MCP server at http:\/\/127\.0\.0\.1:\d+\/mcp accepts tokens from "https:\/\/other-idp\.example" \(RFC 9728 metadata at .*\), not from http:\/\/127\.0\.0\.1:\d+.*, your tokenrelay\.issuer, so it gets no token\./],
+  ];
+  for (const [what, metadata, message] of metadataCases) {
+    test(`a listed server whose RFC 9728 metadata ${what}: refused and named; only the unauthenticated metadata request reached it`, async () => {
+      const server = await listedServer(setup, 'mcp', { metadata: JSON.parse(JSON.stringify(metadata).replace('ISSUER', world.idp.issuer)) });
+      try {
+        assert.match(await refused(server), message);
+        assert.deepEqual(server.requests, ['GET /.well-known/oauth-protected-resource/mcp']);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  test('a listed server whose metadata names this URL and our issuer gets the token', async () => {
+    const server = await listedServer(setup, 'mcp', { metadata: { resource: 'ORIGIN/mcp', authorization_servers: [world.idp.issuer] } });
+    const p = await connect(win, server.url);
+    try {
+      await whoami(p);
+      assert.equal(server.requests[0], 'GET /.well-known/oauth-protected-resource/mcp');
+    } finally {
+      await p.client.close();
+      await server.close();
+    }
+  });
 });
 
 test('the MCP SDK stays out of dist/cli.js: every other command starts without parsing it', async () => {

@@ -25,12 +25,23 @@ export interface TestMcpServer {
   seen: SeenToken[];
   calls: number;
   unauthorized: number;
+  /** Every HTTP request that arrived, as "METHOD path". */
+  requests: string[];
+  /** Every byte any client sent, as latin1 text: what a hostile server could collect. */
+  received(): string;
   close(): Promise<void>;
 }
 
-export async function startMcpServer(idp: Idp, mode: ServerMode = 'mcp'): Promise<TestMcpServer> {
+export interface ServerOptions {
+  /** Served at /.well-known/oauth-protected-resource/mcp (RFC 9728); the placeholder ORIGIN becomes the server's origin. */
+  metadata?: Record<string, unknown>;
+}
+
+export async function startMcpServer(idp: Idp, mode: ServerMode = 'mcp', options: ServerOptions = {}): Promise<TestMcpServer> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const state = { seen: [] as SeenToken[], calls: 0, unauthorized: 0 };
+  const state = { seen: [] as SeenToken[], calls: 0, unauthorized: 0, requests: [] as string[] };
+  const received: Buffer[] = [];
+  let origin = '';
 
   const deny = (res: ServerResponse, why: string) => {
     state.unauthorized++;
@@ -40,6 +51,11 @@ export async function startMcpServer(idp: Idp, mode: ServerMode = 'mcp'): Promis
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    state.requests.push(`${req.method} ${path}`);
+    if (path === '/.well-known/oauth-protected-resource/mcp' && options.metadata) {
+      const text = JSON.stringify(options.metadata).replaceAll('ORIGIN', origin);
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(text);
+    }
     if (path === '/moved') return void res.writeHead(308, { location: '/mcp' }).end(); // a URL that moved, same origin
     if (mode === 'sign-in-redirect') return void res.writeHead(302, { location: 'https://login.example.com/authorize?client_id=x' }).end();
     if (path !== '/mcp' || mode === 'not-found') {
@@ -76,13 +92,17 @@ export async function startMcpServer(idp: Idp, mode: ServerMode = 'mcp'): Promis
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message);
     });
   });
+  server.on('connection', (socket) => socket.on('data', (d: Buffer) => { received.push(d); }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
+  origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/mcp`,
+    url: `${origin}/mcp`,
     get seen() { return state.seen; },
     get calls() { return state.calls; },
     get unauthorized() { return state.unauthorized; },
+    get requests() { return state.requests; },
+    received: () => Buffer.concat(received).toString('latin1'),
     async close() {
       await Promise.allSettled([...sessions.values()].map((t) => t.close()));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

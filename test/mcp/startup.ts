@@ -35,8 +35,8 @@ export async function measureMcpStartup(rounds = 20): Promise<McpStartup> {
   const world = await World.create({ storeModel: 'shared-lag', ttl: 600 });
   try {
     await world.signIn();
-    const win = await startWindow(world);
     const server = await startMcpServer(world.idp);
+    const win = await startWindow(world, { mcpServers: () => [new URL(server.url).origin] });
     try {
       const token = (await win.broker.getToken()).accessToken;
       const env = { PATH: `${bundle.binDir}:${process.env.PATH}`, HOME: process.env.HOME ?? '/', TOKENRELAY_SOCK: win.server.socketPath };

@@ -22,6 +22,11 @@ current access token and status.expirationTimestamp its expiry. Use it in a kube
         command: tokenrelay
         args: [kubectl-credential]
         interactiveMode: Never
+        provideClusterInfo: true
+
+With provideClusterInfo, kubectl says which API server it calls: plain http to a host other than
+127.0.0.1, ::1 or localhost gets no token, and when the tokenrelay.kubernetes.clusters setting
+lists hosts, only those do (then a kubectl that does not say gets none either).
 
 Options:
   --api-version V   v1 (default) or v1beta1, for kubeconfigs written for older kubectl; the
@@ -38,7 +43,11 @@ export const kubectlCredentialCommand: Command = {
   async run(argv) {
     const { values } = parse('kubectl-credential', argv, { 'api-version': { type: 'string' } });
     if (values.help) return printHelp(help);
-    const apiVersion = apiVersionFromExecInfo(process.env[EXEC_INFO]) ?? apiVersionFromFlag(values['api-version']);
+    const info = execInfo(process.env[EXEC_INFO]);
+    const apiVersion = info.apiVersion ?? apiVersionFromFlag(values['api-version']);
+    // The host decides (tokenrelay.kubernetes.clusters is a window setting); nothing is printed when it declines.
+    const { declined } = await call('kubernetes-cluster', { server: info.server });
+    if (declined) throw new CliError(EXIT.error, `No token for kubectl: ${declined}.`);
     const grant = await call('token', {});
     const credential = {
       apiVersion,
@@ -58,18 +67,25 @@ function apiVersionFromFlag(value: string | undefined): string {
   return full;
 }
 
-/** kubectl tells the plugin which apiVersion it expects; answering any other one fails the request. */
-function apiVersionFromExecInfo(text: string | undefined): string | undefined {
-  if (!text) return undefined;
+/**
+ * What kubectl says in KUBERNETES_EXEC_INFO: the apiVersion it expects (answering any other one
+ * fails the request) and, with provideClusterInfo, the API server it calls.
+ */
+function execInfo(text: string | undefined): { apiVersion?: string; server?: string } {
+  if (!text) return {};
   let info: unknown;
   try {
     info = JSON.parse(text);
   } catch {
     throw new CliError(EXIT.usage, `${EXEC_INFO} is not JSON. kubectl sets it; unset it when running "${PROG} kubectl-credential" by hand.`);
   }
-  const apiVersion = (info as { apiVersion?: unknown } | null)?.apiVersion;
+  const { apiVersion, spec } = (info ?? {}) as { apiVersion?: unknown; spec?: { cluster?: { server?: unknown } } };
   if (typeof apiVersion !== 'string' || !API_VERSIONS.includes(apiVersion)) {
     throw new CliError(EXIT.usage, `kubectl asks for ExecCredential apiVersion ${JSON.stringify(apiVersion)}, which ${PROG} does not speak. Set the kubeconfig exec apiVersion to ${API_VERSIONS.join(' or ')}.`);
   }
-  return apiVersion;
+  const server = spec?.cluster?.server;
+  if (server !== undefined && (typeof server !== 'string' || !server)) {
+    throw new CliError(EXIT.usage, `${EXEC_INFO} names no usable cluster server (spec.cluster.server is ${JSON.stringify(server)}). kubectl sets it; unset it when running "${PROG} kubectl-credential" by hand.`);
+  }
+  return { apiVersion, server };
 }

@@ -8,7 +8,7 @@ import { AccountRegistry } from '../../app/accountRegistry.ts';
 import { AccountService } from '../../app/accountService.ts';
 import { configFilePath, openStoreLayout } from '../../app/storeRoot.ts';
 import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
-import { parseDockerSettings, readGitHosts } from '../../app/settings.ts';
+import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers } from '../../app/settings.ts';
 import { TokenRelayError } from '../../core/errors.ts';
 import { noSecrets } from '../../core/secretStoreKeys.ts';
 import { redactingLogger } from '../../core/redact.ts';
@@ -73,6 +73,8 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
       service, log, host: 'direct',
       gitUsername: () => String(get('git.username') ?? ''),
       gitHosts: () => readGitHosts(get),
+      mcpServers: () => readMcpServers(get),
+      kubernetesClusters: () => readKubernetesClusters(get),
       docker: () => parseDockerSettings(get),
       where: () => ({ profile, store: layout.root, keyStore: keyStores.map((s) => s.description).join(', ') }),
     });

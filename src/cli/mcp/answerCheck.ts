@@ -1,32 +1,65 @@
 // Turns an answer that is not MCP (a web page, a 404, broken JSON, a refused token) into one error
 // that names the problem and the fix, before the SDK reports it as a parse failure. Only message
-// POSTs are checked: the SDK itself handles the optional GET stream (405 = none) and DELETE.
+// POSTs are checked: the SDK itself handles the optional GET stream (405 = none) and DELETE. Every
+// answer, the GET stream's events included, is held to the size cap of answerCap.ts.
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { CliError } from '../common.ts';
+import { cappedEvents, readCappedText } from './answerCap.ts';
 import type { FetchLike } from './bearerFetch.ts';
 
 const CHECK_URL = 'Check the URL: it must be the server\'s Streamable HTTP MCP endpoint (often ending in /mcp); servers that only offer the older HTTP+SSE transport are not supported';
 const MAX_DETAIL = 300;
 
-export function checkedAnswers(inner: FetchLike, server: URL): FetchLike {
+export interface AnswerLimits {
+  /** The most one JSON body or one SSE event may hold (answerCap.ts). */
+  maxAnswerBytes: number;
+  /** An SSE event past the cap was dropped: the requests of that POST (none for the GET stream) get `message` as their error. */
+  unanswered(ids: (string | number)[], message: string): void;
+}
+
+export function checkedAnswers(inner: FetchLike, server: URL, limits: AnswerLimits): FetchLike {
   return async (input, init) => {
     const res = await inner(input, init);
-    if ((init?.method ?? 'GET').toUpperCase() !== 'POST' || res.status === 202) return res;
+    const method = (init?.method ?? 'GET').toUpperCase();
     const where = `${server.origin}${server.pathname}`;
+    const tooLarge = (what: string) => `The MCP server at ${where} sent ${what} larger than ${formatMib(limits.maxAnswerBytes)} MiB, the most one answer may be (raise it with --max-answer-mib); it was dropped, and the request it answered gets this error instead. The session goes on.`;
+    const eventCap = (ids: (string | number)[]) => (body: ReadableStream<Uint8Array>) => cappedEvents(body, limits.maxAnswerBytes, () => limits.unanswered(ids, tooLarge('an event')));
+    if (method === 'GET' && res.ok && res.body && mediaType(res) === 'text/event-stream') return withBody(res, eventCap([])(res.body));
+    if (method !== 'POST' || res.status === 202) return res;
     if (res.status >= 300 && res.status < 400) return redirect(res, new URL(input), where);
     if (!res.ok) throw new CliError(EXIT.error, await refusal(res, where, new Headers(init?.headers).has('mcp-session-id')));
-    const type = (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
-    if (type === 'text/event-stream') return res;
+    const type = mediaType(res);
+    if (type === 'text/event-stream') return res.body ? withBody(res, eventCap(requestIds(init?.body))(res.body)) : res;
     if (type !== 'application/json') {
       await res.body?.cancel();
       const what = type === 'text/html' ? 'a web page (text/html)' : type ? `"${type}"` : 'content without a type';
       throw new CliError(EXIT.error, `The server at ${where} answered ${what} instead of MCP (application/json or text/event-stream). ${CHECK_URL}.`);
     }
-    const text = await res.text();
+    const text = await readCappedText(res, limits.maxAnswerBytes);
+    if (text === undefined) throw new CliError(EXIT.error, tooLarge('a JSON answer'));
     const wrong = notJsonRpc(text);
     if (wrong) throw new CliError(EXIT.error, `The server at ${where} answered ${wrong}, so it is not an MCP server. ${CHECK_URL}.`);
     return new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
+}
+
+const mediaType = (res: Response) => (res.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+const formatMib = (bytes: number) => String(Math.round((bytes / 1024 / 1024) * 100) / 100);
+
+function withBody(res: Response, body: ReadableStream<Uint8Array>): Response {
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+/** The ids of the requests in a POST body the SDK sent (one message or a batch, as JSON text). */
+function requestIds(body: unknown): (string | number)[] {
+  if (typeof body !== 'string') return [];
+  try {
+    const value = JSON.parse(body) as unknown;
+    return (Array.isArray(value) ? value : [value]).flatMap((m: { id?: unknown; method?: unknown }) =>
+      (typeof m?.method === 'string' && (typeof m.id === 'string' || typeof m.id === 'number') ? [m.id] : []));
+  } catch {
+    return [];
+  }
 }
 
 /** The SDK follows a 307/308 within the origin; anything else (a sign-in page elsewhere) is not MCP. */

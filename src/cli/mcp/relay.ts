@@ -8,12 +8,16 @@ import { isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRP
 import { redactor } from '../../core/redact.ts';
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { PROG } from '../common.ts';
+import { DEFAULT_MAX_ANSWER_MIB } from './answerCap.ts';
 import { checkedAnswers } from './answerCheck.ts';
 import { bearerFetch } from './bearerFetch.ts';
 import { CurrentToken, type TokenWish } from './currentToken.ts';
+import { admitServer, RefusedServer } from './serverAdmission.ts';
 
 export interface RelayOptions extends TokenWish {
   server: URL;
+  /** The most one JSON answer or SSE event may hold (default DEFAULT_MAX_ANSWER_MIB). */
+  maxAnswerBytes?: number;
 }
 
 /** JSON-RPC "server error" range: the request never got an answer from the MCP server. */
@@ -25,14 +29,39 @@ const say = (text: string) => process.stderr.write(`${PROG} mcp-proxy: ${redacto
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function runRelay(options: RelayOptions): Promise<number> {
+  // Nothing reaches the server before it is admitted. Refused: said and stopped. Undecided (no
+  // window, a broken setting): every request is answered with that error, and the server sees none.
+  let undecided: unknown;
+  try {
+    await admitServer(options.server);
+  } catch (err) {
+    if (err instanceof RefusedServer) {
+      say(err.message);
+      return EXIT.error;
+    }
+    undecided = err;
+  }
   const tokens = new CurrentToken({ scopes: options.scopes, account: options.account });
-  tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
-  const remote = new StreamableHTTPClientTransport(options.server, { fetch: checkedAnswers(bearerFetch(options.server, tokens), options.server) });
+  if (!undecided) tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
   const local = new StdioServerTransport();
   const initializing = new Set<RequestId>();
   const inFlight = new Set<RequestId>();
   let drained: (() => void) | undefined;
   const settle = (id: RequestId) => { if (inFlight.delete(id) && inFlight.size === 0) drained?.(); };
+  const limits = {
+    maxAnswerBytes: options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_MIB * 1024 * 1024,
+    // An answer too large to pass on: its request gets the reason as its answer, once.
+    unanswered: (ids: RequestId[], message: string) => {
+      say(message);
+      for (const id of ids) {
+        if (!inFlight.has(id)) continue;
+        settle(id);
+        void local.send({ jsonrpc: '2.0', id, error: { code: PROXY_ERROR, message } });
+      }
+    },
+  };
+  const fetcher = undecided ? () => Promise.reject(undecided) : checkedAnswers(bearerFetch(options.server, tokens), options.server, limits);
+  const remote = new StreamableHTTPClientTransport(options.server, { fetch: fetcher });
 
   local.onmessage = (message: JSONRPCMessage) => {
     if (isJSONRPCRequest(message)) {
@@ -47,6 +76,9 @@ export async function runRelay(options: RelayOptions): Promise<number> {
     });
   };
   remote.onmessage = (message: JSONRPCMessage) => {
+    const answer = isJSONRPCResultResponse(message) || (isJSONRPCErrorResponse(message) && message.id !== undefined);
+    // Already answered by the proxy (its answer was too large): the client gets one answer per request.
+    if (answer && !inFlight.has(message.id!)) return;
     if (isJSONRPCResultResponse(message)) {
       settle(message.id);
       // The SDK's Client does this after initialize; a relay has to do it for the client.

@@ -1,6 +1,8 @@
 // A small fake of the `vscode` API: enough surface for the extension's adapters, with every UI
 // interaction recorded and scriptable through `fake`. Installed for `require('vscode')` by ../setup.ts.
 import { EventEmitter as NodeEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 // ---- basic types -------------------------------------------------------------------------------
 
@@ -136,6 +138,8 @@ function freshState() {
     asExternalUri: ((url: string) => url) as (url: string) => string,
     clipboard: '',
     settings: new Map<string, unknown>(),
+    /** A workspace's .vscode/settings.json (full keys): applied by get() only to settings package.json does not scope to application or machine. */
+    workspaceSettings: new Map<string, unknown>(),
     authProviders: [] as { id: string; label: string; provider: unknown; options: unknown; disposed: boolean }[],
     commands: new Map<string, ((...args: unknown[]) => unknown)[]>(),
     executed: [] as { id: string; args: unknown[] }[],
@@ -261,12 +265,24 @@ export const env = {
   },
 };
 
+/** package.json's contributed settings: their defaults and scopes, as VS Code applies them. */
+const contributions = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).contributes.configuration.properties as Record<string, { default?: unknown; scope?: string }>;
+const contributed = (key: string) => (Object.hasOwn(contributions, key) ? contributions[key] : undefined);
+/** VS Code ignores a workspace's value of an application- or machine-scoped setting. */
+const userOnly = (key: string) => ['application', 'machine'].includes(contributed(key)?.scope ?? '');
+
 export const workspace = {
   getConfiguration(section?: string) {
     const full = (key: string) => (section ? `${section}.${key}` : key);
     return {
       get<T>(key: string, defaultValue?: T): T | undefined {
-        return fake.settings.has(full(key)) ? fake.settings.get(full(key)) as T : defaultValue;
+        if (fake.workspaceSettings.has(full(key)) && !userOnly(full(key))) return fake.workspaceSettings.get(full(key)) as T;
+        return fake.settings.has(full(key)) ? fake.settings.get(full(key)) as T : defaultValue ?? contributed(full(key))?.default as T;
+      },
+      inspect<T>(key: string): { key: string; defaultValue?: T; globalValue?: T; workspaceValue?: T; workspaceFolderValue?: T } | undefined {
+        const setting = contributed(full(key));
+        if (!setting && !fake.settings.has(full(key))) return undefined;
+        return { key: full(key), defaultValue: setting?.default as T, globalValue: fake.settings.get(full(key)) as T, workspaceValue: fake.workspaceSettings.get(full(key)) as T };
       },
       has: (key: string) => fake.settings.has(full(key)),
       async update(key: string, value: unknown): Promise<void> { fake.setSettings({ [full(key)]: value }); },
