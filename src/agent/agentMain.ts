@@ -82,15 +82,18 @@ export async function startDetached(cliScript: string, args: string[], env: Node
   if (child.connected) child.disconnect();
   child.unref();
   if ('exit' in outcome) {
-    const why = lastLines(logFile, from) || `exit status ${outcome.exit ?? 'none within 30 s'}`;
-    throw new AgentStartError(`The Token Relay agent did not start: ${why}`, logFile);
+    // Its own last words name the problem and the fix; the log keeps the rest.
+    const said = lastLines(logFile, from);
+    const why = said ? `${said} (log: ${logFile})` : `The Token Relay agent did not start (${outcome.exit === null ? 'no answer within 30 s' : `exit status ${outcome.exit}`}); see ${logFile}.`;
+    throw new AgentStartError(why, logFile, outcome.exit === 4 ? 4 : 1);
   }
   return { started: outcome.event === 'ready', record: outcome.record, logFile };
 }
 
 export class AgentStartError extends Error {
   override name = 'AgentStartError';
-  constructor(message: string, readonly logFile: string) { super(message); }
+  /** The CLI's exit status: the agent's own when it named "nothing configured" (4), else 1. */
+  constructor(message: string, readonly logFile: string, readonly exitCode: number) { super(message); }
 }
 
 /** This installation's paths for the service definitions. */
@@ -111,7 +114,7 @@ function openLog(path: string): number {
 
 function lastLines(path: string, from: number): string {
   try {
-    return readFileSync(path, 'utf8').slice(from).trim().split('\n').slice(-3).join(' ').replace(/^\S+ tokenrelay: \w+: /, '');
+    return readFileSync(path, 'utf8').slice(from).trim().split('\n').slice(-3).map((l) => l.replace(/^(\S+ )?tokenrelay: (\w+: )?/, '')).join(' ');
   } catch {
     return '';
   }

@@ -81,8 +81,8 @@ function loadAgent(): AgentModule {
 /** The agent's errors as the CLI reports them: the message names the fix; never a stack trace. */
 function asCliError(err: unknown): unknown {
   if (err instanceof CliError || !(err instanceof Error)) return err;
-  if (err.name === 'NoDirectConfiguration') return new CliError(EXIT.noSocket, `The agent cannot start: ${err.message}`);
-  if (err.name === 'AgentStartError') return new CliError(EXIT.error, err.message);
+  if (err.name === 'NoDirectConfiguration') return new CliError(EXIT.noSocket, `The agent cannot start: ${err.message.replace('without one', 'without a VS Code window')}`);
+  if (err.name === 'AgentStartError') return new CliError((err as Error & { exitCode: number }).exitCode, err.message);
   if ('code' in err && typeof err.code === 'string' && err.name === 'TokenRelayError') return new CliError(exitCodeFor(err.code), err.message);
   return err;
 }
