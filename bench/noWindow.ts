@@ -1,8 +1,9 @@
 // The no-window path for bench/cli.ts: warm `tokenrelay token` with VS Code closed (the one-shot
 // host reads the store; the token is fresh, so nothing is refreshed), K from the real gnome-keyring
 // on a private D-Bus session when its tools are installed, and from the opt-in key file, each
-// interleaved with `node -e 0`. Target (issue 17): ratio <= 1.5 for the direct path.
-import { spawn } from 'node:child_process';
+// interleaved with `node -e 0`. Target (issue 17): ratio <= 1.5 for the direct path. And the same
+// through a running `tokenrelay agent` (measureThroughAgent), target <= 1.3.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,57 @@ export async function measureNoWindow(cliJs: string, rounds: number, time: Timer
     await idp.close();
   }
   return results;
+}
+
+export interface AgentFigures {
+  tokenMs: number;
+  nodeMs: number;
+  ratio: number;
+}
+
+/**
+ * Warm `tokenrelay token` answered by a running `tokenrelay agent` (VS Code closed; K in the key
+ * file, as a headless machine has it), interleaved with `node -e 0`. Target (issue 17): ratio <= 1.3.
+ */
+export async function measureThroughAgent(cliJs: string, rounds: number, time: Timer): Promise<AgentFigures> {
+  const idp = await startIdp({ accessTokenTtl: 3600 });
+  const home = mkdtempSync(join(tmpdir(), 'tokenrelay-bench-agent-'));
+  const runtime = mkdtempSync('/tmp/trb-'); // the agent's socket directory: short enough for sun_path
+  let agent: ChildProcess | undefined;
+  try {
+    const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: runtime, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file' };
+    await deviceSignIn(cliJs, env, idp.issuer, idp.clientId);
+    agent = spawn(process.execPath, [cliJs, 'agent', '--stay'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      agent!.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; if (/Agent pid \d+ serving/.test(log)) resolve(); });
+      agent!.once('exit', (code) => reject(new Error(`the agent exited (${code}): ${log}`)));
+    });
+    const token = (await time(process.execPath, [cliJs, 'token'], env)).out;
+    const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { host: string };
+    if (status.host !== 'agent') throw new Error(`tokenrelay status says host ${status.host}, not the agent`);
+    for (let i = 0; i < 5; i++) { await time(process.execPath, ['-e', '0'], env); await time(process.execPath, [cliJs, 'token'], env); }
+    const t: number[] = [];
+    const n: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      n.push((await time(process.execPath, ['-e', '0'], env)).ms);
+      const r = await time(process.execPath, [cliJs, 'token'], env);
+      if (r.code !== 0 || r.out !== token) throw new Error(`tokenrelay token through the agent failed (exit ${r.code})`);
+      t.push(r.ms);
+    }
+    const tokenMs = median(t);
+    const nodeMs = median(n);
+    return { tokenMs: Math.round(tokenMs * 100) / 100, nodeMs: Math.round(nodeMs * 100) / 100, ratio: Math.round((tokenMs / nodeMs) * 100) / 100 };
+  } finally {
+    if (agent && agent.exitCode === null) {
+      const exited = new Promise((resolve) => agent!.once('exit', resolve));
+      agent.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(home, { recursive: true, force: true });
+    rmSync(runtime, { recursive: true, force: true });
+    await idp.close();
+  }
 }
 
 export interface NoWindowStorm {
