@@ -13,11 +13,15 @@ import { startIdp } from '../test/idp/server.ts';
 import { keyringToolsPresent, startKeyringSession } from '../test/harness/keyringSession.ts';
 import { median } from '../test/cli/support.ts';
 
-export interface NoWindowFigures {
-  keyStore: string;
+/** Medians of the same rounds, and their ratio. */
+export interface TokenVsNode {
   tokenMs: number;
   nodeMs: number;
   ratio: number;
+}
+
+export interface NoWindowFigures extends TokenVsNode {
+  keyStore: string;
 }
 
 type Timer = (cmd: string, argv: string[], env: NodeJS.ProcessEnv) => Promise<{ ms: number; code: number | null; out: string }>;
@@ -35,18 +39,7 @@ export async function measureNoWindow(cliJs: string, rounds: number, time: Timer
         // As cron has it: no XDG_RUNTIME_DIR, no DISPLAY, no TOKENRELAY_SOCK; its own store and socket dirs.
         const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), ...extra };
         await deviceSignIn(cliJs, env, idp.issuer, idp.clientId);
-        const token = (await time(process.execPath, [cliJs, 'token'], env)).out;
-        const t: number[] = [];
-        const n: number[] = [];
-        for (let i = 0; i < rounds; i++) {
-          n.push((await time(process.execPath, ['-e', '0'], env)).ms);
-          const r = await time(process.execPath, [cliJs, 'token'], env);
-          if (r.code !== 0 || r.out !== token) throw new Error(`no-window tokenrelay token failed (exit ${r.code})`);
-          t.push(r.ms);
-        }
-        const tokenMs = median(t);
-        const nodeMs = median(n);
-        results.push({ keyStore, tokenMs: Math.round(tokenMs * 100) / 100, nodeMs: Math.round(nodeMs * 100) / 100, ratio: Math.round((tokenMs / nodeMs) * 100) / 100 });
+        results.push({ keyStore, ...await interleaved(cliJs, rounds, time, env, 'no-window tokenrelay token') });
       } finally {
         rmSync(home, { recursive: true, force: true });
       }
@@ -58,17 +51,28 @@ export async function measureNoWindow(cliJs: string, rounds: number, time: Timer
   return results;
 }
 
-export interface AgentFigures {
-  tokenMs: number;
-  nodeMs: number;
-  ratio: number;
+
+/** `tokenrelay token` and `node -e 0` in alternating rounds (the same load for both); medians and their ratio. */
+async function interleaved(cliJs: string, rounds: number, time: Timer, env: NodeJS.ProcessEnv, what: string): Promise<TokenVsNode> {
+  const token = (await time(process.execPath, [cliJs, 'token'], env)).out;
+  const t: number[] = [];
+  const n: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    n.push((await time(process.execPath, ['-e', '0'], env)).ms);
+    const r = await time(process.execPath, [cliJs, 'token'], env);
+    if (r.code !== 0 || r.out !== token) throw new Error(`${what} failed (exit ${r.code})`);
+    t.push(r.ms);
+  }
+  const tokenMs = median(t);
+  const nodeMs = median(n);
+  return { tokenMs: Math.round(tokenMs * 100) / 100, nodeMs: Math.round(nodeMs * 100) / 100, ratio: Math.round((tokenMs / nodeMs) * 100) / 100 };
 }
 
 /**
  * Warm `tokenrelay token` answered by a running `tokenrelay agent` (VS Code closed; K in the key
  * file, as a headless machine has it), interleaved with `node -e 0`. Target (issue 17): ratio <= 1.3.
  */
-export async function measureThroughAgent(cliJs: string, rounds: number, time: Timer): Promise<AgentFigures> {
+export async function measureThroughAgent(cliJs: string, rounds: number, time: Timer): Promise<TokenVsNode> {
   const idp = await startIdp({ accessTokenTtl: 3600 });
   const home = mkdtempSync(join(tmpdir(), 'tokenrelay-bench-agent-'));
   const runtime = mkdtempSync('/tmp/trb-'); // the agent's socket directory: short enough for sun_path
@@ -82,21 +86,10 @@ export async function measureThroughAgent(cliJs: string, rounds: number, time: T
       agent!.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; if (/Agent pid \d+ serving/.test(log)) resolve(); });
       agent!.once('exit', (code) => reject(new Error(`the agent exited (${code}): ${log}`)));
     });
-    const token = (await time(process.execPath, [cliJs, 'token'], env)).out;
     const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { host: string };
     if (status.host !== 'agent') throw new Error(`tokenrelay status says host ${status.host}, not the agent`);
     for (let i = 0; i < 5; i++) { await time(process.execPath, ['-e', '0'], env); await time(process.execPath, [cliJs, 'token'], env); }
-    const t: number[] = [];
-    const n: number[] = [];
-    for (let i = 0; i < rounds; i++) {
-      n.push((await time(process.execPath, ['-e', '0'], env)).ms);
-      const r = await time(process.execPath, [cliJs, 'token'], env);
-      if (r.code !== 0 || r.out !== token) throw new Error(`tokenrelay token through the agent failed (exit ${r.code})`);
-      t.push(r.ms);
-    }
-    const tokenMs = median(t);
-    const nodeMs = median(n);
-    return { tokenMs: Math.round(tokenMs * 100) / 100, nodeMs: Math.round(nodeMs * 100) / 100, ratio: Math.round((tokenMs / nodeMs) * 100) / 100 };
+    return await interleaved(cliJs, rounds, time, env, 'tokenrelay token through the agent');
   } finally {
     if (agent && agent.exitCode === null) {
       const exited = new Promise((resolve) => agent!.once('exit', resolve));
