@@ -5,7 +5,7 @@
 // opt-in key file (test/cli/noWindow.test.ts covers the real keyring).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -249,6 +249,11 @@ describe('tokenrelay agent', () => {
       assert.match(third.stdout, new RegExp(`^A Token Relay agent already runs \\(pid ${pid}\\)`));
       const log = join(home, 'state', 'agent.log');
       assert.equal(readFileSync(log, 'utf8').match(/serving profile/g)?.length, 1, 'one agent served');
+      assert.equal(statSync(log).mode & 0o777, 0o600, 'its log is private');
+      const token = await cli(['token']);
+      assert.equal(token.code, 0, token.stderr);
+      assert.ok(!readFileSync(log, 'utf8').includes(token.stdout.trim()), 'no token in its log');
+      assert.ok(!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(token.stdout.trim()) && !readFileSync(`/proc/${pid}/environ`, 'utf8').includes(token.stdout.trim()), 'nor in its argv or environment');
     } finally {
       if (pid) {
         process.kill(pid, 'SIGTERM');
