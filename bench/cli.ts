@@ -59,8 +59,11 @@ async function agentOnly(): Promise<void> {
   const agent = await measureThroughAgent(bundle.cliJs, rounds, time);
   if (asJson) process.stdout.write(`${JSON.stringify({ agent, targets: { agentRatio: agent.ratio <= 1.3 } })}\n`);
   else {
-    process.stdout.write(`warm \`tokenrelay token\` through the agent (median)  ${agent.tokenMs} ms\n\`node -e 0\` (median, same rounds)              ${agent.nodeMs} ms\n`
-      + `ratio                                           ${agent.ratio}  <= 1.3  ${agent.ratio <= 1.3 ? 'ok' : 'MISSED'}\n`);
+    process.stdout.write(`warm \`tokenrelay token\` through the agent (median)           ${agent.tokenMs} ms\n`
+      + `  through a window process, same rounds (median)          ${agent.windowProcess.tokenMs} ms\n`
+      + `\`node -e 0\` (median, same rounds)                       ${agent.nodeMs} ms\n`
+      + `ratio, through the agent                                 ${agent.ratio}  <= 1.3  ${agent.ratio <= 1.3 ? 'ok' : 'MISSED'}\n`
+      + `ratio, through a window process                          ${agent.windowProcess.ratio}\n`);
   }
 }
 
@@ -229,6 +232,7 @@ async function main(): Promise<void> {
       ]),
       ['through the agent: `tokenrelay token` (median)', `${agent.tokenMs} ms`, '', ''],
       ['  ratio to `node -e 0` (same rounds)', String(agent.ratio), '<= 1.3', ok(agent.ratio <= 1.3)],
+      ['  through a window process in the same rounds (median; ratio)', `${agent.windowProcess.tokenMs} ms; ${agent.windowProcess.ratio}`, '', ''],
       [`no-window storm: ${noWindowStorm.processes} one-shot CLIs at an expiry: refresh grants`, String(noWindowStorm.refreshGrants), '= 1', ok(noWindowStorm.refreshGrants === 1)],
       ['  failed / revocations / distinct tokens', `${noWindowStorm.failed} / ${noWindowStorm.revocations} / ${noWindowStorm.distinctTokens}`, '0 / 0 / 1', ok(noWindowStorm.failed === 0 && noWindowStorm.revocations === 0 && noWindowStorm.distinctTokens === 1)],
       ['  process time p50 / p99', `${noWindowStorm.p50Ms} / ${noWindowStorm.p99Ms} ms`, '', ''],
