@@ -41,9 +41,24 @@ export async function startAgent(o: AgentOptions): Promise<AgentStart> {
     throw new TokenRelayError('cancelled', `The Token Relay agent (pid ${process.pid}) has no screen to sign in on.`,
       'Run "tokenrelay sign-in --device" (or --browser) in a terminal; the agent picks the new session up.');
   });
-  let stop: (why: string) => Promise<string> = async (why) => why;
-  const idle = new IdleTimer(o.idleTimeoutMs, () => void stop(`idle for ${Math.round(o.idleTimeoutMs! / 1000)} s`));
   let server: TerminalServer | undefined;
+  let claimed: { record: AgentRecord; release(): void } | undefined;
+  let stopping: Promise<string> | undefined;
+  let stopped!: (why: string) => void;
+  const done = new Promise<string>((resolve) => { stopped = resolve; });
+  const stop = (why: string) => stopping ??= (async () => {
+    log.info(`Stopping (${why})`);
+    // New terminals find no socket (they answer from the store themselves); requests in flight finish.
+    claimed?.release();
+    if (claimed) await removeFile(claimed.record.socket).catch(() => undefined);
+    await idle.stop();
+    await service.dispose(); // waits for a refresh in flight (a proactive one too) and makes it durable
+    await server?.close();
+    log.info('Stopped');
+    stopped(why);
+    return why;
+  })();
+  const idle = new IdleTimer(o.idleTimeoutMs, () => void stop(`idle for ${Math.round(o.idleTimeoutMs! / 1000)} s`));
   const claim = await claimAgent(host.layout.root, async () => {
     server = await serveTerminals({
       socketDir: defaultSocketDir(o.env), service, log, host: 'agent', ...host.settings,
@@ -52,32 +67,21 @@ export async function startAgent(o: AgentOptions): Promise<AgentStart> {
     });
     return server.socketPath;
   }).catch(async (err: unknown) => {
-    await idle.stop();
+    await stop('it could not start');
     throw err;
   });
   if ('running' in claim) {
-    await idle.stop();
-    await service.dispose();
+    await stop('another agent runs');
     return { running: claim.running };
   }
-  await host.start();
+  claimed = { record: claim.claimed, release: claim.release };
+  try {
+    await host.start();
+  } catch (err) {
+    await stop('it could not load its accounts');
+    throw err;
+  }
   log.info(`Agent pid ${process.pid} serving profile "${host.profile}" of ${host.configPath} on ${claim.claimed.socket}`
     + (o.idleTimeoutMs === undefined ? '; it stays until stopped' : `; it exits after ${Math.round(o.idleTimeoutMs / 1000)} s without a request`));
-
-  let stopping: Promise<string> | undefined;
-  let stopped!: (why: string) => void;
-  const done = new Promise<string>((resolve) => { stopped = resolve; });
-  stop = (why) => stopping ??= (async () => {
-    log.info(`Stopping (${why})`);
-    // New terminals find no socket (they answer from the store themselves); requests in flight finish.
-    claim.release();
-    await removeFile(claim.claimed.socket).catch(() => undefined);
-    await idle.stop();
-    await service.dispose(); // waits for a refresh answer still outstanding and makes it durable
-    await server!.close();
-    log.info('Stopped');
-    stopped(why);
-    return why;
-  })();
-  return { agent: { record: claim.claimed, stopped: done, stop: (why) => stop(why) } };
+  return { agent: { record: claim.claimed, stopped: done, stop } };
 }
