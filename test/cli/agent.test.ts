@@ -241,6 +241,28 @@ describe('tokenrelay agent', () => {
     }
   });
 
+  test('bad input: nothing configured, or a bad option, is named with the fix; no agent is left behind', async () => {
+    const env = { ...agentEnv(), TOKENRELAY_CONFIG: join(home, 'missing.json') };
+    for (const args of [['agent', '--idle-timeout', '5'], ['agent', '--start']]) {
+      const r = await runChild(process.execPath, [(await cliBundle()).cliJs, ...args], { env, cwd: home });
+      assert.equal(r.code, 4, r.stderr);
+      assert.match(r.stderr, /The agent cannot start: nothing is configured for use without a VS Code window \(.*missing\.json does not exist\)\. Run "tokenrelay sign-in --issuer URL --client-id ID"/);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+    }
+    assert.equal(existsSync(join(home, 'state', 'agent.json')), false);
+    for (const [args, message] of [
+      [['--idle-timeout', 'soon'], /--idle-timeout needs a number of seconds, got "soon"/],
+      [['--stay', '--idle-timeout', '5'], /use either --stay or --idle-timeout/],
+      [['--start', '--foreground'], /use only one of --foreground, --start/],
+      [['--idle-timeout', '0'], /more than 0 seconds \(use --stay to never exit when idle\)/],
+    ] as const) {
+      const r = await cli(['agent', ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /Run "tokenrelay agent --help" for usage\./);
+    }
+  });
+
   test('agent --start twice at once: one agent; a third says it already runs', async () => {
     const [a, b] = await Promise.all([cli(['agent', '--start', '--idle-timeout', '60']), cli(['agent', '--start', '--idle-timeout', '60'])]);
     let pid = 0;
