@@ -41,6 +41,12 @@ function programArguments(plist: string): string[] {
   return [...array[1].matchAll(/<string>([^<]*)<\/string>/g)].map((m) => unescape(m[1]));
 }
 
+test('the VSIX ships the agent bundle (and the one-shot host) beside dist/cli.js, which loads them', () => {
+  const ignore = readFileSync(join(repoRoot, '.vscodeignore'), 'utf8');
+  assert.match(ignore, /^!dist\/agent\.js$/m);
+  assert.match(ignore, /^!dist\/direct\.js$/m);
+});
+
 test('contrib/ holds what the generator writes', () => {
   assert.equal(readFileSync(join(repoRoot, 'contrib', 'systemd', 'tokenrelay-agent.service'), 'utf8'), systemdUnit(CONTRIB_SYSTEMD));
   assert.equal(readFileSync(join(repoRoot, 'contrib', 'launchd', 'dev.tokenrelay.agent.plist'), 'utf8'), launchdPlist(CONTRIB_LAUNCHD));
