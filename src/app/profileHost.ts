@@ -61,7 +61,7 @@ export class ProfileHost {
     this.stamp = stampOf(configPath);
     const registry = new AccountRegistry({
       slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label,
-      socketDir: defaultSocketDir(options.env), watchSlots: options.watchSlots, brokerOptions: options.brokerOptions,
+      socketDir: defaultSocketDir(options.env), watchSlots: options.watchSlots, brokerOptions: options.brokerOptions, signOutPrevious: false,
     });
     this.service = new AccountService(registry, options.log);
     this.settings = {

@@ -236,6 +236,14 @@ describe('tokenrelay agent', () => {
       writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...config.profiles.default, refreshSkewSeconds: 1, git: { username: 'agent-user' } } } }));
       const edited = JSON.parse((await cli(['status', '--json'])).stdout) as { gitUsername: string; host: string };
       assert.deepEqual([edited.host, edited.gitUsername], ['agent', 'agent-user'], 'the edited file applies at the next request');
+      // Another client id in the profile (as "sign-in --issuer … --client-id …" writes it) is another
+      // session, not a sign-out of the one windows may still use.
+      const held = await cli(['token']);
+      writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...config.profiles.default, clientId: 'another-client' } } }));
+      assert.equal((await cli(['token'])).code, 3, 'nobody signed in with that client');
+      assert.equal((await idp.introspect(held.stdout.trim())).active, true, 'the previous client\'s session is not revoked');
+      writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...config.profiles.default, refreshSkewSeconds: 1 } } }));
+      assert.equal((await cli(['token'])).code, 0, 'back to the first profile: its session is still there');
     } finally {
       await stopAgent(agent);
     }
