@@ -46,6 +46,12 @@ export interface RegistryOptions {
   brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers' | 'prepareClient'>>;
   /** false for a one-shot host: it reads the slots once and never needs to discover a later sign-in. */
   watchSlots?: boolean;
+  /**
+   * false outside VS Code: a profile of the configuration file is shared with other hosts (and
+   * `sign-in --issuer` rewrites it), so another issuer or client there is another profile, never a
+   * reason to sign everyone out of the previous one. A window's settings keep the default.
+   */
+  signOutPrevious?: boolean;
   /** Fallback rescan of the slots directory, for file systems without reliable change events. */
   rescanIntervalMs?: number;
 }
@@ -125,7 +131,7 @@ export class AccountRegistry {
     if (runtimeKey === this.runtimeKey) return; // e.g. only signInFlow changed
     const previous = [...this.entries.values()];
     this.entries.clear();
-    const last = this.opts.memento?.get<OAuthConfig>(LAST_CONFIG_KEY) ?? this.lastOAuth;
+    const last = this.opts.signOutPrevious === false ? undefined : this.opts.memento?.get<OAuthConfig>(LAST_CONFIG_KEY) ?? this.lastOAuth;
     if (last && isOAuthConfig(last) && !sameIdentity(identityOf(last), next.identity)) {
       await this.retire(last, previous);
     }

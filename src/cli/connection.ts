@@ -178,7 +178,7 @@ export function translate(err: unknown, timeoutMs: number): CliError {
   }
   if (err instanceof IpcUnavailableError) {
     if (err.reason === 'timed out') {
-      return new CliError(EXIT.error, `The VS Code window did not answer within ${Math.round(timeoutMs / 1000)} s. Try again; if it keeps happening, see View > Output > Token Relay.`);
+      return new CliError(EXIT.error, `The Token Relay window or agent did not answer within ${Math.round(timeoutMs / 1000)} s. Try again; if it keeps happening, see View > Output > Token Relay (an agent: agent.log in the store, or its journal).`);
     }
     if (REFUSED.has(err.reason)) {
       return new CliError(EXIT.error, `The Token Relay window closed the connection before answering (${err.reason}; it may have too many connections open). Try again in a moment.`);
@@ -186,7 +186,7 @@ export function translate(err: unknown, timeoutMs: number): CliError {
     if (err.reason === 'EACCES' || err.reason === 'EPERM') {
       return new CliError(EXIT.noSocket, `Permission denied on the Token Relay socket ${err.socketPath}. ${OPEN_FROM_VSCODE}.`);
     }
-    return new CliError(EXIT.noSocket, `Lost the connection to the VS Code window (${err.reason}). Try again; if the window was closed, ${OPEN_FROM_VSCODE.charAt(0).toLowerCase()}${OPEN_FROM_VSCODE.slice(1)}.`);
+    return new CliError(EXIT.noSocket, `Lost the connection to the Token Relay window or agent (${err.reason}). Try again; if the window was closed, ${OPEN_FROM_VSCODE.charAt(0).toLowerCase()}${OPEN_FROM_VSCODE.slice(1)}.`);
   }
   return new CliError(EXIT.error, `Unexpected error: ${(err as Error)?.message ?? String(err)}. Please report it.`);
 }

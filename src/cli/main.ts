@@ -13,9 +13,9 @@ import { suggestionFor } from './didYouMean.ts';
 const help = `Usage: ${PROG} <command> [options]
 
 Access tokens from Token Relay's one sign-in, shared by every VS Code window and terminal of this
-user. A running window answers when there is one; with VS Code closed (cron, SSH, a plain
-terminal) this process reads the per-user store itself, through the same lock and spend claims,
-so every refresh token is still presented once.
+user. A running window or agent ("${PROG} agent") answers when there is one; with neither (cron,
+SSH, a plain terminal) this process reads the per-user store itself, through the same lock and
+spend claims, so every refresh token is still presented once.
 
 Commands:
 ${commandTable()}

@@ -72,7 +72,10 @@ export interface BrokerOptions {
   viewCatchUpMs?: number;
   /** The IdP's refresh-token reuse grace; 0 (default) = strict. */
   reuseGraceMs?: number;
-  /** A one-shot host: dispose() waits for a refresh answer still outstanding (bounded by the hard timeout) and saves it. */
+  /**
+   * A host that leaves on its own (the one-shot CLI, the agent): dispose() lets a refresh in flight
+   * (a proactive one too) and an answer still outstanding arrive (bounded by the hard timeout) and saves it.
+   */
   awaitLateAnswers?: boolean;
   /** false for a one-shot host: discovery only when a refresh needs it, not at every start. */
   prepareClient?: boolean;
@@ -306,8 +309,11 @@ export class Broker {
     if (this.disposed) return;
     this.disposed = true;
     this.timer.cancel();
-    // A one-shot process is the only one that will ever see an answer it still awaits: wait for it.
-    if (this.opts.awaitLateAnswers) await this.procedure.settled();
+    // This process is the only one that will ever see an answer it still awaits: wait for it.
+    if (this.opts.awaitLateAnswers) {
+      await this.refreshes.settled();
+      await this.procedure.settled();
+    }
     for (const d of this.disposables) d.dispose();
     this.publisher.persistPending(); // a last try: once this process is gone, so is that generation
     await Promise.race([this.secretWrites, elapsed(TIMEOUTS.disposeStoreWait)]).catch(() => undefined);

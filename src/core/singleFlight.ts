@@ -11,6 +11,11 @@ export class SingleFlight<K, V> {
     return flight;
   }
 
+  /** Resolves once every pass in flight now has ended, however it ended. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.flights.values()]);
+  }
+
   get size(): number {
     return this.flights.size;
   }

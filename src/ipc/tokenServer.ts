@@ -8,7 +8,7 @@ import { redactingLogger } from '../core/redact.ts';
 import { listenJson } from './jsonServer.ts';
 import { chooseSocketDir, newSocketPath, removeStaleSockets } from './socketDir.ts';
 import { TERMINAL_SOCKET_KIND } from './tokenProtocol.ts';
-import { terminalRoutes, type TerminalRouteOptions } from './terminalRoutes.ts';
+import { terminalRoutes, type RouteHandler, type TerminalRouteOptions } from './terminalRoutes.ts';
 
 export interface TerminalServerOptions extends Omit<TerminalRouteOptions, 'socketNotice'> {
   /** The preferred socket directory (defaultSocketDir()). */
@@ -21,6 +21,8 @@ export interface TerminalServerOptions extends Omit<TerminalRouteOptions, 'socke
   requestTimeoutMs?: number;
   /** How long a connection may stay silent with no request in progress (default 10 s). */
   idleTimeoutMs?: number;
+  /** Runs around every request's handling (the agent counts requests in flight to know when it is idle). */
+  around?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export interface TerminalServer {
@@ -46,8 +48,13 @@ export async function serveTerminals(options: TerminalServerOptions): Promise<Te
     requestTimeoutMs: options.requestTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
     onHandled: options.onHandled,
-    routes: terminalRoutes({ ...options, log, socketNotice }),
+    routes: aroundEach(terminalRoutes({ ...options, log, socketNotice }), options.around),
   });
   log.info(`Terminal socket listening at ${server.socketPath}`);
   return { socketPath: server.socketPath, socketNotice, close: () => server.close() };
+}
+
+function aroundEach(routes: Record<string, RouteHandler>, around: TerminalServerOptions['around']): Record<string, RouteHandler> {
+  if (!around) return routes;
+  return Object.fromEntries(Object.entries(routes).map(([name, handler]) => [name, (body) => around(() => handler(body))]));
 }

@@ -29,7 +29,7 @@ describe('layers', () => {
   });
 
   test('outside src/app and src/core nothing touches a Broker or the registry\'s entries', () => {
-    for (const dir of ['vscode', 'ipc', 'cli']) {
+    for (const dir of ['vscode', 'ipc', 'cli', 'agent']) {
       for (const { file, text } of sources(dir)) {
         assert.doesNotMatch(text, /\.broker\b/, `${file} reaches into a broker`);
         assert.ok(!imports(text).some((m) => m.endsWith('/core/broker.ts')), `${file} imports the broker`);

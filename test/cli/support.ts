@@ -50,6 +50,8 @@ export function cliBundle(): Promise<CliBundle> {
     });
     // The one-shot host, loaded by cli.js when no window or agent answers.
     await build({ entryPoints: [join(repoRoot, 'src', 'cli', 'direct', 'directHost.ts')], outfile: join(extensionDir, 'dist', 'direct.js'), ...BUNDLE_OPTIONS, banner: {} });
+    // The agent, loaded by cli.js only for `tokenrelay agent`.
+    await build({ entryPoints: [join(repoRoot, 'src', 'agent', 'agentMain.ts')], outfile: join(extensionDir, 'dist', 'agent.js'), ...BUNDLE_OPTIONS, banner: {} });
     const binDir = join(extensionDir, 'bin');
     mkdirSync(binDir);
     const launcher = join(binDir, 'tokenrelay');

@@ -4,20 +4,17 @@
 // (or the key file the user opted in to), refreshes under the lock if it must, and leaves nothing
 // running: no watcher, no proactive timer, no listener. A separate bundle (dist/direct.js), loaded
 // only when no socket answers, so the socket path starts as fast as before.
-import { AccountRegistry } from '../../app/accountRegistry.ts';
-import { AccountService } from '../../app/accountService.ts';
-import { configFilePath, openStoreLayout } from '../../app/storeRoot.ts';
-import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
-import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers } from '../../app/settings.ts';
+import { configFilePath } from '../../app/storeRoot.ts';
+import { DEFAULT_PROFILE, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
+import { ProfileHost } from '../../app/profileHost.ts';
 import { TokenRelayError } from '../../core/errors.ts';
-import { noSecrets } from '../../core/secretStoreKeys.ts';
 import { redactingLogger } from '../../core/redact.ts';
-import { defaultSocketDir } from '../../ipc/socketPaths.ts';
 import { terminalRoutes } from '../../ipc/terminalRoutes.ts';
-import { keyStoreChoiceOf, keyStoresFor } from '../../keystore/chooseKeyStores.ts';
 import { stderrLogger } from './stderrLogger.ts';
 import { holdSignals } from './heldSignals.ts';
 import { signInInTerminal, type TerminalSignInOptions } from './terminalSignIn.ts';
+
+export { NoDirectConfiguration } from '../../app/profileHost.ts';
 
 export interface DirectRequest {
   route: string;
@@ -30,54 +27,29 @@ export interface DirectRequest {
   signIn?: Omit<TerminalSignInOptions, 'env'>;
 }
 
-/** Why the direct path cannot start at all: nothing configured outside VS Code. Exit 4 (no way to reach a session). */
-export class NoDirectConfiguration extends TokenRelayError {
-  override name = 'NoDirectConfiguration';
-}
-
 export async function answerDirectly(request: DirectRequest, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   const log = redactingLogger(stderrLogger(env));
   const profile = request.profile ?? env.TOKENRELAY_PROFILE ?? DEFAULT_PROFILE;
-  const path = configFilePath(env);
+  const configPath = configFilePath(env);
   if (request.saveProfile) {
-    saveProfile(path, profile, { ...readConfigFile(path).profiles[profile], ...request.saveProfile });
-    log.info(`Saved profile "${profile}" in ${path}`);
+    saveProfile(configPath, profile, { ...readConfigFile(configPath).profiles[profile], ...request.saveProfile });
+    log.info(`Saved profile "${profile}" in ${configPath}`);
   }
-  const file = readConfigFile(path);
-  const settings = profileSettings(file, profile);
-  if (!settings.ok) {
-    if (settings.unconfigured) {
-      throw new NoDirectConfiguration('not-signed-in', `nothing is configured for use without one (${file.path} does not exist).`,
-        'Run "tokenrelay sign-in --issuer URL --client-id ID" (it finds a session VS Code signed in with the same issuer and client), or open a VS Code window with Token Relay.');
-    }
-    throw settings.problem;
-  }
-  const get = profileSource(file.profiles[profile]);
-  const layout = openStoreLayout(env);
-  const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
-  const registry = new AccountRegistry({
-    slotsRoot: layout.slots, store: noSecrets, keyStores, log, label: 'cli', socketDir: defaultSocketDir(env), watchSlots: false,
+  const host = ProfileHost.open({
+    env, profile, configPath, log, label: 'cli', watchSlots: false,
     brokerOptions: { proactive: false, awaitLateAnswers: true, prepareClient: false },
   });
-  const service = new AccountService(registry, log);
+  const { service } = host;
   // A sign-in waits on the user, who may cancel it; every other route may be refreshing.
   const signals = request.route === 'sign-in' ? undefined : holdSignals();
   try {
-    await service.configure(settings);
+    await host.start();
     const signIn = request.signIn ?? { flow: 'auto', json: false, timeoutMs: 600_000 };
     service.setSignInHandler(async () => {
       const result = await signInInTerminal(service.oauthClient(), { ...signIn, env });
       await service.signIn(result.tokens, result.account);
     });
-    const routes = terminalRoutes({
-      service, log, host: 'direct',
-      gitUsername: () => String(get('git.username') ?? ''),
-      gitHosts: () => readGitHosts(get),
-      mcpServers: () => readMcpServers(get),
-      kubernetesClusters: () => readKubernetesClusters(get),
-      docker: () => parseDockerSettings(get),
-      where: () => ({ profile, store: layout.root, keyStore: keyStores.map((s) => s.description).join(', ') }),
-    });
+    const routes = terminalRoutes({ service, log, host: 'direct', ...host.settings });
     const handler = Object.hasOwn(routes, request.route) ? routes[request.route] : undefined;
     if (!handler) throw new TokenRelayError('protocol', `Unknown request "${request.route}".`);
     return await handler(request.body);
