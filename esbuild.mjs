@@ -19,10 +19,9 @@ const common = {
 const builds = [
   { ...common, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
-  // The one-shot host (the core, the OAuth client), required by dist/cli.js only when no window or agent answers.
-  { ...common, entryPoints: ['src/cli/direct/directHost.ts'], outfile: 'dist/direct.js' },
-  // `tokenrelay agent` (the headless host), required by dist/cli.js only when that command runs.
-  { ...common, entryPoints: ['src/agent/agentMain.ts'], outfile: 'dist/agent.js' },
+  // The hosts (the core, the OAuth client, the application layer): required by dist/cli.js only when no
+  // window or agent answers (the one-shot host), or for `tokenrelay agent`.
+  { ...common, entryPoints: ['src/cli/hostBundle.ts'], outfile: 'dist/host.js' },
   // mcp-proxy's relay and the MCP SDK, required by dist/cli.js only when that command runs.
   { ...common, entryPoints: ['src/cli/mcp/relay.ts'], outfile: 'dist/mcp-proxy.js' },
   { ...common, entryPoints: ['src/cli/dockerCredentialMain.ts'], outfile: 'dist/docker-credential-tokenrelay.js', banner: { js: '#!/usr/bin/env node' } },

@@ -22,7 +22,7 @@ import type { DirectRequest } from './direct/directHost.ts';
 import { redactor } from '../core/redact.ts';
 
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
-const DIRECT_BUNDLE = 'direct.js';
+const HOST_BUNDLE = 'host.js';
 const DEAD = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK']);
 /**
  * A window at its link cap answers 503 `busy` and closes at once, so a request still being written
@@ -80,13 +80,13 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
 }
 
 /**
- * The one-shot host, a separate bundle (dist/direct.js) so the socket path never loads the core.
+ * The one-shot host, in a separate bundle (dist/host.js) so the socket path never loads the core.
  * Its errors become exit codes like a window's; nothing configured outside VS Code is exit 4.
  */
 async function answerDirectly<T>(route: string, body: unknown, noWindow: string, direct: CallOptions['direct'] = {}): Promise<T> {
-  const module = __filename.endsWith('.ts') ? join(__dirname, 'direct', 'directHost.ts') : join(__dirname, DIRECT_BUNDLE);
+  const module = __filename.endsWith('.ts') ? join(__dirname, 'hostBundle.ts') : join(__dirname, HOST_BUNDLE);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const host = require(module) as typeof import('./direct/directHost.ts');
+  const host = require(module) as typeof import('./hostBundle.ts');
   try {
     return await host.answerDirectly({ ...direct, route, body: body as Record<string, unknown> }) as T;
   } catch (err) {

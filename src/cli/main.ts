@@ -1,6 +1,6 @@
 // The `tokenrelay` CLI: talks to the VS Code window that started this terminal over the socket
 // named by TOKENRELAY_SOCK (unset: a live window of this user); with none, to the store itself
-// through the one-shot host (dist/direct.js, loaded only then). Bundled by esbuild into
+// through the one-shot host (dist/host.js, loaded only then). Bundled by esbuild into
 // dist/cli.js; it depends only on the terminal protocol, the JSON client and node builtins, so it
 // starts about as fast as node itself.
 import { EXIT } from '../ipc/tokenProtocol.ts';

@@ -41,10 +41,10 @@ function programArguments(plist: string): string[] {
   return [...array[1].matchAll(/<string>([^<]*)<\/string>/g)].map((m) => unescape(m[1]));
 }
 
-test('the VSIX ships the agent bundle (and the one-shot host) beside dist/cli.js, which loads them', () => {
+test('the VSIX ships the hosts\' bundle (the agent and the one-shot host) beside dist/cli.js, which loads it', () => {
   const ignore = readFileSync(join(repoRoot, '.vscodeignore'), 'utf8');
-  assert.match(ignore, /^!dist\/agent\.js$/m);
-  assert.match(ignore, /^!dist\/direct\.js$/m);
+  assert.match(ignore, /^!dist\/host\.js$/m);
+  assert.match(readFileSync(join(repoRoot, 'esbuild.mjs'), 'utf8'), /entryPoints: \['src\/cli\/hostBundle\.ts'\], outfile: 'dist\/host\.js'/);
 });
 
 test('contrib/ holds what the generator writes', () => {

@@ -48,10 +48,8 @@ export function cliBundle(): Promise<CliBundle> {
     await build({
       entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs, ...BUNDLE_OPTIONS,
     });
-    // The one-shot host, loaded by cli.js when no window or agent answers.
-    await build({ entryPoints: [join(repoRoot, 'src', 'cli', 'direct', 'directHost.ts')], outfile: join(extensionDir, 'dist', 'direct.js'), ...BUNDLE_OPTIONS, banner: {} });
-    // The agent, loaded by cli.js only for `tokenrelay agent`.
-    await build({ entryPoints: [join(repoRoot, 'src', 'agent', 'agentMain.ts')], outfile: join(extensionDir, 'dist', 'agent.js'), ...BUNDLE_OPTIONS, banner: {} });
+    // The hosts' bundle: the one-shot host (no window or agent answers) and `tokenrelay agent`.
+    await build({ entryPoints: [join(repoRoot, 'src', 'cli', 'hostBundle.ts')], outfile: join(extensionDir, 'dist', 'host.js'), ...BUNDLE_OPTIONS, banner: {} });
     const binDir = join(extensionDir, 'bin');
     mkdirSync(binDir);
     const launcher = join(binDir, 'tokenrelay');
@@ -147,8 +145,8 @@ export async function runCliAs(user: { uid: number; gid: number }, args: string[
     readableCli = join(dir, 'cli.js');
     copyFileSync((await cliBundle()).cliJs, readableCli);
     chmodSync(readableCli, 0o644);
-    copyFileSync(join(dirname((await cliBundle()).cliJs), 'direct.js'), join(dir, 'direct.js'));
-    chmodSync(join(dir, 'direct.js'), 0o644);
+    copyFileSync(join(dirname((await cliBundle()).cliJs), 'host.js'), join(dir, 'host.js'));
+    chmodSync(join(dir, 'host.js'), 0o644);
   }
   const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
   return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableCli, ...args],

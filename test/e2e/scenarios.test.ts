@@ -591,7 +591,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     await walkthrough.waitFor({ state: 'visible', timeout: 20_000 });
     await readmeShot(page, 'walkthrough', [walkthrough], 0);
     await walkthrough.getByText('Tell Token Relay your identity provider').first().click();
-    await walkthrough.getByRole('button', { name: 'Open Settings' }).first().click();
+    await walkthrough.getByRole('button', { name: 'Open Settings', exact: true }).first().click();
     const settingsEditor = page.locator('.settings-editor');
     await settingsEditor.waitFor({ state: 'visible', timeout: 20_000 });
     await settingsEditor.getByText('Issuer', { exact: false }).first().waitFor({ timeout: 20_000 });
@@ -631,7 +631,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
     await walkthrough.waitFor({ state: 'visible', timeout: 20_000 });
     await walkthrough.getByText('Sign in', { exact: true }).first().click();
-    const popup = await signInThroughPopup(page, () => walkthrough.getByRole('button', { name: 'Sign In' }).first().click(), LOGIN);
+    const popup = await signInThroughPopup(page, () => walkthrough.getByRole('button', { name: 'Sign In', exact: true }).first().click(), LOGIN);
     await popup.close();
     await waitForStatus(page, ACCOUNT_TEXT, 20_000);
     assert.equal(env.idp.counters().authorizationCodeGrants - before.authorizationCodeGrants, 1);

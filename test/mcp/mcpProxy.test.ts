@@ -48,7 +48,7 @@ let readableBundle: string | undefined;
 
 /**
  * `tokenrelay mcp-proxy ARGS` as `user` with a clean environment (`env -i` plus `vars`), from a copy
- * of dist/cli.js, dist/mcp-proxy.js and dist/direct.js that user can read, `input` on stdin (runCliAs, plus stdin).
+ * of dist/cli.js, dist/mcp-proxy.js and dist/host.js that user can read, `input` on stdin (runCliAs, plus stdin).
  */
 async function runProxyAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>, input: string) {
   if (!readableBundle) {
@@ -56,7 +56,7 @@ async function runProxyAs(user: { uid: number; gid: number }, args: string[], va
     const dir = mkdtempSync('/tmp/trm-');
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     chmodSync(dir, 0o755);
-    for (const file of [js, relayJs, join(dirname(js), 'direct.js')]) {
+    for (const file of [js, relayJs, join(dirname(js), 'host.js')]) {
       copyFileSync(file, join(dir, basename(file)));
       chmodSync(join(dir, basename(file)), 0o644);
     }

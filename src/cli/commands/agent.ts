@@ -1,5 +1,5 @@
 // tokenrelay agent: a headless Token Relay host for machines or hours with no VS Code window. The
-// work is in dist/agent.js (src/agent), loaded only for this command.
+// work is in dist/host.js (src/agent), loaded only for this command.
 import { join, resolve } from 'node:path';
 import { EXIT, exitCodeFor } from '../../ipc/tokenProtocol.ts';
 import { CliError, PROG, out, parse, parseSeconds, printHelp, usageError, type Command } from '../common.ts';
@@ -73,9 +73,9 @@ export const agentCommand: Command = {
 };
 
 function loadAgent(): AgentModule {
-  const module = __filename.endsWith('.ts') ? join(__dirname, '..', '..', 'agent', 'agentMain.ts') : join(__dirname, 'agent.js');
+  const module = __filename.endsWith('.ts') ? join(__dirname, '..', 'hostBundle.ts') : join(__dirname, 'host.js');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(module) as AgentModule;
+  return (require(module) as typeof import('../hostBundle.ts')).agent;
 }
 
 /** The agent's errors as the CLI reports them: the message names the fix; never a stack trace. */

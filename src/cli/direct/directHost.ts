@@ -2,7 +2,7 @@
 // itself, from the store of record, through the same AccountService, lock, spend claims and sealed
 // records as every window. It reads the configuration file's profile, takes K from the OS keyring
 // (or the key file the user opted in to), refreshes under the lock if it must, and leaves nothing
-// running: no watcher, no proactive timer, no listener. A separate bundle (dist/direct.js), loaded
+// running: no watcher, no proactive timer, no listener. In a separate bundle (dist/host.js), loaded
 // only when no socket answers, so the socket path starts as fast as before.
 import { configFilePath } from '../../app/storeRoot.ts';
 import { DEFAULT_PROFILE, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
