@@ -3,7 +3,7 @@ export { freePort, startCodeServer, liveProcesses, DEFAULT_SETTINGS } from './li
 export type { CodeServer, StartOptions } from './lib/code-server.ts';
 export { launchBrowser, openWorkbench } from './lib/browser.ts';
 export { screenshotOnFailure, saveLog, saveDir, saveText } from './lib/artifacts.ts';
-export { runInTerminal, runCommand } from './lib/workbench.ts';
+export { closeModalEditor, runInTerminal, runCommand } from './lib/workbench.ts';
 export { waitForFile } from './lib/files.ts';
 export { packageVsix, packageProbe } from './lib/packaging.ts';
 export { repoRoot, resultsDir } from './lib/paths.ts';

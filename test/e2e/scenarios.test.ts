@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
-  launchBrowser, named, openWorkbench, packageProbe, packageVsix, runCommand, runInTerminal, saveDir, saveLog,
+  closeModalEditor, launchBrowser, named, openWorkbench, packageProbe, packageVsix, runCommand, runInTerminal, saveDir, saveLog,
   saveText, scenarioSelected, screenshotOnFailure, startCodeServer, vscodeAtLeast, waitForFile, type CodeServer,
 } from './harness.ts';
 import {
@@ -602,8 +602,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     await enterSetting(page, 'tokenrelay.issuer', 'Issuer', env.idp.issuer);
     await enterSetting(page, 'tokenrelay.clientId', 'Client ID', 'no-such-client');
     await waitForStatus(page, SIGNED_OUT_TEXT, 20_000);
-    await page.keyboard.press('Escape'); // closes the settings
-    await page.locator('.modal-editor-part').waitFor({ state: 'detached', timeout: 10_000 });
+    await closeModalEditor(page);
     configured = true;
   }));
 
@@ -625,8 +624,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     // Fixed from the message's own button, then signed in from the walkthrough.
     await toast.getByRole('button', { name: 'Open Settings' }).click();
     await enterSetting(page, 'tokenrelay.clientId', 'Client ID', env.idp.clientId);
-    await page.keyboard.press('Escape');
-    await page.locator('.modal-editor-part').waitFor({ state: 'detached', timeout: 10_000 });
+    await closeModalEditor(page);
     await runCommand(page, 'Token Relay: Set Up');
     const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
     await walkthrough.waitFor({ state: 'visible', timeout: 20_000 });

@@ -12,7 +12,16 @@ const TERMINAL = '.terminal-wrapper .xterm';
  * and the keys.
  */
 export async function focusWorkbench(page: Page): Promise<void> {
-  await page.locator('.part.editor').click({ position: { x: 3, y: 3 } });
+  // The main editor part: 1.139 shows the Settings editor as a modal, a second `.part.editor`.
+  await page.locator('[id="workbench.parts.editor"]').click({ position: { x: 3, y: 3 } });
+}
+
+/** Closes a modal editor (1.139's Settings dialog) by its close button, if one is open. */
+export async function closeModalEditor(page: Page): Promise<void> {
+  const modal = page.locator('.modal-editor-part');
+  if (!(await modal.isVisible().catch(() => false))) return;
+  await modal.locator('.action-label.codicon-close, [aria-label^="Close"]').first().click();
+  await modal.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 // Pages whose terminal has demonstrably run a command (see ensureShellResponds).
