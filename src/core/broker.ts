@@ -13,7 +13,7 @@ import { systemClock } from './types.ts';
 import { SealedStore, type ActiveGeneration, type Writer } from './sealedStore.ts';
 import { SpendClaims } from './spendClaim.ts';
 import { ownStartTime, processAlive } from './processIdentity.ts';
-import { SharedStatus } from './sharedStatus.ts';
+import { SharedStatus, backoffError } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
 import { primeLocking } from './refreshLock.ts';
 import { refusedWrite } from './slotDir.ts';
@@ -387,7 +387,7 @@ export class Broker {
       const backoff = this.status_.read(gen);
       const waitingOnIdp = backoff.awaitingAnswer && backoff.gen === gen && backoff.by && processAlive(backoff.by.pid, backoff.by.startedAt);
       if (waitingOnIdp || (backoff.offlineUntil && backoff.offlineUntil > this.clock.now())) {
-        throw new TransientError(backoff.lastError ?? 'the identity provider is not answering', true);
+        throw backoffError(backoff, 'the identity provider is not answering');
       }
       // Store events wake this at once; a dead claimer makes none, so liveness is checked on a tick.
       await this.waiter.nextEvent(Math.min(TIMEOUTS.staleCheck, Math.max(0, deadline - performance.now())), since);

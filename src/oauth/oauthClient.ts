@@ -7,7 +7,7 @@ import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
 import { systemClock } from '../core/types.ts';
 import { TokenRelayError, TransientError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
-import { classifyOAuthError } from './errors.ts';
+import { classifyOAuthError, refusalWithoutOAuthError } from './errors.ts';
 import { isInsecureAllowed, resolveServer, scopesFor, type OAuthConfig } from './serverConfig.ts';
 import { freshConnectionFetch, nodeFetch } from './httpTransport.ts';
 
@@ -78,7 +78,7 @@ export class OAuthClient implements RefreshClient {
       const receivedAt = this.clock.now();
       return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {
-      throw classifyOAuthError(err, 'the token refresh');
+      throw (await refusalWithoutOAuthError(err)) ?? classifyOAuthError(err, 'the token refresh');
     }
   }
 

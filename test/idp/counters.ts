@@ -11,6 +11,8 @@ export interface Counters {
   errors: Record<string, number>;
   apiCalls: number;
   api401s: number;
+  /** Token requests a fault answered (faults.ts) instead of the server: each was a presentation, none rotated anything. */
+  faultAnswers: number;
 }
 
 export type CounterName = Exclude<keyof Counters, 'errors'>;
@@ -26,6 +28,7 @@ function zero(): Counters {
     errors: {},
     apiCalls: 0,
     api401s: 0,
+    faultAnswers: 0,
   };
 }
 

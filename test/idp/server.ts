@@ -83,6 +83,7 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
   attachHooks(provider, counters, log);
   web.handler = provider.callback();
   web.current = () => ({ accessToken: counters.latestAccessToken(), idToken: counters.latestIdToken() });
+  web.onFaultAnswer = () => counters.bump('faultAnswers');
   const api = await startApi({ provider: web.handler, introspector, counters, log });
   log(`idp listening issuer=${issuer} api=${api.apiUrl}`);
 
