@@ -346,21 +346,29 @@ export class AccountRegistry {
   private async replaceAnonymous(entry: AccountEntry, settings: Settings): Promise<void> {
     const state = entry.broker.status().state;
     if (state === 'signed-out') return;
-    await entry.broker.signOut();
+    const { revocationFailed } = await entry.broker.signOut();
     const where = displayIssuer(settings.oauth) ?? settings.identity.issuer;
-    const message = `Token Relay signed out the previous session at ${where} and revoked its grant: this identity provider names no account, so a new sign-in replaces the previous one.`;
-    this.opts.log.info(`Replaced the previous session at ${where}: its grant was revoked (the server names no account)`);
-    if (LIVE_STATES.has(state)) this.notice({ kind: 'account-replaced', message });
+    const message = revocationFailed
+      ? `Token Relay signed out the previous session at ${where}: this identity provider names no account, so a new sign-in replaces the previous one. ${revocationWarning(revocationFailed, where)}`
+      : `Token Relay signed out the previous session at ${where} and revoked its grant: this identity provider names no account, so a new sign-in replaces the previous one.`;
+    this.opts.log.info(`Replaced the previous session at ${where}: its grant was ${revocationFailed ? 'not revoked' : 'revoked'} (the server names no account)`);
+    if (LIVE_STATES.has(state) || revocationFailed) this.notice({ kind: 'account-replaced', message });
   }
 
-  /** Revokes the refresh token at the IdP, deletes it, and signs out every window. */
-  async signOut(slotKey: string): Promise<void> {
+  /**
+   * Deletes the refresh token and signs out every window, then revokes it at the IdP. A revocation
+   * that failed does not undo the sign-out: `revocationWarning` says so, for the user.
+   */
+  async signOut(slotKey: string): Promise<{ revocationWarning?: string }> {
     const entry = this.entries.get(slotKey);
     if (!entry) throw new TokenRelayError('not-signed-in', 'That Token Relay session no longer exists.');
-    await entry.broker.signOut();
+    const { revocationFailed } = await entry.broker.signOut();
     entry.corrupt = undefined;
     this.opts.log.info(`Signed out ${entry.account.label}`);
     this.emitChange({ reason: 'accounts', slotKey });
+    if (!revocationFailed) return {};
+    const settings = this.settings;
+    return { revocationWarning: revocationWarning(revocationFailed, (settings && displayIssuer(settings.oauth)) ?? settings?.identity.issuer ?? 'the identity provider') };
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -477,4 +485,9 @@ function prefixedLogger(inner: Logger, prefix: string): Logger {
 function isOAuthConfig(value: unknown): value is OAuthConfig {
   const c = value as OAuthConfig;
   return !!c && typeof c === 'object' && typeof c.clientId === 'string' && Array.isArray(c.scopes);
+}
+
+/** What the user is told when sign-out's revocation failed: the server's answer and what it means. */
+export function revocationWarning(failed: string, where: string): string {
+  return `Signed out on this computer. ${failed} The grant may still be active at ${where}; revoke it in the provider's account page.`;
 }

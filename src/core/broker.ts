@@ -270,9 +270,12 @@ export class Broker {
     });
   }
 
-  /** Revokes at the IdP (best effort), then signs out every process sharing this slot. */
-  async signOut(): Promise<void> {
-    await this.withLock(async () => {
+  /**
+   * Signs out every process sharing this slot, then revokes at the IdP. A failed revocation does not
+   * undo the sign-out; it is returned (`revocationFailed`: the server's answer) for the user to hear.
+   */
+  async signOut(): Promise<{ revocationFailed?: string }> {
+    return this.withLock(async () => {
       await this.session.sync().catch(() => undefined);
       const held = this.session.held;
       const key = await this.keyForWriting();
@@ -282,10 +285,12 @@ export class Broker {
       }
       this.session.release({ type: 'signed-out' }, true);
       await this.queueSecretWrite(() => this.opts.store.delete(this.opts.secretKey)).catch(() => undefined); // a v1 copy, if any
-      if (held?.tokens.refreshToken) {
-        await this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke))
-          .catch((err) => this.log.warn(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`));
-      }
+      if (!held?.tokens.refreshToken) return {};
+      return this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke)).then(() => ({}), (err) => {
+        // Info, not a warning: the caller tells the user (a notification, the CLI's stderr) once.
+        this.log.info(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`);
+        return { revocationFailed: describeError(err) };
+      });
     });
   }
 

@@ -69,6 +69,22 @@ export async function refusalWithoutOAuthError(err: unknown): Promise<InvalidGra
   return new InvalidGrantError(`${await describeAnswer(response)}, not an OAuth error answer; taken as a refusal of the refresh token`);
 }
 
+/**
+ * A revocation that did not happen, as the user is told it: the server's answer (status, its OAuth
+ * error or content type and first bytes) or why there was none (refused, timed out).
+ */
+export async function revocationFailed(err: unknown): Promise<TokenRelayError> {
+  let answer: string;
+  if (err instanceof oauth.ResponseBodyError) answer = `HTTP ${err.status} ${serverSaid(err)}`;
+  else if ((err instanceof oauth.OperationProcessingError && err.cause instanceof Response) || err instanceof oauth.WWWAuthenticateChallengeError) {
+    answer = await describeAnswer(err instanceof oauth.WWWAuthenticateChallengeError ? err.response : err.cause as Response);
+  } else {
+    const classified = classifyOAuthError(err, 'revocation');
+    answer = classified instanceof TransientError ? classified.detail : classified.message;
+  }
+  return new TokenRelayError('idp-rejected', `The identity provider did not revoke the grant (${answer}).`);
+}
+
 /** "HTTP 400, no content type, empty body": a non-conforming answer as the user is told it, redacted. */
 export async function describeAnswer(response: Response): Promise<string> {
   const type = response.headers.get('content-type');

@@ -7,7 +7,7 @@ import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
 import { systemClock } from '../core/types.ts';
 import { TokenRelayError, TransientError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
-import { classifyOAuthError, refusalWithoutOAuthError } from './errors.ts';
+import { classifyOAuthError, refusalWithoutOAuthError, revocationFailed } from './errors.ts';
 import { isInsecureAllowed, resolveServer, scopesFor, type OAuthConfig } from './serverConfig.ts';
 import { freshConnectionFetch, nodeFetch } from './httpTransport.ts';
 
@@ -91,7 +91,7 @@ export class OAuthClient implements RefreshClient {
         { ...this.requestOptions(server, signal), additionalParameters: { token_type_hint: hint } });
       await oauth.processRevocationResponse(response);
     } catch (err) {
-      throw classifyOAuthError(err, 'revocation');
+      throw await revocationFailed(err);
     }
   }
 

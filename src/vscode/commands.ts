@@ -40,8 +40,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return;
     }
     try {
-      await service.signOut(picked.id);
-      void vscode.window.showInformationMessage(`Token Relay: signed out ${picked.account.label} in every window.`);
+      const { revocationWarning } = await service.signOut(picked.id);
+      if (revocationWarning) void notify('warning', `Token Relay: ${revocationWarning}`);
+      else void vscode.window.showInformationMessage(`Token Relay: signed out ${picked.account.label} in every window.`);
     } catch (err) {
       log.error(`Sign-out failed: ${describeError(err)}`);
       void notify('error', `Token Relay sign-out failed: ${describeError(err)}`);

@@ -3,13 +3,21 @@
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { answerWithEcho, isEchoFault, type CurrentTokens, type EchoFault } from './echo.ts';
 
-/** `bare-400`: HTTP 400, no content type, empty body, as glewlwyd refuses a spent refresh token (not RFC 6749 §5.2). */
-export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow' | 'bare-400' | EchoFault;
+/**
+ * `bare-400`: HTTP 400, no content type, empty body, as glewlwyd refuses a spent refresh token (not RFC 6749 §5.2).
+ * `revocation-401`: the revocation endpoint (RFC 7009) answers 401 with an empty body, as glewlwyd does to a public client; the token endpoint is untouched.
+ */
+export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow' | 'bare-400' | 'revocation-401' | EchoFault;
 
 const HOST = '127.0.0.1';
 
 function isTokenRequest(req: IncomingMessage): boolean {
   return req.method === 'POST' && new URL(req.url ?? '/', 'http://x').pathname === '/token';
+}
+
+/** oidc-provider's /token/revocation, test/oauth2server's /oauth2/revoke. */
+function isRevocationRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && /\/(revocation|revoke)$/.test(new URL(req.url ?? '/', 'http://x').pathname);
 }
 
 export class FaultableServer {
@@ -59,9 +67,13 @@ export class FaultableServer {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
-    const faulted = isTokenRequest(req) && this.mode !== 'none' && this.mode !== 'slow';
+    const faulted = this.mode === 'revocation-401' ? isRevocationRequest(req) : isTokenRequest(req) && this.mode !== 'none' && this.mode !== 'slow';
     if (faulted) this.onFaultAnswer();
-    if (this.mode === 'bare-400' && isTokenRequest(req)) {
+    if (this.mode === 'revocation-401' && faulted) {
+      this.log('fault revocation-401');
+      req.resume();
+      res.writeHead(401).end();
+    } else if (this.mode === 'bare-400' && isTokenRequest(req)) {
       this.log('fault bare-400 POST /token');
       req.resume();
       res.writeHead(400).end();

@@ -474,4 +474,28 @@ describe('commands', () => {
     assert.ok(fake.messagesMatching(/signed out alice in every window/).length);
     assert.equal(win.item.text, '$(account) Token Relay: Sign in');
   });
+
+  test('sign-out whose revocation the IdP refuses: signed out all the same, and a warning says the grant may still be active', async () => {
+    fake.setSettings(idpSettings(idp));
+    const win = await world.openWindow();
+    const session = await signIn(win, 'alice');
+    const run = (id: string) => fake.commands.get(id)!.at(-1)!();
+    await idp.setFault('revocation-401');
+    try {
+      await run('tokenrelay.signOut');
+      const [warning] = fake.messages.filter((m) => m.severity === 'warning');
+      assert.equal(warning?.message, `Token Relay: Signed out on this computer. The identity provider did not revoke the grant (HTTP 401, no content type, empty body). The grant may still be active at ${idp.issuer}; revoke it in the provider's account page.`);
+      assert.equal(fake.messagesMatching(/signed out alice in every window/).length, 0, 'not told that all went well');
+      assert.equal(win.item.text, '$(account) Token Relay: Sign in');
+      assert.equal((await idp.introspect(session.accessToken)).active, true, 'the grant is live at the server, as the warning says');
+
+      // The Accounts menu's sign-out (removeSession) says the same.
+      const again = await signIn(win, 'alice');
+      await win.provider.removeSession(again.id);
+      assert.equal(fake.messages.filter((m) => m.severity === 'warning').length, 2);
+      assert.deepEqual(await win.provider.getSessions(undefined, {}), []);
+    } finally {
+      await idp.setFault('none');
+    }
+  });
 });
