@@ -27,6 +27,8 @@ export interface OAuthConfig {
   defaultScopes?: boolean;
   /** RFC 8707 resource / audience sent with token requests. */
   resource?: string;
+  /** tokenrelay.redirectUri (validated by parseRedirectUri): the loopback sign-in listens exactly there. */
+  redirectUri?: string;
 }
 
 /** Plain http is accepted only on this machine's loopback (a local or test identity provider). */

@@ -33,6 +33,8 @@ export interface IdpOptions {
    * again and gets its first use's response replayed. Default 0 = strict (reuse revokes the grant).
    */
   reuseGraceSeconds?: number;
+  /** Adds the public client EXACT_CLIENT_ID (config.ts), whose redirect URIs must match exactly, port included. */
+  exactRedirectUris?: string[];
 }
 
 export interface Idp {
@@ -77,6 +79,7 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
     adapter: store.factory,
     accessTokenTtl: () => accessTokenTtl,
     introspectorSecret: introspector.secret,
+    exactRedirectUris: opts.exactRedirectUris,
   }));
   const live = (refreshToken: string) => store.get(`RefreshToken:${refreshToken}`) !== undefined;
   attachGrace(provider, { seconds: () => reuseGrace, live, counters, log });

@@ -9,7 +9,8 @@ import { fake } from './fake/vscode.ts';
 import { World, allLogText, browserErrors, browserLogin, idpSettings, type TestWindow } from './helpers.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { approveDeviceCode } from '../idp/login.ts';
-import { TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
+import { OPEN_SETTINGS, TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
+import { createServer } from 'node:http';
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
 
@@ -167,6 +168,23 @@ describe('sign-in', () => {
     assert.deepEqual(shown.items, [TRY_DEVICE_CODE]);
     assert.equal(await isListening(portOf(fake.opened[0]!)), false);
     assert.equal(win.item.text, '$(account) Token Relay: Sign in');
+  });
+
+  test('tokenrelay.redirectUri on a port another program holds: the message says so and offers device code; no browser opens', async () => {
+    const squatter = createServer((_req, res) => res.end('someone else'));
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const { port } = squatter.address() as { port: number };
+    try {
+      fake.setSettings(idpSettings(idp, { 'tokenrelay.redirectUri': `http://127.0.0.1:${port}/callback` }));
+      const win = await world.openWindow();
+      await assert.rejects(Promise.resolve(win.provider.createSession(['openid'], {})), /is in use/);
+      const [shown] = fake.messagesMatching(/Token Relay sign-in failed/);
+      assert.match(shown!.message, new RegExp(`Port ${port} of tokenrelay\\.redirectUri .* is in use by another program.*sign in with a device code`));
+      assert.deepEqual(shown!.items, [OPEN_SETTINGS, TRY_DEVICE_CODE]);
+      assert.equal(fake.opened.length, 0);
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   });
 
   test('the IdP answers invalid_scope: the message names it and the setting to check', async () => {

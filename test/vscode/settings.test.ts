@@ -38,7 +38,7 @@ describe('package.json contributions', () => {
 
   test('every setting has a description; defaults and enums match the code', () => {
     const props = pkg.contributes.configuration.properties;
-    for (const key of ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'refreshSkewSeconds', 'refreshTokenReuseGraceSeconds']) {
+    for (const key of ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'redirectUri', 'refreshSkewSeconds', 'refreshTokenReuseGraceSeconds']) {
       const p = props[`tokenrelay.${key}`];
       assert.ok(p, `tokenrelay.${key} is contributed`);
       assert.ok(p.description || p.markdownDescription, `tokenrelay.${key} has a description`);
@@ -49,6 +49,10 @@ describe('package.json contributions', () => {
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
     assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
     assert.equal(props['tokenrelay.issuer'].format, 'uri');
+    assert.equal(props['tokenrelay.redirectUri'].scope, 'application', 'a workspace cannot point the sign-in at another listener');
+    const pattern = new RegExp(props['tokenrelay.redirectUri'].pattern);
+    assert.ok(pattern.test('http://127.0.0.1:8765/callback') && pattern.test('http://localhost:80') && pattern.test(''));
+    assert.ok(!pattern.test('https://127.0.0.1:8765/cb') && !pattern.test('http://example.com:8765/cb') && !pattern.test('http://127.0.0.1/cb'));
     assert.deepEqual(Object.keys(props['tokenrelay.endpoints'].properties).sort(),
       ['authorization', 'deviceAuthorization', 'introspection', 'revocation', 'token', 'userinfo']);
   });
