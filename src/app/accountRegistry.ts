@@ -15,6 +15,8 @@ import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts'
 import type { KeyStore } from '../core/keyStore.ts';
 import { OAuthClient, isAnonymous } from '../oauth/oauthClient.ts';
 import { displayIssuer, type OAuthConfig } from '../oauth/serverConfig.ts';
+import { checkClientSecret, readClientSecret, writeClientSecret } from './clientSecret.ts';
+import { secretStoreKeys } from '../core/secretStoreKeys.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { moveLegacySlots } from './storeMove.ts';
 import {
@@ -131,7 +133,7 @@ export class AccountRegistry {
     }
     await Promise.all(previous.map((e) => e.broker.dispose().catch(() => undefined)));
     this.runtimeKey = runtimeKey;
-    this.client = new OAuthClient(next.oauth);
+    this.client = this.newClient(next.oauth);
     this.lastOAuth = next.oauth;
     await Promise.resolve(this.opts.memento?.update(LAST_CONFIG_KEY, next.oauth)).catch(() => undefined);
     await fs.mkdir(this.opts.slotsRoot, { recursive: true, mode: 0o700 });
@@ -146,10 +148,34 @@ export class AccountRegistry {
     await this.loadSlots();
   }
 
+  /** A client for `config`, with its client secret (if any) read from the key stores when first needed. */
+  private newClient(config: OAuthConfig): OAuthClient {
+    const identity = identityOf(config);
+    return new OAuthClient(config, undefined, () => readClientSecret(this.keyStores(), identity, this.opts.log));
+  }
+
+  /** Where secrets are kept: the host's key stores, else VS Code's secret storage alone. */
+  private keyStores(): KeyStore[] {
+    return this.opts.keyStores ?? [secretStoreKeys(this.opts.store)];
+  }
+
+  /**
+   * Stores (or, with undefined, removes) the client secret of the current configuration in the key
+   * stores; it is read again on the next request. Returns where it is kept. Never logged.
+   */
+  async setClientSecret(secret: string | undefined): Promise<{ where: string; clientId: string; issuer: string }> {
+    const settings = this.settings;
+    if (!settings) throw this.configProblem();
+    const where = await writeClientSecret(this.keyStores(), settings.identity, secret === undefined ? undefined : checkClientSecret(secret), this.opts.log);
+    this.client?.forgetSecret();
+    this.opts.log.info(`${secret === undefined ? 'Removed the client secret' : 'Stored a client secret'} for ${settings.identity.clientId} (${where})`);
+    return { where, clientId: settings.identity.clientId, issuer: displayIssuer(settings.oauth) ?? settings.identity.issuer };
+  }
+
   /** Signs out (and revokes) every account of a configuration that is no longer in use. */
   private async retire(old: OAuthConfig, open: AccountEntry[]): Promise<void> {
     const identity = identityOf(old);
-    const client = new OAuthClient(old);
+    const client = this.newClient(old);
     const signedOut: Account[] = [];
     for (const meta of await listMetas(this.opts.slotsRoot)) {
       if (!sameIdentity(meta, identity)) continue;

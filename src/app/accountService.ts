@@ -178,6 +178,12 @@ export class AccountService implements TokenService {
     return this.summaryOf(await this.registry.signIn(tokens, account, identity));
   }
 
+  /** Stores (undefined: removes) the configuration's client secret in the key stores; returns where. */
+  async setClientSecret(secret: string | undefined): Promise<{ where: string; clientId: string; issuer: string }> {
+    await this.ready;
+    return this.registry.setClientSecret(secret);
+  }
+
   /** Deletes the refresh token, signs out every window and revokes it at the IdP; a failed revocation is returned as a warning. */
   signOut(id: string): Promise<{ revocationWarning?: string }> {
     return this.registry.signOut(id);

@@ -16,7 +16,7 @@ import { parseSettings, type SettingsResult, type SettingsSource } from './setti
 export const DEFAULT_PROFILE = 'default';
 
 /** What a profile may hold: the tokenrelay.* settings' names, nested where VS Code uses a dot. */
-const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'signInFlow', 'refreshSkewSeconds',
+const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'clientAuthMethod', 'signInFlow', 'refreshSkewSeconds',
   'refreshTokenReuseGraceSeconds', 'keyStore', 'git', 'docker']);
 const NESTED_KEYS: Record<string, Set<string>> = { git: new Set(['hosts', 'username']), docker: new Set(['registries', 'username']) };
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

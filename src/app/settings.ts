@@ -4,6 +4,7 @@
 import { TokenRelayError } from '../core/errors.ts';
 import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
 import { parseRedirectUri } from '../oauth/redirectUri.ts';
+import { parseClientAuthMethod } from '../oauth/clientAuth.ts';
 import { identityOf, type ConfigIdentity } from './slots.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
@@ -162,6 +163,8 @@ export function parseSettings(get: SettingsSource): SettingsResult {
     const oauth: OAuthConfig = { issuer, endpoints, clientId: clientId ?? '', scopes: scopes ?? [], resource: readResource(get) };
     const redirectUri = readRedirectUri(get);
     if (redirectUri) oauth.redirectUri = redirectUri;
+    const clientAuthMethod = parseClientAuthMethod(get('clientAuthMethod'));
+    if (clientAuthMethod !== 'auto') oauth.clientAuthMethod = clientAuthMethod;
     if (!scopes) {
       oauth.scopes = [...(skipsDiscovery(oauth) ? PLAIN_DEFAULT_SCOPES : DEFAULT_SCOPES)];
       oauth.defaultScopes = true;

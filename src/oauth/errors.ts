@@ -6,7 +6,7 @@ import { InvalidGrantError, TokenRelayError, TransientError, describeError } fro
 import { redactor } from '../core/redact.ts';
 
 const FIXES: Record<string, string> = {
-  invalid_client: 'Check tokenrelay.clientId and that the client is registered as a public client (no secret).',
+  invalid_client: 'Check tokenrelay.clientId; for a client with a secret, the secret ("Token Relay: Set Client Secret" or "tokenrelay config set-client-secret") and tokenrelay.clientAuthMethod.',
   unauthorized_client: 'Allow this grant type (for a refresh: refresh_token) for tokenrelay.clientId at the identity provider.',
   invalid_scope: 'Check tokenrelay.scopes: the identity provider does not offer one of them to this client.',
   access_denied: 'Sign-in was refused at the identity provider; try again or ask its administrator.',
