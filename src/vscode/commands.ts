@@ -15,6 +15,7 @@ export const COMMANDS = {
   showLog: 'tokenrelay.showLog',
   statusMenu: 'tokenrelay.statusMenu',
   openSettings: 'tokenrelay.openSettings',
+  setClientSecret: 'tokenrelay.setClientSecret',
 } as const;
 
 export interface CommandDeps {
@@ -72,6 +73,32 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }
   };
 
+  /** Asks for the secret in a password box; empty removes it. The value goes to the key stores only. */
+  const setClientSecret = async (): Promise<void> => {
+    await service.ready;
+    const status = service.status();
+    if (!status.clientId) {
+      void notify('error', 'Token Relay: set tokenrelay.issuer and tokenrelay.clientId first; the client secret belongs to that client.');
+      return;
+    }
+    const secret = await vscode.window.showInputBox({
+      title: 'Token Relay: Set Client Secret',
+      prompt: `The client secret of ${status.clientId} at ${status.issuer ?? 'the identity provider'}. It is kept in the key store, never in settings. Leave empty to remove it.`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (secret === undefined) return; // dismissed
+    try {
+      const { where } = await service.setClientSecret(secret === '' ? undefined : secret);
+      void vscode.window.showInformationMessage(secret === ''
+        ? `Token Relay: removed the client secret of ${status.clientId}.`
+        : `Token Relay: the client secret of ${status.clientId} is kept in ${where}.`);
+    } catch (err) {
+      log.error(`Setting the client secret failed: ${describeError(err)}`);
+      void notify('error', `Token Relay: ${describeError(err)}`);
+    }
+  };
+
   const openSettings = async (): Promise<void> => {
     await vscode.commands.executeCommand('workbench.action.openSettings', '@ext:tokenrelay.tokenrelay');
   };
@@ -104,6 +131,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.showLog, () => channel.show(true)),
     vscode.commands.registerCommand(COMMANDS.openSettings, openSettings),
     vscode.commands.registerCommand(COMMANDS.statusMenu, statusMenu),
+    vscode.commands.registerCommand(COMMANDS.setClientSecret, setClientSecret),
   ];
 }
 

@@ -10,6 +10,7 @@ import { World, allLogText, browserErrors, browserLogin, idpSettings, type TestW
 import { startIdp, type Idp } from '../idp/server.ts';
 import { approveDeviceCode } from '../idp/login.ts';
 import { OPEN_SETTINGS, TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
+import { BASIC_CLIENT_ID } from '../idp/config.ts';
 import { createServer } from 'node:http';
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
@@ -66,7 +67,7 @@ describe('activation and configuration', () => {
     assert.equal(win.item.priority, 100);
     assert.equal(win.channel.name, 'Token Relay');
     assert.deepEqual(win.channel.options, { log: true });
-    for (const id of ['signIn', 'signOut', 'refreshNow', 'showLog', 'statusMenu', 'openSettings']) {
+    for (const id of ['signIn', 'signOut', 'refreshNow', 'showLog', 'statusMenu', 'openSettings', 'setClientSecret']) {
       assert.ok(fake.commands.get(`tokenrelay.${id}`)?.length, `tokenrelay.${id} registered`);
     }
     await fake.waitFor(() => win.item.visible, 5000, 'status bar item shown');
@@ -465,6 +466,32 @@ describe('session states in the status bar', () => {
     } finally {
       await idp.setFault('none');
     }
+  });
+});
+
+describe('Token Relay: Set Client Secret', () => {
+  test('a password box, the secret to the key stores (never settings, the log or a message); sign-in and refresh then authenticate the client', async () => {
+    fake.setSettings(idpSettings(idp, { 'tokenrelay.clientId': BASIC_CLIENT_ID }));
+    const win = await world.openWindow();
+    fake.type = () => idp.clientSecret;
+    await fake.commands.get('tokenrelay.setClientSecret')!.at(-1)!();
+    assert.deepEqual(fake.inputBoxes.map((b) => b.password), [true], 'typed into a password box');
+    assert.match(fake.inputBoxes[0]!.prompt!, new RegExp(`client secret of ${BASIC_CLIENT_ID} at ${idp.issuer}.*never in settings`));
+    assert.ok(fake.messagesMatching(new RegExp(`client secret of ${BASIC_CLIENT_ID} is kept in `)).length);
+    idp.resetCounters();
+    const session = await signIn(win, 'alice');
+    await win.api.getAccessToken({ rejectedToken: session.accessToken });
+    assert.deepEqual(idp.counters().tokenAuth, { client_secret_basic: 2 });
+    const shown = JSON.stringify([...fake.settings.values(), fake.messages.map((m) => m.message), fake.inputBoxes]) + allLogText();
+    assert.ok(!shown.includes(idp.clientSecret!), 'shown nowhere');
+
+    // Dismissed: nothing changes. Empty: removed, and this client can no longer authenticate.
+    fake.type = () => undefined;
+    await fake.commands.get('tokenrelay.setClientSecret')!.at(-1)!();
+    fake.type = () => '';
+    await fake.commands.get('tokenrelay.setClientSecret')!.at(-1)!();
+    assert.ok(fake.messagesMatching(new RegExp(`removed the client secret of ${BASIC_CLIENT_ID}`)).length);
+    await assert.rejects(win.service.refreshNow(), /invalid_client/);
   });
 });
 

@@ -32,6 +32,7 @@ describe('package.json contributions', () => {
     assert.equal(titles['tokenrelay.refreshNow'], 'Token Relay: Refresh Token Now');
     assert.equal(titles['tokenrelay.showLog'], 'Token Relay: Show Log');
     assert.ok(titles['tokenrelay.statusMenu']);
+    assert.equal(titles['tokenrelay.setClientSecret'], 'Token Relay: Set Client Secret');
     assert.ok(pkg.activationEvents.includes('onStartupFinished'));
     assert.deepEqual(pkg.contributes.authentication, [{ id: 'tokenrelay', label: 'Token Relay' }]);
   });
@@ -45,6 +46,9 @@ describe('package.json contributions', () => {
     }
     assert.equal(props['tokenrelay.scopes'].default, undefined, 'the default depends on the server (scopesFor)');
     assert.deepEqual(props['tokenrelay.signInFlow'].enum, ['auto', 'loopback', 'deviceCode']);
+    assert.deepEqual(props['tokenrelay.clientAuthMethod'].enum, ['auto', 'none', 'client_secret_basic', 'client_secret_post']);
+    assert.equal(props['tokenrelay.clientAuthMethod'].scope, 'application');
+    assert.ok(!Object.keys(props).some((k) => /secret/i.test(k)), 'no setting holds a secret');
     assert.equal(props['tokenrelay.refreshSkewSeconds'].default, 60);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
     assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
