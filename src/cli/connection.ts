@@ -79,14 +79,19 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
   return remembered(await answerDirectly<RouteTypes[R]['response']>(route, body, noWindow, options.direct));
 }
 
+/** The one-shot host's module (dist/direct.js), loaded only when it is needed. */
+export function directHost(): typeof import('./direct/directHost.ts') {
+  const module = __filename.endsWith('.ts') ? join(__dirname, 'direct', 'directHost.ts') : join(__dirname, DIRECT_BUNDLE);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(module) as typeof import('./direct/directHost.ts');
+}
+
 /**
  * The one-shot host, a separate bundle (dist/direct.js) so the socket path never loads the core.
  * Its errors become exit codes like a window's; nothing configured outside VS Code is exit 4.
  */
 async function answerDirectly<T>(route: string, body: unknown, noWindow: string, direct: CallOptions['direct'] = {}): Promise<T> {
-  const module = __filename.endsWith('.ts') ? join(__dirname, 'direct', 'directHost.ts') : join(__dirname, DIRECT_BUNDLE);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const host = require(module) as typeof import('./direct/directHost.ts');
+  const host = directHost();
   try {
     return await host.answerDirectly({ ...direct, route, body: body as Record<string, unknown> }) as T;
   } catch (err) {

@@ -20,6 +20,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   'kubectl-credential': { summary: 'kubectl exec credential plugin (ExecCredential JSON)', load: async () => (await import('./commands/kubectlCredential.ts')).kubectlCredentialCommand },
   'sign-in': { summary: 'sign in (in a window, or in this terminal)', load: async () => (await import('./commands/signIn.ts')).signInCommand },
   'sign-out': { summary: 'revoke and sign out everywhere', load: async () => (await import('./commands/signOut.ts')).signOutCommand },
+  config: { summary: 'set-client-secret: keep a client secret in the key store', load: async () => (await import('./commands/config.ts')).configCommand },
   'mcp-proxy': { summary: 'stdio MCP server forwarding to a remote MCP server with the token', load: async () => (await import('./commands/mcpProxy.ts')).mcpProxyCommand },
 };
 
