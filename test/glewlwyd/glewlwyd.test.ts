@@ -127,17 +127,18 @@ describe('glewlwyd: a storm of window processes across expiries', { skip: glewlw
   let server: Glewlwyd;
   let world: World | undefined;
   before(async () => { server = await startGlewlwyd({ accessTokenTtl: TTL }); });
-  after(async () => {
+  afterEach(async () => {
     await world?.close();
-    await server?.close();
+    world = undefined;
   });
+  after(async () => { await server?.close(); });
 
-  test(`4 windows (3 calls each) and 3 CLI processes at every expiry: 1 refresh per expiry in glewlwyd's database, no invalid token, one token per expiry`, { timeout: 120_000 }, async (t) => {
+  for (const storeModel of ['shared-lag', 'snapshot'] as const) test(`${storeModel} store: 4 windows (3 calls each) and 3 CLI processes at every expiry: 1 refresh per expiry in glewlwyd's database, no invalid token, one token per expiry`, { timeout: 120_000 }, async (t) => {
     // The harness's World with glewlwyd as its server (only issuer and client id are used).
-    world = await World.create({ storeModel: 'shared-lag', lagMs: 20, idp: { issuer: server.issuer, clientId: server.clientId, close: async () => undefined } as unknown as Idp });
+    world = await World.create({ storeModel, lagMs: 20, idp: { issuer: server.issuer, clientId: server.clientId, close: async () => undefined } as unknown as Idp });
     const client = new OAuthClient({ issuer: server.issuer, clientId: server.clientId, scopes: SCOPES });
     const { tokens, account } = await signInWithDeviceCode(client, { present: (p) => server.approveDeviceCode(p.userCode) });
-    const store = openStore('shared-lag', world.storePath, 0);
+    const store = openStore(storeModel, world.storePath, 0);
     const broker = await Broker.create({ slotDir: world.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
     await broker.signIn(tokens, account);
     await broker.dispose();
@@ -160,7 +161,7 @@ describe('glewlwyd: a storm of window processes across expiries', { skip: glewlw
       assert.equal(new Set([...results.map((r) => r.token), ...clis.map((r) => r.stdout.trim())]).size, 1, `expiry ${expiry}: every window and CLI got the same token`);
       perExpiry.push(server.refreshGrants() - before - perExpiry.reduce((a, b) => a + b, 0));
     }
-    t.diagnostic(`glewlwyd refresh grants per expiry: ${perExpiry.join(', ')}; invalid token presentations: ${server.invalidTokenPresentations() - invalidBefore}`);
+    t.diagnostic(`${storeModel}: glewlwyd refresh grants per expiry: ${perExpiry.join(', ')}; invalid token presentations: ${server.invalidTokenPresentations() - invalidBefore}`);
     assert.deepEqual(perExpiry, Array(EXPIRIES).fill(1));
     assert.equal(server.invalidTokenPresentations() - invalidBefore, 0);
   });
