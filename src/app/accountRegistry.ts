@@ -132,6 +132,8 @@ export class AccountRegistry {
       await this.retire(last, previous);
     }
     await Promise.all(previous.map((e) => e.broker.dispose().catch(() => undefined)));
+    // The settings changed while this host ran (not its start): that may be the fix a refusal named.
+    const changedWhileRunning = this.lastOAuth !== undefined;
     this.runtimeKey = runtimeKey;
     this.client = this.newClient(next.oauth);
     this.lastOAuth = next.oauth;
@@ -146,6 +148,7 @@ export class AccountRegistry {
     }
     this.startWatching();
     await this.loadSlots();
+    if (changedWhileRunning) for (const entry of this.entries.values()) entry.broker.liftRefusal();
   }
 
   /** A client for `config`, with its client secret (if any) read from the key stores when first needed. */
@@ -168,6 +171,7 @@ export class AccountRegistry {
     if (!settings) throw this.configProblem();
     const where = await writeClientSecret(this.keyStores(), settings.identity, secret === undefined ? undefined : checkClientSecret(secret), this.opts.log);
     this.client?.forgetSecret();
+    for (const entry of this.entries.values()) entry.broker.liftRefusal(); // an invalid_client may have been waiting on it
     this.opts.log.info(`${secret === undefined ? 'Removed the client secret' : 'Stored a client secret'} for ${settings.identity.clientId} (${where})`);
     return { where, clientId: settings.identity.clientId, issuer: displayIssuer(settings.oauth) ?? settings.identity.issuer };
   }

@@ -298,6 +298,18 @@ export class Broker {
     return this.session.status();
   }
 
+  /**
+   * The user fixed what a refusal named (a setting, the client secret): the back-off it started is
+   * lifted, so the next call asks the identity provider again at once. A transient back-off stays.
+   */
+  liftRefusal(): void {
+    try {
+      if (this.status_.read().refusal) this.status_.write({});
+    } catch (err) {
+      this.log.debug(`Could not lift the back-off: ${describeError(err)}`);
+    }
+  }
+
   /** Credentials as this process holds them now, without any I/O (for listing sessions). */
   peek(): Credentials | undefined {
     return this.session.peek();

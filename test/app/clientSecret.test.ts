@@ -113,6 +113,40 @@ describe('a client that needs its secret (client_secret_basic)', () => {
     assert.match((await signIn(service).then(() => undefined, (e: Error) => e))?.message ?? '', /invalid_client/);
   });
 
+  test('a wrong secret: invalid_client waits out the back-off; setting the right one lifts it, and the next call refreshes at once', async () => {
+    service = await openService({ clientId: BASIC_CLIENT_ID });
+    await service.setClientSecret(idp.clientSecret);
+    await signIn(service);
+    const first = await service.getToken({});
+    await service.setClientSecret('a-wrong-secret');
+    const refused = await service.getToken({ rejectedAccessToken: first.accessToken }).then(() => undefined, (e: Error & { code?: string }) => e);
+    assert.equal(refused?.code, 'idp-rejected');
+    assert.match(refused!.message, /invalid_client/);
+    const waiting = await service.getToken({ rejectedAccessToken: first.accessToken }).then(() => undefined, (e: Error) => e);
+    assert.match(waiting?.message ?? '', /invalid_client/, 'inside the back-off: the same refusal, nothing sent');
+    idp.resetCounters();
+    await service.setClientSecret(idp.clientSecret);
+    const fixed = await service.getToken({ rejectedAccessToken: first.accessToken });
+    assert.notEqual(fixed.accessToken, first.accessToken);
+    assert.equal(idp.counters().refreshGrants, 1);
+  });
+
+  test('a settings change while running lifts a refusal\'s back-off too (it may be the fix the message named)', async (t) => {
+    const settings = { issuer: idp.issuer, scopes: ['openid', 'offline_access'], clientId: BASIC_CLIENT_ID };
+    service = await openService(settings);
+    await service.setClientSecret(idp.clientSecret);
+    await signIn(service);
+    const first = await service.getToken({});
+    await idp.setFault('echo-invalid_request');
+    t.after(() => idp.setFault('none'));
+    assert.equal((await service.getToken({ rejectedAccessToken: first.accessToken }).then(() => undefined, (e: Error & { code?: string }) => e))?.code, 'idp-rejected');
+    await idp.setFault('none');
+    assert.equal((await service.getToken({ rejectedAccessToken: first.accessToken }).then(() => undefined, (e: Error & { code?: string }) => e))?.code, 'idp-rejected', 'still inside the back-off');
+    await service.configure(parseSettings((key) => ({ ...settings, refreshSkewSeconds: 30 } as Record<string, unknown>)[key]));
+    const fixed = await service.getToken({ rejectedAccessToken: first.accessToken });
+    assert.notEqual(fixed.accessToken, first.accessToken);
+  });
+
   test('a secret with a line break inside is refused, naming the problem', async () => {
     service = await openService({ clientId: BASIC_CLIENT_ID });
     await assert.rejects(service.setClientSecret('abc\ndef'), /contains a line break or a control character.*Paste only the secret/);
