@@ -1,5 +1,6 @@
-// RFC 8252 sign-in: PKCE S256, a redirect to 127.0.0.1 on an ephemeral port (or exactly
-// tokenrelay.redirectUri, for servers that match it port included) that listens only for the duration of this sign-in, a state check, a timeout and cancellation. Only the browser's
+// RFC 8252 sign-in: PKCE S256, a redirect to 127.0.0.1 on an ephemeral port (or exactly at
+// tokenrelay.redirectUri, for servers that match it port included) that listens only for the
+// duration of this sign-in, a state check, a timeout and cancellation. Only the browser's
 // redirect for this sign-in ends the wait (RFC 9700 §4.7): any other request gets a bare 400, so a
 // blind cross-site request cannot abort the sign-in and a rebound page cannot deliver its own code.
 import type { IncomingMessage } from 'node:http';

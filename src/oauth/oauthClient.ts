@@ -1,7 +1,8 @@
-// The OAuth protocol for a native client (public, or with a secret from the key store), on oauth4webapi: token exchange, refresh,
-// revocation, device authorization and account lookup. No protocol code is hand-rolled here.
-// An id_token is required only when `openid` is asked for; without one, the account comes from
-// userinfo, else from introspection, else it is the configuration's one anonymous account.
+// The OAuth protocol for a native client (public, or with a secret from the key store), on
+// oauth4webapi: token exchange, refresh, revocation, device authorization and account lookup. No
+// protocol code is hand-rolled here. An id_token is required only when `openid` is asked for;
+// without one, the account comes from userinfo, else from introspection, else it is the
+// configuration's one anonymous account.
 import * as oauth from 'oauth4webapi';
 import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
 import { systemClock } from '../core/types.ts';
@@ -63,8 +64,10 @@ export class OAuthClient implements RefreshClient {
     return this.server;
   }
 
+  /** Warm-up: discovery, and the client secret (a key store read) off the first refresh's path. */
   async prepare(): Promise<void> {
-    await this.authorizationServer();
+    if (this.secrets) this.secret ??= this.secrets().catch(() => undefined);
+    await Promise.all([this.authorizationServer(), this.secret]);
   }
 
   /** The scopes sign-in asks for at this server (the defaults drop `openid` at a plain OAuth 2.0 server). */
