@@ -27,8 +27,17 @@ export async function listenOnLoopback(handle: RequestListener, fixed?: { port: 
   const port = (first.address() as { port: number }).port;
   const servers = [first];
   if (fixed?.host === 'localhost') {
-    // Best effort: without IPv6 (or with ::1 taken by someone else) the browser still has 127.0.0.1.
-    await listenOne(handle, '::1', port).then((v6) => servers.push(v6), () => undefined);
+    // Without IPv6 the browser has only 127.0.0.1. But ::1 held by another program would get the
+    // redirect of a browser that resolves localhost there: that fails the sign-in like a taken port.
+    try {
+      servers.push(await listenOne(handle, '::1', port));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') {
+        await closeGently(first);
+        throw err;
+      }
+    }
   }
   return {
     port,

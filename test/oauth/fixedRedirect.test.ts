@@ -110,6 +110,19 @@ describe('tokenrelay.redirectUri: sign-in at a server that matches exactly', () 
     assert.equal(account.id, 'test-user');
   });
 
+  test('a localhost redirect whose port another program holds on ::1 only: refused like a taken port (that program would get the redirect)', async () => {
+    const squatter: Server = createServer((_req, res) => res.end('someone else'));
+    await new Promise<void>((resolve) => squatter.listen(port, '::1', resolve));
+    try {
+      const err = await signInWithLoopback(clientWith(exactLocalhost), { openBrowser: () => undefined }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof TokenRelayError, String(err));
+      assert.match(err.message, new RegExp(`Port ${port} of tokenrelay\\.redirectUri \\(${exactLocalhost.replace(/[.]/g, '\\.')}\\) is in use`));
+      assert.equal(await isListening(String(port)), false, 'the 127.0.0.1 listener was closed again');
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
+  });
+
   test('the port is taken: the sign-in says so, names the setting, offers device code, and opens no browser', async () => {
     const squatter: Server = createServer((_req, res) => res.end('someone else'));
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
