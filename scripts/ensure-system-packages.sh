@@ -9,8 +9,9 @@ set -euo pipefail
 
 # The last four are for the OS keyring tests (test/keystore, test/harness/keyringSession.ts):
 # secret-tool (libsecret-tools) against a gnome-keyring-daemon (gnome-keyring) on a private bus
-# (dbus-daemon, with dbus-run-session), waited for with gdbus (libglib2.0-bin).
-PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount curl libsecret-tools gnome-keyring dbus-daemon libglib2.0-bin)
+# (dbus-daemon, with dbus-run-session), waited for with gdbus (libglib2.0-bin). glewlwyd and sqlite3:
+# the third real authorization server in the tests (test/glewlwyd), counted from its sqlite database.
+PACKAGES=(chromium libkrb5-dev libsecret-1-dev libx11-dev libxkbfile-dev ripgrep git procps util-linux bsdutils mount curl libsecret-tools gnome-keyring dbus-daemon libglib2.0-bin glewlwyd sqlite3)
 # Any kubectl or docker client will do (Debian's kubectl 1.20 speaks only the v1beta1 exec API, which
 # the test uses then); KUBECTL and DOCKER name the commands looked for.
 command -v "${KUBECTL:-kubectl}" >/dev/null 2>&1 || PACKAGES+=(kubernetes-client)

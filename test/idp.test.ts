@@ -420,7 +420,7 @@ test('main.ts runs as a child process with a control plane and exits on SIGTERM'
     const control = idpControl(info.controlUrl);
     assert.deepEqual(await control.counters(), {
       refreshGrants: 0, authorizationCodeGrants: 0, deviceCodeGrants: 0, grantRevocations: 0, graceReuses: 0,
-      tokensIssued: 0, errors: {}, apiCalls: 0, api401s: 0,
+      tokensIssued: 0, errors: {}, apiCalls: 0, api401s: 0, faultAnswers: 0, tokenAuth: {},
     });
     await control.setReuseGraceSeconds(5);
     await assert.rejects(control.setReuseGraceSeconds(-1), /HTTP 400/);

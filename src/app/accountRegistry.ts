@@ -15,6 +15,8 @@ import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts'
 import type { KeyStore } from '../core/keyStore.ts';
 import { OAuthClient, isAnonymous } from '../oauth/oauthClient.ts';
 import { displayIssuer, type OAuthConfig } from '../oauth/serverConfig.ts';
+import { checkClientSecret, readClientSecret, writeClientSecret } from './clientSecret.ts';
+import { secretStoreKeys } from '../core/secretStoreKeys.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import { moveLegacySlots } from './storeMove.ts';
 import {
@@ -136,8 +138,10 @@ export class AccountRegistry {
       await this.retire(last, previous);
     }
     await Promise.all(previous.map((e) => e.broker.dispose().catch(() => undefined)));
+    // The settings changed while this host ran (not its start): that may be the fix a refusal named.
+    const changedWhileRunning = this.lastOAuth !== undefined;
     this.runtimeKey = runtimeKey;
-    this.client = new OAuthClient(next.oauth);
+    this.client = this.newClient(next.oauth);
     this.lastOAuth = next.oauth;
     await Promise.resolve(this.opts.memento?.update(LAST_CONFIG_KEY, next.oauth)).catch(() => undefined);
     await fs.mkdir(this.opts.slotsRoot, { recursive: true, mode: 0o700 });
@@ -150,12 +154,38 @@ export class AccountRegistry {
     }
     this.startWatching();
     await this.loadSlots();
+    if (changedWhileRunning) for (const entry of this.entries.values()) entry.broker.liftRefusal();
+  }
+
+  /** A client for `config`, with its client secret (if any) read from the key stores when first needed. */
+  private newClient(config: OAuthConfig): OAuthClient {
+    const identity = identityOf(config);
+    return new OAuthClient(config, undefined, () => readClientSecret(this.keyStores(), identity, this.opts.log));
+  }
+
+  /** Where secrets are kept: the host's key stores, else VS Code's secret storage alone. */
+  private keyStores(): KeyStore[] {
+    return this.opts.keyStores ?? [secretStoreKeys(this.opts.store)];
+  }
+
+  /**
+   * Stores (or, with undefined, removes) the client secret of the current configuration in the key
+   * stores; it is read again on the next request. Returns where it is kept. Never logged.
+   */
+  async setClientSecret(secret: string | undefined): Promise<{ where: string; clientId: string; issuer: string }> {
+    const settings = this.settings;
+    if (!settings) throw this.configProblem();
+    const where = await writeClientSecret(this.keyStores(), settings.identity, secret === undefined ? undefined : checkClientSecret(secret), this.opts.log);
+    this.client?.forgetSecret();
+    for (const entry of this.entries.values()) entry.broker.liftRefusal(); // an invalid_client may have been waiting on it
+    this.opts.log.info(`${secret === undefined ? 'Removed the client secret' : 'Stored a client secret'} for ${settings.identity.clientId} (${where})`);
+    return { where, clientId: settings.identity.clientId, issuer: displayIssuer(settings.oauth) ?? settings.identity.issuer };
   }
 
   /** Signs out (and revokes) every account of a configuration that is no longer in use. */
   private async retire(old: OAuthConfig, open: AccountEntry[]): Promise<void> {
     const identity = identityOf(old);
-    const client = new OAuthClient(old);
+    const client = this.newClient(old);
     const signedOut: Account[] = [];
     for (const meta of await listMetas(this.opts.slotsRoot)) {
       if (!sameIdentity(meta, identity)) continue;
@@ -352,21 +382,29 @@ export class AccountRegistry {
   private async replaceAnonymous(entry: AccountEntry, settings: Settings): Promise<void> {
     const state = entry.broker.status().state;
     if (state === 'signed-out') return;
-    await entry.broker.signOut();
+    const { revocationFailed } = await entry.broker.signOut();
     const where = displayIssuer(settings.oauth) ?? settings.identity.issuer;
-    const message = `Token Relay signed out the previous session at ${where} and revoked its grant: this identity provider names no account, so a new sign-in replaces the previous one.`;
-    this.opts.log.info(`Replaced the previous session at ${where}: its grant was revoked (the server names no account)`);
-    if (LIVE_STATES.has(state)) this.notice({ kind: 'account-replaced', message });
+    const message = revocationFailed
+      ? `Token Relay signed out the previous session at ${where}: this identity provider names no account, so a new sign-in replaces the previous one. ${revocationWarning(revocationFailed, where)}`
+      : `Token Relay signed out the previous session at ${where} and revoked its grant: this identity provider names no account, so a new sign-in replaces the previous one.`;
+    this.opts.log.info(`Replaced the previous session at ${where}: its grant was ${revocationFailed ? 'not revoked' : 'revoked'} (the server names no account)`);
+    if (LIVE_STATES.has(state) || revocationFailed) this.notice({ kind: 'account-replaced', message });
   }
 
-  /** Revokes the refresh token at the IdP, deletes it, and signs out every window. */
-  async signOut(slotKey: string): Promise<void> {
+  /**
+   * Deletes the refresh token and signs out every window, then revokes it at the IdP. A revocation
+   * that failed does not undo the sign-out: `revocationWarning` says so, for the user.
+   */
+  async signOut(slotKey: string): Promise<{ revocationWarning?: string }> {
     const entry = this.entries.get(slotKey);
     if (!entry) throw new TokenRelayError('not-signed-in', 'That Token Relay session no longer exists.');
-    await entry.broker.signOut();
+    const { revocationFailed } = await entry.broker.signOut();
     entry.corrupt = undefined;
     this.opts.log.info(`Signed out ${entry.account.label}`);
     this.emitChange({ reason: 'accounts', slotKey });
+    if (!revocationFailed) return {};
+    const settings = this.settings;
+    return { revocationWarning: revocationWarning(revocationFailed, (settings && displayIssuer(settings.oauth)) ?? settings?.identity.issuer ?? 'the identity provider') };
   }
 
   // ---- queries -------------------------------------------------------------------------------
@@ -483,4 +521,9 @@ function prefixedLogger(inner: Logger, prefix: string): Logger {
 function isOAuthConfig(value: unknown): value is OAuthConfig {
   const c = value as OAuthConfig;
   return !!c && typeof c === 'object' && typeof c.clientId === 'string' && Array.isArray(c.scopes);
+}
+
+/** What the user is told when sign-out's revocation failed: the server's answer and what it means. */
+export function revocationWarning(failed: string, where: string): string {
+  return `Signed out on this computer. ${failed} The grant may still be active at ${where}; revoke it in the provider's account page.`;
 }

@@ -11,7 +11,7 @@ import { displayIssuer } from '../oauth/serverConfig.ts';
 import type { AccountEntry, AccountRegistry, RegistryNotice } from './accountRegistry.ts';
 import type { Settings, SettingsResult } from './settings.ts';
 import type { ConfigIdentity } from './slots.ts';
-import type { ServiceStatus, TokenRequest, TokenService } from './tokenService.ts';
+import type { ServiceStatus, SignedOut, TokenRequest, TokenService } from './tokenService.ts';
 
 /** One account as consumers see it: a snapshot, never a broker. */
 export interface AccountSummary {
@@ -182,20 +182,26 @@ export class AccountService implements TokenService {
     return this.summaryOf(await this.registry.signIn(tokens, account, identity));
   }
 
-  /** Revokes the refresh token at the IdP, deletes it, and signs out every window. */
-  signOut(id: string): Promise<void> {
+  /** Stores (undefined: removes) the configuration's client secret in the key stores; returns where. */
+  async setClientSecret(secret: string | undefined): Promise<{ where: string; clientId: string; issuer: string }> {
+    await this.ready;
+    return this.registry.setClientSecret(secret);
+  }
+
+  /** Deletes the refresh token, signs out every window and revokes it at the IdP; a failed revocation is returned as a warning. */
+  signOut(id: string): Promise<{ revocationWarning?: string }> {
     return this.registry.signOut(id);
   }
 
-  async signOutAccount(account?: string): Promise<{ id: string; label: string } | undefined> {
+  async signOutAccount(account?: string): Promise<SignedOut | undefined> {
     await this.ready;
     const entry = this.entryFor(account);
     if (!entry) {
       if (account) throw new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${account}".`, 'Run "tokenrelay status" to see who is signed in.');
       return undefined;
     }
-    await this.registry.signOut(entry.slotKey);
-    return { id: entry.account.id, label: entry.account.label };
+    const { revocationWarning } = await this.registry.signOut(entry.slotKey);
+    return { id: entry.account.id, label: entry.account.label, ...(revocationWarning ? { revocationWarning } : {}) };
   }
 
   /** The account with this id or label; without one, the primary account. */

@@ -16,8 +16,8 @@ import { parseSettings, type SettingsResult, type SettingsSource } from './setti
 export const DEFAULT_PROFILE = 'default';
 
 /** What a profile may hold: the tokenrelay.* settings' names, nested where VS Code uses a dot. */
-const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'refreshSkewSeconds',
-  'refreshTokenReuseGraceSeconds', 'keyStore', 'git', 'docker', 'mcp', 'kubernetes']);
+const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'clientAuthMethod', 'signInFlow',
+  'refreshSkewSeconds', 'refreshTokenReuseGraceSeconds', 'keyStore', 'git', 'docker', 'mcp', 'kubernetes']);
 const NESTED_KEYS: Record<string, Set<string>> = {
   git: new Set(['hosts', 'username']), docker: new Set(['registries', 'username']), mcp: new Set(['servers']), kubernetes: new Set(['clusters']),
 };

@@ -3,6 +3,8 @@
 // the caller's business (src/vscode/settings.ts reads them from VS Code).
 import { TokenRelayError } from '../core/errors.ts';
 import { skipsDiscovery, validateConfig, type Endpoints, type OAuthConfig } from '../oauth/serverConfig.ts';
+import { parseRedirectUri } from '../oauth/redirectUri.ts';
+import { parseClientAuthMethod } from '../oauth/clientAuth.ts';
 import { identityOf, type ConfigIdentity } from './slots.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
@@ -124,6 +126,12 @@ function readResource(get: SettingsSource): string | undefined {
   return resource;
 }
 
+/** tokenrelay.redirectUri: a fixed loopback redirect (validated here, so a typo is reported before any sign-in). */
+function readRedirectUri(get: SettingsSource): string | undefined {
+  const value = optionalString(get, 'redirectUri');
+  return value === undefined ? undefined : parseRedirectUri(value).uri;
+}
+
 /**
  * tokenrelay.git.hosts: the hosts the git helper answers for (undefined: any https host). Read on
  * each git request, apart from the sign-in settings: a bad entry stops only the git helper.
@@ -195,6 +203,10 @@ export function parseSettings(get: SettingsSource): SettingsResult {
     }
     const scopes = readScopes(get);
     const oauth: OAuthConfig = { issuer, endpoints, clientId: clientId ?? '', scopes: scopes ?? [], resource: readResource(get) };
+    const redirectUri = readRedirectUri(get);
+    if (redirectUri) oauth.redirectUri = redirectUri;
+    const clientAuthMethod = parseClientAuthMethod(get('clientAuthMethod'));
+    if (clientAuthMethod !== 'auto') oauth.clientAuthMethod = clientAuthMethod;
     if (!scopes) {
       oauth.scopes = [...(skipsDiscovery(oauth) ? PLAIN_DEFAULT_SCOPES : DEFAULT_SCOPES)];
       oauth.defaultScopes = true;

@@ -26,8 +26,15 @@ export interface TokenService {
   status(): ServiceStatus;
   /** Shows the window's sign-in; resolves once signed in, rejects if the user cancels. */
   requestSignIn(): Promise<void>;
-  /** Revokes (RFC 7009) and signs out, in every window and terminal, the account (default: the primary one); undefined when nobody was signed in. */
-  signOutAccount(account?: string): Promise<{ id: string; label: string } | undefined>;
+  /** Signs out, in every window and terminal, the account (default: the primary one) and revokes its grant (RFC 7009); undefined when nobody was signed in. */
+  signOutAccount(account?: string): Promise<SignedOut | undefined>;
+}
+
+export interface SignedOut {
+  id: string;
+  label: string;
+  /** Set when the revocation failed: the server's answer, and that the grant may still be active (the local sign-out happened). */
+  revocationWarning?: string;
 }
 
 /** Where a host keeps things, for `tokenrelay status` (never a secret). */

@@ -14,6 +14,7 @@ export const commands: Record<string, { summary: string; load: Loader }> = {
   'kubectl-credential': { summary: 'kubectl exec credential plugin (ExecCredential JSON)', load: async () => (await import('./commands/kubectlCredential.ts')).kubectlCredentialCommand },
   'sign-in': { summary: 'sign in (in a window, or in this terminal)', load: async () => (await import('./commands/signIn.ts')).signInCommand },
   'sign-out': { summary: 'revoke and sign out everywhere', load: async () => (await import('./commands/signOut.ts')).signOutCommand },
+  config: { summary: 'set-client-secret: keep a client secret in the key store', load: async () => (await import('./commands/config.ts')).configCommand },
   agent: { summary: 'run a headless host: serves terminals with no window, refreshes ahead of expiry', load: async () => (await import('./commands/agent.ts')).agentCommand },
   setup: { summary: 'configure git, kubectl, docker or PATH to use tokenrelay', load: async () => (await import('./commands/setup.ts')).setupCommand },
   completion: { summary: 'print a shell completion script (bash, zsh, fish)', load: async () => (await import('./commands/completion.ts')).completionCommand },

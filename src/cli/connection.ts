@@ -79,14 +79,19 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
   return remembered(await answerDirectly<RouteTypes[R]['response']>(route, body, noWindow, options.direct));
 }
 
+/** The hosts' module (dist/host.js: the one-shot host, the agent), loaded only when it is needed. */
+export function directHost(): typeof import('./hostBundle.ts') {
+  const module = __filename.endsWith('.ts') ? join(__dirname, 'hostBundle.ts') : join(__dirname, HOST_BUNDLE);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(module) as typeof import('./hostBundle.ts');
+}
+
 /**
  * The one-shot host, in a separate bundle (dist/host.js) so the socket path never loads the core.
  * Its errors become exit codes like a window's; nothing configured outside VS Code is exit 4.
  */
 async function answerDirectly<T>(route: string, body: unknown, noWindow: string, direct: CallOptions['direct'] = {}): Promise<T> {
-  const module = __filename.endsWith('.ts') ? join(__dirname, 'hostBundle.ts') : join(__dirname, HOST_BUNDLE);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const host = require(module) as typeof import('./hostBundle.ts');
+  const host = directHost();
   try {
     return await host.answerDirectly({ ...direct, route, body: body as Record<string, unknown> }) as T;
   } catch (err) {

@@ -2,5 +2,5 @@
 // one-shot host when no window or agent answers, the agent for `tokenrelay agent`. They share the
 // core, the OAuth client and the application layer, so one copy serves both; the socket path
 // (every command while a window or agent runs) never loads it.
-export { answerDirectly } from './direct/directHost.ts';
+export * from './direct/directHost.ts';
 export * as agent from '../agent/agentMain.ts';

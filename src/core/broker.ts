@@ -13,7 +13,7 @@ import { systemClock } from './types.ts';
 import { SealedStore, type ActiveGeneration, type Writer } from './sealedStore.ts';
 import { SpendClaims } from './spendClaim.ts';
 import { ownStartTime, processAlive } from './processIdentity.ts';
-import { SharedStatus } from './sharedStatus.ts';
+import { SharedStatus, backoffError } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
 import { primeLocking } from './refreshLock.ts';
 import { refusedWrite } from './slotDir.ts';
@@ -273,9 +273,12 @@ export class Broker {
     });
   }
 
-  /** Revokes at the IdP (best effort), then signs out every process sharing this slot. */
-  async signOut(): Promise<void> {
-    await this.withLock(async () => {
+  /**
+   * Signs out every process sharing this slot, then revokes at the IdP. A failed revocation does not
+   * undo the sign-out; it is returned (`revocationFailed`: the server's answer) for the user to hear.
+   */
+  async signOut(): Promise<{ revocationFailed?: string }> {
+    return this.withLock(async () => {
       await this.session.sync().catch(() => undefined);
       const held = this.session.held;
       const key = await this.keyForWriting();
@@ -285,15 +288,29 @@ export class Broker {
       }
       this.session.release({ type: 'signed-out' }, true);
       await this.queueSecretWrite(() => this.opts.store.delete(this.opts.secretKey)).catch(() => undefined); // a v1 copy, if any
-      if (held?.tokens.refreshToken) {
-        await this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke))
-          .catch((err) => this.log.warn(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`));
-      }
+      if (!held?.tokens.refreshToken) return {};
+      return this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke)).then(() => ({}), (err) => {
+        // Info, not a warning: the caller tells the user (a notification, the CLI's stderr) once.
+        this.log.info(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`);
+        return { revocationFailed: describeError(err) };
+      });
     });
   }
 
   status(): BrokerStatus {
     return this.session.status();
+  }
+
+  /**
+   * The user fixed what a refusal named (a setting, the client secret): the back-off it started is
+   * lifted, so the next call asks the identity provider again at once. A transient back-off stays.
+   */
+  liftRefusal(): void {
+    try {
+      if (this.status_.read().refusal) this.status_.write({});
+    } catch (err) {
+      this.log.debug(`Could not lift the back-off: ${describeError(err)}`);
+    }
   }
 
   /** Credentials as this process holds them now, without any I/O (for listing sessions). */
@@ -393,7 +410,7 @@ export class Broker {
       const backoff = this.status_.read(gen);
       const waitingOnIdp = backoff.awaitingAnswer && backoff.gen === gen && backoff.by && processAlive(backoff.by.pid, backoff.by.startedAt);
       if (waitingOnIdp || (backoff.offlineUntil && backoff.offlineUntil > this.clock.now())) {
-        throw new TransientError(backoff.lastError ?? 'the identity provider is not answering', true);
+        throw backoffError(backoff, 'the identity provider is not answering');
       }
       // Store events wake this at once; a dead claimer makes none, so liveness is checked on a tick.
       await this.waiter.nextEvent(Math.min(TIMEOUTS.staleCheck, Math.max(0, deadline - performance.now())), since);

@@ -19,7 +19,8 @@
 // |---------------------------------------------------|---------------------------------------------------|
 // | tokens                                            | save G+1 durably (in memory + degraded + retried  |
 // |                                                   | while the slot directory cannot be written)       |
-// | invalid_grant                                     | needs sign-in, unless the store moved meanwhile   |
+// | invalid_grant, or a 400/401 that is not OAuth     | needs sign-in, unless the store moved meanwhile   |
+// | another refusal (invalid_client, invalid_scope, …)| claim given back; shared back-off; error (setting)|
 // | an error answer (5xx, 429) or a refused connection| claim given back; shared back-off; offline        |
 // | no answer within the soft timeout                 | offline; the claim is kept and the answer awaited |
 // | lost after sending (reset, hard timeout)          | presented: treated as a dead claimer, above       |
@@ -32,7 +33,7 @@ import type { FreshnessPolicy } from './freshness.ts';
 import { releaseLock, type LockWaiter } from './lockWait.ts';
 import type { HeldLock } from './refreshLock.ts';
 import type { ActiveGeneration, SealedStore, Writer } from './sealedStore.ts';
-import type { SharedStatus } from './sharedStatus.ts';
+import { backoffError, type SharedStatus } from './sharedStatus.ts';
 import type { Claim, SpendClaims } from './spendClaim.ts';
 import type { Clock, Logger, RefreshClient, TokenSet } from './types.ts';
 import { TIMED_OUT, elapsed, within } from './deadline.ts';
@@ -152,8 +153,9 @@ export class RefreshProcedure {
       if (!rejected && ctx.freshness.isFresh(current.tokens, ctx.clock.now(), minValidityMs)) return { generation: current };
       const backoff = ctx.status.read(current.gen);
       if (backoff.offlineUntil && backoff.offlineUntil > ctx.clock.now()) {
-        const error = new TransientError(backoff.lastError ?? 'recent failures; retrying later', false);
-        ctx.apply({ type: 'offline', problem: { code: 'offline', message: error.message } }, false);
+        const error = backoffError(backoff);
+        if (error instanceof TransientError) ctx.apply({ type: 'offline', problem: { code: 'offline', message: error.message } }, false);
+        else ctx.apply({ type: 'failed', problem: { code: error.code, message: error.message } }, false);
         throw error;
       }
       if (this.outstanding.has(current.gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
@@ -290,23 +292,37 @@ export class RefreshProcedure {
       // Presented, with no answer: the token may be spent, and the reuse grace (if any) is over.
       return ctx.refuse(g, signInEnded(`the refresh request may have reached the identity provider but its answer was lost (${error.detail}), and presenting the token again would make it revoke the sign-in`));
     }
-    ctx.claims.release(g.gen); // answered with an error, or never reached: the token is unspent
-    if (error instanceof TransientError) return this.offline(g, error);
-    ctx.log.error(`Refresh failed: ${error.message}`);
+    if (error instanceof TransientError) {
+      ctx.claims.release(g.gen); // answered with an error, or never reached: the token is unspent
+      return this.offline(g, error);
+    }
+    // Refused for another reason (invalid_client, invalid_scope, …): unspent too, but asking again at
+    // once would get the same answer, so every process waits out the shared back-off first. The
+    // back-off is shared before the claim is given back, so a follower that takes over sees it.
+    const failures = this.backOff(g, error.message, { code: error.code, message: error.message });
+    ctx.claims.release(g.gen);
+    ctx.log.error(`Refresh failed: ${error.message} (not asked again for ${failures.delay} ms)`);
     ctx.apply({ type: 'failed', problem: { code: error.code, message: error.message } }, true);
     return error;
+  }
+
+  /** Counts one more failure for G in status.json and returns the back-off it earns. */
+  private backOff(g: ActiveGeneration, lastError: string, refusal?: { code: TokenRelayError['code']; message: string }, awaitingAnswer?: true): { failures: number; delay: number } {
+    const { ctx } = this;
+    const failures = (ctx.status.read(g.gen).failures ?? 0) + 1;
+    const delay = backoffDelay(ctx.settings.backoff, failures);
+    try {
+      ctx.status.write({ gen: g.gen, failures, offlineUntil: ctx.clock.now() + delay, lastError, by: ctx.me, awaitingAnswer, refusal });
+    } catch (err) {
+      ctx.log.debug(`Could not share the back-off: ${describeError(err)}`);
+    }
+    return { failures, delay };
   }
 
   /** Keeps the session and backs off, shared by every window through status.json. */
   private async offline(g: ActiveGeneration, error: TransientError, awaitingAnswer?: true): Promise<TransientError> {
     const { ctx } = this;
-    const failures = (ctx.status.read(g.gen).failures ?? 0) + 1;
-    const delay = backoffDelay(ctx.settings.backoff, failures);
-    try {
-      ctx.status.write({ gen: g.gen, failures, offlineUntil: ctx.clock.now() + delay, lastError: error.detail, by: ctx.me, awaitingAnswer });
-    } catch (err) {
-      ctx.log.debug(`Could not share the back-off: ${describeError(err)}`);
-    }
+    const { failures, delay } = this.backOff(g, error.detail, undefined, awaitingAnswer);
     ctx.log.warn(`Refresh failed (${error.message}); keeping the session, retry ${failures} in ${delay} ms`);
     ctx.retryIn(delay);
     ctx.apply({ type: 'offline', problem: { code: 'offline', message: error.message } }, true);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replaceDurable } from './durableFile.ts';
+import { TokenRelayError, TransientError, type ErrorCode } from './errors.ts';
 import { redactor } from './redact.ts';
 import type { Writer } from './sealedStore.ts';
 import { ownedByThisUser } from './slotGuard.ts';
@@ -16,6 +17,17 @@ export interface SlotStatus {
   by?: Writer;
   /** Its spender is still waiting for the answer (after the soft timeout): followers report offline at once. */
   awaitingAnswer?: boolean;
+  /**
+   * The identity provider answered, but refused for a reason other than invalid_grant (a setting is
+   * wrong): the token is unspent, the back-off is the same, and callers meanwhile get this error.
+   */
+  refusal?: { code: ErrorCode; message: string };
+}
+
+/** What a caller is told while the back-off runs: the refusal it is for, else "not reachable". */
+export function backoffError(status: SlotStatus, fallback = 'recent failures; retrying later'): TokenRelayError {
+  if (status.refusal) return new TokenRelayError(status.refusal.code, status.refusal.message);
+  return new TransientError(status.lastError ?? fallback, true);
 }
 
 export class SharedStatus {
@@ -38,7 +50,9 @@ export class SharedStatus {
 
   write(status: SlotStatus): void {
     // lastError quotes the identity provider: it reaches disk only through the redactor.
-    const safe = status.lastError === undefined ? status : { ...status, lastError: redactor.redact(status.lastError) };
+    const safe = { ...status };
+    if (status.lastError !== undefined) safe.lastError = redactor.redact(status.lastError);
+    if (status.refusal) safe.refusal = { code: status.refusal.code, message: redactor.redact(status.refusal.message) };
     this.beforeWrite();
     replaceDurable(this.dir, this.tempDir, 'status.json', JSON.stringify(safe));
   }

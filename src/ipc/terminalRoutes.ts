@@ -112,9 +112,11 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
     },
 
     [ROUTES.signOut]: async (body): Promise<SignOutResponse> => {
-      const account = await service.signOutAccount(optionalString(body.account, 'account', LIMITS.accountChars));
-      if (account) log.info(`A terminal signed out ${account.label}`);
-      return { account };
+      const signedOut = await service.signOutAccount(optionalString(body.account, 'account', LIMITS.accountChars));
+      if (!signedOut) return {};
+      log.info(`A terminal signed out ${signedOut.label}`);
+      const { revocationWarning, ...account } = signedOut;
+      return revocationWarning ? { account, revocationWarning } : { account };
     },
 
     [ROUTES.gitCredential]: async (body): Promise<GitCredentialResponse> => {

@@ -144,6 +144,8 @@ export interface SignOutRequest {
 export interface SignOutResponse {
   /** Who was signed out; absent when nobody was signed in. */
   account?: AccountInfo;
+  /** Signed out, but the identity provider did not revoke the grant: its answer and what to do (the CLI exits non-zero). */
+  revocationWarning?: string;
 }
 
 // ---- git-credential ------------------------------------------------------------------------

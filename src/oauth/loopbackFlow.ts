@@ -1,5 +1,6 @@
-// RFC 8252 sign-in: PKCE S256, a redirect to 127.0.0.1 on an ephemeral port that listens only
-// for the duration of this sign-in, a state check, a timeout and cancellation. Only the browser's
+// RFC 8252 sign-in: PKCE S256, a redirect to 127.0.0.1 on an ephemeral port (or exactly at
+// tokenrelay.redirectUri, for servers that match it port included) that listens only for the
+// duration of this sign-in, a state check, a timeout and cancellation. Only the browser's
 // redirect for this sign-in ends the wait (RFC 9700 §4.7): any other request gets a bare 400, so a
 // blind cross-site request cannot abort the sign-in and a rebound page cannot deliver its own code.
 import type { IncomingMessage } from 'node:http';
@@ -10,6 +11,7 @@ import { redactor } from '../core/redact.ts';
 import type { OAuthClient } from './oauthClient.ts';
 import { answerHtml, answerPlain, hostIsOneOf, listenOnLoopback, requestUrl, sameSecret } from './loopbackServer.ts';
 import { preflightAuthorization } from './authorizationPreflight.ts';
+import { parseRedirectUri, type FixedRedirect } from './redirectUri.ts';
 
 export interface LoopbackOptions {
   /** Opens the authorization URL in the user's browser. */
@@ -42,8 +44,9 @@ export async function signInWithLoopback(client: OAuthClient, options: LoopbackO
   const scopes = await client.scopes(); // an id_token (and its nonce) only when `openid` is asked for
   const wantsOidc = scopes.includes('openid');
   const nonce = wantsOidc ? oauth.generateRandomNonce() : undefined;
-  const listener = await listenForCallback(state);
-  const redirectUri = `http://127.0.0.1:${listener.port}/callback`;
+  const fixed = client.config.redirectUri ? parseRedirectUri(client.config.redirectUri) : undefined;
+  const listener = await listenForCallback(state, fixed);
+  const redirectUri = fixed?.uri ?? `http://127.0.0.1:${listener.port}/callback`;
   try {
     const url = new URL(server.authorization_endpoint);
     const params: Record<string, string> = {
@@ -90,19 +93,19 @@ interface Callback {
   respond(status: number, html: string): void;
 }
 
-/** The browser's redirect for this sign-in: `GET /callback` for the listener's own Host with its `state`, once. */
-function redirectOfThisSignIn(req: IncomingMessage, authorities: readonly string[], state: string): URL | undefined {
+/** The browser's redirect for this sign-in: `GET <path>` for the listener's own Host with its `state`, once. */
+function redirectOfThisSignIn(req: IncomingMessage, authorities: readonly string[], path: string, state: string): URL | undefined {
   if (req.method !== 'GET' || !hostIsOneOf(req, authorities)) return undefined;
   const url = requestUrl(req, authorities[0]!);
   const states = url?.searchParams.getAll('state') ?? [];
-  return url?.pathname === '/callback' && states.length === 1 && sameSecret(states[0], state) ? url : undefined;
+  return url?.pathname === path && states.length === 1 && sameSecret(states[0], state) ? url : undefined;
 }
 
-async function listenForCallback(state: string) {
+async function listenForCallback(state: string, fixed: FixedRedirect | undefined) {
   let onCallback: ((cb: Callback) => void) | undefined;
   const server = await listenOnLoopback((req, res) => {
     const deliver = onCallback;
-    const url = deliver && redirectOfThisSignIn(req, server.authorities, state);
+    const url = deliver && redirectOfThisSignIn(req, server.authorities, fixed?.path ?? '/callback', state);
     if (!deliver || !url) {
       // Not this sign-in's redirect (a probe, a forged or a late one): refuse it and keep waiting.
       answerPlain(res, 400, 'Bad request.');
@@ -110,7 +113,7 @@ async function listenForCallback(state: string) {
     }
     onCallback = undefined;
     deliver({ url, respond: (status, html) => answerHtml(res, status, html) });
-  });
+  }, fixed).catch((err: NodeJS.ErrnoException) => { throw fixed ? portUnavailable(fixed, err) : err; });
   return {
     port: server.port,
     nextCallback(signal: AbortSignal | undefined, timeoutMs: number): Promise<Callback> {
@@ -126,6 +129,15 @@ async function listenForCallback(state: string) {
     },
     close: () => server.close(),
   };
+}
+
+/** The fixed redirect's port cannot be listened on: say which, why, and what else works. */
+function portUnavailable(fixed: FixedRedirect, err: NodeJS.ErrnoException): TokenRelayError {
+  const why = err.code === 'EADDRINUSE' ? 'is in use by another program (or another sign-in)'
+    : err.code === 'EACCES' ? 'may not be listened on by your user (ports below 1024 need privileges)' : `cannot be listened on (${err.code ?? err.message})`;
+  return new TokenRelayError('config', `Port ${fixed.port} of tokenrelay.redirectUri (${fixed.uri}) ${why}, so the browser sign-in cannot receive its answer.`,
+    'Free the port and try again, or sign in with a device code instead (in a terminal: tokenrelay sign-in --device); '
+    + 'changing tokenrelay.redirectUri needs the same change in the client\'s registration at the identity provider.');
 }
 
 function escapeHtml(text: string): string {

@@ -1,8 +1,8 @@
-// A 127.0.0.1 listener on an ephemeral port for one browser round trip of a sign-in (RFC 8252 §7.3,
+// A 127.0.0.1 listener on an ephemeral (or the configured) port for one browser round trip of a sign-in (RFC 8252 §7.3,
 // §8.3). Any web page can steer the user's browser at it, and DNS rebinding lets a page reach it under
 // a foreign Host, so its handlers answer only requests for their own Host carrying a secret (the
 // sign-in's state, the launcher's path) and give everything else a short answer without detail.
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 
 export interface LoopbackServer {
@@ -17,27 +17,55 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** Long enough to flush a last page on loopback; then what is left (a silent connection) is cut. */
 const CLOSE_GRACE_MS = 200;
 
-export async function listenOnLoopback(handle: RequestListener): Promise<LoopbackServer> {
+/**
+ * Listens on 127.0.0.1: on an ephemeral port, or on exactly `fixed.port` (tokenrelay.redirectUri).
+ * A fixed `localhost` redirect also listens on ::1 where this machine has it, since a browser may
+ * resolve localhost to either. A fixed port that is taken rejects with the listen error (EADDRINUSE).
+ */
+export async function listenOnLoopback(handle: RequestListener, fixed?: { port: number; host: '127.0.0.1' | 'localhost' }): Promise<LoopbackServer> {
+  const first = await listenOne(handle, '127.0.0.1', fixed?.port ?? 0);
+  const port = (first.address() as { port: number }).port;
+  const servers = [first];
+  if (fixed?.host === 'localhost') {
+    // Without IPv6 the browser has only 127.0.0.1. But ::1 held by another program would get the
+    // redirect of a browser that resolves localhost there: that fails the sign-in like a taken port.
+    try {
+      servers.push(await listenOne(handle, '::1', port));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRNOTAVAIL' && code !== 'EAFNOSUPPORT') {
+        await closeGently(first);
+        throw err;
+      }
+    }
+  }
+  return {
+    port,
+    authorities: [`127.0.0.1:${port}`, `localhost:${port}`],
+    close: () => Promise.all(servers.map(closeGently)).then(() => undefined),
+  };
+}
+
+async function listenOne(handle: RequestListener, host: string, port: number): Promise<Server> {
   const server = createServer(handle);
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
   // The sign-in that waits on it keeps the process alive (its timer), not the listener.
   server.unref();
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    authorities: [`127.0.0.1:${port}`, `localhost:${port}`],
-    // Stops accepting at once; an answer in flight still reaches the browser (it closes its connection).
-    close: () => new Promise<void>((resolve) => {
-      const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-      server.close(() => { clearTimeout(cut); resolve(); });
-      server.closeIdleConnections();
-    }),
-  };
+  return server;
+}
+
+/** Stops accepting at once; an answer in flight still reaches the browser (it closes its connection). */
+function closeGently(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    server.close(() => { clearTimeout(cut); resolve(); });
+    server.closeIdleConnections();
+  });
 }
 
 /** True when the request's Host header (case-insensitive) is one of `allowed`; a missing Host is not. */

@@ -1,15 +1,17 @@
-// The OAuth protocol for a public native client, on oauth4webapi: token exchange, refresh,
-// revocation, device authorization and account lookup. No protocol code is hand-rolled here.
-// An id_token is required only when `openid` is asked for; without one, the account comes from
-// userinfo, else from introspection, else it is the configuration's one anonymous account.
+// The OAuth protocol for a native client (public, or with a secret from the key store), on
+// oauth4webapi: token exchange, refresh, revocation, device authorization and account lookup. No
+// protocol code is hand-rolled here. An id_token is required only when `openid` is asked for;
+// without one, the account comes from userinfo, else from introspection, else it is the
+// configuration's one anonymous account.
 import * as oauth from 'oauth4webapi';
 import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
 import { systemClock } from '../core/types.ts';
 import { TokenRelayError, TransientError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
-import { classifyOAuthError } from './errors.ts';
+import { classifyOAuthError, refusalWithoutOAuthError, revocationFailed } from './errors.ts';
 import { isInsecureAllowed, resolveServer, scopesFor, type OAuthConfig } from './serverConfig.ts';
 import { freshConnectionFetch, nodeFetch } from './httpTransport.ts';
+import { chooseAuthMethod, clientAuthFor, type ClientSecretSource } from './clientAuth.ts';
 
 /** Used when a token response carries no expires_in: short enough that a server 401 is rarely needed. */
 const DEFAULT_EXPIRES_IN_S = 300;
@@ -28,10 +30,30 @@ export class OAuthClient implements RefreshClient {
   private server: Promise<oauth.AuthorizationServer> | undefined;
   private discovered: oauth.AuthorizationServer | undefined;
   readonly client: oauth.Client;
-  private readonly auth = oauth.None();
+  /** The client secret as last read (a promise, so concurrent requests read it once); forgotten after invalid_client. */
+  private secret: Promise<string | undefined> | undefined;
 
-  constructor(readonly config: OAuthConfig, private readonly clock: Clock = systemClock) {
+  constructor(readonly config: OAuthConfig, private readonly clock: Clock = systemClock, private readonly secrets?: ClientSecretSource) {
     this.client = { client_id: config.clientId };
+  }
+
+  /** The client authentication for a request to `server` (a public client: only client_id). */
+  private async auth(server: oauth.AuthorizationServer): Promise<oauth.ClientAuth> {
+    const configured = this.config.clientAuthMethod;
+    if (!this.secrets || configured === 'none') return clientAuthFor(configured && configured !== 'auto' ? configured : 'none', undefined);
+    this.secret ??= this.secrets().catch(() => undefined);
+    const secret = await this.secret;
+    return clientAuthFor(chooseAuthMethod(configured, server, !!secret), secret);
+  }
+
+  /** A new secret was stored (or the server refused the client): read it again on the next request. */
+  forgetSecret(): void {
+    this.secret = undefined;
+  }
+
+  /** Client authentication refused: the secret may have changed in another process since it was read. */
+  private refusedClient(err: unknown): void {
+    if ((err instanceof oauth.ResponseBodyError && err.error === 'invalid_client') || (err instanceof oauth.WWWAuthenticateChallengeError && err.status === 401)) this.forgetSecret();
   }
 
   /** Discovery is cached; a failed attempt is forgotten so the next call retries. */
@@ -42,8 +64,10 @@ export class OAuthClient implements RefreshClient {
     return this.server;
   }
 
+  /** Warm-up: discovery, and the client secret (a key store read) off the first refresh's path. */
   async prepare(): Promise<void> {
-    await this.authorizationServer();
+    if (this.secrets) this.secret ??= this.secrets().catch(() => undefined);
+    await Promise.all([this.authorizationServer(), this.secret]);
   }
 
   /** The scopes sign-in asks for at this server (the defaults drop `openid` at a plain OAuth 2.0 server). */
@@ -74,11 +98,12 @@ export class OAuthClient implements RefreshClient {
     });
     try {
       const sentAt = this.clock.now();
-      const response = await oauth.refreshTokenGrantRequest(server, this.client, this.auth, refreshToken, this.requestOptions(server, signal, true));
+      const response = await oauth.refreshTokenGrantRequest(server, this.client, await this.auth(server), refreshToken, this.requestOptions(server, signal, true));
       const receivedAt = this.clock.now();
       return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {
-      throw classifyOAuthError(err, 'the token refresh');
+      this.refusedClient(err);
+      throw (await refusalWithoutOAuthError(err)) ?? classifyOAuthError(err, 'the token refresh');
     }
   }
 
@@ -87,11 +112,12 @@ export class OAuthClient implements RefreshClient {
     const server = await this.authorizationServer();
     if (!server.revocation_endpoint) return; // nothing to call; the token is deleted locally
     try {
-      const response = await oauth.revocationRequest(server, this.client, this.auth, token,
+      const response = await oauth.revocationRequest(server, this.client, await this.auth(server), token,
         { ...this.requestOptions(server, signal), additionalParameters: { token_type_hint: hint } });
       await oauth.processRevocationResponse(response);
     } catch (err) {
-      throw classifyOAuthError(err, 'revocation');
+      this.refusedClient(err);
+      throw await revocationFailed(err);
     }
   }
 
@@ -100,12 +126,13 @@ export class OAuthClient implements RefreshClient {
     try {
       const params = validateIssuer(server, callback, () => oauth.validateAuthResponse(server, this.client, callback, state));
       const sentAt = this.clock.now();
-      const response = await oauth.authorizationCodeGrantRequest(server, this.client, this.auth, params, redirectUri, verifier, this.requestOptions(server));
+      const response = await oauth.authorizationCodeGrantRequest(server, this.client, await this.auth(server), params, redirectUri, verifier, this.requestOptions(server));
       const receivedAt = this.clock.now();
       const result = await oauth.processAuthorizationCodeResponse(server, this.client, response, { expectedNonce: nonce ?? oauth.expectNoNonce })
         .catch((err) => { throw nonce && missesIdToken(err) ? noIdToken() : err; });
       return this.signedIn(server, result, sentAt, receivedAt);
     } catch (err) {
+      this.refusedClient(err);
       throw classifyOAuthError(err, 'sign-in');
     }
   }
@@ -119,9 +146,10 @@ export class OAuthClient implements RefreshClient {
     try {
       const params: Record<string, string> = { scope: scopesFor(this.config, server).join(' ') };
       if (this.config.resource) params.resource = this.config.resource;
-      const response = await oauth.deviceAuthorizationRequest(server, this.client, this.auth, params, this.requestOptions(server, signal));
+      const response = await oauth.deviceAuthorizationRequest(server, this.client, await this.auth(server), params, this.requestOptions(server, signal));
       return await oauth.processDeviceAuthorizationResponse(server, this.client, response);
     } catch (err) {
+      this.refusedClient(err);
       throw classifyOAuthError(err, 'device sign-in');
     }
   }
@@ -131,13 +159,14 @@ export class OAuthClient implements RefreshClient {
     const server = await this.authorizationServer();
     try {
       const sentAt = this.clock.now();
-      const response = await oauth.deviceCodeGrantRequest(server, this.client, this.auth, deviceCode, this.requestOptions(server, signal));
+      const response = await oauth.deviceCodeGrantRequest(server, this.client, await this.auth(server), deviceCode, this.requestOptions(server, signal));
       const receivedAt = this.clock.now();
       return await this.signedIn(server, await oauth.processDeviceCodeResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {
       if (err instanceof oauth.ResponseBodyError && (err.error === 'authorization_pending' || err.error === 'slow_down')) {
         return err.error === 'slow_down' ? 'slow_down' : 'pending';
       }
+      this.refusedClient(err);
       throw classifyOAuthError(err, 'device sign-in');
     }
   }
@@ -156,7 +185,7 @@ export class OAuthClient implements RefreshClient {
       server.userinfo_endpoint && (async () => oauth.processUserInfoResponse(server, this.client, oauth.skipSubjectCheck,
         await oauth.userInfoRequest(server, this.client, result.access_token, options))),
       server.introspection_endpoint && (async () => oauth.processIntrospectionResponse(server, this.client,
-        await oauth.introspectionRequest(server, this.client, this.auth, result.access_token, { ...options, additionalParameters: { token_type_hint: 'access_token' } }))),
+        await oauth.introspectionRequest(server, this.client, await this.auth(server), result.access_token, { ...options, additionalParameters: { token_type_hint: 'access_token' } }))),
     ];
     for (const lookup of lookups) {
       if (!lookup) continue;

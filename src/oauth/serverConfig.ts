@@ -4,6 +4,7 @@ import { TokenRelayError } from '../core/errors.ts';
 import { classifyOAuthError } from './errors.ts';
 import { nodeFetch } from './httpTransport.ts';
 import { isLoopbackHost } from './loopbackHost.ts';
+import type { ClientAuthMethod } from './clientAuth.ts';
 
 export interface Endpoints {
   authorization?: string;
@@ -27,6 +28,10 @@ export interface OAuthConfig {
   defaultScopes?: boolean;
   /** RFC 8707 resource / audience sent with token requests. */
   resource?: string;
+  /** tokenrelay.redirectUri (validated by parseRedirectUri): the loopback sign-in listens exactly there. */
+  redirectUri?: string;
+  /** tokenrelay.clientAuthMethod; unset = auto (see clientAuth.ts). The secret is never here: it is in the key store. */
+  clientAuthMethod?: ClientAuthMethod;
 }
 
 /** Plain http is accepted only on this machine's loopback (a local or test identity provider). */

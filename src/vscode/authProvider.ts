@@ -61,8 +61,9 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
   async removeSession(sessionId: string): Promise<void> {
     await this.service.ready;
     if (!this.service.account(sessionId)) return;
-    await this.service.signOut(sessionId);
+    const { revocationWarning } = await this.service.signOut(sessionId);
     this.announceChanges();
+    if (revocationWarning) void notify('warning', `Token Relay: ${revocationWarning}`);
   }
 
   dispose(): void {

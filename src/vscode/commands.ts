@@ -18,6 +18,7 @@ export const COMMANDS = {
   openSettings: 'tokenrelay.openSettings',
   setUp: 'tokenrelay.setUp',
   installLauncher: 'tokenrelay.installLauncher',
+  setClientSecret: 'tokenrelay.setClientSecret',
 } as const;
 
 /** contributes.walkthroughs' id, qualified by the extension's id. */
@@ -49,8 +50,9 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       return;
     }
     try {
-      await service.signOut(picked.id);
-      void vscode.window.showInformationMessage(`Token Relay: signed out ${picked.account.label} in every window.`);
+      const { revocationWarning } = await service.signOut(picked.id);
+      if (revocationWarning) void notify('warning', `Token Relay: ${revocationWarning}`);
+      else void vscode.window.showInformationMessage(`Token Relay: signed out ${picked.account.label} in every window.`);
     } catch (err) {
       log.error(`Sign-out failed: ${describeError(err)}`);
       void notify('error', `Token Relay sign-out failed: ${describeError(err)}`);
@@ -77,6 +79,32 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const pick = await notify('error', `Token Relay: ${describeError(err)}`, ...(needsSignIn ? ['Sign In'] : ['Show Log']));
       if (pick === 'Sign In') await signInCommand();
       else if (pick === 'Show Log') channel.show(true);
+    }
+  };
+
+  /** Asks for the secret in a password box; empty removes it. The value goes to the key stores only. */
+  const setClientSecret = async (): Promise<void> => {
+    await service.ready;
+    const status = service.status();
+    if (!status.clientId) {
+      void notify('error', 'Token Relay: set tokenrelay.issuer and tokenrelay.clientId first; the client secret belongs to that client.');
+      return;
+    }
+    const secret = await vscode.window.showInputBox({
+      title: 'Token Relay: Set Client Secret',
+      prompt: `The client secret of ${status.clientId} at ${status.issuer ?? 'the identity provider'}. It is kept in the key store, never in settings. Leave empty to remove it.`,
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (secret === undefined) return; // dismissed
+    try {
+      const { where } = await service.setClientSecret(secret === '' ? undefined : secret);
+      void vscode.window.showInformationMessage(secret === ''
+        ? `Token Relay: removed the client secret of ${status.clientId}.`
+        : `Token Relay: the client secret of ${status.clientId} is kept in ${where}.`);
+    } catch (err) {
+      log.error(`Setting the client secret failed: ${describeError(err)}`);
+      void notify('error', `Token Relay: ${describeError(err)}`);
     }
   };
 
@@ -125,6 +153,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     vscode.commands.registerCommand(COMMANDS.statusMenu, statusMenu),
     vscode.commands.registerCommand(COMMANDS.setUp, setUp),
     vscode.commands.registerCommand(COMMANDS.installLauncher, installLauncher),
+    vscode.commands.registerCommand(COMMANDS.setClientSecret, setClientSecret),
   ];
 }
 

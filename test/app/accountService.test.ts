@@ -207,3 +207,36 @@ describe('status, accounts and sign-out', () => {
     assert.equal((await refusal(terminalToken({}))).code, 'not-signed-in');
   });
 });
+
+describe('a revocation the identity provider refuses (glewlwyd answers a public client 401)', () => {
+  afterEach(() => idp.setFault('none'));
+
+  test('sign-out completes locally; the warning names the answer and the issuer, from the service and the terminal route', async () => {
+    const alice = await signIn('alice');
+    const issued = JSON.stringify(idp.issuedTokens()); // every token issued: none may reach the warning
+    const access = (await service.getToken({})).accessToken;
+    await idp.setFault('revocation-401');
+    idp.resetCounters();
+    const { revocationWarning } = await service.signOut(alice.id);
+    assert.equal(revocationWarning, `Signed out on this computer. The identity provider did not revoke the grant (HTTP 401, no content type, empty body). The grant may still be active at ${idp.issuer}; revoke it in the provider's account page.`);
+    assert.equal(idp.counters().faultAnswers, 1, 'the revocation was asked for once');
+    assert.equal(service.status().state, 'signed-out', 'the local sign-out happened anyway');
+    assert.equal((await refusal(service.getToken({}))).code, 'not-signed-in');
+    assert.equal((await idp.introspect(access)).active, true, 'the grant is indeed still live at the server: the warning is true');
+    assert.ok(!JSON.parse(issued).some((t: string) => revocationWarning!.includes(t)));
+
+    // The terminal route (what `tokenrelay sign-out` reads) carries the same warning.
+    await signIn('alice');
+    server ??= await serveTerminals({ socketDir: join(dir, 'sockets'), service, log });
+    const answer = await postJson<{ account?: { label: string }; revocationWarning?: string }>(server.socketPath, ROUTES.signOut, {});
+    assert.equal(answer.account?.label, 'alice');
+    assert.equal(answer.revocationWarning, revocationWarning);
+  });
+
+  test('a revocation that works: no warning', async () => {
+    const alice = await signIn('alice');
+    const access = (await service.getToken({})).accessToken;
+    assert.deepEqual(await service.signOut(alice.id), {});
+    assert.equal((await idp.introspect(access)).active, false);
+  });
+});

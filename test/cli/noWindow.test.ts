@@ -173,4 +173,21 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
     assert.equal(after.code, 3, after.stderr);
     assert.equal((await cli(['sign-out'])).stdout, 'Nobody was signed in.\n');
   });
+
+  test('sign-out whose revocation the IdP refuses (glewlwyd: 401 to a public client): signed out, exit 1, stderr names the answer and what to do', async (t) => {
+    const signIn = await deviceSignIn([], 'carol');
+    assert.equal(signIn.code, 0, signIn.stderr);
+    const before = await cli(['token']);
+    assert.equal(before.code, 0, before.stderr);
+    await idp.setFault('revocation-401');
+    t.after(() => idp.setFault('none'));
+    idp.resetCounters();
+    const out = await cli(['sign-out']);
+    assert.equal(out.code, 1, 'non-zero: the grant may still be live');
+    assert.equal(out.stdout, 'Signed out carol in every window and terminal.\n');
+    assert.equal(out.stderr, `tokenrelay: Signed out on this computer. The identity provider did not revoke the grant (HTTP 401, no content type, empty body). The grant may still be active at ${idp.issuer}; revoke it in the provider's account page.\n`);
+    assert.equal(idp.counters().faultAnswers, 1);
+    assert.equal((await idp.introspect(before.stdout.trim())).active, true, 'what the warning says is true');
+    assert.equal((await cli(['token'])).code, 3, 'signed out locally all the same');
+  });
 });

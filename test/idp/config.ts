@@ -7,6 +7,11 @@ import { devicePages, renderError } from './pages.ts';
 
 export const CLIENT_ID = 'tokenrelay-test';
 export const INTROSPECTOR_ID = 'tokenrelay-introspector';
+/** A public client whose redirect URIs match exactly, port included (glewlwyd's way): only with `exactRedirectUris`. */
+export const EXACT_CLIENT_ID = 'tokenrelay-test-exact';
+/** Clients with a secret (GitHub Apps, Google desktop clients, confidential clients): HTTP Basic, and in the form body. */
+export const BASIC_CLIENT_ID = 'tokenrelay-test-basic';
+export const POST_CLIENT_ID = 'tokenrelay-test-post';
 export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -16,6 +21,10 @@ export interface ConfigInput {
   adapter: (model: string) => Adapter;
   accessTokenTtl: () => number;
   introspectorSecret: string;
+  /** The secret of BASIC_CLIENT_ID and POST_CLIENT_ID. */
+  clientSecret: string;
+  /** Registers EXACT_CLIENT_ID with these redirect URIs, compared exactly (a web client: no RFC 8252 port wildcard). */
+  exactRedirectUris?: string[];
 }
 
 async function rsaSigningJwk(): Promise<Record<string, unknown>> {
@@ -40,6 +49,23 @@ export async function buildConfiguration(input: ConfigInput): Promise<Configurat
         response_types: ['code'],
         grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
       },
+      ...(['client_secret_basic', 'client_secret_post'] as const).map((method) => ({
+        client_id: method === 'client_secret_basic' ? BASIC_CLIENT_ID : POST_CLIENT_ID,
+        client_secret: input.clientSecret,
+        application_type: 'native' as const,
+        token_endpoint_auth_method: method, // oidc-provider accepts only the registered method
+        redirect_uris: ['http://127.0.0.1/callback'],
+        response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
+      })),
+      ...(input.exactRedirectUris ? [{
+        client_id: EXACT_CLIENT_ID,
+        application_type: 'web' as const, // redirect URIs compared exactly, port included
+        token_endpoint_auth_method: 'none',
+        redirect_uris: input.exactRedirectUris,
+        response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token'],
+      }] : []),
       {
         client_id: INTROSPECTOR_ID,
         client_secret: input.introspectorSecret,

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { FaultMode, Idp } from './server.ts';
 import { ECHO_FAULTS } from './echo.ts';
 
-const FAULTS: readonly FaultMode[] = ['none', 'error500', 'hang', 'refuse', ...ECHO_FAULTS];
+const FAULTS: readonly FaultMode[] = ['none', 'error500', 'hang', 'refuse', 'bare-400', 'revocation-401', ...ECHO_FAULTS];
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   let text = '';

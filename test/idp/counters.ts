@@ -11,9 +11,13 @@ export interface Counters {
   errors: Record<string, number>;
   apiCalls: number;
   api401s: number;
+  /** Token requests a fault answered (faults.ts) instead of the server: each was a presentation, none rotated anything. */
+  faultAnswers: number;
+  /** Token endpoint requests by how the client authenticated: none, client_secret_basic, client_secret_post. */
+  tokenAuth: Record<string, number>;
 }
 
-export type CounterName = Exclude<keyof Counters, 'errors'>;
+export type CounterName = Exclude<keyof Counters, 'errors' | 'tokenAuth'>;
 
 function zero(): Counters {
   return {
@@ -26,6 +30,8 @@ function zero(): Counters {
     errors: {},
     apiCalls: 0,
     api401s: 0,
+    faultAnswers: 0,
+    tokenAuth: {},
   };
 }
 
@@ -40,6 +46,8 @@ export class CounterStore {
 
   error(reason: string): void { this.counts.errors[reason] = (this.counts.errors[reason] ?? 0) + 1; }
 
+  tokenAuth(method: string): void { this.counts.tokenAuth[method] = (this.counts.tokenAuth[method] ?? 0) + 1; }
+
   recordIssued(accessToken: string, refreshToken: string | undefined, idToken?: string): void {
     this.counts.tokensIssued += 1;
     this.latestAccess = accessToken;
@@ -52,7 +60,7 @@ export class CounterStore {
     if (refreshToken) this.issued.push(refreshToken);
   }
 
-  snapshot(): Counters { return { ...this.counts, errors: { ...this.counts.errors } }; }
+  snapshot(): Counters { return { ...this.counts, errors: { ...this.counts.errors }, tokenAuth: { ...this.counts.tokenAuth } }; }
   reset(): void { this.counts = zero(); }
   issuedTokens(): string[] { return [...this.issued]; }
   latestAccessToken(): string | undefined { return this.latestAccess; }

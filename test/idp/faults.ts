@@ -3,7 +3,11 @@
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { answerWithEcho, isEchoFault, type CurrentTokens, type EchoFault } from './echo.ts';
 
-export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow' | EchoFault;
+/**
+ * `bare-400`: HTTP 400, no content type, empty body, as glewlwyd refuses a spent refresh token (not RFC 6749 §5.2).
+ * `revocation-401`: the revocation endpoint (RFC 7009) answers 401 with an empty body, as glewlwyd does to a public client; the token endpoint is untouched.
+ */
+export type FaultMode = 'none' | 'error500' | 'hang' | 'refuse' | 'slow' | 'bare-400' | 'revocation-401' | EchoFault;
 
 const HOST = '127.0.0.1';
 
@@ -11,11 +15,18 @@ function isTokenRequest(req: IncomingMessage): boolean {
   return req.method === 'POST' && new URL(req.url ?? '/', 'http://x').pathname === '/token';
 }
 
+/** oidc-provider's /token/revocation, test/oauth2server's /oauth2/revoke. */
+function isRevocationRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && /\/(revocation|revoke)$/.test(new URL(req.url ?? '/', 'http://x').pathname);
+}
+
 export class FaultableServer {
   /** Set once the provider exists (its issuer needs our port first). */
   handler: RequestListener = (_req, res) => { res.writeHead(503).end(); };
   /** The tokens the echo faults quote (set by server.ts). */
   current: () => CurrentTokens = () => ({});
+  /** Called for each token request a fault answers (set by server.ts: the `faultAnswers` counter). */
+  onFaultAnswer: () => void = () => {};
   private mode: FaultMode = 'none';
   private readonly hung = new Set<ServerResponse>();
   private readonly delayed: (() => void)[] = [];
@@ -56,7 +67,17 @@ export class FaultableServer {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
-    if (this.mode === 'error500' && isTokenRequest(req)) {
+    const faulted = this.mode === 'revocation-401' ? isRevocationRequest(req) : isTokenRequest(req) && this.mode !== 'none' && this.mode !== 'slow';
+    if (faulted) this.onFaultAnswer();
+    if (this.mode === 'revocation-401' && faulted) {
+      this.log('fault revocation-401');
+      req.resume();
+      res.writeHead(401).end();
+    } else if (this.mode === 'bare-400' && isTokenRequest(req)) {
+      this.log('fault bare-400 POST /token');
+      req.resume();
+      res.writeHead(400).end();
+    } else if (this.mode === 'error500' && isTokenRequest(req)) {
       this.log('fault error500 POST /token');
       res.writeHead(500, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end('{"error":"server_error"}');

@@ -35,6 +35,8 @@ export function attachHooks(provider: Provider, counters: CounterStore, log: (li
   provider.use(async (ctx, next) => {
     await next();
     if (ctx.method !== 'POST' || ctx.path !== '/token') return;
+    const basic = /^basic /i.test(ctx.req.headers.authorization ?? '');
+    counters.tokenAuth(basic ? 'client_secret_basic' : ctx.oidc?.body?.client_secret ? 'client_secret_post' : 'none');
     const body = ctx.body as Record<string, unknown> | undefined;
     if (!body || typeof body !== 'object') return;
     if (ctx.status === 200 && typeof body.access_token === 'string') {

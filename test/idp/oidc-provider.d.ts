@@ -23,6 +23,7 @@ declare module 'oidc-provider' {
       route?: string;
       client?: OidcClient;
       params?: Record<string, unknown>;
+      body?: Record<string, unknown>;
     };
   }
 

@@ -33,6 +33,8 @@ export interface IdpOptions {
    * again and gets its first use's response replayed. Default 0 = strict (reuse revokes the grant).
    */
   reuseGraceSeconds?: number;
+  /** Adds the public client EXACT_CLIENT_ID (config.ts), whose redirect URIs must match exactly, port included. */
+  exactRedirectUris?: string[];
 }
 
 export interface Idp {
@@ -40,6 +42,8 @@ export interface Idp {
   clientId: typeof CLIENT_ID;
   apiUrl: string;
   port: number;
+  /** The secret of the clients with one (config.ts BASIC_CLIENT_ID, POST_CLIENT_ID); test/idp only. */
+  clientSecret?: string;
   counters(): Counters;
   resetCounters(): void;
   issuedTokens(): string[];
@@ -68,6 +72,7 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
   const counters = new CounterStore();
   const store = new MapStore();
   const introspector = { id: INTROSPECTOR_ID, secret: randomBytes(24).toString('base64url') };
+  const clientSecret = randomBytes(24).toString('base64url');
 
   const host = opts.host ?? '127.0.0.1';
   const web = new FaultableServer(log, host);
@@ -77,12 +82,15 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
     adapter: store.factory,
     accessTokenTtl: () => accessTokenTtl,
     introspectorSecret: introspector.secret,
+    clientSecret,
+    exactRedirectUris: opts.exactRedirectUris,
   }));
   const live = (refreshToken: string) => store.get(`RefreshToken:${refreshToken}`) !== undefined;
   attachGrace(provider, { seconds: () => reuseGrace, live, counters, log });
   attachHooks(provider, counters, log);
   web.handler = provider.callback();
   web.current = () => ({ accessToken: counters.latestAccessToken(), idToken: counters.latestIdToken() });
+  web.onFaultAnswer = () => counters.bump('faultAnswers');
   const api = await startApi({ provider: web.handler, introspector, counters, log });
   log(`idp listening issuer=${issuer} api=${api.apiUrl}`);
 
@@ -97,6 +105,7 @@ export async function startIdp(opts: IdpOptions = {}): Promise<Idp> {
     clientId: CLIENT_ID,
     apiUrl: api.apiUrl,
     port,
+    clientSecret,
     counters: () => counters.snapshot(),
     resetCounters: () => counters.reset(),
     issuedTokens: () => counters.issuedTokens(),

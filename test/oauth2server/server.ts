@@ -74,6 +74,7 @@ export async function startPlainServer(opts: PlainServerOptions = {}): Promise<P
   const oauth = new OAuth2Server({ model, allowBearerTokensInQueryString: false });
 
   const web = new FaultableServer(log);
+  web.onFaultAnswer = () => counters.bump('faultAnswers');
   const port = await web.listen(0);
   const origin = `http://127.0.0.1:${port}`;
   const issuer = origin + ISSUER_PATH;

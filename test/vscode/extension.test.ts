@@ -9,7 +9,9 @@ import { fake } from './fake/vscode.ts';
 import { World, allLogText, browserErrors, browserLogin, idpSettings, type TestWindow } from './helpers.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { approveDeviceCode } from '../idp/login.ts';
-import { TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
+import { OPEN_SETTINGS, TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
+import { BASIC_CLIENT_ID } from '../idp/config.ts';
+import { createServer } from 'node:http';
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
 
@@ -65,7 +67,7 @@ describe('activation and configuration', () => {
     assert.equal(win.item.priority, 100);
     assert.equal(win.channel.name, 'Token Relay');
     assert.deepEqual(win.channel.options, { log: true });
-    for (const id of ['signIn', 'signOut', 'refreshNow', 'showLog', 'statusMenu', 'openSettings']) {
+    for (const id of ['signIn', 'signOut', 'refreshNow', 'showLog', 'statusMenu', 'openSettings', 'setClientSecret']) {
       assert.ok(fake.commands.get(`tokenrelay.${id}`)?.length, `tokenrelay.${id} registered`);
     }
     await fake.waitFor(() => win.item.visible, 5000, 'status bar item shown');
@@ -168,6 +170,23 @@ describe('sign-in', () => {
     assert.deepEqual(shown.items, [TRY_DEVICE_CODE]);
     assert.equal(await isListening(portOf(fake.opened[0]!)), false);
     assert.equal(win.item.text, '$(account) Token Relay: Sign in');
+  });
+
+  test('tokenrelay.redirectUri on a port another program holds: the message says so and offers device code; no browser opens', async () => {
+    const squatter = createServer((_req, res) => res.end('someone else'));
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const { port } = squatter.address() as { port: number };
+    try {
+      fake.setSettings(idpSettings(idp, { 'tokenrelay.redirectUri': `http://127.0.0.1:${port}/callback` }));
+      const win = await world.openWindow();
+      await assert.rejects(Promise.resolve(win.provider.createSession(['openid'], {})), /is in use/);
+      const [shown] = fake.messagesMatching(/Token Relay sign-in failed/);
+      assert.match(shown!.message, new RegExp(`Port ${port} of tokenrelay\\.redirectUri .* is in use by another program.*sign in with a device code`));
+      assert.deepEqual(shown!.items, [OPEN_SETTINGS, TRY_DEVICE_CODE]);
+      assert.equal(fake.opened.length, 0);
+    } finally {
+      await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    }
   });
 
   test('the IdP answers invalid_scope: the message names it and the setting to check', async () => {
@@ -465,6 +484,32 @@ describe('session states in the status bar', () => {
   });
 });
 
+describe('Token Relay: Set Client Secret', () => {
+  test('a password box, the secret to the key stores (never settings, the log or a message); sign-in and refresh then authenticate the client', async () => {
+    fake.setSettings(idpSettings(idp, { 'tokenrelay.clientId': BASIC_CLIENT_ID }));
+    const win = await world.openWindow();
+    fake.type = () => idp.clientSecret;
+    await fake.commands.get('tokenrelay.setClientSecret')!.at(-1)!();
+    assert.deepEqual(fake.inputBoxes.map((b) => b.password), [true], 'typed into a password box');
+    assert.match(fake.inputBoxes[0]!.prompt!, new RegExp(`client secret of ${BASIC_CLIENT_ID} at ${idp.issuer}.*never in settings`));
+    assert.ok(fake.messagesMatching(new RegExp(`client secret of ${BASIC_CLIENT_ID} is kept in `)).length);
+    idp.resetCounters();
+    const session = await signIn(win, 'alice');
+    await win.api.getAccessToken({ rejectedToken: session.accessToken });
+    assert.deepEqual(idp.counters().tokenAuth, { client_secret_basic: 2 });
+    const shown = JSON.stringify([...fake.settings.values(), fake.messages.map((m) => m.message), fake.inputBoxes]) + allLogText();
+    assert.ok(!shown.includes(idp.clientSecret!), 'shown nowhere');
+
+    // Dismissed: nothing changes. Empty: removed, and this client can no longer authenticate.
+    fake.type = () => undefined;
+    await fake.commands.get('tokenrelay.setClientSecret')!.at(-1)!();
+    fake.type = () => '';
+    await fake.commands.get('tokenrelay.setClientSecret')!.at(-1)!();
+    assert.ok(fake.messagesMatching(new RegExp(`removed the client secret of ${BASIC_CLIENT_ID}`)).length);
+    await assert.rejects(win.service.refreshNow(), /invalid_client/);
+  });
+});
+
 describe('commands', () => {
   test('status menu, refresh now, show log and sign out', async () => {
     fake.setSettings(idpSettings(idp));
@@ -492,5 +537,29 @@ describe('commands', () => {
     fake.pick = () => undefined;
     await run('tokenrelay.statusMenu');
     assert.match((fake.quickPicks.at(-1)!.items as { label: string }[])[0]!.label, /Sign In/, 'signed out: Sign In first');
+  });
+
+  test('sign-out whose revocation the IdP refuses: signed out all the same, and a warning says the grant may still be active', async () => {
+    fake.setSettings(idpSettings(idp));
+    const win = await world.openWindow();
+    const session = await signIn(win, 'alice');
+    const run = (id: string) => fake.commands.get(id)!.at(-1)!();
+    await idp.setFault('revocation-401');
+    try {
+      await run('tokenrelay.signOut');
+      const [warning] = fake.messages.filter((m) => m.severity === 'warning');
+      assert.equal(warning?.message, `Token Relay: Signed out on this computer. The identity provider did not revoke the grant (HTTP 401, no content type, empty body). The grant may still be active at ${idp.issuer}; revoke it in the provider's account page.`);
+      assert.equal(fake.messagesMatching(/signed out alice in every window/).length, 0, 'not told that all went well');
+      assert.equal(win.item.text, '$(account) Token Relay: Sign in');
+      assert.equal((await idp.introspect(session.accessToken)).active, true, 'the grant is live at the server, as the warning says');
+
+      // The Accounts menu's sign-out (removeSession) says the same.
+      const again = await signIn(win, 'alice');
+      await win.provider.removeSession(again.id);
+      assert.equal(fake.messages.filter((m) => m.severity === 'warning').length, 2);
+      assert.deepEqual(await win.provider.getSessions(undefined, {}), []);
+    } finally {
+      await idp.setFault('none');
+    }
   });
 });

@@ -35,19 +35,23 @@ describe('package.json contributions', () => {
     assert.equal(titles['tokenrelay.refreshNow'], 'Token Relay: Refresh Token Now');
     assert.equal(titles['tokenrelay.showLog'], 'Token Relay: Show Log');
     assert.ok(titles['tokenrelay.statusMenu']);
+    assert.equal(titles['tokenrelay.setClientSecret'], 'Token Relay: Set Client Secret');
     assert.ok(pkg.activationEvents.includes('onStartupFinished'));
     assert.deepEqual(pkg.contributes.authentication, [{ id: 'tokenrelay', label: 'Token Relay' }]);
   });
 
   test('every setting has a description; defaults and enums match the code', () => {
     const props = pkg.contributes.configuration.properties;
-    for (const key of ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'refreshSkewSeconds', 'refreshTokenReuseGraceSeconds']) {
+    for (const key of ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'redirectUri', 'refreshSkewSeconds', 'refreshTokenReuseGraceSeconds']) {
       const p = props[`tokenrelay.${key}`];
       assert.ok(p, `tokenrelay.${key} is contributed`);
       assert.ok(p.description || p.markdownDescription, `tokenrelay.${key} has a description`);
     }
     assert.equal(props['tokenrelay.scopes'].default, undefined, 'the default depends on the server (scopesFor)');
     assert.deepEqual(props['tokenrelay.signInFlow'].enum, ['auto', 'loopback', 'deviceCode']);
+    assert.deepEqual(props['tokenrelay.clientAuthMethod'].enum, ['auto', 'none', 'client_secret_basic', 'client_secret_post']);
+    assert.equal(props['tokenrelay.clientAuthMethod'].scope, 'application');
+    assert.ok(!Object.keys(props).some((k) => /secret/i.test(k)), 'no setting holds a secret');
     assert.equal(props['tokenrelay.refreshSkewSeconds'].default, 60);
     assert.equal(props['tokenrelay.refreshSkewSeconds'].minimum, 0);
     assert.equal(props['tokenrelay.refreshTokenReuseGraceSeconds'].default, 0, 'strict unless the user says otherwise');
@@ -58,6 +62,10 @@ describe('package.json contributions', () => {
       assert.ok(new RegExp(props[key].pattern).test(''), key);
     }
     assert.ok(!new RegExp(props['tokenrelay.issuer'].pattern).test('http://sso.example.com'), 'plain http to a remote issuer is flagged');
+    assert.equal(props['tokenrelay.redirectUri'].scope, 'application', 'a workspace cannot point the sign-in at another listener');
+    const pattern = new RegExp(props['tokenrelay.redirectUri'].pattern);
+    assert.ok(pattern.test('http://127.0.0.1:8765/callback') && pattern.test('http://localhost:80') && pattern.test(''));
+    assert.ok(!pattern.test('https://127.0.0.1:8765/cb') && !pattern.test('http://example.com:8765/cb') && !pattern.test('http://127.0.0.1/cb'));
     assert.deepEqual(Object.keys(props['tokenrelay.endpoints'].properties).sort(),
       ['authorization', 'deviceAuthorization', 'introspection', 'revocation', 'token', 'userinfo']);
   });

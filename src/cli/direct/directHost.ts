@@ -4,13 +4,16 @@
 // (or the key file the user opted in to), refreshes under the lock if it must, and leaves nothing
 // running: no watcher, no proactive timer, no listener. In a separate bundle (dist/host.js), loaded
 // only when no socket answers, so the socket path starts as fast as before.
-import { configFilePath } from '../../app/storeRoot.ts';
-import { DEFAULT_PROFILE, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
+import { configFilePath, openStoreLayout } from '../../app/storeRoot.ts';
+import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
+import { keyStoreChoiceOf, keyStoresFor } from '../../keystore/chooseKeyStores.ts';
 import { ProfileHost } from '../../app/profileHost.ts';
 import { TokenRelayError } from '../../core/errors.ts';
 import { redactingLogger } from '../../core/redact.ts';
 import { terminalRoutes } from '../../ipc/terminalRoutes.ts';
 import { stderrLogger } from './stderrLogger.ts';
+import { checkClientSecret, writeClientSecret } from '../../app/clientSecret.ts';
+import { displayIssuer } from '../../oauth/serverConfig.ts';
 import { holdSignals } from './heldSignals.ts';
 import { signInInTerminal, type TerminalSignInOptions } from './terminalSignIn.ts';
 
@@ -57,4 +60,22 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
     await service.dispose();
     signals?.release();
   }
+}
+
+/**
+ * `tokenrelay config set-client-secret`: stores (or, undefined, removes) the client secret of a
+ * profile's client in the key store that profile uses, never in the configuration file.
+ */
+export async function setClientSecretDirectly(o: { profile?: string; secret: string | undefined }, env: NodeJS.ProcessEnv = process.env): Promise<{ where: string; clientId: string; issuer: string; profile: string }> {
+  const log = redactingLogger(stderrLogger(env));
+  const profile = o.profile ?? env.TOKENRELAY_PROFILE ?? DEFAULT_PROFILE;
+  const file = readConfigFile(configFilePath(env));
+  const settings = profileSettings(file, profile);
+  if (!settings.ok) throw settings.problem;
+  const get = profileSource(file.profiles[profile]);
+  const layout = openStoreLayout(env);
+  const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
+  const { identity, oauth } = settings.settings;
+  const where = await writeClientSecret(keyStores, identity, o.secret === undefined ? undefined : checkClientSecret(o.secret), log);
+  return { where, clientId: identity.clientId, issuer: displayIssuer(oauth) ?? identity.issuer, profile };
 }

@@ -127,6 +127,9 @@ function freshState() {
     messages: [] as Message[],
     progresses: [] as Progress[],
     quickPicks: [] as { items: unknown[]; options: unknown }[],
+    inputBoxes: [] as { password?: boolean; prompt?: string; title?: string }[],
+    /** Types into an input box; default: dismiss (undefined). */
+    type: ((_options: unknown) => undefined) as (options: unknown) => string | undefined,
     /** Picks a button for a message; default: dismiss. */
     respond: (() => undefined) as Responder,
     /** Picks a quick pick item; default: dismiss. */
@@ -213,6 +216,10 @@ export const window = {
   showInformationMessage: (message: string, ...rest: unknown[]) => showMessage('info', message, rest),
   showWarningMessage: (message: string, ...rest: unknown[]) => showMessage('warning', message, rest),
   showErrorMessage: (message: string, ...rest: unknown[]) => showMessage('error', message, rest),
+  async showInputBox(options: { password?: boolean; prompt?: string; title?: string } = {}): Promise<string | undefined> {
+    fake.inputBoxes.push(options);
+    return fake.type(options);
+  },
   async showQuickPick(items: unknown[] | Promise<unknown[]>, options?: unknown): Promise<unknown> {
     const list = await items;
     fake.quickPicks.push({ items: list, options });
