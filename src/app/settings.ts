@@ -12,7 +12,7 @@ import { MCP_SERVERS_SETTING, parseMcpServerEntry } from './mcpAccess.ts';
 import { CLUSTERS_SETTING } from './clusterAccess.ts';
 
 /** Every `tokenrelay.*` setting (without the prefix), as package.json contributes them. */
-export const SETTING_KEYS = ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'signInFlow', 'keyStore', 'refreshSkewSeconds',
+export const SETTING_KEYS = ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'clientAuthMethod', 'signInFlow', 'keyStore', 'refreshSkewSeconds',
   'refreshTokenReuseGraceSeconds', 'git.username', 'git.hosts', 'docker.username', 'docker.registries', 'mcp.servers', 'kubernetes.clusters'];
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];

@@ -16,6 +16,7 @@ const props = pkg.contributes.configuration.properties as Record<string, { scope
 /** What a repository's .vscode/settings.json could hold: widening, redirecting or breaking values for every setting. */
 const WORKSPACE: Record<string, unknown> = {
   issuer: 'https://idp.attacker.example', clientId: 42, scopes: 'not a list', resource: 'not a uri', endpoints: { token: 'https://attacker.example/token' },
+  redirectUri: 'http://127.0.0.1:8080/attacker', clientAuthMethod: 'client_secret_post',
   signInFlow: 'bogus', keyStore: 'file', refreshSkewSeconds: -5, refreshTokenReuseGraceSeconds: 'forever',
   'git.username': 'attacker', 'git.hosts': ['attacker.example'], 'docker.username': 'attacker', 'docker.registries': ['registry.attacker.example'],
   'mcp.servers': ['https://mcp.attacker.example'], 'kubernetes.clusters': 'not a list',
@@ -49,6 +50,7 @@ describe('workspace settings for every setting', () => {
     assert.equal(result.settings.refreshSkewMs, 60_000);
     assert.equal(result.settings.reuseGraceMs, 0);
     assert.equal(result.settings.oauth.resource, undefined);
+    assert.equal(result.settings.oauth.redirectUri, undefined, 'a workspace cannot pick the sign-in listener');
     const get = userSettings();
     for (const key of SETTING_KEYS) assert.deepEqual(get(key), key in USER ? USER[key] : props[`tokenrelay.${key}`].default, key);
     assert.deepEqual(readGitHosts(get), ['git.example.com']);
