@@ -60,7 +60,7 @@ async function stopAgent(agent: Agent | undefined): Promise<void> {
   await agent.exited;
 }
 
-async function status(): Promise<{ host: string; windowPid: number; expiresAt: number; generation: number; state: string }> {
+async function status(): Promise<{ host: string; windowPid: number; expiresAt: string; generation: number; state: string }> {
   const r = await cli(['status', '--json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -107,7 +107,7 @@ describe('tokenrelay agent', () => {
         idp.resetCounters();
         // No CLI runs: only the agent's proactive timer can refresh, and it does so before the token expires.
         await waitFor(`the agent's proactive refresh (expiry ${expiry})`, 10_000, () => idp.counters().refreshGrants === 1);
-        assert.ok(Date.now() < before.expiresAt, 'refreshed ahead of expiry');
+        assert.ok(Date.now() < Date.parse(before.expiresAt), 'refreshed ahead of expiry');
         await waitFor('the new generation to be served', 5_000, async () => (await status()).generation > before.generation);
         const all = await Promise.all(Array.from({ length: 20 }, () => cli(['token'])));
         for (const r of all) assert.equal(r.code, 0, r.stderr);

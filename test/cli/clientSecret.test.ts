@@ -54,7 +54,7 @@ describe('tokenrelay config set-client-secret', () => {
     chmodSync(dir, 0o755);
     const bundle = await cliBundle();
     cliJs = join(dir, 'cli.js');
-    for (const name of ['cli.js', 'direct.js']) {
+    for (const name of ['cli.js', 'host.js']) {
       copyFileSync(join(dirname(bundle.cliJs), name), join(dir, name));
       chmodSync(join(dir, name), 0o644);
     }

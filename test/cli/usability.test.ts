@@ -173,7 +173,8 @@ describe('setup git, kubectl, docker', () => {
     assert.equal(r.code, 0, r.stderr);
     const view = JSON.parse(execFileSync('kubectl', ['config', 'view', '-o', 'json'], { env: { ...env(), KUBECONFIG: kubeconfig }, encoding: 'utf8' }));
     const user = view.users.find((u: { name: string }) => u.name === 'tokenrelay').user.exec;
-    assert.deepEqual([user.command, user.args, user.apiVersion, user.interactiveMode], ['tokenrelay', ['kubectl-credential'], 'client.authentication.k8s.io/v1', 'Never']);
+    assert.deepEqual([user.command, user.args, user.apiVersion, user.interactiveMode, user.provideClusterInfo],
+      ['tokenrelay', ['kubectl-credential'], 'client.authentication.k8s.io/v1', 'Never', true]);
     assert.equal(view.contexts.find((c: { name: string }) => c.name === 'dev').context.user, 'tokenrelay');
     assert.equal(view.clusters[0].cluster.server, 'https://k8s.example.com', 'the rest of the kubeconfig is kept');
   });

@@ -133,9 +133,10 @@ function gitPlan(hosts: string[]) {
 
 function kubectlPlan(context: string | undefined, user: string) {
   const changes: Change[] = [{
-    describe: `kubectl config set-credentials ${user}: exec "${PROG} kubectl-credential" (client.authentication.k8s.io/v1, never interactive)`,
+    describe: `kubectl config set-credentials ${user}: exec "${PROG} kubectl-credential" (client.authentication.k8s.io/v1, never interactive, told which cluster it serves)`,
+    // provideClusterInfo: the plugin then refuses plain http and clusters outside tokenrelay.kubernetes.clusters.
     apply: () => run('kubectl', ['config', 'set-credentials', user, '--exec-api-version=client.authentication.k8s.io/v1',
-      `--exec-command=${PROG}`, '--exec-arg=kubectl-credential', '--exec-interactive-mode=Never']),
+      `--exec-command=${PROG}`, '--exec-arg=kubectl-credential', '--exec-interactive-mode=Never', '--exec-provide-cluster-info=true']),
   }];
   if (context) {
     changes.push({ describe: `kubectl config set-context ${context} --user=${user}`, apply: () => run('kubectl', ['config', 'set-context', context, `--user=${user}`]) });
