@@ -585,6 +585,14 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
   scenarioTest('j', 'a fresh install: a neutral "Set up" item opens the walkthrough, whose settings step opens the settings', { timeout: 120_000 }, () => scenario(env, 'j-first-run', async (env) => {
     const page = await openTab(env);
     assert.equal(await waitForStatus(page, /Token Relay: Set up$/, 30_000), 'Token Relay: Set up');
+    // The extension page is README.md, as the Extensions view shows it.
+    await runCommand(page, 'Extensions: Show Installed Extensions');
+    await page.locator('.extensions-viewlet .monaco-list-row').filter({ hasText: 'Token Relay' }).filter({ hasNotText: 'Probe' }).first().click();
+    const details = page.locator('.extension-editor');
+    await details.locator('.name').filter({ hasText: 'Token Relay' }).first().waitFor({ timeout: 20_000 });
+    const readme = page.frameLocator('iframe.webview.ready').first().frameLocator('#active-frame');
+    await readme.getByRole('heading', { name: 'Quick start' }).waitFor({ timeout: 20_000 });
+    await readmeShot(page, 'extension-page', [details], 0);
     assert.doesNotMatch(await page.locator(STATUS_ITEM).first().getAttribute('class') ?? '', /error/, 'not shown as an error');
     await page.locator(STATUS_ITEM).first().click();
     const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
@@ -621,9 +629,20 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     assert.equal(env.idp.counters().authorizationCodeGrants - before.authorizationCodeGrants, 0);
     assert.equal(env.context.pages().length, env.tabs.length, 'no browser tab was opened on the error page');
 
-    // Fixed from the message's own button, then signed in from the walkthrough.
+    // Fixed from the message's own button; then an issuer nobody answers at, told as such.
     await toast.getByRole('button', { name: 'Open Settings' }).click();
     await enterSetting(page, 'tokenrelay.clientId', 'Client ID', env.idp.clientId);
+    await enterSetting(page, 'tokenrelay.issuer', 'Issuer', 'http://127.0.0.1:9/realms/none');
+    await closeModalEditor(page);
+    const tried = Date.now();
+    await runCommand(page, 'Token Relay: Sign In');
+    const unreachable = page.locator('.notifications-toasts .notification-toast').filter({ hasText: 'Cannot reach the issuer' }).first();
+    await unreachable.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.ok(Date.now() - tried < 10_000);
+    assert.doesNotMatch(await unreachable.innerText(), /keeps the session/, 'nobody is signed in: not the refresh path\'s words');
+    await readmeShot(page, 'unreachable-issuer', [unreachable], 8);
+    await unreachable.getByRole('button', { name: 'Open Settings' }).click();
+    await enterSetting(page, 'tokenrelay.issuer', 'Issuer', env.idp.issuer);
     await closeModalEditor(page);
     await runCommand(page, 'Token Relay: Set Up');
     const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
