@@ -14,15 +14,8 @@ import { EXACT_CLIENT_ID } from '../idp/config.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { isListening } from '../support/rawHttp.ts';
+import { freePort } from '../support/freePort.ts';
 
-/** A port nobody listens on now (the kernel's choice, given back). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 let idp: Idp;
 let port: number;

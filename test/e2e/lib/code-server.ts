@@ -1,13 +1,13 @@
 // Starts an isolated code-server (fresh user-data + extensions dirs) and tears it down completely.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, openSync, closeSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureCodeServerRuntime } from '../../../scripts/setup-code-server.mjs';
 import { killTree, liveProcesses } from './processes.ts';
 import { target } from './target.ts';
+import { freePort } from '../../support/freePort.ts';
 
 const execFileP = promisify(execFile);
 
@@ -64,17 +64,7 @@ export const DEFAULT_SETTINGS: Record<string, unknown> = {
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 // Safety net: a crashed test must not leave servers or temp dirs behind (pgid -> temp root).
 const running = new Map<number, string>();
