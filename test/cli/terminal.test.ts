@@ -17,7 +17,11 @@ import { TEST_USER, captureLog, cliBundle, runCli, runCliAs, startWindow, type C
 const settings: Record<string, unknown> = {};
 const warnings: string[] = [];
 const fakeVscode = {
-  workspace: { getConfiguration: (section: string) => ({ get: (key: string) => settings[`${section}.${key}`] }) },
+  // User settings only, as the extension reads them (inspect's globalValue).
+  workspace: { getConfiguration: (section: string) => ({
+    get: (key: string) => settings[`${section}.${key}`],
+    inspect: (key: string) => ({ key: `${section}.${key}`, globalValue: settings[`${section}.${key}`] }),
+  }) },
   window: { showWarningMessage: async (message: string) => { warnings.push(message); return undefined; } },
 };
 const resolve = (Module as unknown as { _resolveFilename: (...a: unknown[]) => string })._resolveFilename;
