@@ -118,7 +118,7 @@ describe('named file-system errors in the window: status bar, notification, log'
         assert.match(win.item.tooltipText.replace(/\\/g, ''), new RegExp(`cannot write its slot directory ${join(vs.store, 'slots')}/\\S+ \\(${CAUSE[fault]}`));
         if (fault === 'EROFS') disk.readWrite();
         else disk.free();
-        await fake.waitFor(() => win.item.text === '$(pass) alice', 10_000, 'healed once writable');
+        await fake.waitFor(() => win.item.text === '$(key) alice', 10_000, 'healed once writable');
         assert.equal(idp.counters().refreshGrants, 0);
       } finally {
         for (const w of [...vs.windows]) await vs.closeWindow(w);
@@ -152,7 +152,7 @@ describe('named file-system errors in the window: status bar, notification, log'
         assert.equal(win.item.text, '$(warning) alice', 'degraded: the session is kept');
         if (fault === 'EROFS') disk.readWrite();
         else disk.free();
-        await fake.waitFor(() => win.item.text === '$(pass) alice', 10_000, 'healed once writable');
+        await fake.waitFor(() => win.item.text === '$(key) alice', 10_000, 'healed once writable');
       } finally {
         for (const w of [...vs.windows]) await vs.closeWindow(w);
         disk.unmount();
