@@ -564,10 +564,13 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
    * editor is still rendering (it applies its query after the first render) can be dropped.
    */
   async function enterSetting(page: Page, key: string, label: string, value: string): Promise<void> {
+    const saved = () => JSON.parse(readFileSync(join(env!.server.userDataDir, 'User', 'settings.json'), 'utf8'))[key] === value;
     for (let attempt = 1; ; attempt++) {
       const before = reloads();
       await typeSetting(page, key, label, value);
       try {
+        // Saved in the user's settings.json, then read by the window.
+        await waitFor(`${key} to be saved`, 5_000, saved, 200);
         await waitFor(`the window to read ${key}`, 5_000, () => reloads() > before, 200);
         return;
       } catch (err) {
@@ -614,7 +617,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     configured = true;
   }));
 
-  scenarioTest('k', 'a wrong clientId in the browser flow ends within 10 s naming tokenrelay.clientId; fixed, the walkthrough signs in', { timeout: 120_000 }, () => scenario(env, 'k-wrong-client', async (env) => {
+  scenarioTest('k', 'a wrong clientId in the browser flow ends within 10 s naming tokenrelay.clientId, an unreachable issuer is named as such; fixed, the walkthrough signs in', { timeout: 120_000 }, () => scenario(env, 'k-wrong-client', async (env) => {
     if (!configured) throw new Error('prerequisite failed: scenario j did not complete');
     const page = env.tabs[0]!;
     const before = env.idp.counters();
@@ -631,6 +634,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
 
     // Fixed from the message's own button; then an issuer nobody answers at, told as such.
     await toast.getByRole('button', { name: 'Open Settings' }).click();
+    await page.locator('.settings-editor').waitFor({ state: 'visible', timeout: 20_000 });
     await enterSetting(page, 'tokenrelay.clientId', 'Client ID', env.idp.clientId);
     await enterSetting(page, 'tokenrelay.issuer', 'Issuer', 'http://127.0.0.1:9/realms/none');
     await closeModalEditor(page);
@@ -642,6 +646,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     assert.doesNotMatch(await unreachable.innerText(), /keeps the session/, 'nobody is signed in: not the refresh path\'s words');
     await readmeShot(page, 'unreachable-issuer', [unreachable], 8);
     await unreachable.getByRole('button', { name: 'Open Settings' }).click();
+    await page.locator('.settings-editor').waitFor({ state: 'visible', timeout: 20_000 });
     await enterSetting(page, 'tokenrelay.issuer', 'Issuer', env.idp.issuer);
     await closeModalEditor(page);
     await runCommand(page, 'Token Relay: Set Up');

@@ -19,9 +19,11 @@ export async function focusWorkbench(page: Page): Promise<void> {
 /** Closes a modal editor (1.139's Settings dialog) by its close button, if one is open. */
 export async function closeModalEditor(page: Page): Promise<void> {
   const modal = page.locator('.modal-editor-part');
-  if (!(await modal.isVisible().catch(() => false))) return;
-  await modal.locator('.action-label.codicon-close, [aria-label^="Close"]').first().click();
-  await modal.waitFor({ state: 'hidden', timeout: 10_000 });
+  for (let attempt = 0; attempt < 3 && (await modal.isVisible().catch(() => false)); attempt++) {
+    await modal.locator('.action-label.codicon-close, [aria-label^="Close"]').first().click();
+    await modal.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
+  }
+  await modal.waitFor({ state: 'hidden', timeout: 5_000 });
 }
 
 // Pages whose terminal has demonstrably run a command (see ensureShellResponds).
