@@ -38,6 +38,8 @@ export interface ExtensionDeps {
   osKeyStores?: KeyStore[];
   /** Replaced in unit tests; the real one serves the terminals. */
   startTerminalBridge?: (context: vscode.ExtensionContext, service: TokenService, log: Logger) => Promise<vscode.Disposable>;
+  /** Unit tests: how long the browser sign-in waits before offering to check the settings. */
+  signInStillWaitingMs?: number;
   /** Unit tests: socket dir, broker timings. */
   registry?: Partial<Omit<RegistryOptions, 'slotsRoot' | 'store' | 'log' | 'memento'>>;
 }
@@ -110,7 +112,7 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
     log,
     memento: context.globalState,
   }), log);
-  const signIn = new SignInController(service, log);
+  const signIn = new SignInController(service, log, deps.signInStillWaitingMs);
   service.setSignInHandler(async () => { await signIn.run(); });
 
   const auth = new TokenRelayAuthProvider(service, signIn, log);

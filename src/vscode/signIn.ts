@@ -49,10 +49,14 @@ function isLoopbackAuthority(authority: string): boolean {
   return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** How long the browser sign-in waits before it asks whether the browser shows an error instead. */
+export const STILL_WAITING_MS = 20_000;
+export const CHECK_SETTINGS = 'Check Settings';
+
 export class SignInController {
   private running: Promise<AccountSummary> | undefined;
 
-  constructor(private readonly service: AccountService, private readonly log: Logger) {}
+  constructor(private readonly service: AccountService, private readonly log: Logger, private readonly stillWaitingMs = STILL_WAITING_MS) {}
 
   /** One sign-in at a time per window: a second request joins the one in progress. */
   run(options: SignInOptions = {}): Promise<AccountSummary> {
@@ -107,6 +111,7 @@ export class SignInController {
       const abort = new AbortController();
       const opener = new BrowserOpener(this.log);
       let notOpened = false;
+      let stillWaiting: NodeJS.Timeout | undefined;
       const cancelled = token.onCancellationRequested(() => abort.abort());
       try {
         return await signInWithLoopback(client, {
@@ -119,6 +124,9 @@ export class SignInController {
             // the hint waits for it, and never shows when the user declined.
             if (await opener.open(url)) {
               progress.report({ message: 'Complete the sign-in in the browser tab that opened. Closed it? Cancel here.' });
+              // A server that dislikes a setting may show its own error page and never redirect back.
+              stillWaiting = setTimeout(() => this.offerStillWaiting(abort), this.stillWaitingMs);
+              stillWaiting.unref();
             } else {
               notOpened = true;
               abort.abort();
@@ -131,10 +139,25 @@ export class SignInController {
         }
         throw err;
       } finally {
+        clearTimeout(stillWaiting);
         cancelled.dispose();
         opener.dispose();
       }
     });
+  }
+
+  /** The browser sign-in is taking long: the page may show the identity provider's error. */
+  private offerStillWaiting(abort: AbortController): void {
+    this.log.info('The browser sign-in is still waiting; offering to check the settings');
+    void Promise.resolve(notify('info',
+      'Token Relay is still waiting for the browser sign-in. If the page shows an error from your identity provider (an unknown client, a redirect it does not accept), check the settings.',
+      CHECK_SETTINGS, TRY_DEVICE_CODE)).then((pick) => {
+      if (pick === CHECK_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
+      else if (pick === TRY_DEVICE_CODE) {
+        abort.abort();
+        void this.running?.catch(() => undefined).then(() => this.run({ flow: 'deviceCode' })).catch(() => undefined);
+      }
+    }, () => undefined);
   }
 
   private async deviceCode(client: OAuthClient): Promise<FlowResult> {

@@ -9,7 +9,7 @@ import { fake } from './fake/vscode.ts';
 import { World, allLogText, browserErrors, browserLogin, idpSettings, type TestWindow } from './helpers.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { approveDeviceCode } from '../idp/login.ts';
-import { OPEN_SETTINGS, TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
+import { CHECK_SETTINGS, OPEN_SETTINGS, TRY_DEVICE_CODE } from '../../src/vscode/signIn.ts';
 import { BASIC_CLIENT_ID } from '../idp/config.ts';
 import { createServer } from 'node:http';
 
@@ -243,6 +243,21 @@ describe('sign-in', () => {
     assert.equal(await isListening(portOf(fake.opened[0]!)), false, 'no listener stays open');
     const [shown] = fake.messagesMatching(/cancelled/);
     assert.deepEqual(shown?.items, [TRY_DEVICE_CODE]);
+  });
+
+  test('the browser page shows the IdP\'s own error and never redirects: after a while Check Settings and device code are offered', async () => {
+    fake.setSettings(idpSettings(idp));
+    const win = await world.openWindow({ signInStillWaitingMs: 300 });
+    fake.openExternal = () => true; // the tab opens on an error page: no redirect ever comes
+    fake.respond = (m) => (m.items.includes(CHECK_SETTINGS) ? CHECK_SETTINGS : undefined);
+    const pending = Promise.resolve(win.provider.createSession(['openid'], {}));
+    const progress = await fake.waitFor(() => fake.progresses.find((p) => p.options.cancellable && !p.done), 5000, 'progress notification');
+    const hint = await fake.waitFor(() => fake.messagesMatching(/still waiting for the browser sign-in/)[0], 5000, 'the still-waiting hint');
+    assert.deepEqual(hint.items, [CHECK_SETTINGS, TRY_DEVICE_CODE]);
+    await fake.waitFor(() => fake.executed.find((c) => c.id === 'workbench.action.openSettings'), 2000, 'settings opened');
+    assert.equal(progress.done, false, 'the sign-in still waits: the user may yet finish it');
+    progress.cancel();
+    await assert.rejects(pending, (err: Error) => err.name === 'Canceled');
   });
 
   test('"Complete the sign-in in the browser tab" shows only once the user allowed opening the page', async () => {

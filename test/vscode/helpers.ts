@@ -61,6 +61,8 @@ class Memento {
 export interface WindowOptions {
   secrets?: FakeSecretStorage;
   viewCatchUpMs?: number;
+  /** How long the browser sign-in waits before offering to check the settings. */
+  signInStillWaitingMs?: number;
 }
 
 export interface TestWindow extends ExtensionHandle {
@@ -106,6 +108,7 @@ export class World {
       storeEnv: { TOKENRELAY_HOME: this.store },
       osKeyStores: [],
       startTerminalBridge: async () => ({ dispose() {} }),
+      signInStillWaitingMs: options.signInStillWaitingMs,
       registry: {
         socketDir: this.socketDir,
         rescanIntervalMs: 60_000,
