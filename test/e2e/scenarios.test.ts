@@ -24,6 +24,8 @@ import {
 } from './lib/tokenrelay.ts';
 import { readmeShot, screenshotsEnabled } from './lib/readmeShots.ts';
 import { startIdp, type Counters, type Idp } from '../idp/server.ts';
+import { execFile } from 'node:child_process';
+import { cpSync } from 'node:fs';
 
 const LOGIN = 'e2e-alice';
 const DEVICE_LOGIN = 'e2e-device';
@@ -659,3 +661,88 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     assert.equal(env.idp.counters().authorizationCodeGrants - before.authorizationCodeGrants, 1);
   }));
 });
+
+scenarioGroup(['l'], 'tokenrelay in real VS Code: two flavours share one session, and the CLI goes on with VS Code closed', () => {
+  const LIFETIME = 8; // s: an expiry the CLI meets within the scenario
+  let home: string;
+  let context: BrowserContext | undefined;
+  const servers: CodeServer[] = [];
+
+  before(async () => {
+    home = mkdtempSync(join(tmpdir(), 'tokenrelay-flavours-'));
+    context = await browser!.newContext({ viewport: { width: 1400, height: 900 } });
+  });
+  after(async () => {
+    await context?.close().catch(() => {});
+    for (const s of servers) await s.stop();
+    rmSync(home, { recursive: true, force: true });
+    idp?.setAccessTokenTtl(BASE_TTL);
+  });
+
+  /** A code-server with its own user data (another VS Code flavour) and the one per-user store. */
+  async function flavour(): Promise<{ server: CodeServer; page: Page }> {
+    const server = await startCodeServer({
+      vsixPaths: [vsix],
+      settings: {
+        'tokenrelay.issuer': idp!.issuer, 'tokenrelay.clientId': idp!.clientId, 'tokenrelay.scopes': SCOPES,
+        'tokenrelay.refreshSkewSeconds': SKEW, 'tokenrelay.signInFlow': 'loopback',
+      },
+      // The key file, because code-server here has no D-Bus session: the OS keyring stands in for it.
+      env: { TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_KEY_STORE: 'file' },
+    });
+    servers.push(server);
+    return { server, page: await openWorkbench(context!, server.url) };
+  }
+
+  /** The installed extension, kept beside the store: stopping a code-server removes its folders. */
+  const keepExtension = (server: CodeServer) => {
+    const extension = readdirSync(server.extensionsDir).find((d) => d.startsWith('tokenrelay.tokenrelay-'))!;
+    cpSync(join(server.extensionsDir, extension), join(home, 'extension'), { recursive: true });
+  };
+  /** The CLI from a clean environment (no XDG_RUNTIME_DIR, no window), as cron would run it. */
+  const cli = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(home, 'extension', 'dist', 'cli.js'), ...args], {
+      cwd: home, timeout: 60_000,
+      env: { PATH: process.env.PATH!, HOME: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file' },
+    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+
+  scenarioTest('l', 'sign in once in one flavour: the other is signed in; with both closed the CLI refreshes across an expiry; a third adopts that without sign-in; sign-out reaches the CLI', { timeout: 240_000 }, async () => {
+    idp!.setAccessTokenTtl(LIFETIME);
+    const a = await flavour();
+    await waitForStatus(a.page, SIGNED_OUT_TEXT, 30_000);
+    const popup = await signInThroughPopup(a.page, () => runCommand(a.page, 'Token Relay: Sign In'), LOGIN);
+    await popup.close();
+    await waitForStatus(a.page, ACCOUNT_TEXT, 20_000);
+
+    const b = await flavour();
+    await waitForStatus(b.page, ACCOUNT_TEXT, 30_000); // no sign-in: the same store and key
+    keepExtension(a.server);
+    for (const s of servers.splice(0)) await s.stop(); // VS Code closed, every flavour
+
+    // The CLI's own configuration names the same issuer and client: the same slot.
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { issuer: idp!.issuer, clientId: idp!.clientId, scopes: SCOPES, refreshSkewSeconds: SKEW } } }));
+    const first = await cli(['status', '--json']);
+    const status = JSON.parse(first.stdout) as { host: string; expiresAt: string; state: string };
+    assert.deepEqual([first.code, status.host, status.state], [0, 'direct', 'signed-in'], first.stderr);
+    await until(Date.parse(status.expiresAt)); // the token's expiry, not a synchronisation
+    const before = idp!.counters();
+    const runs = await Promise.all(Array.from({ length: 4 }, () => cli(['token'])));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    assert.equal(new Set(runs.map((r) => r.stdout)).size, 1, 'every process got the same new token');
+    assert.deepEqual([idp!.counters().refreshGrants - before.refreshGrants, idp!.counters().grantRevocations - before.grantRevocations], [1, 0]);
+    const cliGeneration = (JSON.parse((await cli(['status', '--json'])).stdout) as { generation: number }).generation;
+
+    const c = await flavour();
+    await waitForStatus(c.page, ACCOUNT_TEXT, 30_000);
+    const tooltip = await statusTooltip(c.page);
+    assert.match(tooltip, /Last refresh: .* by (another process|cli)/, 'the window adopted the CLI\'s generation');
+    assert.equal(idp!.counters().authorizationCodeGrants - before.authorizationCodeGrants, 0, 'no sign-in');
+    await runCommand(c.page, 'Token Relay: Sign Out');
+    await waitForStatus(c.page, SIGNED_OUT_TEXT, 20_000);
+    const out = await cli(['token']);
+    assert.equal(out.code, 3, 'signed out everywhere, the CLI included');
+    assert.ok(cliGeneration > 0);
+  });
+});
+
