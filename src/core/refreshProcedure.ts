@@ -232,7 +232,12 @@ export class RefreshProcedure {
       answer = await within(presented, ctx.settings.softTimeoutMs);
     } catch (err) {
       this.outstanding.delete(g.gen);
-      if (this.notSent.has(err as object)) throw err; // the claim stays unmarked and this process's
+      if (this.notSent.has(err as object)) {
+        // Nothing was sent. Given back when nobody marked any claim of G (a full disk still takes the
+        // unlink); else, or on a read-only disk, it stays this process's and is used on its next refresh.
+        try { if (ctx.claims.neverSent(g.gen)) ctx.claims.release(g.gen); } catch { /* kept */ }
+        throw err;
+      }
       throw await this.failed(g, err);
     }
     if (answer === TIMED_OUT) {
