@@ -21,6 +21,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     faults: { type: 'string', default: '100' },
     json: { type: 'boolean', default: false },
+    /** Run only these episodes of the schedule (comma-separated indexes), printing the windows' log. */
+    only: { type: 'string' },
   },
 });
 
@@ -106,6 +108,7 @@ async function episode(idp: Idp, e: Episode): Promise<{ ending: Ending; grants: 
     const spentAgain = Object.values(c.errors).reduce((a, b) => a + b, 0);
     const ending: Ending = results.some((r) => r.code === 'needs-sign-in') ? 'needs-sign-in' : results.every((r) => r.ok) ? 'signed-in' : 'other-error';
     const detail = ending === 'signed-in' ? '' : results.filter((r) => !r.ok).map((r) => `${r.code}: ${r.message}`)[0] ?? '';
+    if (values.only) say(`--- windows' log (actor pid ${actor.pid}) ---\n${world.logs()}`);
     return { ending, grants: c.refreshGrants, revocations: c.grantRevocations, spentAgain, detail };
   } finally {
     await world.close();
@@ -123,7 +126,8 @@ const tally = (): Tally => ({ faults: 0, needsSignIn: 0, otherErrors: 0, harness
 async function main(): Promise<void> {
   const seed = Number(values.seed);
   const faults = Number(values.faults);
-  const plan = schedule(seed, faults);
+  const only = values.only?.split(',').map(Number);
+  const plan = schedule(seed, faults).filter((e) => !only || only.includes(e.i));
   const idp = await startIdp({ accessTokenTtl: 60 });
   const groups = new Map<string, Tally>();
   const total = tally();
