@@ -256,7 +256,8 @@ export class RefreshProcedure {
   /**
    * Presents the refresh token. The request keeps its claim until the hard timeout: once sent, it
    * may have rotated the token. An answer lost after sending is presented again only inside the
-   * reuse grace, under a new exclusive retry claim.
+   * reuse grace, under a new exclusive retry claim. Each claim is marked (durably) before its
+   * request is created; a mark that cannot be made sends nothing (a disk error, as at the lock).
    */
   private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<{ tokens: TokenSet; sentAt: number }> {
     const { ctx } = this;
