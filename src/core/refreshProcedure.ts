@@ -263,7 +263,6 @@ export class RefreshProcedure {
     const { ctx } = this;
     for (let current = claim; ;) {
       const controller = new AbortController();
-      const sentAt = ctx.clock.now();
       const mine = current;
       let marked!: () => void;
       const markedNow = new Promise<void>((resolve) => { marked = resolve; });
@@ -278,6 +277,7 @@ export class RefreshProcedure {
       };
       // A client that cannot call beforeSend at the last moment is marked for before it is called.
       if (!ctx.client.callsBeforeSend) beforeSend();
+      const sentAt = ctx.clock.now(); // after an early mark: its fsync is not the request's time
       const request = ctx.client.refresh(refreshToken, controller.signal, ctx.client.callsBeforeSend ? beforeSend : undefined);
       void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
       // "sent" is the first moment the request may exist: after the mark (or after it failed unsent).
