@@ -262,7 +262,10 @@ export class Broker {
       const read = this.store.read(latest, found.key);
       if (!('generation' in read) || read.generation.state !== 'active') return 'nothing';
       const current = read.generation as ActiveGeneration;
-      if (this.claims.claim(current.gen, this.me, this.clock.now()).kind !== 'claimed') return 'busy';
+      const claimed = this.claims.claim(current.gen, this.me, this.clock.now());
+      if (claimed.kind !== 'claimed') return 'busy';
+      // The token leaves this directory: marked as presented, so nobody here presents it after a crash.
+      this.claims.markSent(claimed.claim);
       const target = SealedStore.open(dir, this.store.slotId);
       if (!target.createKeyId(found.key.id)) throw new TokenRelayError('lock-dir', `${dir} already holds a different session for this account.`);
       const moved: ActiveGeneration = { ...current, gen: Math.max(target.latestGen(), current.gen) + 1, writer: this.me, at: this.clock.now() };

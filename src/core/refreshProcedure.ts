@@ -10,8 +10,13 @@
 // | G has no refresh token                            | needs sign-in: there is nothing to present        |
 // | G unclaimed                                       | claim spend-G (O_EXCL), present, save G+1         |
 // | G claimed by a live process                       | follow it: wait for G+1 (G is served while usable)|
+// | G claimed by dead processes, none of them marked  | claim the retry spend-G.n, present, save G+1      |
 // | G claimed by a dead process, inside reuse grace   | claim the retry spend-G.n, present, save G+1      |
 // | G claimed by a dead process otherwise             | needs sign-in: "pid N died while refreshing"      |
+//
+// "Marked": a claimer marks its claim (spendClaim.ts, markSent) durably before its request is
+// created, so an unmarked claim of a dead process provably never reached the kernel, let alone the
+// IdP: the token is unspent (P1 counts only marked claims as possibly presented).
 //
 // What presenting ends in:
 //
@@ -110,6 +115,8 @@ export class RefreshProcedure {
   /** Generations whose request is still outstanding here (answer awaited after the soft timeout). */
   private readonly outstanding = new Set<number>();
   private readonly late = new Set<Promise<unknown>>();
+  /** Errors of a send mark that could not be made: nothing was sent (a disk error, run() reports it). */
+  private readonly notSent = new WeakSet<object>();
 
   /** Resolves once every answer still awaited after the soft timeout was used (each is bounded by the hard timeout). */
   async settled(): Promise<void> {
@@ -189,6 +196,13 @@ export class RefreshProcedure {
       }
       if (outcome.kind === 'live') return { follow: outcome.claim };
       const { claim, first } = outcome;
+      if (ctx.claims.neverSent(g.gen)) {
+        // Every claimer died before marking, so before creating its request: the token is unspent.
+        ctx.log.warn(`pid ${claim.owner.pid} died while refreshing generation ${g.gen}, before sending its request; presenting the refresh token now`);
+        firstAt = ctx.clock.now();
+        outcome = ctx.claims.retry(g.gen, claim, ctx.me, firstAt);
+        continue;
+      }
       firstAt = first.at;
       if (this.insideGrace(firstAt)) {
         ctx.log.warn(`pid ${claim.owner.pid} died while refreshing generation ${g.gen}; presenting its refresh token again inside the identity provider's reuse grace`);
@@ -218,11 +232,17 @@ export class RefreshProcedure {
       answer = await within(presented, ctx.settings.softTimeoutMs);
     } catch (err) {
       this.outstanding.delete(g.gen);
+      if (this.notSent.has(err as object)) {
+        // Nothing was sent. Given back when nobody marked any claim of G (a full disk still takes the
+        // unlink); else, or on a read-only disk, it stays this process's and is used on its next refresh.
+        try { if (ctx.claims.neverSent(g.gen)) ctx.claims.release(g.gen); } catch { /* kept */ }
+        throw err;
+      }
       throw await this.failed(g, err);
     }
     if (answer === TIMED_OUT) {
       // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
-      const late = presented.then((answer) => this.answered(g, answer.tokens, answer.sentAt, rejected), (err) => this.failed(g, err))
+      const late = presented.then((answer) => this.answered(g, answer.tokens, answer.sentAt, rejected), (err) => (this.notSent.has(err) ? undefined : this.failed(g, err)))
         .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
         .finally(() => { this.outstanding.delete(g.gen); this.late.delete(late); });
       this.late.add(late);
@@ -236,15 +256,32 @@ export class RefreshProcedure {
   /**
    * Presents the refresh token. The request keeps its claim until the hard timeout: once sent, it
    * may have rotated the token. An answer lost after sending is presented again only inside the
-   * reuse grace, under a new exclusive retry claim.
+   * reuse grace, under a new exclusive retry claim. Each claim is marked (durably) before its
+   * request is created; a mark that cannot be made sends nothing (a disk error, as at the lock).
    */
   private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<{ tokens: TokenSet; sentAt: number }> {
     const { ctx } = this;
     for (let current = claim; ;) {
       const controller = new AbortController();
-      const sentAt = ctx.clock.now();
-      const request = ctx.client.refresh(refreshToken, controller.signal);
+      const mine = current;
+      let marked!: () => void;
+      const markedNow = new Promise<void>((resolve) => { marked = resolve; });
+      const beforeSend = () => {
+        try {
+          ctx.claims.markSent(mine);
+        } catch (err) {
+          if (err && typeof err === 'object') this.notSent.add(err);
+          throw err;
+        }
+        marked();
+      };
+      // A client that cannot call beforeSend at the last moment is marked for before it is called.
+      if (!ctx.client.callsBeforeSend) beforeSend();
+      const sentAt = ctx.clock.now(); // after an early mark: its fsync is not the request's time
+      const request = ctx.client.refresh(refreshToken, controller.signal, ctx.client.callsBeforeSend ? beforeSend : undefined);
       void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
+      // "sent" is the first moment the request may exist: after the mark (or after it failed unsent).
+      await Promise.race([markedNow, request.then(() => undefined, () => undefined)]);
       await ctx.step('sent');
       try {
         return { tokens: replayDated(await request, current, sentAt, firstAt), sentAt };

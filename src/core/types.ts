@@ -48,6 +48,13 @@ export interface Logger {
 export interface RefreshClient {
   /** Optional warm-up (e.g. discovery) so the first refresh pays only its own round trip. */
   prepare?(): Promise<void>;
-  refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet>;
+  /**
+   * `beforeSend`, when the client declares `callsBeforeSend`: called synchronously, before the
+   * request carrying the token is created (no byte of it can have reached the kernel), at most once
+   * per request; if it throws, nothing is sent and refresh rejects with what it threw. The core marks
+   * the spend claim there. For a client that does not declare it, the core marks before calling refresh.
+   */
+  refresh(refreshToken: string, signal: AbortSignal, beforeSend?: () => void): Promise<TokenSet>;
+  readonly callsBeforeSend?: boolean;
   revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void>;
 }

@@ -90,18 +90,35 @@ export class OAuthClient implements RefreshClient {
     };
   }
 
-  async refresh(refreshToken: string, signal: AbortSignal): Promise<TokenSet> {
+  readonly callsBeforeSend = true;
+
+  async refresh(refreshToken: string, signal: AbortSignal, beforeSend?: () => void): Promise<TokenSet> {
     redactor.remember(refreshToken); // the server may echo it in an error
     // A discovery that failed, even by timing out, never carried the refresh token: it is unspent.
     const server = await this.authorizationServer().catch((err: unknown) => {
       throw err instanceof TransientError && err.mayHaveReachedServer ? new TransientError(err.detail, false) : err;
     });
+    // beforeSend runs inside customFetch, before the transport creates the request (and its socket):
+    // nothing carrying the token exists yet. What it throws is rethrown as is: nothing was sent.
+    let unsent: { err: unknown } | undefined;
+    const options = this.requestOptions(server, signal, true);
+    const send = options[oauth.customFetch];
+    options[oauth.customFetch] = (url, init) => {
+      try {
+        beforeSend?.();
+      } catch (err) {
+        unsent = { err };
+        throw err;
+      }
+      return send(url, init);
+    };
     try {
       const sentAt = this.clock.now();
-      const response = await oauth.refreshTokenGrantRequest(server, this.client, await this.auth(server), refreshToken, this.requestOptions(server, signal, true));
+      const response = await oauth.refreshTokenGrantRequest(server, this.client, await this.auth(server), refreshToken, options);
       const receivedAt = this.clock.now();
       return this.toTokenSet(await oauth.processRefreshTokenResponse(server, this.client, response), sentAt, receivedAt);
     } catch (err) {
+      if (unsent) throw unsent.err;
       this.refusedClient(err);
       throw (await refusalWithoutOAuthError(err)) ?? classifyOAuthError(err, 'the token refresh');
     }

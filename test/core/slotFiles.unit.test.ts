@@ -312,7 +312,39 @@ test('spend claims: a dead owner\'s claim is dead; one retry claim follows it, e
   const late = claims.retry(7, seen.claim, sibling, 3500);
   assert.deepEqual(late, { kind: 'live', claim: { gen: 7, seq: 1, owner: me, at: 3000 } }, 'a second retry after the same dead claim does not claim');
   assert.equal(claims.retry(7, seen.claim, me, 4000).kind, 'claimed', 'the retry\'s owner still holds it');
-  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('spend-7')).sort(), ['spend-7', 'spend-7.1'], 'no third claim');
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('spend-7') && !n.endsWith('.unsent')).sort(), ['spend-7', 'spend-7.1'], 'no third claim');
+});
+
+test('spend claims: a claim counts as never sent until its claimer marks it; a legacy claim always counts as sent', () => {
+  const { claims, dir } = claimsIn();
+  const [ghost1, ghost2] = [{ pid: deadPid(), id: 'g1' }, { pid: deadPid(), id: 'g2' }];
+  assert.equal(claims.neverSent(3), false, 'no claim at all is not "never sent"');
+  const first = claims.claim(3, ghost1, 10);
+  assert.ok(first.kind === 'claimed');
+  assert.ok(existsSync(join(dir, 'spend-3.unsent')));
+  assert.equal(claims.neverSent(3), true, 'claimed, not marked');
+  const dead = claims.claim(3, ghost2, 20);
+  assert.ok(dead.kind === 'dead');
+  const retry = claims.retry(3, dead.claim, ghost2, 30);
+  assert.ok(retry.kind === 'claimed');
+  assert.equal(claims.neverSent(3), true, 'neither the claim nor its retry was marked');
+  claims.markSent(retry.claim);
+  assert.ok(!existsSync(join(dir, 'spend-3.1.unsent')));
+  assert.equal(claims.neverSent(3), false, 'the retry was marked: the token may be spent');
+  claims.markSent(retry.claim); // idempotent
+
+  claims.claim(4, ghost1, 10);
+  claims.markSent({ gen: 4, seq: 0, owner: ghost1, at: 10 });
+  assert.equal(claims.neverSent(4), false, 'the first claim was marked, so a retry is not "never sent"');
+
+  writeFileSync(join(dir, 'spend-5'), JSON.stringify({ gen: 5, seq: 0, owner: ghost1, at: 10 })); // a version that does not mark
+  assert.equal(claims.neverSent(5), false, 'a claim without its companion counts as sent');
+  writeFileSync(join(dir, 'spend-6'), 'garbage');
+  writeFileSync(join(dir, 'spend-6.unsent'), '');
+  assert.equal(claims.neverSent(6), false, 'an unreadable claim counts as sent');
+
+  claims.release(3);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('spend-3')), [], 'release removes the claims and their companions');
 });
 
 test('spend claims: a live pid that started at another time is not the claimer (pid reuse)', () => {
@@ -362,7 +394,7 @@ test('spend claims: release removes every claim of the generation, and only of i
   claims.claim(60, me, 3);
   claims.claim(612, me, 3); // 'spend-612' is not a retry claim 'spend-6' + '12' of generation 6
   claims.release(6);
-  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('spend-')).sort(), ['spend-60', 'spend-612']);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('spend-')).sort(), ['spend-60', 'spend-60.unsent', 'spend-612', 'spend-612.unsent']);
   assert.equal(claims.inspect(6), undefined, 'no claim of generation 6 is left (nor read into spend-612)');
   assert.equal(claims.claim(6, sibling, 4).kind, 'claimed', 'the generation can be claimed afresh');
   claims.release(99); // nothing to release: no error
