@@ -8,7 +8,8 @@
 // roles and answers callers: fresh tokens, following a live spender, or the refresh procedure.
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenSet } from './types.ts';
+import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenOrigin, TokenSet } from './types.ts';
+import { sameOrigin } from './tokenOrigin.ts';
 import { systemClock } from './types.ts';
 import { SealedStore, type ActiveGeneration, type Writer } from './sealedStore.ts';
 import { SpendClaims } from './spendClaim.ts';
@@ -229,8 +230,12 @@ export class Broker {
     return { ...(await this.gets.run(key, () => this.obtain(options))) };
   }
 
-  /** Persists a brand-new grant from sign-in as the next generation of this slot. */
-  async signIn(tokens: TokenSet, account: Account): Promise<void> {
+  /**
+   * Persists a brand-new grant from sign-in as the next generation of this slot. `origin`: where
+   * the grant came from, the only place its refresh token will be presented (tokenOrigin.ts); a
+   * grant without one takes the configuration's at its first refresh, as an earlier version's does.
+   */
+  async signIn(tokens: TokenSet, account: Account, origin?: TokenOrigin): Promise<void> {
     redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
     await this.withLock(async () => {
       await this.session.sync();
@@ -238,7 +243,7 @@ export class Broker {
       // Above the mark too: in a restored store, a new grant must not look like an old copy.
       const mark = await this.keyring.mark();
       for (;;) {
-        const next: ActiveGeneration = { gen: Math.max(this.store.latestGen(), mark) + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now() };
+        const next: ActiveGeneration = { gen: Math.max(this.store.latestGen(), mark) + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now(), ...(origin ? { origin } : {}) };
         if (this.publisher.write(next, key)) {
           await this.keyring.raiseMark(next.gen);
           return this.session.adopt(next, 'signed in here');
@@ -289,12 +294,25 @@ export class Broker {
       this.session.release({ type: 'signed-out' }, true);
       await this.queueSecretWrite(() => this.opts.store.delete(this.opts.secretKey)).catch(() => undefined); // a v1 copy, if any
       if (!held?.tokens.refreshToken) return {};
+      const elsewhere = await this.configuredElsewhere(held);
+      if (elsewhere) {
+        this.log.info(`Not revoking the refresh token: ${elsewhere}`);
+        return { revocationFailed: `The refresh token was not sent for revocation: ${elsewhere}.` };
+      }
       return this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke)).then(() => ({}), (err) => {
         // Info, not a warning: the caller tells the user (a notification, the CLI's stderr) once.
         this.log.info(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`);
         return { revocationFailed: describeError(err) };
       });
     });
+  }
+
+  /** Revocation presents the refresh token too: only to the server it came from (tokenOrigin.ts). */
+  private async configuredElsewhere(g: ActiveGeneration): Promise<string | undefined> {
+    if (!g.origin) return undefined;
+    const configured = await this.opts.client.origin().catch(() => undefined);
+    if (!configured || sameOrigin(g.origin, configured)) return undefined; // unreachable: revoke() says so
+    return `it was issued by ${g.origin.tokenEndpoint} to client ${g.origin.clientId}, and the configuration now names ${configured.tokenEndpoint}, client ${configured.clientId}`;
   }
 
   status(): BrokerStatus {

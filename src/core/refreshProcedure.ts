@@ -13,6 +13,10 @@
 // | G claimed by a dead process, inside reuse grace   | claim the retry spend-G.n, present, save G+1      |
 // | G claimed by a dead process otherwise             | needs sign-in: "pid N died while refreshing"      |
 //
+// Before presenting, the configuration's token endpoint and client must be the ones G's refresh
+// token came from (its recorded origin, tokenOrigin.ts); otherwise the claim is given back and the
+// refresh refused (a setting): the token goes to the recorded endpoint and nowhere else.
+//
 // What presenting ends in:
 //
 // | answer                                            | outcome                                           |
@@ -35,7 +39,8 @@ import type { HeldLock } from './refreshLock.ts';
 import type { ActiveGeneration, SealedStore, Writer } from './sealedStore.ts';
 import { backoffError, type SharedStatus } from './sharedStatus.ts';
 import type { Claim, SpendClaims } from './spendClaim.ts';
-import type { Clock, Logger, RefreshClient, TokenSet } from './types.ts';
+import type { Clock, Logger, RefreshClient, TokenOrigin, TokenSet } from './types.ts';
+import { isTokenOrigin, originChanged, sameOrigin } from './tokenOrigin.ts';
 import { TIMED_OUT, elapsed, within } from './deadline.ts';
 import { refusedWrite } from './slotDir.ts';
 
@@ -82,6 +87,13 @@ export interface RefreshContext {
 }
 
 export type Outcome = { generation: ActiveGeneration } | { follow: Claim };
+
+/** An answer to a presented refresh token: when it was sent, and where (the next generation's origin). */
+interface Presented {
+  tokens: TokenSet;
+  sentAt: number;
+  origin: TokenOrigin;
+}
 
 /** File-system failures that mean "the slot directory cannot be written now" (P5). */
 export const DISK_ERRORS = new Set(['ENOSPC', 'EROFS', 'EIO', 'EDQUOT', 'EACCES', 'EPERM']);
@@ -213,7 +225,7 @@ export class RefreshProcedure {
     ctx.log.info(`Refreshing generation ${g.gen} (refresh token fingerprint ${fingerprint(refreshToken)})`);
     this.outstanding.add(g.gen);
     const presented = this.present(g, refreshToken, claimed.claim, claimed.firstAt);
-    let answer: { tokens: TokenSet; sentAt: number } | typeof TIMED_OUT;
+    let answer: Presented | typeof TIMED_OUT;
     try {
       answer = await within(presented, ctx.settings.softTimeoutMs);
     } catch (err) {
@@ -222,7 +234,7 @@ export class RefreshProcedure {
     }
     if (answer === TIMED_OUT) {
       // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
-      const late = presented.then((answer) => this.answered(g, answer.tokens, answer.sentAt, rejected), (err) => this.failed(g, err))
+      const late = presented.then((answer) => this.answered(g, answer, rejected), (err) => this.failed(g, err))
         .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
         .finally(() => { this.outstanding.delete(g.gen); this.late.delete(late); });
       this.late.add(late);
@@ -230,7 +242,29 @@ export class RefreshProcedure {
     }
     this.outstanding.delete(g.gen);
     if (lock.compromised) ctx.log.warn('The refresh lock was taken over while refreshing; the spend claim still makes this result the only one');
-    return this.answered(g, answer.tokens, answer.sentAt, rejected);
+    return this.answered(g, answer, rejected);
+  }
+
+  /**
+   * Where G's refresh token may be presented: its recorded origin, if the configuration still names
+   * it. A record without one (an earlier version's) takes the configuration's, recorded in G+1.
+   */
+  private async destination(g: ActiveGeneration): Promise<TokenOrigin> {
+    const { ctx } = this;
+    const configured = await ctx.client.origin().catch((err: unknown) => {
+      // Discovery never carries the refresh token: whatever happened to it, the token is unspent.
+      throw err instanceof TransientError && err.mayHaveReachedServer ? new TransientError(err.detail, false) : err;
+    });
+    if (g.origin === undefined) {
+      ctx.log.info(`Generation ${g.gen} does not record where its refresh token came from (an earlier version wrote it); recording ${configured.tokenEndpoint}, client ${configured.clientId}`);
+      return configured;
+    }
+    if (!isTokenOrigin(g.origin)) {
+      throw new TokenRelayError('corrupt-record', `Generation ${g.gen} records an unreadable origin for its refresh token, so Token Relay does not know where it may be presented.`,
+        'Sign in again.');
+    }
+    if (!sameOrigin(g.origin, configured)) throw originChanged(g.origin, configured);
+    return g.origin;
   }
 
   /**
@@ -238,16 +272,17 @@ export class RefreshProcedure {
    * may have rotated the token. An answer lost after sending is presented again only inside the
    * reuse grace, under a new exclusive retry claim.
    */
-  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<{ tokens: TokenSet; sentAt: number }> {
+  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<Presented> {
     const { ctx } = this;
+    const to = await this.destination(g);
     for (let current = claim; ;) {
       const controller = new AbortController();
       const sentAt = ctx.clock.now();
-      const request = ctx.client.refresh(refreshToken, controller.signal);
+      const request = ctx.client.refresh(refreshToken, controller.signal, to);
       void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
       await ctx.step('sent');
       try {
-        return { tokens: replayDated(await request, current, sentAt, firstAt), sentAt };
+        return { tokens: replayDated(await request, current, sentAt, firstAt), sentAt, origin: to };
       } catch (err) {
         if (!(err instanceof TransientError && err.mayHaveReachedServer && this.insideGrace(firstAt))) throw err;
         const retry = ctx.claims.retry(g.gen, current, ctx.me, ctx.clock.now());
@@ -259,11 +294,12 @@ export class RefreshProcedure {
   }
 
   /** Saves the answer as G+1; the claim makes it the only one (a new sign-in may have taken G+1). */
-  private async answered(g: ActiveGeneration, tokens: TokenSet, sentAt: number, rejected: boolean): Promise<ActiveGeneration> {
+  private async answered(g: ActiveGeneration, { tokens, sentAt, origin }: Presented, rejected: boolean): Promise<ActiveGeneration> {
     const { ctx } = this;
     await ctx.step('answered');
     const next: ActiveGeneration = {
       gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(), ...(rejected ? { afterRejection: true } : {}),
+      origin, // the rotated token came from where G's was presented
       tokens: { ...tokens, refreshToken: tokens.refreshToken ?? g.tokens.refreshToken, roundTripMs: tokens.roundTripMs ?? ctx.clock.now() - sentAt },
     };
     if (!(await ctx.save(next))) {

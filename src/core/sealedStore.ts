@@ -4,11 +4,13 @@
 //
 //   g-000000000042.sealed  {"v":2,"gen":42,"state":"active","key":"<key id>","iv","ct","tag"}:
 //                          AES-256-GCM over the generation's body; AAD = slot id + generation +
-//                          key id + state (seal.ts), so the plaintext state is authenticated too
+//                          key id + state (seal.ts), so the plaintext state is authenticated too;
+//                          the body names the account, the tokens and their origin (where the
+//                          refresh token may be presented: tokenOrigin.ts)
 //   key-id                 {"v":2,"id":"<key id>"}: which K seals this slot; written once
 import { accessSync, constants, readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import type { Account, Disposable, TokenSet } from './types.ts';
+import type { Account, Disposable, TokenOrigin, TokenSet } from './types.ts';
 import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
 import { replaceDurable, writeDurable } from './durableFile.ts';
 import { ownedByThisUser, SlotGuard } from './slotGuard.ts';
@@ -35,6 +37,11 @@ export interface Generation {
   reason?: string;
   /** Obtained because a server rejected its predecessor's access token: bounds rejection reports across processes. */
   afterRejection?: boolean;
+  /**
+   * Where its refresh token came from (tokenOrigin.ts), the only place it is presented: set at
+   * sign-in, carried forward by every refresh. Absent in records of earlier versions.
+   */
+  origin?: TokenOrigin;
 }
 
 export type ActiveGeneration = Generation & { state: 'active'; account: Account; tokens: TokenSet };
