@@ -96,6 +96,7 @@ export class AccountRegistry {
   private debounce: NodeJS.Timeout | undefined;
   private readyResolve!: () => void;
   private disposed = false;
+  private readonly lost: TokenRelayError[] = [];
   /** Resolves once the first configuration has been loaded. */
   readonly ready: Promise<void> = new Promise((resolve) => { this.readyResolve = resolve; });
 
@@ -483,6 +484,15 @@ export class AccountRegistry {
     const all = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(all.map((e) => e.broker.dispose().catch(() => undefined)));
+    for (const e of all) {
+      const lost = e.broker.lostOnExit();
+      if (lost) this.lost.push(lost);
+    }
+  }
+
+  /** Sessions a host leaving on its own could neither save nor hand over (Broker.lostOnExit), once disposed. */
+  lostOnExit(): TokenRelayError[] {
+    return [...this.lost];
   }
 
   /** Why there is no usable configuration: the settings problem, or "not configured yet". */

@@ -262,6 +262,11 @@ export class AccountService implements TokenService {
     return this.registry.onNotice(listener);
   }
 
+  /** After dispose: sessions this host held alone and could neither save nor hand to a live one (a one-shot host's exit). */
+  lostOnExit(): TokenRelayError | undefined {
+    return this.registry.lostOnExit()[0];
+  }
+
   dispose(): Promise<void> {
     return this.registry.dispose();
   }

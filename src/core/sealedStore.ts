@@ -128,6 +128,14 @@ export class SealedStore {
     } catch (err) {
       return { unreadable: `generation ${gen} cannot be read (${(err as NodeJS.ErrnoException).code})` };
     }
+    return this.openRecord(raw, gen, key);
+  }
+
+  /**
+   * A sealed record as its file holds it, authenticated under K for this slot and generation: what
+   * read() does with a file, and what a sibling does with a record handed to it (siblings.ts).
+   */
+  openRecord(raw: string, gen: number, key: SealKey): ReadResult {
     let envelope: { v?: unknown; gen?: unknown; key?: unknown; state?: unknown } & Partial<SealedBox>;
     try {
       envelope = JSON.parse(raw);
@@ -149,12 +157,18 @@ export class SealedStore {
 
   /** Seals and durably creates generation `g.gen`; false when that generation exists already. */
   write(g: Generation, key: SealKey): boolean {
+    const record = this.seal(g, key);
+    this.guard.check();
+    const created = this.guard.createExclusive(this.tempDir, genName(g.gen), record);
+    if (created) this.schedulePrune(g.gen);
+    return created;
+  }
+
+  /** Generation `g` sealed under K, as its file holds it (write() creates it; openRecord() reads it). */
+  seal(g: Generation, key: SealKey): string {
     const { gen, state, ...body } = g;
     const box = seal(key, aadOf(this.slotId, gen, key.id, state), JSON.stringify(body));
-    this.guard.check();
-    const created = this.guard.createExclusive(this.tempDir, genName(gen), JSON.stringify({ v: 2, gen, state, key: key.id, ...box }));
-    if (created) this.schedulePrune(gen);
-    return created;
+    return JSON.stringify({ v: 2, gen, state, key: key.id, ...box });
   }
 
   readKeyId(): string | undefined {

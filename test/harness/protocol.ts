@@ -46,6 +46,9 @@ export interface WindowConfig {
   terminal?: boolean;
   /** Run without CAP_DAC_OVERRIDE, so file modes bind even as root (EACCES tests). */
   honourFileModes?: boolean;
+  /** K in the opt-in key file of this directory (a host outside VS Code's store), under `keySecret`. */
+  keysDir?: string;
+  keySecret?: string;
 }
 
 export type Command =

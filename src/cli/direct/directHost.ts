@@ -59,6 +59,9 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
   } finally {
     await service.dispose();
     signals?.release();
+    // Not exit 0 while the only copy of a session leaves with this process: say what is lost.
+    const lost = service.lostOnExit();
+    if (lost) throw lost;
   }
 }
 
