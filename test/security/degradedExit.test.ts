@@ -6,9 +6,8 @@
 // and exits non-zero. The disk breaks while the IdP holds its answer ('slow'), after the claim.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { approveDeviceCode } from '../idp/login.ts';
@@ -18,28 +17,37 @@ import { SmallDisk } from '../harness/smallDisk.ts';
 import type { WindowProcess } from '../harness/windowProcess.ts';
 import { keySecretOf, secretKeyOf } from '../../src/app/slots.ts';
 import { EXIT } from '../../src/ipc/tokenProtocol.ts';
-import { cliBundle, runChild, waitFor, type CliResult } from '../cli/support.ts';
+import { TEST_USER, cliBundle, runChild, waitFor, type CliResult } from '../cli/support.ts';
 
 let idp: Idp;
 let home: string;
 let runtime: string;
 let disk: SmallDisk;
+let cliJs: string;
 const state = () => join(home, 'state');
 
-/** A plain terminal: store, config and K (the opt-in key file) private; sockets in a private runtime directory. */
-function env(): NodeJS.ProcessEnv {
-  return {
+/**
+ * A plain terminal of TEST_USER: store, config and K (the opt-in key file) private, sockets in a
+ * private runtime directory. Not root: no window of another suite on this machine (root's socket
+ * directories) can answer in place of the one-shot host.
+ */
+function asTestUser(args: string[]): [string, string[]] {
+  const vars = {
     PATH: process.env.PATH!, HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: runtime,
     TOKENRELAY_HOME: state(), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file',
   };
+  return ['setpriv', [`--reuid=${TEST_USER.uid}`, `--regid=${TEST_USER.gid}`, '--clear-groups', 'env', '-i',
+    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, cliJs, ...args]];
 }
 
 async function cli(args: string[], input?: string): Promise<CliResult> {
-  return runChild(process.execPath, [(await cliBundle()).cliJs, ...args], { env: env(), cwd: home, timeoutMs: 60_000, input });
+  const [cmd, argv] = asTestUser(args);
+  return runChild(cmd, argv, { cwd: '/', timeoutMs: 60_000, input });
 }
 
 async function deviceSignIn(): Promise<void> {
-  const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json'], { env: env(), cwd: home, stdio: ['ignore', 'pipe', 'inherit'] });
+  const [cmd, argv] = asTestUser(['sign-in', '--device', '--json']);
+  const child = spawn(cmd, argv, { cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
   const approvals: Promise<void>[] = [];
   for await (const line of createInterface({ input: child.stdout! })) {
     const event = JSON.parse(line) as { userCode?: string };
@@ -78,15 +86,29 @@ const CAUSE: Record<Fault, string> = { ENOSPC: 'the disk is full: ENOSPC', EROFS
 const repair = (fault: Fault) => (fault === 'ENOSPC' ? disk.free() : disk.readWrite());
 
 describe('a one-shot CLI that refreshed while its slot directory is full', () => {
-  before(async () => { idp = await startIdp({ accessTokenTtl: 60 }); });
-  after(async () => { await idp?.close(); });
+  before(async () => {
+    idp = await startIdp({ accessTokenTtl: 60 });
+    const bundle = await cliBundle();
+    const dir = mkdtempSync('/tmp/trd-bin-');
+    chmodSync(dir, 0o755);
+    cliJs = join(dir, 'cli.js');
+    for (const name of ['cli.js', 'host.js']) {
+      copyFileSync(join(dirname(bundle.cliJs), name), join(dir, name));
+      chmodSync(join(dir, name), 0o644);
+    }
+  });
+  after(async () => {
+    await idp?.close();
+    if (cliJs) rmSync(dirname(cliJs), { recursive: true, force: true });
+  });
   // Each test on its own store (a small tmpfs for the slots), signed in from the terminal.
   beforeEach(async () => {
-    home = mkdtempSync(join(tmpdir(), 'tokenrelay-degraded-exit-'));
+    home = mkdtempSync('/tmp/trd-home-');
     runtime = mkdtempSync('/tmp/trd-'); // short: the socket path must fit sun_path
     mkdirSync(state(), { mode: 0o700 });
     disk = SmallDisk.mount(join(state(), 'slots'));
     writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { issuer: idp.issuer, clientId: idp.clientId, scopes: ['openid', 'offline_access'] } } }));
+    for (const path of [home, runtime, state(), join(state(), 'slots'), join(home, 'config.json')]) chownSync(path, TEST_USER.uid, TEST_USER.gid);
     await deviceSignIn();
   });
   afterEach(() => {
@@ -105,6 +127,7 @@ describe('a one-shot CLI that refreshed while its slot directory is full', () =>
       win = await world.spawn('window', {
         slotDir: join(state(), 'slots', key), secretKey: secretKeyOf(key), keySecret: keySecretOf(key), keysDir: join(state(), 'keys'),
         socketDir: join(runtime, 'tokenrelay'), scopes: ['openid', 'offline_access'],
+        runAs: TEST_USER, storePath: join(home, 'window-secrets'), logFile: join(home, 'window.log'),
       });
       const [held] = await win.getTokens(1);
       assert.ok(held.ok, held.message);
