@@ -11,7 +11,7 @@ import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { parseCredentials } from '../core/credentials.ts';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
-import type { Account, Disposable, Logger, SecretStore } from '../core/types.ts';
+import type { Account, Disposable, Logger, SecretStore, TokenOrigin } from '../core/types.ts';
 import type { KeyStore } from '../core/keyStore.ts';
 import { OAuthClient, isAnonymous } from '../oauth/oauthClient.ts';
 import { displayIssuer, type OAuthConfig } from '../oauth/serverConfig.ts';
@@ -96,6 +96,7 @@ export class AccountRegistry {
   private debounce: NodeJS.Timeout | undefined;
   private readyResolve!: () => void;
   private disposed = false;
+  private readonly lost: TokenRelayError[] = [];
   /** Resolves once the first configuration has been loaded. */
   readonly ready: Promise<void> = new Promise((resolve) => { this.readyResolve = resolve; });
 
@@ -347,8 +348,8 @@ export class AccountRegistry {
     return this.client;
   }
 
-  /** Persists a fresh sign-in as this account's next generation, visible to every window. */
-  signIn(tokens: Parameters<Broker['signIn']>[0], account: Account, identity?: ConfigIdentity): Promise<AccountEntry> {
+  /** Persists a fresh sign-in as this account's next generation, visible to every window; `origin`: where it came from (the sign-in result's). */
+  signIn(tokens: Parameters<Broker['signIn']>[0], account: Account, identity?: ConfigIdentity, origin?: TokenOrigin): Promise<AccountEntry> {
     return this.enqueue(async () => {
       const settings = this.settings;
       const client = this.client;
@@ -360,7 +361,7 @@ export class AccountRegistry {
       const existing = await readMeta(this.opts.slotsRoot, slotKey);
       const entry = this.entries.get(slotKey) ?? await this.openEntry(slotKey, account, existing?.createdAt ?? Date.now(), client);
       if (isAnonymous(account)) await this.replaceAnonymous(entry, settings);
-      await entry.broker.signIn(tokens, account);
+      await entry.broker.signIn(tokens, account, origin);
       entry.account = account;
       entry.corrupt = undefined;
       const meta: SlotMeta = {
@@ -483,6 +484,15 @@ export class AccountRegistry {
     const all = [...this.entries.values()];
     this.entries.clear();
     await Promise.all(all.map((e) => e.broker.dispose().catch(() => undefined)));
+    for (const e of all) {
+      const lost = e.broker.lostOnExit();
+      if (lost) this.lost.push(lost);
+    }
+  }
+
+  /** Sessions a host leaving on its own could neither save nor hand over (Broker.lostOnExit), once disposed. */
+  lostOnExit(): TokenRelayError[] {
+    return [...this.lost];
   }
 
   /** Why there is no usable configuration: the settings problem, or "not configured yet". */

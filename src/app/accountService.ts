@@ -5,7 +5,7 @@
 import { redactor } from '../core/redact.ts';
 import { TokenRelayError, describeError } from '../core/errors.ts';
 import type { AccessGrant, BrokerStatus } from '../core/broker.ts';
-import type { Account, Disposable, Logger, TokenSet } from '../core/types.ts';
+import type { Account, Disposable, Logger, TokenOrigin, TokenSet } from '../core/types.ts';
 import type { OAuthClient } from '../oauth/oauthClient.ts';
 import { displayIssuer } from '../oauth/serverConfig.ts';
 import type { AccountEntry, AccountRegistry, RegistryNotice } from './accountRegistry.ts';
@@ -177,9 +177,12 @@ export class AccountService implements TokenService {
 
   // ---- sign-in / sign-out --------------------------------------------------------------------
 
-  /** Persists a sign-in the UI completed as the account's next generation, visible to every window. */
-  async signIn(tokens: TokenSet, account: Account, identity?: ConfigIdentity): Promise<AccountSummary> {
-    return this.summaryOf(await this.registry.signIn(tokens, account, identity));
+  /**
+   * Persists a sign-in the UI completed as the account's next generation, visible to every window.
+   * `origin` (the sign-in result's) is where its refresh token will be presented, and nowhere else.
+   */
+  async signIn(tokens: TokenSet, account: Account, identity?: ConfigIdentity, origin?: TokenOrigin): Promise<AccountSummary> {
+    return this.summaryOf(await this.registry.signIn(tokens, account, identity, origin));
   }
 
   /** Stores (undefined: removes) the configuration's client secret in the key stores; returns where. */
@@ -257,6 +260,11 @@ export class AccountService implements TokenService {
   /** Things the user should be told: a cleared unreadable secret, accounts signed out by a config change. */
   onNotice(listener: (notice: RegistryNotice) => void): Disposable {
     return this.registry.onNotice(listener);
+  }
+
+  /** After dispose: sessions this host held alone and could neither save nor hand to a live one (a one-shot host's exit). */
+  lostOnExit(): TokenRelayError | undefined {
+    return this.registry.lostOnExit()[0];
   }
 
   dispose(): Promise<void> {

@@ -8,9 +8,10 @@
 // roles and answers callers: fresh tokens, following a live spender, or the refresh procedure.
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
-import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenSet } from './types.ts';
+import type { Account, Clock, Disposable, Logger, RefreshClient, SecretStore, TokenOrigin, TokenSet } from './types.ts';
+import { sameOrigin } from './tokenOrigin.ts';
 import { systemClock } from './types.ts';
-import { SealedStore, type ActiveGeneration, type Writer } from './sealedStore.ts';
+import { SealedStore, isActive, type ActiveGeneration, type Writer } from './sealedStore.ts';
 import { SpendClaims } from './spendClaim.ts';
 import { ownStartTime, processAlive } from './processIdentity.ts';
 import { SharedStatus, backoffError } from './sharedStatus.ts';
@@ -120,6 +121,7 @@ export class Broker {
   private readonly disposables: Disposable[] = [];
   private secretWrites: Promise<void> = Promise.resolve();
   private disposed = false;
+  private lost: TokenRelayError | undefined;
 
   private constructor(private readonly opts: BrokerOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -183,7 +185,7 @@ export class Broker {
   /** Registers for siblings' key requests; a slot directory that refuses the write (full, read-only) is returned, named. */
   private async register(): Promise<TokenRelayError | undefined> {
     try {
-      await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id));
+      await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id), (record) => this.adoptHandedOver(record));
       return undefined;
     } catch (err) {
       if (!DISK_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
@@ -197,6 +199,71 @@ export class Broker {
     const broker = new Broker(opts);
     await broker.start();
     return broker;
+  }
+
+  /**
+   * A sealed generation a sibling hands over as it exits without having been able to write it
+   * (issue 17 §3b). Taken only when it authenticates under this slot's K as an active generation
+   * newer than any this process holds or the store has; then served, and written when possible.
+   */
+  private async adoptHandedOver(record: string): Promise<boolean> {
+    const key = this.keyring.current();
+    let gen: unknown;
+    try { gen = (JSON.parse(record) as { gen?: unknown })?.gen; } catch { return false; }
+    if (this.disposed || !key || typeof gen !== 'number' || !Number.isSafeInteger(gen)) return false;
+    const read = this.store.openRecord(record, gen, key);
+    if (!('generation' in read) || !isActive(read.generation)) {
+      this.log.warn(`A sibling handed over a record that is not an active generation of this slot (${'unreadable' in read ? read.unreadable : 'not active'}); ignored`);
+      return false;
+    }
+    if (gen <= (this.session.held?.gen ?? 0) || gen <= this.store.latestGen()) return false;
+    this.publisher.adoptHandedOver(read.generation);
+    return true;
+  }
+
+  /**
+   * A host that leaves on its own must not take the only copy of a generation with it: when the
+   * slot directory refused it, the generation is handed, sealed, to a live sibling; failing that,
+   * its write is retried within TIMEOUTS.exitPersistWait; failing that, lostOnExit() says what is lost.
+   */
+  private async keepPending(): Promise<void> {
+    const pending = this.session.unpersisted;
+    if (!pending) return;
+    // The core's timers never keep a host alive; this wait must, or the process would leave mid-way with status 0.
+    const alive = setInterval(() => undefined, 1000);
+    try {
+      await this.handOverOrWrite(pending);
+    } finally {
+      clearInterval(alive);
+    }
+  }
+
+  private async handOverOrWrite(pending: ActiveGeneration): Promise<void> {
+    const taker = await this.opts.siblings?.handOver(this.store.peersDir, this.store.seal(pending, this.keyOf())).catch((err) => {
+      this.log.debug(`Handing over generation ${pending.gen} failed: ${describeError(err)}`);
+      return undefined;
+    });
+    if (taker !== undefined) {
+      this.session.unpersisted = undefined;
+      this.log.info(`Generation ${pending.gen} could not be written here; handed it, sealed, to pid ${taker}, which serves it and writes it when the slot directory takes writes`);
+      return;
+    }
+    const deadline = performance.now() + TIMEOUTS.exitPersistWait;
+    for (let wait = TIMEOUTS.persistRetryBase / 5; this.session.unpersisted && performance.now() < deadline; wait *= 2) {
+      await elapsed(Math.min(wait, Math.max(0, deadline - performance.now())));
+      this.publisher.persistPending();
+    }
+    if (!this.session.unpersisted) return;
+    const why = this.session.status().error ?? `the slot directory ${this.store.dir} refuses writes`;
+    this.lost = new TokenRelayError('degraded',
+      `Token Relay refreshed the sign-in, but could not save the new session: ${why} No Token Relay window or agent is running to take it over, so the new session exists only in this process, which is exiting; other processes will need a new sign-in.`,
+      'Once the directory takes writes again, run "tokenrelay sign-in". Keeping a VS Code window or "tokenrelay agent" running lets such a session be handed over instead of lost.');
+    this.log.error(this.lost.message);
+  }
+
+  /** What this host could not keep when it exited (keepPending): the session that only it held. */
+  lostOnExit(): TokenRelayError | undefined {
+    return this.lost;
   }
 
   private async start(): Promise<void> {
@@ -229,8 +296,12 @@ export class Broker {
     return { ...(await this.gets.run(key, () => this.obtain(options))) };
   }
 
-  /** Persists a brand-new grant from sign-in as the next generation of this slot. */
-  async signIn(tokens: TokenSet, account: Account): Promise<void> {
+  /**
+   * Persists a brand-new grant from sign-in as the next generation of this slot. `origin`: where
+   * the grant came from, the only place its refresh token will be presented (tokenOrigin.ts); a
+   * grant without one takes the configuration's at its first refresh, as an earlier version's does.
+   */
+  async signIn(tokens: TokenSet, account: Account, origin?: TokenOrigin): Promise<void> {
     redactor.remember(tokens.accessToken, tokens.refreshToken, tokens.idToken);
     await this.withLock(async () => {
       await this.session.sync();
@@ -238,7 +309,7 @@ export class Broker {
       // Above the mark too: in a restored store, a new grant must not look like an old copy.
       const mark = await this.keyring.mark();
       for (;;) {
-        const next: ActiveGeneration = { gen: Math.max(this.store.latestGen(), mark) + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now() };
+        const next: ActiveGeneration = { gen: Math.max(this.store.latestGen(), mark) + 1, state: 'active', account, tokens, writer: this.me, at: this.clock.now(), ...(origin ? { origin } : {}) };
         if (this.publisher.write(next, key)) {
           await this.keyring.raiseMark(next.gen);
           return this.session.adopt(next, 'signed in here');
@@ -292,12 +363,25 @@ export class Broker {
       this.session.release({ type: 'signed-out' }, true);
       await this.queueSecretWrite(() => this.opts.store.delete(this.opts.secretKey)).catch(() => undefined); // a v1 copy, if any
       if (!held?.tokens.refreshToken) return {};
+      const elsewhere = await this.configuredElsewhere(held);
+      if (elsewhere) {
+        this.log.info(`Not revoking the refresh token: ${elsewhere}`);
+        return { revocationFailed: `The refresh token was not sent for revocation: ${elsewhere}.` };
+      }
       return this.opts.client.revoke(held.tokens.refreshToken, 'refresh_token', AbortSignal.timeout(TIMEOUTS.revoke)).then(() => ({}), (err) => {
         // Info, not a warning: the caller tells the user (a notification, the CLI's stderr) once.
         this.log.info(`Revoking the refresh token failed (${describeError(err)}); it is deleted locally`);
         return { revocationFailed: describeError(err) };
       });
     });
+  }
+
+  /** Revocation presents the refresh token too: only to the server it came from (tokenOrigin.ts). */
+  private async configuredElsewhere(g: ActiveGeneration): Promise<string | undefined> {
+    if (!g.origin) return undefined;
+    const configured = await this.opts.client.origin().catch(() => undefined);
+    if (!configured || sameOrigin(g.origin, configured)) return undefined; // unreachable: revoke() says so
+    return `it was issued by ${g.origin.tokenEndpoint} to client ${g.origin.clientId}, and the configuration now names ${configured.tokenEndpoint}, client ${configured.clientId}`;
   }
 
   status(): BrokerStatus {
@@ -336,6 +420,7 @@ export class Broker {
     }
     for (const d of this.disposables) d.dispose();
     this.publisher.persistPending(); // a last try: once this process is gone, so is that generation
+    if (this.opts.awaitLateAnswers) await this.keepPending().catch((err) => this.log.error(`Could not keep generation ${this.session.unpersisted?.gen}: ${describeError(err)}`));
     await Promise.race([this.secretWrites, elapsed(TIMEOUTS.disposeStoreWait)]).catch(() => undefined);
     await this.opts.siblings?.close().catch(() => undefined);
   }

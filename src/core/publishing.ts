@@ -55,6 +55,25 @@ export class Publisher {
     return true;
   }
 
+  /**
+   * A generation another process handed over because it could not write it before exiting: served
+   * here at once and written now, or, while the slot directory refuses, kept in memory and retried.
+   */
+  adoptHandedOver(g: ActiveGeneration): void {
+    const { session, log } = this.p;
+    redactor.remember(g.tokens.accessToken, g.tokens.refreshToken, g.tokens.idToken);
+    try {
+      if (this.write(g)) session.adopt(g, `handed over by pid ${g.writer.pid}`);
+      else void session.syncQuietly(); // written meanwhile: the store has it
+    } catch (err) {
+      session.unpersisted = g;
+      const problem = refusedWrite(this.p.store.dir, 'slot directory', err);
+      log.error(`${problem.message} Generation ${g.gen}, handed over by pid ${g.writer.pid}, is kept in memory and written as soon as the directory accepts it.`);
+      session.adopt(g, 'handed over, kept in memory: not yet durable');
+      this.degraded(problem);
+    }
+  }
+
   /** A needs-sign-in generation after `after`: permanent until the user signs in again. */
   async refuse(after: ActiveGeneration, error: TokenRelayError): Promise<TokenRelayError> {
     const { session, log } = this.p;

@@ -18,6 +18,10 @@
 // created, so an unmarked claim of a dead process provably never reached the kernel, let alone the
 // IdP: the token is unspent (P1 counts only marked claims as possibly presented).
 //
+// Before presenting, the configuration's token endpoint and client must be the ones G's refresh
+// token came from (its recorded origin, tokenOrigin.ts); otherwise the claim is given back and the
+// refresh refused (a setting): the token goes to the recorded endpoint and nowhere else.
+//
 // What presenting ends in:
 //
 // | answer                                            | outcome                                           |
@@ -40,7 +44,8 @@ import type { HeldLock } from './refreshLock.ts';
 import type { ActiveGeneration, SealedStore, Writer } from './sealedStore.ts';
 import { backoffError, type SharedStatus } from './sharedStatus.ts';
 import type { Claim, SpendClaims } from './spendClaim.ts';
-import type { Clock, Logger, RefreshClient, TokenSet } from './types.ts';
+import type { Clock, Logger, RefreshClient, TokenOrigin, TokenSet } from './types.ts';
+import { isTokenOrigin, originChanged, sameOrigin } from './tokenOrigin.ts';
 import { TIMED_OUT, elapsed, within } from './deadline.ts';
 import { refusedWrite } from './slotDir.ts';
 
@@ -87,6 +92,13 @@ export interface RefreshContext {
 }
 
 export type Outcome = { generation: ActiveGeneration } | { follow: Claim };
+
+/** An answer to a presented refresh token: when it was sent, and where (the next generation's origin). */
+interface Presented {
+  tokens: TokenSet;
+  sentAt: number;
+  origin: TokenOrigin;
+}
 
 /** File-system failures that mean "the slot directory cannot be written now" (P5). */
 export const DISK_ERRORS = new Set(['ENOSPC', 'EROFS', 'EIO', 'EDQUOT', 'EACCES', 'EPERM']);
@@ -227,7 +239,7 @@ export class RefreshProcedure {
     ctx.log.info(`Refreshing generation ${g.gen} (refresh token fingerprint ${fingerprint(refreshToken)})`);
     this.outstanding.add(g.gen);
     const presented = this.present(g, refreshToken, claimed.claim, claimed.firstAt);
-    let answer: { tokens: TokenSet; sentAt: number } | typeof TIMED_OUT;
+    let answer: Presented | typeof TIMED_OUT;
     try {
       answer = await within(presented, ctx.settings.softTimeoutMs);
     } catch (err) {
@@ -242,7 +254,7 @@ export class RefreshProcedure {
     }
     if (answer === TIMED_OUT) {
       // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
-      const late = presented.then((answer) => this.answered(g, answer.tokens, answer.sentAt, rejected), (err) => (this.notSent.has(err) ? undefined : this.failed(g, err)))
+      const late = presented.then((answer) => this.answered(g, answer, rejected), (err) => (this.notSent.has(err) ? undefined : this.failed(g, err)))
         .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
         .finally(() => { this.outstanding.delete(g.gen); this.late.delete(late); });
       this.late.add(late);
@@ -250,7 +262,29 @@ export class RefreshProcedure {
     }
     this.outstanding.delete(g.gen);
     if (lock.compromised) ctx.log.warn('The refresh lock was taken over while refreshing; the spend claim still makes this result the only one');
-    return this.answered(g, answer.tokens, answer.sentAt, rejected);
+    return this.answered(g, answer, rejected);
+  }
+
+  /**
+   * Where G's refresh token may be presented: its recorded origin, if the configuration still names
+   * it. A record without one (an earlier version's) takes the configuration's, recorded in G+1.
+   */
+  private async destination(g: ActiveGeneration): Promise<TokenOrigin> {
+    const { ctx } = this;
+    const configured = await ctx.client.origin().catch((err: unknown) => {
+      // Discovery never carries the refresh token: whatever happened to it, the token is unspent.
+      throw err instanceof TransientError && err.mayHaveReachedServer ? new TransientError(err.detail, false) : err;
+    });
+    if (g.origin === undefined) {
+      ctx.log.info(`Generation ${g.gen} does not record where its refresh token came from (an earlier version wrote it); recording ${configured.tokenEndpoint}, client ${configured.clientId}`);
+      return configured;
+    }
+    if (!isTokenOrigin(g.origin)) {
+      throw new TokenRelayError('corrupt-record', `Generation ${g.gen} records an unreadable origin for its refresh token, so Token Relay does not know where it may be presented.`,
+        'Sign in again.');
+    }
+    if (!sameOrigin(g.origin, configured)) throw originChanged(g.origin, configured);
+    return g.origin;
   }
 
   /**
@@ -259,8 +293,9 @@ export class RefreshProcedure {
    * reuse grace, under a new exclusive retry claim. Each claim is marked (durably) before its
    * request is created; a mark that cannot be made sends nothing (a disk error, as at the lock).
    */
-  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<{ tokens: TokenSet; sentAt: number }> {
+  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<Presented> {
     const { ctx } = this;
+    const to = await this.destination(g);
     for (let current = claim; ;) {
       const controller = new AbortController();
       const mine = current;
@@ -278,13 +313,13 @@ export class RefreshProcedure {
       // A client that cannot call beforeSend at the last moment is marked for before it is called.
       if (!ctx.client.callsBeforeSend) beforeSend();
       const sentAt = ctx.clock.now(); // after an early mark: its fsync is not the request's time
-      const request = ctx.client.refresh(refreshToken, controller.signal, ctx.client.callsBeforeSend ? beforeSend : undefined);
+      const request = ctx.client.refresh(refreshToken, controller.signal, to, ctx.client.callsBeforeSend ? beforeSend : undefined);
       void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
       // "sent" is the first moment the request may exist: after the mark (or after it failed unsent).
       await Promise.race([markedNow, request.then(() => undefined, () => undefined)]);
       await ctx.step('sent');
       try {
-        return { tokens: replayDated(await request, current, sentAt, firstAt), sentAt };
+        return { tokens: replayDated(await request, current, sentAt, firstAt), sentAt, origin: to };
       } catch (err) {
         if (!(err instanceof TransientError && err.mayHaveReachedServer && this.insideGrace(firstAt))) throw err;
         const retry = ctx.claims.retry(g.gen, current, ctx.me, ctx.clock.now());
@@ -296,11 +331,12 @@ export class RefreshProcedure {
   }
 
   /** Saves the answer as G+1; the claim makes it the only one (a new sign-in may have taken G+1). */
-  private async answered(g: ActiveGeneration, tokens: TokenSet, sentAt: number, rejected: boolean): Promise<ActiveGeneration> {
+  private async answered(g: ActiveGeneration, { tokens, sentAt, origin }: Presented, rejected: boolean): Promise<ActiveGeneration> {
     const { ctx } = this;
     await ctx.step('answered');
     const next: ActiveGeneration = {
       gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(), ...(rejected ? { afterRejection: true } : {}),
+      origin, // the rotated token came from where G's was presented
       tokens: { ...tokens, refreshToken: tokens.refreshToken ?? g.tokens.refreshToken, roundTripMs: tokens.roundTripMs ?? ctx.clock.now() - sentAt },
     };
     if (!(await ctx.save(next))) {

@@ -4,11 +4,13 @@
 //
 //   g-000000000042.sealed  {"v":2,"gen":42,"state":"active","key":"<key id>","iv","ct","tag"}:
 //                          AES-256-GCM over the generation's body; AAD = slot id + generation +
-//                          key id + state (seal.ts), so the plaintext state is authenticated too
+//                          key id + state (seal.ts), so the plaintext state is authenticated too;
+//                          the body names the account, the tokens and their origin (where the
+//                          refresh token may be presented: tokenOrigin.ts)
 //   key-id                 {"v":2,"id":"<key id>"}: which K seals this slot; written once
 import { accessSync, constants, readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import type { Account, Disposable, TokenSet } from './types.ts';
+import type { Account, Disposable, TokenOrigin, TokenSet } from './types.ts';
 import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
 import { replaceDurable, writeDurable } from './durableFile.ts';
 import { ownedByThisUser, SlotGuard } from './slotGuard.ts';
@@ -35,6 +37,11 @@ export interface Generation {
   reason?: string;
   /** Obtained because a server rejected its predecessor's access token: bounds rejection reports across processes. */
   afterRejection?: boolean;
+  /**
+   * Where its refresh token came from (tokenOrigin.ts), the only place it is presented: set at
+   * sign-in, carried forward by every refresh. Absent in records of earlier versions.
+   */
+  origin?: TokenOrigin;
 }
 
 export type ActiveGeneration = Generation & { state: 'active'; account: Account; tokens: TokenSet };
@@ -121,6 +128,14 @@ export class SealedStore {
     } catch (err) {
       return { unreadable: `generation ${gen} cannot be read (${(err as NodeJS.ErrnoException).code})` };
     }
+    return this.openRecord(raw, gen, key);
+  }
+
+  /**
+   * A sealed record as its file holds it, authenticated under K for this slot and generation: what
+   * read() does with a file, and what a sibling does with a record handed to it (siblings.ts).
+   */
+  openRecord(raw: string, gen: number, key: SealKey): ReadResult {
     let envelope: { v?: unknown; gen?: unknown; key?: unknown; state?: unknown } & Partial<SealedBox>;
     try {
       envelope = JSON.parse(raw);
@@ -142,12 +157,18 @@ export class SealedStore {
 
   /** Seals and durably creates generation `g.gen`; false when that generation exists already. */
   write(g: Generation, key: SealKey): boolean {
+    const record = this.seal(g, key);
+    this.guard.check();
+    const created = this.guard.createExclusive(this.tempDir, genName(g.gen), record);
+    if (created) this.schedulePrune(g.gen);
+    return created;
+  }
+
+  /** Generation `g` sealed under K, as its file holds it (write() creates it; openRecord() reads it). */
+  seal(g: Generation, key: SealKey): string {
     const { gen, state, ...body } = g;
     const box = seal(key, aadOf(this.slotId, gen, key.id, state), JSON.stringify(body));
-    this.guard.check();
-    const created = this.guard.createExclusive(this.tempDir, genName(gen), JSON.stringify({ v: 2, gen, state, key: key.id, ...box }));
-    if (created) this.schedulePrune(gen);
-    return created;
+    return JSON.stringify({ v: 2, gen, state, key: key.id, ...box });
   }
 
   readKeyId(): string | undefined {

@@ -1,9 +1,19 @@
-// The port through which sibling processes of this user reach each other. Its only use is handing
-// the seal key K to a window whose secret view lacks it; everything else travels through the
-// sealed store and the watched slot directory. src/ipc implements it over unix sockets.
+// The port through which sibling processes of this user reach each other. It hands the seal key K
+// to a window whose secret view lacks it, and hands a generation that only one exiting process
+// holds (its slot directory refused the write) to a live one, sealed under K; everything else
+// travels through the sealed store and the watched slot directory. src/ipc implements it over unix sockets.
+
+/** Takes a sealed record another process hands over; true once this process holds it (authenticated under K). */
+export type AdoptRecord = (record: string) => Promise<boolean>;
+
 export interface SiblingChannel {
-  /** Starts answering key requests; registers this process in `peersDir` for siblings to find. */
-  listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined): Promise<void>;
+  /** Starts answering key requests (and hand-overs, with `adopt`); registers this process in `peersDir` for siblings to find. */
+  listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined, adopt?: AdoptRecord): Promise<void>;
+  /**
+   * Hands a sealed record to the registered live siblings in `peersDir`, one after another within a
+   * bound, until one adopts it; that sibling's pid, or undefined when none did.
+   */
+  handOver(peersDir: string, record: string): Promise<number | undefined>;
   /**
    * Asks the registered live siblings in `peersDir` for K by its id, one after another within a
    * bound, until one answers bytes `accept` takes (K matching the id): a sibling answering a wrong K

@@ -15,6 +15,11 @@ export const TIMEOUTS = {
   /** Between attempts to persist a generation while the slot directory is not writable (P5). */
   persistRetryBase: 500,
   persistRetryCap: 5_000,
+  /**
+   * A host leaving on its own (the one-shot CLI) that holds the only copy of a generation, with no
+   * sibling to hand it to, retries its write this long before saying the session is lost.
+   */
+  exitPersistWait: 3_000,
   /** A missed watch event is covered by re-reading the store at least this often. */
   storeRecheck: 1_000,
   /** Deactivation waits this long for queued secret-store writes. */

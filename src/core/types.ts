@@ -22,6 +22,23 @@ export interface Account {
   label: string;
 }
 
+/**
+ * Where a grant's refresh token came from: the only place it is presented (tokenOrigin.ts). Kept in
+ * the sealed generation record, written at sign-in and carried forward by every refresh.
+ */
+export interface TokenOrigin {
+  tokenEndpoint: string;
+  issuer: string;
+  clientId: string;
+}
+
+/** What a completed sign-in hands to the store: the grant, whose it is, and where it came from. */
+export interface SignedIn {
+  tokens: TokenSet;
+  account: Account;
+  origin: TokenOrigin;
+}
+
 /** A secret store as VS Code's SecretStorage offers it: possibly stale between processes. */
 export interface SecretStore {
   get(key: string): Promise<string | undefined>;
@@ -48,13 +65,16 @@ export interface Logger {
 export interface RefreshClient {
   /** Optional warm-up (e.g. discovery) so the first refresh pays only its own round trip. */
   prepare?(): Promise<void>;
+  /** Where a refresh would go under the current configuration (discovering it if needed); sends no token. */
+  origin(): Promise<TokenOrigin>;
   /**
+   * Presents the refresh token to `to.tokenEndpoint` as client `to.clientId`, and nowhere else.
    * `beforeSend`, when the client declares `callsBeforeSend`: called synchronously, before the
    * request carrying the token is created (no byte of it can have reached the kernel), at most once
    * per request; if it throws, nothing is sent and refresh rejects with what it threw. The core marks
    * the spend claim there. For a client that does not declare it, the core marks before calling refresh.
    */
-  refresh(refreshToken: string, signal: AbortSignal, beforeSend?: () => void): Promise<TokenSet>;
+  refresh(refreshToken: string, signal: AbortSignal, to: TokenOrigin, beforeSend?: () => void): Promise<TokenSet>;
   readonly callsBeforeSend?: boolean;
   revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void>;
 }

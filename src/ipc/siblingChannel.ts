@@ -1,4 +1,6 @@
-// The core's SiblingChannel over unix sockets: a window answers `POST /v<n>/key` on a peer socket
+// The core's SiblingChannel over unix sockets: a window answers `POST /v<n>/key` (K by its id) and
+// `POST /v<n>/adopt` (a sealed generation an exiting process could not write, which the broker
+// authenticates under K before taking it) on a peer socket
 // in this user's private socket directory, and registers that socket in the slot's `peers/`
 // folder. A registration is only a hint: a peer socket is connected to only when it lies directly
 // inside one of this user's socket directories (any of socketDirCandidates, whatever this process's
@@ -8,7 +10,7 @@ import { request } from 'node:http';
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { SiblingChannel } from '../core/siblings.ts';
+import type { AdoptRecord, SiblingChannel } from '../core/siblings.ts';
 import type { Logger } from '../core/types.ts';
 import { replaceDurable } from '../core/durableFile.ts';
 import { processAlive } from '../core/processIdentity.ts';
@@ -56,7 +58,7 @@ export class UnixSiblingChannel implements SiblingChannel {
     this.trustedDirs = [...new Set([...this.socketDirs, ...socketDirCandidates().map((d) => resolve(d))])];
   }
 
-  async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined): Promise<void> {
+  async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined, adopt?: AdoptRecord): Promise<void> {
     const { dir } = chooseSocketDir(this.socketDirs[0], this.socketDirs.slice(1));
     this.server = await listenJson(newSocketPath(dir, 'peer'), {
       log: this.log,
@@ -65,6 +67,7 @@ export class UnixSiblingChannel implements SiblingChannel {
           const key = typeof body.id === 'string' ? answerKey(body.id) : undefined;
           return key ? { key: key.toString('base64') } : { key: null };
         },
+        adopt: async (body) => ({ adopted: !!adopt && typeof body.record === 'string' && await adopt(body.record) }),
       },
     });
     this.registration = join(peersDir, `peer-${this.id}.json`);
@@ -84,6 +87,18 @@ export class UnixSiblingChannel implements SiblingChannel {
         return answer;
       }
       this.wrongKey(peer, keyId);
+    }
+    return undefined;
+  }
+
+  async handOver(peersDir: string, record: string): Promise<number | undefined> {
+    const deadline = performance.now() + ASK_BUDGET_MS;
+    let asked = 0;
+    for (const peer of this.peers(peersDir)) {
+      const left = deadline - performance.now();
+      if (asked++ >= MAX_ASKED || left <= 0) break;
+      const answer = await post(peer.socket, 'adopt', { record }, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
+      if (answer?.adopted === true) return peer.pid;
     }
     return undefined;
   }
@@ -165,20 +180,26 @@ export class UnixSiblingChannel implements SiblingChannel {
   }
 }
 
-/** One request with node's http client; the answer is only a candidate: the keyring checks its id. */
-function ask(socketPath: string, keyId: string, timeoutMs: number): Promise<Buffer | undefined> {
-  const body = JSON.stringify({ id: keyId });
+/** One request for K; the answer is only a candidate: the keyring checks its id. */
+async function ask(socketPath: string, keyId: string, timeoutMs: number): Promise<Buffer | undefined> {
+  const value = await post(socketPath, 'key', { id: keyId }, timeoutMs);
+  return typeof value?.key === 'string' ? Buffer.from(value.key, 'base64') : undefined;
+}
+
+/** One request with node's http client; undefined for an answer that is not 200 with a JSON object. */
+function post(socketPath: string, route: string, payload: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown> | undefined> {
+  const body = JSON.stringify(payload);
   return new Promise((resolvePromise, reject) => {
     const req = request({
-      socketPath, path: `/v${PROTOCOL_VERSION}/key`, method: 'POST', timeout: timeoutMs,
+      socketPath, path: `/v${PROTOCOL_VERSION}/${route}`, method: 'POST', timeout: timeoutMs,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         try {
-          const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { key?: unknown };
-          resolvePromise(res.statusCode === 200 && typeof value.key === 'string' ? Buffer.from(value.key, 'base64') : undefined);
+          const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+          resolvePromise(res.statusCode === 200 && value && typeof value === 'object' ? value as Record<string, unknown> : undefined);
         } catch {
           resolvePromise(undefined);
         }

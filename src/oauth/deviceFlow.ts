@@ -1,5 +1,5 @@
 // RFC 8628 sign-in for hosts whose browser cannot reach this machine's loopback.
-import type { Account, TokenSet } from '../core/types.ts';
+import type { SignedIn } from '../core/types.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import type { OAuthClient } from './oauthClient.ts';
 
@@ -18,7 +18,7 @@ export interface DeviceOptions {
   defaultIntervalS?: number;
 }
 
-export async function signInWithDeviceCode(client: OAuthClient, options: DeviceOptions): Promise<{ tokens: TokenSet; account: Account }> {
+export async function signInWithDeviceCode(client: OAuthClient, options: DeviceOptions): Promise<SignedIn> {
   const started = Date.now();
   const auth = await client.startDeviceAuthorization(options.signal);
   const expiresAt = started + auth.expires_in * 1000;

@@ -5,7 +5,7 @@
 // blind cross-site request cannot abort the sign-in and a rebound page cannot deliver its own code.
 import type { IncomingMessage } from 'node:http';
 import * as oauth from 'oauth4webapi';
-import type { Account, TokenSet } from '../core/types.ts';
+import type { SignedIn } from '../core/types.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 import type { OAuthClient } from './oauthClient.ts';
@@ -33,7 +33,7 @@ const DONE_PAGE = (account: string) => page('Signed in to Token Relay',
   `<p>You are signed in as <strong>${escapeHtml(account)}</strong>.</p><p>You can close this tab and return to VS Code or your terminal.</p>`);
 const FAILED_PAGE = (why: string) => page('Sign-in did not complete', `<p>${escapeHtml(why)}</p><p>Return to VS Code or your terminal to try again.</p>`);
 
-export async function signInWithLoopback(client: OAuthClient, options: LoopbackOptions): Promise<{ tokens: TokenSet; account: Account }> {
+export async function signInWithLoopback(client: OAuthClient, options: LoopbackOptions): Promise<SignedIn> {
   const server = await client.authorizationServer();
   if (!server.authorization_endpoint) {
     throw new TokenRelayError('config', 'The identity provider has no authorization endpoint.',

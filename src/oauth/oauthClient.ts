@@ -4,7 +4,8 @@
 // without one, the account comes from userinfo, else from introspection, else it is the
 // configuration's one anonymous account.
 import * as oauth from 'oauth4webapi';
-import type { Account, Clock, RefreshClient, TokenSet } from '../core/types.ts';
+import type { Account, Clock, RefreshClient, SignedIn, TokenOrigin, TokenSet } from '../core/types.ts';
+import { originChanged, sameOrigin } from '../core/tokenOrigin.ts';
 import { systemClock } from '../core/types.ts';
 import { TokenRelayError, TransientError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
@@ -92,12 +93,32 @@ export class OAuthClient implements RefreshClient {
 
   readonly callsBeforeSend = true;
 
-  async refresh(refreshToken: string, signal: AbortSignal, beforeSend?: () => void): Promise<TokenSet> {
-    redactor.remember(refreshToken); // the server may echo it in an error
-    // A discovery that failed, even by timing out, never carried the refresh token: it is unspent.
-    const server = await this.authorizationServer().catch((err: unknown) => {
+  /** The token endpoint, issuer and client a grant obtained now comes from (tokenOrigin.ts). */
+  originAt(server: oauth.AuthorizationServer): TokenOrigin {
+    return { tokenEndpoint: server.token_endpoint ?? server.issuer, issuer: server.issuer, clientId: this.client.client_id };
+  }
+
+  /** Where a refresh would go under this configuration; a discovery that failed never carried a token. */
+  async origin(): Promise<TokenOrigin> {
+    return this.originAt(await this.unspentDiscovery());
+  }
+
+  private unspentDiscovery(): Promise<oauth.AuthorizationServer> {
+    return this.authorizationServer().catch((err: unknown) => {
       throw err instanceof TransientError && err.mayHaveReachedServer ? new TransientError(err.detail, false) : err;
     });
+  }
+
+  /**
+   * Presents the refresh token to `to` (the origin recorded with it), only while this configuration
+   * still names that origin; without `to` (tests, baselines), to this configuration's endpoint.
+   */
+  async refresh(refreshToken: string, signal: AbortSignal, to?: TokenOrigin, beforeSend?: () => void): Promise<TokenSet> {
+    redactor.remember(refreshToken); // the server may echo it in an error
+    // A discovery that failed, even by timing out, never carried the refresh token: it is unspent.
+    const configured = await this.unspentDiscovery();
+    if (to && !sameOrigin(to, this.originAt(configured))) throw originChanged(to, this.originAt(configured));
+    const server: oauth.AuthorizationServer = to ? { ...configured, token_endpoint: to.tokenEndpoint } : configured;
     // beforeSend runs inside customFetch, before the transport creates the request (and its socket):
     // nothing carrying the token exists yet. What it throws is rethrown as is: nothing was sent.
     let unsent: { err: unknown } | undefined;
@@ -138,7 +159,7 @@ export class OAuthClient implements RefreshClient {
     }
   }
 
-  async exchangeCode(callback: URL, state: string, verifier: string, redirectUri: string, nonce?: string): Promise<{ tokens: TokenSet; account: Account }> {
+  async exchangeCode(callback: URL, state: string, verifier: string, redirectUri: string, nonce?: string): Promise<SignedIn> {
     const server = await this.authorizationServer();
     try {
       const params = validateIssuer(server, callback, () => oauth.validateAuthResponse(server, this.client, callback, state));
@@ -172,7 +193,7 @@ export class OAuthClient implements RefreshClient {
   }
 
   /** One poll; `pending` / `slow_down` come back as values, everything else throws. */
-  async pollDeviceCode(deviceCode: string, signal?: AbortSignal): Promise<{ tokens: TokenSet; account: Account } | 'pending' | 'slow_down'> {
+  async pollDeviceCode(deviceCode: string, signal?: AbortSignal): Promise<SignedIn | 'pending' | 'slow_down'> {
     const server = await this.authorizationServer();
     try {
       const sentAt = this.clock.now();
@@ -188,9 +209,9 @@ export class OAuthClient implements RefreshClient {
     }
   }
 
-  private async signedIn(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse, sentAt: number, receivedAt: number) {
+  private async signedIn(server: oauth.AuthorizationServer, result: oauth.TokenEndpointResponse, sentAt: number, receivedAt: number): Promise<SignedIn> {
     const tokens = this.toTokenSet(result, sentAt, receivedAt);
-    return { tokens, account: await this.accountOf(server, result) };
+    return { tokens, account: await this.accountOf(server, result), origin: this.originAt(server) };
   }
 
   /** The id_token's subject, else userinfo's, else introspection's; else the anonymous account. */

@@ -3,7 +3,7 @@
 // that names the problem and offers the other flow ("Having trouble? Try device code").
 import * as vscode from 'vscode';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
-import type { Account, Logger, TokenSet } from '../core/types.ts';
+import type { Logger, SignedIn } from '../core/types.ts';
 import type { OAuthClient } from '../oauth/oauthClient.ts';
 import { signInWithLoopback } from '../oauth/loopbackFlow.ts';
 import { signInWithDeviceCode, type DevicePrompt } from '../oauth/deviceFlow.ts';
@@ -21,11 +21,6 @@ export const TRY_BROWSER = 'Having trouble? Try browser sign-in';
 export const OPEN_SETTINGS = 'Open Settings';
 export const COPY_AND_OPEN = 'Copy & Open';
 export const COPY_ONLY = 'Copy Code';
-
-interface FlowResult {
-  tokens: TokenSet;
-  account: Account;
-}
 
 export interface SignInOptions {
   flow?: ConcreteFlow;
@@ -84,7 +79,7 @@ export class SignInController {
     const client = this.service.oauthClient();
     this.service.recordSignInAttempt(undefined);
     this.log.info(`Signing in with the ${flow === 'loopback' ? 'browser (loopback)' : 'device code'} flow`);
-    let signedIn: FlowResult;
+    let signedIn: SignedIn;
     try {
       signedIn = flow === 'loopback' ? await this.loopback(client) : await this.deviceCode(client);
     } catch (caught) {
@@ -94,7 +89,7 @@ export class SignInController {
       throw isTokenRelayError(err, 'cancelled') ? new vscode.CancellationError() : err;
     }
     try {
-      return await this.service.signIn(signedIn.tokens, signedIn.account, settings.identity);
+      return await this.service.signIn(signedIn.tokens, signedIn.account, settings.identity, signedIn.origin);
     } catch (err) {
       this.service.recordSignInAttempt(describeError(err));
       this.reportFailure(err, flow);
@@ -102,7 +97,7 @@ export class SignInController {
     }
   }
 
-  private async loopback(client: OAuthClient): Promise<FlowResult> {
+  private async loopback(client: OAuthClient): Promise<SignedIn> {
     return await vscode.window.withProgress({
       location: vscode.ProgressLocation.Notification,
       title: 'Token Relay: Signing in with your browser',
@@ -160,7 +155,7 @@ export class SignInController {
     }, () => undefined);
   }
 
-  private async deviceCode(client: OAuthClient): Promise<FlowResult> {
+  private async deviceCode(client: OAuthClient): Promise<SignedIn> {
     return await vscode.window.withProgress({
       location: vscode.ProgressLocation.Notification,
       title: 'Token Relay: Device sign-in',

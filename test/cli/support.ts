@@ -196,7 +196,7 @@ export class BrokerService implements TokenService {
     const result = await signInWithLoopback(this.client, {
       openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login: this.signInLogin })); },
     });
-    await this.broker.signIn(result.tokens, result.account);
+    await this.broker.signIn(result.tokens, result.account, result.origin);
   }
 
   async signOutAccount(): Promise<{ id: string; label: string } | undefined> {

@@ -21,7 +21,7 @@ test('a token presented again inside the reuse grace counts its expiry from its 
     n++;
     return { accessToken: `access-${n}-${'x'.repeat(32)}`, refreshToken: `refresh-${n}-${'y'.repeat(32)}`, tokenType: 'Bearer', obtainedAt: at, expiresAt: at + LIFETIME_MS };
   };
-  const client: RefreshClient = { refresh: async () => issue(), revoke: async () => undefined };
+  const client: RefreshClient = { origin: async () => ({ tokenEndpoint: 'https://idp.test/token', issuer: 'https://idp.test', clientId: 'tokenrelay' }), refresh: async () => issue(), revoke: async () => undefined };
   const broker = await Broker.create({
     slotDir: join(dir, 'slot'), secretKey: 'tokenrelay/v1/slot', store: new SnapshotStore(join(dir, 'secrets.json')), client,
     log: silentLogger, proactive: false, reuseGraceMs: 60_000,

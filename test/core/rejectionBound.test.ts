@@ -33,7 +33,7 @@ const tokens = (lifetimeMs = 3_600_000): TokenSet => {
 };
 let lifetimeMs = 3_600_000;
 const presented: string[] = [];
-const client: RefreshClient = { refresh: async (rt) => { presented.push(rt); return tokens(lifetimeMs); }, revoke: async () => undefined };
+const client: RefreshClient = { origin: async () => ({ tokenEndpoint: 'https://idp.test/token', issuer: 'https://idp.test', clientId: 'tokenrelay' }), refresh: async (rt) => { presented.push(rt); return tokens(lifetimeMs); }, revoke: async () => undefined };
 
 async function window(slot: string): Promise<Broker> {
   const store = new LaggedSharedStore(join(root, `secrets-${slot}`), 0);

@@ -36,7 +36,7 @@ const tokens = (): TokenSet => {
 
 function countingClient() {
   const presented: string[] = [];
-  const client: RefreshClient = { refresh: async (rt) => { presented.push(rt); return tokens(); }, revoke: async () => undefined };
+  const client: RefreshClient = { origin: async () => ({ tokenEndpoint: 'https://idp.test/token', issuer: 'https://idp.test', clientId: 'tokenrelay' }), refresh: async (rt) => { presented.push(rt); return tokens(); }, revoke: async () => undefined };
   return { client, presented };
 }
 

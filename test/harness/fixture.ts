@@ -92,7 +92,7 @@ export class World {
     });
     const store = openStore(this.options.storeModel, this.storePath, 0);
     const broker = await Broker.create({ slotDir: this.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
-    await broker.signIn(result.tokens, result.account);
+    await broker.signIn(result.tokens, result.account, result.origin);
     await broker.dispose();
     await store.store(PLAIN_COPY_KEY, serializeCredentials({ v: 1, gen: 1, account: result.account, tokens: result.tokens }));
     store.close();

@@ -46,6 +46,11 @@ export interface WindowConfig {
   terminal?: boolean;
   /** Run without CAP_DAC_OVERRIDE, so file modes bind even as root (EACCES tests). */
   honourFileModes?: boolean;
+  /** Run as this user (setpriv), so its sockets are not among root's: the paths it uses must be that user's. */
+  runAs?: { uid: number; gid: number };
+  /** K in the opt-in key file of this directory (a host outside VS Code's store), under `keySecret`. */
+  keysDir?: string;
+  keySecret?: string;
 }
 
 export type Command =

@@ -2,6 +2,7 @@
 import { openSync, writeSync } from 'node:fs';
 import { Broker, type GetTokenOptions, type ProtocolStep } from '../../src/core/broker.ts';
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
+import { FileKeyStore } from '../../src/keystore/fileKeyStore.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import type { Logger } from '../../src/core/types.ts';
 import { describeError, isTokenRelayError } from '../../src/core/errors.ts';
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
       lockWaitMs: config.lockWaitMs,
       siblings: new UnixSiblingChannel(config.socketDir, log),
       hooks: { at: (step) => hook(step) },
+      keySecret: config.keySecret,
+      keyStores: config.keysDir ? [new FileKeyStore(config.keysDir)] : undefined,
     }));
   if (source instanceof Broker && config.brokerEvents !== false) {
     source.onEvent((e) => void send({ event: 'broker', type: e.type, byThisProcess: e.byThisProcess, at: now() }));

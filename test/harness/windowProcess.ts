@@ -49,8 +49,10 @@ export class WindowProcess {
 
   static async spawn(config: WindowConfig): Promise<WindowProcess> {
     // setpriv drops root's CAP_DAC_OVERRIDE: a 0500 directory then refuses writes with EACCES.
-    const unprivileged = config.honourFileModes
-      ? { execPath: '/usr/bin/setpriv', execArgv: ['--bounding-set', '-dac_override,-dac_read_search', process.execPath] } : {};
+    const unprivileged = config.runAs
+      ? { execPath: '/usr/bin/setpriv', execArgv: [`--reuid=${config.runAs.uid}`, `--regid=${config.runAs.gid}`, '--clear-groups', process.execPath] }
+      : config.honourFileModes
+        ? { execPath: '/usr/bin/setpriv', execArgv: ['--bounding-set', '-dac_override,-dac_read_search', process.execPath] } : {};
     const child = fork(await harnessBundle(), [], {
       env: { ...process.env, TOKENRELAY_HARNESS: JSON.stringify(config) },
       execArgv: [], // the bundle is plain JS: do not inherit the tsx loader (costs ~600 ms per process)

@@ -26,7 +26,7 @@ test('beforeSend runs before the token endpoint sees a connection; a beforeSend 
     const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPConnectWrap').length;
     assert.equal(sockets(), 0);
     const atMark: number[] = [];
-    const sent = await client.refresh('refresh-token-value', AbortSignal.timeout(5_000), () => { atMark.push(sockets()); })
+    const sent = await client.refresh('refresh-token-value', AbortSignal.timeout(5_000), undefined, () => { atMark.push(sockets()); })
       .then(() => undefined, (e: unknown) => e);
     assert.ok(sent, 'the endpoint reset the connection');
     assert.deepEqual(atMark, [0], 'called once, before any socket to the endpoint existed');
@@ -34,7 +34,7 @@ test('beforeSend runs before the token endpoint sees a connection; a beforeSend 
 
     const refusal = Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
     const before = { ...seen };
-    const err = await client.refresh('refresh-token-value', AbortSignal.timeout(5_000), () => { throw refusal; }).then(() => undefined, (e: unknown) => e);
+    const err = await client.refresh('refresh-token-value', AbortSignal.timeout(5_000), undefined, () => { throw refusal; }).then(() => undefined, (e: unknown) => e);
     assert.equal(err, refusal, 'rejects with what beforeSend threw, not a network error');
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(seen, before, 'no connection, no byte');

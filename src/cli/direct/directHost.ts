@@ -50,7 +50,7 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
     const signIn = request.signIn ?? { flow: 'auto', json: false, timeoutMs: 600_000 };
     service.setSignInHandler(async () => {
       const result = await signInInTerminal(service.oauthClient(), { ...signIn, env });
-      await service.signIn(result.tokens, result.account);
+      await service.signIn(result.tokens, result.account, undefined, result.origin);
     });
     const routes = terminalRoutes({ service, log, host: 'direct', ...host.settings });
     const handler = Object.hasOwn(routes, request.route) ? routes[request.route] : undefined;
@@ -59,6 +59,9 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
   } finally {
     await service.dispose();
     signals?.release();
+    // Not exit 0 while the only copy of a session leaves with this process: say what is lost.
+    const lost = service.lostOnExit();
+    if (lost) throw lost;
   }
 }
 

@@ -2,7 +2,7 @@
 // opened on this machine (SSH, no DISPLAY), the loopback redirect (RFC 8252) otherwise. The prompt
 // goes to stderr, or to stdout as one JSON line per event with --json, so scripts can drive it.
 import { spawn } from 'node:child_process';
-import type { Account, TokenSet } from '../../core/types.ts';
+import type { SignedIn } from '../../core/types.ts';
 import type { OAuthClient } from '../../oauth/oauthClient.ts';
 import { signInWithDeviceCode } from '../../oauth/deviceFlow.ts';
 import { signInWithLoopback } from '../../oauth/loopbackFlow.ts';
@@ -23,7 +23,7 @@ export function browserUnavailable(env: NodeJS.ProcessEnv, platform: NodeJS.Plat
   return platform !== 'darwin' && platform !== 'win32' && !env.DISPLAY && !env.WAYLAND_DISPLAY;
 }
 
-export async function signInInTerminal(client: OAuthClient, o: TerminalSignInOptions): Promise<{ tokens: TokenSet; account: Account }> {
+export async function signInInTerminal(client: OAuthClient, o: TerminalSignInOptions): Promise<SignedIn> {
   try {
     return await run(client, o);
   } catch (err) {
@@ -31,7 +31,7 @@ export async function signInInTerminal(client: OAuthClient, o: TerminalSignInOpt
   }
 }
 
-async function run(client: OAuthClient, o: TerminalSignInOptions): Promise<{ tokens: TokenSet; account: Account }> {
+async function run(client: OAuthClient, o: TerminalSignInOptions): Promise<SignedIn> {
   const signal = AbortSignal.timeout(o.timeoutMs);
   const emit = (event: Record<string, unknown>, text: string) => {
     if (o.json) process.stdout.write(`${JSON.stringify(event)}\n`);
