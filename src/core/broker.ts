@@ -62,6 +62,11 @@ export interface BrokerOptions {
   client: RefreshClient;
   /** Hands K to siblings whose secret view lacks it; without it a window waits for its view. */
   siblings?: SiblingChannel;
+  /**
+   * Whether this process answers siblings' key requests (default true). The one-shot CLI host only
+   * asks: it lives for one request, and registering costs a listener and two fsyncs per run.
+   */
+  answerSiblings?: boolean;
   clock?: Clock;
   log?: Logger;
   label?: string;
@@ -182,6 +187,7 @@ export class Broker {
 
   /** Registers for siblings' key requests; a slot directory that refuses the write (full, read-only) is returned, named. */
   private async register(): Promise<TokenRelayError | undefined> {
+    if (this.opts.answerSiblings === false) return undefined;
     try {
       await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id));
       return undefined;
