@@ -131,34 +131,43 @@ function remembered<T>(answer: T): T {
 /** A socket another user owns could impersonate the window and collect tokens we send it. */
 function checkOwner(path: string): void {
   if (process.platform === 'win32') return;
-  let stat: Stats;
+  let stat: Stats | undefined;
   try {
-    stat = statSync(path);
+    stat = statSync(path, { throwIfNoEntry: false });
   } catch {
-    return; // missing: handled as a dead socket
+    return; // unreadable: connecting will say why
   }
+  if (!stat) return; // missing: handled as a dead socket
   if (stat.uid !== process.getuid!()) {
     throw new CliError(EXIT.noSocket, `${ENV_SOCKET}=${path} belongs to another user; refusing to use it. ${OPEN_FROM_VSCODE}.`);
   }
 }
 
-/** Live-looking terminal sockets in this user's private directories: directory order, then newest first. */
-function liveCandidates(dirs: string[], exclude: string | undefined): string[] {
-  if (process.platform === 'win32') return [];
-  return [...new Set(dirs)].flatMap((dir) => socketsIn(dir).filter((path) => path !== exclude));
+/**
+ * Live-looking terminal sockets in this user's private directories: directory order, then newest
+ * first. Lazy: a directory is read only when every socket before it was dead (the first usually answers).
+ */
+function* liveCandidates(dirs: string[], exclude: string | undefined): Generator<string> {
+  if (process.platform === 'win32') return;
+  for (const dir of new Set(dirs)) {
+    for (const path of socketsIn(dir)) if (path !== exclude) yield path;
+  }
 }
+
+const SOCKET_NAME = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
 
 function socketsIn(dir: string): string[] {
   try {
-    if (!isPrivateDirStat(lstatSync(dir))) return [];
-    const pattern = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
+    // throwIfNoEntry: most candidate directories do not exist, and a thrown ENOENT costs more than the lstat.
+    const dirStat = lstatSync(dir, { throwIfNoEntry: false });
+    if (!dirStat || !isPrivateDirStat(dirStat)) return [];
     return readdirSync(dir)
-      .filter((name) => pattern.test(name))
+      .filter((name) => SOCKET_NAME.test(name))
       .map((name) => join(dir, name))
       .flatMap((path) => {
         try {
-          const s = lstatSync(path);
-          return isPrivateSocketStat(s) ? [{ path, at: s.mtimeMs }] : [];
+          const s = lstatSync(path, { throwIfNoEntry: false });
+          return s && isPrivateSocketStat(s) ? [{ path, at: s.mtimeMs }] : [];
         } catch {
           return [];
         }
