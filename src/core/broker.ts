@@ -67,6 +67,11 @@ export interface BrokerOptions {
    * asks: it lives for one request, and registering costs a listener and two fsyncs per run.
    */
   answerSiblings?: boolean;
+  /**
+   * Whether start() primes the refresh lock (default true: a window's first refresh does not pay
+   * for it). The one-shot CLI host primes only before its first lock, as most runs take none.
+   */
+  primeLockAtStart?: boolean;
   clock?: Clock;
   log?: Logger;
   label?: string;
@@ -133,7 +138,7 @@ export class Broker {
     this.store = SealedStore.open(opts.slotDir, opts.slotId ?? basename(opts.slotDir), (message) => this.log.warn(message));
     this.claims = new SpendClaims(this.store.dir, this.store.tempDir, undefined, this.store.guard);
     this.status_ = new SharedStatus(this.store.dir, this.store.tempDir, (path) => this.store.guard.owned(path), () => this.store.guard.check());
-    this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log);
+    this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log, this.store.tempDir);
     const keyStores = opts.keyStores ?? [secretStoreKeys(opts.store)];
     this.keyring = new Keyring({
       stores: keyStores, name: opts.keySecret ?? `${opts.secretKey}/seal-key`, slot: this.store, siblings: opts.siblings,
@@ -207,7 +212,7 @@ export class Broker {
 
   private async start(): Promise<void> {
     const { session } = this;
-    await primeLocking(this.store.tempDir);
+    if (this.opts.primeLockAtStart !== false) await primeLocking(this.store.tempDir);
     const unregistered = await this.register();
     this.disposables.push(this.store.watch((event, gen) => {
       this.waiter.notify();
