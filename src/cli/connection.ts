@@ -20,6 +20,7 @@ import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } 
 import { CliError, PROG } from './common.ts';
 import type { DirectRequest } from './direct/directHost.ts';
 import { redactor } from '../core/redact.ts';
+import { requireWithCodeCache } from './codeCache.ts';
 
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
 const HOST_BUNDLE = 'host.js';
@@ -81,9 +82,9 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
 
 /** The hosts' module (dist/host.js: the one-shot host, the agent), loaded only when it is needed. */
 export function directHost(): typeof import('./hostBundle.ts') {
-  const module = __filename.endsWith('.ts') ? join(__dirname, 'hostBundle.ts') : join(__dirname, HOST_BUNDLE);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(module) as typeof import('./hostBundle.ts');
+  if (__filename.endsWith('.ts')) return require(join(__dirname, 'hostBundle.ts')) as typeof import('./hostBundle.ts');
+  return requireWithCodeCache(join(__dirname, HOST_BUNDLE)) as typeof import('./hostBundle.ts');
 }
 
 /**
