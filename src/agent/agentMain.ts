@@ -2,7 +2,7 @@
 // that command, so `tokenrelay token` never parses it. Runs the agent in this process
 // (--foreground, the default: under systemd, launchd, or a terminal), detaches one (--start), or
 // prints the service definitions.
-import { fork } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { closeSync, fchmodSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStoreLayout } from '../app/storeRoot.ts';
@@ -70,6 +70,8 @@ export async function startDetached(cliScript: string, args: string[], env: Node
     fchmodSync(fd, 0o600);
     const childEnv = { ...env };
     delete childEnv.TOKENRELAY_SOCK; // the agent serves every terminal, not the window that started this one
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { fork } = require('node:child_process') as typeof ChildProcess; // dist/host.js loads it only to start an agent
     child = fork(cliScript, ['agent', '--foreground', ...args], { detached: true, stdio: ['ignore', fd, fd, 'ipc'], env: childEnv });
   } finally {
     closeSync(fd);

@@ -20,6 +20,7 @@ import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } 
 import { CliError, PROG } from './common.ts';
 import type { DirectRequest } from './direct/directHost.ts';
 import { redactor } from '../core/redact.ts';
+import { requireWithCodeCache } from './codeCache.ts';
 
 const OPEN_FROM_VSCODE = 'Open this terminal from VS Code (Terminal > New Terminal) in a window where Token Relay is active';
 const HOST_BUNDLE = 'host.js';
@@ -81,9 +82,9 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
 
 /** The hosts' module (dist/host.js: the one-shot host, the agent), loaded only when it is needed. */
 export function directHost(): typeof import('./hostBundle.ts') {
-  const module = __filename.endsWith('.ts') ? join(__dirname, 'hostBundle.ts') : join(__dirname, HOST_BUNDLE);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(module) as typeof import('./hostBundle.ts');
+  if (__filename.endsWith('.ts')) return require(join(__dirname, 'hostBundle.ts')) as typeof import('./hostBundle.ts');
+  return requireWithCodeCache(join(__dirname, HOST_BUNDLE)) as typeof import('./hostBundle.ts');
 }
 
 /**
@@ -131,34 +132,43 @@ function remembered<T>(answer: T): T {
 /** A socket another user owns could impersonate the window and collect tokens we send it. */
 function checkOwner(path: string): void {
   if (process.platform === 'win32') return;
-  let stat: Stats;
+  let stat: Stats | undefined;
   try {
-    stat = statSync(path);
+    stat = statSync(path, { throwIfNoEntry: false });
   } catch {
-    return; // missing: handled as a dead socket
+    return; // unreadable: connecting will say why
   }
+  if (!stat) return; // missing: handled as a dead socket
   if (stat.uid !== process.getuid!()) {
     throw new CliError(EXIT.noSocket, `${ENV_SOCKET}=${path} belongs to another user; refusing to use it. ${OPEN_FROM_VSCODE}.`);
   }
 }
 
-/** Live-looking terminal sockets in this user's private directories: directory order, then newest first. */
-function liveCandidates(dirs: string[], exclude: string | undefined): string[] {
-  if (process.platform === 'win32') return [];
-  return [...new Set(dirs)].flatMap((dir) => socketsIn(dir).filter((path) => path !== exclude));
+/**
+ * Live-looking terminal sockets in this user's private directories: directory order, then newest
+ * first. Lazy: a directory is read only when every socket before it was dead (the first usually answers).
+ */
+function* liveCandidates(dirs: string[], exclude: string | undefined): Generator<string> {
+  if (process.platform === 'win32') return;
+  for (const dir of new Set(dirs)) {
+    for (const path of socketsIn(dir)) if (path !== exclude) yield path;
+  }
 }
+
+const SOCKET_NAME = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
 
 function socketsIn(dir: string): string[] {
   try {
-    if (!isPrivateDirStat(lstatSync(dir))) return [];
-    const pattern = new RegExp(`^${TERMINAL_SOCKET_KIND}-[0-9a-f]+\\.sock$`);
+    // throwIfNoEntry: most candidate directories do not exist, and a thrown ENOENT costs more than the lstat.
+    const dirStat = lstatSync(dir, { throwIfNoEntry: false });
+    if (!dirStat || !isPrivateDirStat(dirStat)) return [];
     return readdirSync(dir)
-      .filter((name) => pattern.test(name))
+      .filter((name) => SOCKET_NAME.test(name))
       .map((name) => join(dir, name))
       .flatMap((path) => {
         try {
-          const s = lstatSync(path);
-          return isPrivateSocketStat(s) ? [{ path, at: s.mtimeMs }] : [];
+          const s = lstatSync(path, { throwIfNoEntry: false });
+          return s && isPrivateSocketStat(s) ? [{ path, at: s.mtimeMs }] : [];
         } catch {
           return [];
         }

@@ -63,6 +63,16 @@ export interface BrokerOptions {
   client: RefreshClient;
   /** Hands K to siblings whose secret view lacks it; without it a window waits for its view. */
   siblings?: SiblingChannel;
+  /**
+   * Whether this process answers siblings' key requests (default true). The one-shot CLI host only
+   * asks: it lives for one request, and registering costs a listener and two fsyncs per run.
+   */
+  answerSiblings?: boolean;
+  /**
+   * Whether start() primes the refresh lock (default true: a window's first refresh does not pay
+   * for it). The one-shot CLI host primes only before its first lock, as most runs take none.
+   */
+  primeLockAtStart?: boolean;
   clock?: Clock;
   log?: Logger;
   label?: string;
@@ -130,7 +140,7 @@ export class Broker {
     this.store = SealedStore.open(opts.slotDir, opts.slotId ?? basename(opts.slotDir), (message) => this.log.warn(message));
     this.claims = new SpendClaims(this.store.dir, this.store.tempDir, undefined, this.store.guard);
     this.status_ = new SharedStatus(this.store.dir, this.store.tempDir, (path) => this.store.guard.owned(path), () => this.store.guard.check());
-    this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log);
+    this.waiter = new LockWaiter(this.store.lockDir, opts.lockStaleMs ?? TIMEOUTS.lockStale, this.log, this.store.tempDir);
     const keyStores = opts.keyStores ?? [secretStoreKeys(opts.store)];
     this.keyring = new Keyring({
       stores: keyStores, name: opts.keySecret ?? `${opts.secretKey}/seal-key`, slot: this.store, siblings: opts.siblings,
@@ -184,6 +194,7 @@ export class Broker {
 
   /** Registers for siblings' key requests; a slot directory that refuses the write (full, read-only) is returned, named. */
   private async register(): Promise<TokenRelayError | undefined> {
+    if (this.opts.answerSiblings === false) return undefined;
     try {
       await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id), (record) => this.adoptHandedOver(record));
       return undefined;
@@ -268,7 +279,7 @@ export class Broker {
 
   private async start(): Promise<void> {
     const { session } = this;
-    await primeLocking(this.store.tempDir);
+    if (this.opts.primeLockAtStart !== false) await primeLocking(this.store.tempDir);
     const unregistered = await this.register();
     this.disposables.push(this.store.watch((event, gen) => {
       this.waiter.notify();

@@ -1,6 +1,6 @@
 // Waits for the refresh lock without busy polling: store writes (inotify) wake waiters at once;
 // a slow tick only exists to notice a crashed holder's lock going stale.
-import { tryLock, type HeldLock } from './refreshLock.ts';
+import { primeLocking, tryLock, type HeldLock } from './refreshLock.ts';
 import { TokenRelayError } from './errors.ts';
 import type { Logger } from './types.ts';
 import { TIMEOUTS } from './timeouts.ts';
@@ -12,7 +12,8 @@ export class LockWaiter {
   /** Counts events, so that one arriving while a waiter was busy (not yet waiting) is not missed. */
   private seen = 0;
 
-  constructor(private readonly lockDir: string, private readonly staleMs: number, private readonly log: Logger) {}
+  /** `scratchDir`: where primeLocking takes its throwaway lock before this process's first real one. */
+  constructor(private readonly lockDir: string, private readonly staleMs: number, private readonly log: Logger, private readonly scratchDir?: string) {}
 
   /** Called on every store event and adoption. */
   notify(): void {
@@ -27,6 +28,7 @@ export class LockWaiter {
 
   /** Resolves with the lock, or early with `advanced` once `hasAdvanced()` says the wait is moot. */
   async acquire(hasAdvanced: () => boolean, waitMs: number): Promise<LockOutcome> {
+    if (this.scratchDir) await primeLocking(this.scratchDir); // once per process; a no-op when the broker primed at start
     const deadline = performance.now() + waitMs;
     for (;;) {
       const since = this.mark();

@@ -6,8 +6,15 @@
 import fs, { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import lockfile from 'proper-lockfile';
+import type * as Lockfile from 'proper-lockfile';
 import type { Logger } from './types.ts';
+
+/**
+ * proper-lockfile (and the graceful-fs it patches fs with) loaded at the first lock: a process that
+ * only reads a fresh token (the one-shot CLI host) never takes one. ~3 ms of its start-up.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lockfile = (): typeof Lockfile => require('proper-lockfile') as typeof Lockfile;
 
 export interface HeldLock {
   readonly compromised: boolean;
@@ -29,7 +36,7 @@ let primed: Promise<void> | undefined;
  * A throwaway lock takes that probe once per process, before any lock that matters.
  */
 export function primeLocking(scratchDir: string): Promise<void> {
-  primed ??= lockfile.lock(join(scratchDir, `prime-${process.pid}`), { realpath: false, retries: 0 })
+  primed ??= lockfile().lock(join(scratchDir, `prime-${process.pid}`), { realpath: false, retries: 0 })
     .then((release) => release(), () => undefined);
   return primed;
 }
@@ -40,7 +47,7 @@ export async function tryLock(lockDir: string, staleMs: number, log: Logger): Pr
   let release: () => Promise<void>;
   const stale = Math.max(staleMs, MIN_STALE_MS);
   try {
-    release = await lockfile.lock(join(lockDir, 'refresh'), {
+    release = await lockfile().lock(join(lockDir, 'refresh'), {
       fs: privateFs,
       stale,
       update: HEARTBEAT_MS,

@@ -1,7 +1,7 @@
 // The client half of jsonServer: one POST, JSON in and out, typed errors, bounded time.
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { TokenRelayError, type ErrorCode } from '../core/errors.ts';
+import { HttpAnswer } from './httpAnswer.ts';
 import { PROTOCOL_VERSION, type ErrorBody } from './wire.ts';
 
 /** An answer larger than this is not one of ours (the biggest, status, is well under 4 KiB). */
@@ -21,56 +21,56 @@ export class IpcRemoteError extends TokenRelayError {
 }
 
 /**
- * One POST `/v<PROTOCOL_VERSION>/<route>` over the socket with node:http, one connection per call
- * (`connection: close`). The connection comes from `createConnection` rather than an Agent: building
- * node's Agent costs the CLI about 4 ms per start (it compiles net.isIP's large regular expression).
+ * One POST `/v<PROTOCOL_VERSION>/<route>` over the socket, one connection per call
+ * (`Connection: close`), speaking HTTP/1.1 on a raw node:net socket: loading and setting up
+ * node:http's client cost the CLI about 7 ms per start, more than the window takes to answer.
  * `timeoutMs` bounds each silence on the socket (connect, the window's handling, the answer).
  */
 export function postJson<T>(socketPath: string, route: string, body: unknown, timeoutMs = 30_000): Promise<T> {
   const payload = Buffer.from(JSON.stringify(body ?? {}), 'utf8');
+  const head = `POST /v${PROTOCOL_VERSION}/${route} HTTP/1.1\r\nHost: tokenrelay\r\nContent-Type: application/json\r\n`
+    + `Content-Length: ${payload.length}\r\nConnection: close\r\n\r\n`;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      req.destroy();
+      socket.destroy();
       fn();
     };
     const unavailable = (reason: string) => settle(() => reject(new IpcUnavailableError(socketPath, reason)));
-    const req = request({
-      socketPath, createConnection: () => connect(socketPath), method: 'POST', path: `/v${PROTOCOL_VERSION}/${route}`,
-      headers: { host: 'tokenrelay', 'content-type': 'application/json', 'content-length': payload.length, connection: 'close' },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      res.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received > MAX_ANSWER_BYTES) settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window sent an oversized answer.', res.statusCode ?? 0)));
-        else chunks.push(chunk);
-      });
-      res.on('end', () => settle(() => {
-        const status = res.statusCode ?? 0;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(Buffer.concat(chunks, received).toString('utf8'));
-        } catch {
-          return reject(new IpcRemoteError('protocol', 'The Token Relay window sent an unreadable answer.', status));
-        }
-        if (status === 200) return resolve(parsed as T);
-        const error = (parsed as ErrorBody | null)?.error;
-        const valid = typeof error?.code === 'string' && typeof error.message === 'string';
-        reject(valid ? new IpcRemoteError(error.code, error.message, status) : new IpcRemoteError('protocol', `HTTP ${status}`, status));
-      }));
-      // Cut off mid-answer (the window closed): as good as no answer.
-      res.on('aborted', () => unavailable('connection closed'));
-      res.on('error', () => unavailable('connection closed'));
+    const answer = new HttpAnswer(MAX_ANSWER_BYTES);
+    const socket = connect(socketPath);
+    socket.setTimeout(timeoutMs, () => unavailable('timed out'));
+    // Not end(): node:http's server aborts a request whose client half-closes before the answer.
+    socket.once('connect', () => socket.write(Buffer.concat([Buffer.from(head, 'latin1'), payload])));
+    socket.on('data', (data: Buffer) => {
+      const state = answer.push(data);
+      if (state.kind === 'done') settle(() => finish(state.status, state.body, resolve, reject));
+      else if (state.kind === 'oversized') settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window sent an oversized answer.', state.status)));
+      else if (state.kind === 'malformed') settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window sent an answer that is not HTTP/1.1.', 0)));
     });
-    // Not the `timeout` option: with createConnection node leaves that to the connection's creator.
-    req.setTimeout(timeoutMs, () => unavailable('timed out'));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      // "socket hang up": the other side closed before answering.
-      unavailable(err.message === 'socket hang up' ? 'connection closed' : err.code ?? err.message);
+    socket.on('end', () => {
+      const state = answer.end();
+      // Closed before or in the middle of the answer (the window closed): as good as no answer.
+      if (state.kind === 'done') settle(() => finish(state.status, state.body, resolve, reject));
+      else unavailable('connection closed');
     });
-    req.end(payload);
+    socket.on('error', (err: NodeJS.ErrnoException) => unavailable(err.code ?? err.message));
+    socket.on('close', () => unavailable('connection closed'));
   });
+}
+
+/** A complete answer: the value (200), or the window's structured error. */
+function finish<T>(status: number, body: Buffer, resolve: (value: T) => void, reject: (err: Error) => void): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    return reject(new IpcRemoteError('protocol', 'The Token Relay window sent an unreadable answer.', status));
+  }
+  if (status === 200) return resolve(parsed as T);
+  const error = (parsed as ErrorBody | null)?.error;
+  const valid = typeof error?.code === 'string' && typeof error.message === 'string';
+  reject(valid ? new IpcRemoteError(error.code, error.message, status) : new IpcRemoteError('protocol', `HTTP ${status}`, status));
 }

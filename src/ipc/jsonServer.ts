@@ -1,7 +1,8 @@
 // A small JSON-over-HTTP server on a unix socket (named pipe on Windows), as VS Code's git IPC does,
 // hardened: body cap, stall and idle timeouts, a cap on links, strict JSON, versioned routes; a bad
 // client never hurts others. The socket is bound only at its full path inside a private directory.
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type * as Http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { promises as fs } from 'node:fs';
@@ -45,6 +46,9 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
   const requestTimeout = options.requestTimeoutMs ?? 5000;
   // Node checks request/header timeouts on this interval (default 30 s): a stalled client is cut
   // off within about requestTimeout + interval.
+  // Loaded when a server starts: the one-shot CLI host, which serves nothing, never loads node:http.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createServer } = require('node:http') as typeof Http;
   const server = createServer({ connectionsCheckingInterval: requestTimeout ? Math.max(100, Math.min(1000, requestTimeout / 2)) : 1000 }, (req, res) => {
     void serve(req, res).catch((err) => options.log.warn(`IPC response failed: ${describeError(err)}`));
   });
@@ -197,7 +201,7 @@ function readJsonBody(req: IncomingMessage, maxBody: number): Promise<Record<str
 /** An error answer written straight to a socket that no ServerResponse owns (a parse error, a refused upgrade). */
 function endRaw(socket: Duplex, status: number, body: ErrorBody, closeAfterMs = 1000): void {
   const text = JSON.stringify(body);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  socket.end(`HTTP/1.1 ${status} ${(require('node:http') as typeof Http).STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
   if (closeAfterMs === 0) socket.once('finish', () => socket.destroy());
   else setTimeout(() => socket.destroy(), closeAfterMs).unref();
 }

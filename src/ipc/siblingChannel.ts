@@ -6,7 +6,6 @@
 // inside one of this user's socket directories (any of socketDirCandidates, whatever this process's
 // XDG_RUNTIME_DIR, or its own preferred and fallback ones) that is private now, and is a socket
 // owned by this user with no group or other bits (isTrustedSocket).
-import { request } from 'node:http';
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +16,7 @@ import { processAlive } from '../core/processIdentity.ts';
 import { listenJson, type JsonServer } from './jsonServer.ts';
 import { chooseSocketDir, fallbackSocketDirs, newSocketPath } from './socketDir.ts';
 import { isTrustedSocket, socketDirCandidates } from './socketPaths.ts';
-import { PROTOCOL_VERSION } from './wire.ts';
+import { IpcRemoteError, postJson } from './jsonClient.ts';
 
 const ASK_TIMEOUT_MS = 1000;
 /** Siblings asked per K request, and the time all of them may take together. */
@@ -186,28 +185,11 @@ async function ask(socketPath: string, keyId: string, timeoutMs: number): Promis
   return typeof value?.key === 'string' ? Buffer.from(value.key, 'base64') : undefined;
 }
 
-/** One request with node's http client; undefined for an answer that is not 200 with a JSON object. */
-function post(socketPath: string, route: string, payload: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown> | undefined> {
-  const body = JSON.stringify(payload);
-  return new Promise((resolvePromise, reject) => {
-    const req = request({
-      socketPath, path: `/v${PROTOCOL_VERSION}/${route}`, method: 'POST', timeout: timeoutMs,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-          resolvePromise(res.statusCode === 200 && value && typeof value === 'object' ? value as Record<string, unknown> : undefined);
-        } catch {
-          resolvePromise(undefined);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(body);
+/** One request (jsonClient: no node:http client to load); undefined for an error answer or one that is not a JSON object. */
+async function post(socketPath: string, route: string, payload: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown> | undefined> {
+  const value = await postJson<unknown>(socketPath, route, payload, timeoutMs).catch((err: unknown) => {
+    if (err instanceof IpcRemoteError) return undefined; // an error answer, or not JSON: nothing from this sibling
+    throw err;
   });
+  return value && typeof value === 'object' ? value as Record<string, unknown> : undefined;
 }

@@ -1,6 +1,6 @@
 // Runs an OS key tool (secret-tool, security, powershell) with no shell, a bounded time and the
 // secret only on stdin. The result carries stdout for the caller; nothing here logs or throws it.
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 
 /** How long one key-tool call may take: a keyring showing an unlock prompt is not waited on forever. */
 export const KEY_TOOL_TIMEOUT_MS = 10_000;
@@ -22,6 +22,9 @@ export type ToolResult =
 
 export function runTool(run: ToolRun): Promise<ToolResult> {
   return new Promise((resolve) => {
+    // Loaded on the first tool run: a key file or a host with K at hand never loads child_process.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { spawn } = require('node:child_process') as typeof ChildProcess;
     const child = spawn(run.command, run.args, { env: run.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], shell: false, windowsHide: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

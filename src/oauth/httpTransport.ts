@@ -3,9 +3,16 @@
 // global fetch (undici) spent about 23 ms of CPU on a process's first refresh and 5–10 ms on each
 // later one (measured on 2 cores); node's http client costs a fraction of that. In VS Code the
 // extension host's proxy and certificate support applies to these modules as well.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type * as Http from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type * as Https from 'node:https';
 import type { CustomFetchOptions } from 'oauth4webapi';
+
+// Loaded on the first request: the one-shot CLI host answers a fresh token without them (~2 ms of start-up).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const http = (): typeof Http => require('node:http') as typeof Http;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const https = (): typeof Https => require('node:https') as typeof Https;
 
 /** Token and discovery responses are a few kilobytes; anything this large is not one. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -18,7 +25,7 @@ export function nodeFetch(url: string, options: CustomFetchOptions<string, unkno
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const send = target.protocol === 'https:' ? https().request : http().request;
     const headers: Record<string, string> = { ...options.headers };
     if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
     const fail = (cause: unknown) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause }));

@@ -2,7 +2,8 @@
 // §8.3). Any web page can steer the user's browser at it, and DNS rebinding lets a page reach it under
 // a foreign Host, so its handlers answer only requests for their own Host carrying a secret (the
 // sign-in's state, the launcher's path) and give everything else a short answer without detail.
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type * as Http from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 
 export interface LoopbackServer {
@@ -47,7 +48,9 @@ export async function listenOnLoopback(handle: RequestListener, fixed?: { port: 
 }
 
 async function listenOne(handle: RequestListener, host: string, port: number): Promise<Server> {
-  const server = createServer(handle);
+  // node:http is loaded only for a browser sign-in (dist/host.js starts without it).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const server = (require('node:http') as typeof Http).createServer(handle);
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {

@@ -36,6 +36,7 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     fallbackSocketDirs: options.fallbackSocketDirs,
     service,
     log,
+    host: 'window',
     // User settings only (settings.ts): a workspace never names where the token goes.
     gitUsername: () => { const name = userSettings()('git.username'); return typeof name === 'string' ? name : ''; },
     docker: () => parseDockerSettings(userSettings()),

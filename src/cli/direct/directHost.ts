@@ -40,7 +40,7 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
   }
   const host = ProfileHost.open({
     env, profile, configPath, log, label: 'cli', watchSlots: false,
-    brokerOptions: { proactive: false, awaitLateAnswers: true, prepareClient: false },
+    brokerOptions: { proactive: false, awaitLateAnswers: true, prepareClient: false, answerSiblings: false, primeLockAtStart: false },
   });
   const { service } = host;
   // A sign-in waits on the user, who may cancel it; every other route may be refreshing.

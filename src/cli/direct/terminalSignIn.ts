@@ -1,7 +1,7 @@
 // Sign-in in a terminal, for the one-shot host: device code (RFC 8628) where no browser can be
 // opened on this machine (SSH, no DISPLAY), the loopback redirect (RFC 8252) otherwise. The prompt
 // goes to stderr, or to stdout as one JSON line per event with --json, so scripts can drive it.
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import type { SignedIn } from '../../core/types.ts';
 import type { OAuthClient } from '../../oauth/oauthClient.ts';
 import { signInWithDeviceCode } from '../../oauth/deviceFlow.ts';
@@ -59,6 +59,8 @@ function openInBrowser(url: string): void {
   const [cmd, args] = process.platform === 'darwin' ? ['open', [url]]
     : process.platform === 'win32' ? ['rundll32', ['url.dll,FileProtocolHandler', url]]
     : ['xdg-open', [url]];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof ChildProcess; // only to open a browser
   const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
   child.on('error', () => undefined); // the URL was printed: the user can open it by hand
   child.unref();
