@@ -730,7 +730,8 @@ scenarioGroup(['l'], 'tokenrelay in real VS Code: two flavours share one session
     const runs = await Promise.all(Array.from({ length: 4 }, () => cli(['token'])));
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
     assert.equal(new Set(runs.map((r) => r.stdout)).size, 1, 'every process got the same new token');
-    assert.deepEqual([idp!.counters().refreshGrants - before.refreshGrants, idp!.counters().grantRevocations - before.grantRevocations], [1, 0]);
+    assert.deepEqual([idp!.counters().refreshGrants - before.refreshGrants, idp!.counters().grantRevocations - before.grantRevocations], [1, 0],
+      `status before the expiry: ${first.stdout}; after: ${(await cli(['status', '--json'])).stdout}`);
     const cliGeneration = (JSON.parse((await cli(['status', '--json'])).stdout) as { generation: number }).generation;
 
     const c = await flavour();
