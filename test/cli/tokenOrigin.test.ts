@@ -3,15 +3,13 @@
 // the one-shot CLI refuses the refresh, naming both servers and the fix, and a second server
 // counting requests receives none: the token endpoint comes from the sealed record.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { approveDeviceCode } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
-import { TEST_USER, cliBundle, runChild, type CliResult } from './support.ts';
+import { TEST_USER, cliBundle, type CliResult } from './support.ts';
+import { deviceSignInAsTestUser, runAsTestUser } from './testUserCli.ts';
 
 let idp: Idp;
 let home: string;
@@ -20,31 +18,12 @@ let decoy: Server;
 let decoyUrl: string;
 let decoyRequests = 0;
 
-/** As TEST_USER with a clean environment (clientSecret.test.ts): no window of another run answers in the one-shot host's place. */
-function asTestUser(args: string[]): [string, string[]] {
-  const vars = {
-    PATH: process.env.PATH!, HOME: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file',
-  };
-  return ['setpriv', [`--reuid=${TEST_USER.uid}`, `--regid=${TEST_USER.gid}`, '--clear-groups', 'env', '-i',
-    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, cliJs, ...args]];
-}
-
-async function cli(args: string[], input?: string): Promise<CliResult> {
-  const [cmd, argv] = asTestUser(args);
-  return runChild(cmd, argv, { cwd: '/', input, timeoutMs: 60_000 });
-}
-
-async function deviceSignIn(): Promise<number | null> {
-  const [cmd, argv] = asTestUser(['sign-in', '--device', '--json']);
-  const child = spawn(cmd, argv, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-  const approvals: Promise<void>[] = [];
-  for await (const line of createInterface({ input: child.stdout })) {
-    const event = JSON.parse(line) as Record<string, unknown>;
-    if (typeof event.userCode === 'string') approvals.push(approveDeviceCode(idp.issuer, event.userCode, 'erin'));
-  }
-  await Promise.all(approvals);
-  return child.exitCode ?? new Promise((resolve) => child.once('exit', (c) => resolve(c)));
-}
+/** The CLI's whole environment (testUserCli.ts: as TEST_USER, so no other run's window answers). */
+const vars = (): Record<string, string> => ({
+  PATH: process.env.PATH!, HOME: home, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file',
+});
+const cli = (args: string[], input?: string): Promise<CliResult> => runAsTestUser(cliJs, vars(), args, input);
+const deviceSignIn = () => deviceSignInAsTestUser(cliJs, vars(), idp.issuer, 'erin');
 
 function writeConfig(profile: Record<string, unknown>): void {
   const path = join(home, 'config.json');
