@@ -47,9 +47,12 @@ test('a token response missing required fields: protocol error, nothing stored c
     const port = (broken.address() as { port: number }).port;
     const client = new OAuthClient({ endpoints: { token: `http://127.0.0.1:${port}/token` }, clientId: 'tokenrelay-test', scopes: [] });
     const store = new LaggedSharedStore(world.storePath, 0);
+    const broker = await Broker.create({ slotDir: world.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
+    // The session's refresh token goes only where it came from: here, as if issued by the broken server.
+    const signedIn = await broker.getToken();
+    await broker.signIn(broker.peek()!.tokens, signedIn.account, await client.origin());
     const storedBefore = await store.get(`${SECRET_KEY}/seal-key`);
     const journalBefore = readdirSync(world.slotDir).filter((n) => n.startsWith('g-'));
-    const broker = await Broker.create({ slotDir: world.slotDir, secretKey: SECRET_KEY, store, client, proactive: false });
     try {
       const current = await broker.getToken();
       await rejectsWith(broker.getToken({ rejectedAccessToken: current.accessToken }).then((g) => { throw new Error(`got a token ${g.generation}`); }),
