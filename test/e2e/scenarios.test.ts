@@ -565,8 +565,18 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
    * Types a setting in the Settings editor until the window has read it: an edit made while the
    * editor is still rendering (it applies its query after the first render) can be dropped.
    */
+  const savedValue = (key: string) => JSON.parse(readFileSync(join(env!.server.userDataDir, 'User', 'settings.json'), 'utf8'))[key] as unknown;
+  /**
+   * The Settings editor re-opened can write back a value its text box still showed from before (seen
+   * on 1.139): after the last edit, every setting the scenario relies on is checked, and typed again if
+   * it changed.
+   */
+  async function ensureSettings(page: Page, wanted: Array<[key: string, label: string, value: string]>): Promise<void> {
+    for (const [key, label, value] of wanted) if (savedValue(key) !== value) await enterSetting(page, key, label, value);
+    for (const [key, , value] of wanted) assert.equal(savedValue(key), value, key);
+  }
   async function enterSetting(page: Page, key: string, label: string, value: string): Promise<void> {
-    const saved = () => JSON.parse(readFileSync(join(env!.server.userDataDir, 'User', 'settings.json'), 'utf8'))[key] === value;
+    const saved = () => savedValue(key) === value;
     for (let attempt = 1; ; attempt++) {
       const before = reloads();
       await typeSetting(page, key, label, value);
@@ -649,7 +659,7 @@ scenarioGroup(['j', 'k'], 'tokenrelay in real VS Code: first run on an unconfigu
     await readmeShot(page, 'unreachable-issuer', [unreachable], 8);
     await unreachable.getByRole('button', { name: 'Open Settings' }).click();
     await page.locator('.settings-editor').waitFor({ state: 'visible', timeout: 20_000 });
-    await enterSetting(page, 'tokenrelay.issuer', 'Issuer', env.idp.issuer);
+    await ensureSettings(page, [['tokenrelay.issuer', 'Issuer', env.idp.issuer], ['tokenrelay.clientId', 'Client ID', env.idp.clientId]]);
     await closeModalEditor(page);
     await runCommand(page, 'Token Relay: Set Up');
     const walkthrough = page.locator('.gettingStartedContainer').filter({ hasText: 'Set up Token Relay' });
