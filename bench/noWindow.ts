@@ -7,8 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { approveDeviceCode } from '../test/idp/login.ts';
+import { approveDeviceSignIn } from '../test/support/deviceSignIn.ts';
 import { startIdp } from '../test/idp/server.ts';
 import { keyringToolsPresent, startKeyringSession } from '../test/harness/keyringSession.ts';
 import { median } from '../test/cli/support.ts';
@@ -162,12 +161,6 @@ export async function stormNoWindow(cliJs: string, processes: number, time: Time
 
 async function deviceSignIn(cliJs: string, env: NodeJS.ProcessEnv, issuer: string, clientId: string): Promise<void> {
   const child = spawn(process.execPath, [cliJs, 'sign-in', '--device', '--json', '--issuer', issuer, '--client-id', clientId], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const approvals: Promise<void>[] = [];
-  for await (const line of createInterface({ input: child.stdout })) {
-    const event = JSON.parse(line) as { userCode?: string };
-    if (event.userCode) approvals.push(approveDeviceCode(issuer, event.userCode, 'bench'));
-  }
-  await Promise.all(approvals);
-  const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code } = await approveDeviceSignIn(child, issuer, 'bench');
   if (code !== 0) throw new Error(`no-window sign-in failed (exit ${code})`);
 }

@@ -8,9 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { approveDeviceCode } from '../idp/login.ts';
+import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { World } from '../harness/fixture.ts';
 import { WindowProcess } from '../harness/windowProcess.ts';
@@ -69,14 +68,7 @@ async function status(): Promise<{ host: string; windowPid: number; expiresAt: s
 async function deviceSignIn(): Promise<void> {
   const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json', '--issuer', idp.issuer, '--client-id', idp.clientId],
     { env: agentEnv(), cwd: home, stdio: ['ignore', 'pipe', 'inherit'] });
-  const approvals: Promise<void>[] = [];
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const event = JSON.parse(line) as { userCode?: string };
-    if (event.userCode) approvals.push(approveDeviceCode(idp.issuer, event.userCode, 'dana'));
-  }
-  await Promise.all(approvals);
-  const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  assert.equal(code, 0, 'device sign-in');
+  assert.equal((await approveDeviceSignIn(child, idp.issuer, 'dana')).code, 0, 'device sign-in');
 }
 
 describe('tokenrelay agent', () => {

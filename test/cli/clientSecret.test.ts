@@ -3,12 +3,12 @@
 // configuration file or any output; then device sign-in and refresh authenticate the client at
 // the test IdP, counted by how each token request authenticated.
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BASIC_CLIENT_ID } from '../idp/config.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
-import { TEST_USER, cliBundle, type CliResult } from './support.ts';
+import { TEST_USER, readableCli, type CliResult } from './support.ts';
 import { deviceSignInAsTestUser, runAsTestUser } from './testUserCli.ts';
 
 let idp: Idp;
@@ -26,14 +26,8 @@ const deviceSignIn = () => deviceSignInAsTestUser(cliJs, vars(), idp.issuer, 'da
 describe('tokenrelay config set-client-secret', () => {
   before(async () => {
     idp = await startIdp({ accessTokenTtl: 60 });
-    const dir = mkdtempSync('/tmp/trc-secret-');
-    chmodSync(dir, 0o755);
-    const bundle = await cliBundle();
-    cliJs = join(dir, 'cli.js');
-    for (const name of ['cli.js', 'host.js']) {
-      copyFileSync(join(dirname(bundle.cliJs), name), join(dir, name));
-      chmodSync(join(dir, name), 0o644);
-    }
+    cliJs = await readableCli('/tmp/trc-secret-');
+    const dir = dirname(cliJs);
     home = join(dir, 'home');
     mkdirSync(home, { mode: 0o700 });
     writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { gh: { issuer: idp.issuer, clientId: BASIC_CLIENT_ID, scopes: ['openid', 'offline_access'] } } }));

@@ -7,9 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { approveDeviceCode } from '../idp/login.ts';
+import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { keyringToolsPresent, startKeyringSession, type KeyringSession } from '../harness/keyringSession.ts';
 import { cliBundle, runChild, type CliResult } from './support.ts';
@@ -37,15 +36,7 @@ async function deviceSignIn(args: string[], login: string): Promise<{ code: numb
   const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json', ...args], { env: cleanEnv(), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const events: Record<string, unknown>[] = [];
-  const approvals: Promise<void>[] = [];
-  for await (const line of createInterface({ input: child.stdout })) {
-    const event = JSON.parse(line) as Record<string, unknown>;
-    events.push(event);
-    if (typeof event.userCode === 'string') approvals.push(approveDeviceCode(idp.issuer, event.userCode, login));
-  }
-  await Promise.all(approvals);
-  const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const { code, events } = await approveDeviceSignIn(child, idp.issuer, login);
   return { code, events, stderr };
 }
 

@@ -4,7 +4,7 @@
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
@@ -130,7 +130,34 @@ export function runChild(cmd: string, argv: string[], opts: Omit<CliRun, 'viaLau
 /** The uid the suite runs as "another user" (setpriv needs no passwd entry for it, so any fresh machine has it). */
 export const TEST_USER = { uid: 999, gid: 995 };
 
-let readableCli: string | undefined;
+/**
+ * Copies of `files` another user can read (a 0755 directory, 0644 files), in a new `prefix…`
+ * directory removed when the test process exits; returns that directory.
+ */
+export function readableCopy(prefix: string, files: string[]): string {
+  const dir = mkdtempSync(prefix);
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  for (const file of files) {
+    copyFileSync(file, join(dir, basename(file)));
+    chmodSync(join(dir, basename(file)), 0o644);
+  }
+  return dir;
+}
+
+/** The CLI bundle and the hosts' bundle it loads, readable by another user; returns the copy's cli.js. */
+export async function readableCli(prefix: string): Promise<string> {
+  const { cliJs } = await cliBundle();
+  return join(readableCopy(prefix, [cliJs, join(dirname(cliJs), 'host.js')]), 'cli.js');
+}
+
+/** setpriv's command line running `node script args` as `user`, with exactly `vars` as its environment. */
+export function asUser(user: { uid: number; gid: number }, vars: Record<string, string>, script: string, args: string[]): [string, string[]] {
+  return ['setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i',
+    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, script, ...args]];
+}
+
+let sharedReadableCli: Promise<string> | undefined;
 
 /**
  * Runs the bundled CLI as `user` with a clean environment (`env -i` plus `vars`), from a copy of
@@ -138,19 +165,9 @@ let readableCli: string | undefined;
  * which no test run as root can promise for its own.
  */
 export async function runCliAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>): Promise<CliResult> {
-  if (!readableCli) {
-    const dir = mkdtempSync('/tmp/trc-');
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    chmodSync(dir, 0o755);
-    readableCli = join(dir, 'cli.js');
-    copyFileSync((await cliBundle()).cliJs, readableCli);
-    chmodSync(readableCli, 0o644);
-    copyFileSync(join(dirname((await cliBundle()).cliJs), 'host.js'), join(dir, 'host.js'));
-    chmodSync(join(dir, 'host.js'), 0o644);
-  }
-  const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
-  return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableCli, ...args],
-    { cwd: '/', timeoutMs: 30_000 });
+  sharedReadableCli ??= readableCli('/tmp/trc-');
+  const [cmd, argv] = asUser(user, { PATH: process.env.PATH!, ...vars }, await sharedReadableCli, args);
+  return runChild(cmd, argv, { cwd: '/', timeoutMs: 30_000 });
 }
 
 // ---- a window: real broker as TokenService + terminal socket ------------------------------------

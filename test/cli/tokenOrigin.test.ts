@@ -4,11 +4,11 @@
 // counting requests receives none: the token endpoint comes from the sealed record.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startIdp, type Idp } from '../idp/server.ts';
-import { TEST_USER, cliBundle, type CliResult } from './support.ts';
+import { TEST_USER, readableCli, type CliResult } from './support.ts';
 import { deviceSignInAsTestUser, runAsTestUser } from './testUserCli.ts';
 
 let idp: Idp;
@@ -41,14 +41,8 @@ describe('the configuration file names another token endpoint', () => {
     });
     await new Promise<void>((resolve) => decoy.listen(0, '127.0.0.1', resolve));
     decoyUrl = `http://127.0.0.1:${(decoy.address() as { port: number }).port}/token`;
-    const dir = mkdtempSync('/tmp/trc-origin-');
-    chmodSync(dir, 0o755);
-    const bundle = await cliBundle();
-    cliJs = join(dir, 'cli.js');
-    for (const name of ['cli.js', 'host.js']) {
-      copyFileSync(join(dirname(bundle.cliJs), name), join(dir, name));
-      chmodSync(join(dir, name), 0o644);
-    }
+    cliJs = await readableCli('/tmp/trc-origin-');
+    const dir = dirname(cliJs);
     home = join(dir, 'home');
     mkdirSync(home, { mode: 0o700 });
     chownSync(home, TEST_USER.uid, TEST_USER.gid);

@@ -3,14 +3,14 @@
 // environment, against an SDK Streamable-HTTP server that validates every token by introspection
 // at the strict test IdP. The window is a real Broker behind its terminal socket.
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateMessageRequestSchema, LoggingMessageNotificationSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { World } from '../harness/fixture.ts';
-import { TEST_USER, runChild, runCli, startWindow, type TestWindow } from '../cli/support.ts';
+import { TEST_USER, asUser, readableCopy, runChild, runCli, startWindow, type TestWindow } from '../cli/support.ts';
 import { waitFor } from '../support/wait.ts';
 import { mcpBundle } from './bundle.ts';
 import { startMcpServer, type ServerMode, type ServerOptions, type TestMcpServer } from './mcpServer.ts';
@@ -53,18 +53,10 @@ let readableBundle: string | undefined;
 async function runProxyAs(user: { uid: number; gid: number }, args: string[], vars: Record<string, string>, input: string) {
   if (!readableBundle) {
     const { cliJs: js, relayJs } = await mcpBundle();
-    const dir = mkdtempSync('/tmp/trm-');
-    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    chmodSync(dir, 0o755);
-    for (const file of [js, relayJs, join(dirname(js), 'host.js')]) {
-      copyFileSync(file, join(dir, basename(file)));
-      chmodSync(join(dir, basename(file)), 0o644);
-    }
-    readableBundle = join(dir, basename(js));
+    readableBundle = join(readableCopy('/tmp/trm-', [js, relayJs, join(dirname(js), 'host.js')]), basename(js));
   }
-  const env = Object.entries({ PATH: process.env.PATH!, ...vars }).map(([k, v]) => `${k}=${v}`);
-  return runChild('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'env', '-i', ...env, process.execPath, readableBundle, 'mcp-proxy', ...args],
-    { cwd: '/', timeoutMs: 30_000, input });
+  const [cmd, argv] = asUser(user, { PATH: process.env.PATH!, ...vars }, readableBundle, ['mcp-proxy', ...args]);
+  return runChild(cmd, argv, { cwd: '/', timeoutMs: 30_000, input });
 }
 
 interface Proxy {

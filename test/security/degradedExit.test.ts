@@ -5,19 +5,17 @@
 // counts one refresh, nobody ends in needs-sign-in. With no window it says on stderr what is lost
 // and exits non-zero. The disk breaks while the IdP holds its answer ('slow'), after the claim.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import { approveDeviceCode } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { World } from '../harness/fixture.ts';
 import { SmallDisk } from '../harness/smallDisk.ts';
 import type { WindowProcess } from '../harness/windowProcess.ts';
 import { keySecretOf, secretKeyOf } from '../../src/app/slots.ts';
 import { EXIT } from '../../src/ipc/tokenProtocol.ts';
-import { TEST_USER, cliBundle, runChild, waitFor, type CliResult } from '../cli/support.ts';
+import { TEST_USER, readableCli, waitFor, type CliResult } from '../cli/support.ts';
+import { deviceSignInAsTestUser, runAsTestUser } from '../cli/testUserCli.ts';
 
 let idp: Idp;
 let home: string;
@@ -31,31 +29,14 @@ const state = () => join(home, 'state');
  * private runtime directory. Not root: no window of another suite on this machine (root's socket
  * directories) can answer in place of the one-shot host.
  */
-function asTestUser(args: string[]): [string, string[]] {
-  const vars = {
-    PATH: process.env.PATH!, HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: runtime,
-    TOKENRELAY_HOME: state(), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file',
-  };
-  return ['setpriv', [`--reuid=${TEST_USER.uid}`, `--regid=${TEST_USER.gid}`, '--clear-groups', 'env', '-i',
-    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), process.execPath, cliJs, ...args]];
-}
-
-async function cli(args: string[], input?: string): Promise<CliResult> {
-  const [cmd, argv] = asTestUser(args);
-  return runChild(cmd, argv, { cwd: '/', timeoutMs: 60_000, input });
-}
+const vars = (): Record<string, string> => ({
+  PATH: process.env.PATH!, HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: runtime,
+  TOKENRELAY_HOME: state(), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file',
+});
+const cli = (args: string[], input?: string): Promise<CliResult> => runAsTestUser(cliJs, vars(), args, input);
 
 async function deviceSignIn(): Promise<void> {
-  const [cmd, argv] = asTestUser(['sign-in', '--device', '--json']);
-  const child = spawn(cmd, argv, { cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
-  const approvals: Promise<void>[] = [];
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const event = JSON.parse(line) as { userCode?: string };
-    if (event.userCode) approvals.push(approveDeviceCode(idp.issuer, event.userCode, 'frank'));
-  }
-  await Promise.all(approvals);
-  const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  assert.equal(code, 0, 'device sign-in');
+  assert.equal(await deviceSignInAsTestUser(cliJs, vars(), idp.issuer, 'frank'), 0, 'device sign-in');
 }
 
 const slotKey = () => readdirSync(join(state(), 'slots'), { withFileTypes: true }).find((d) => d.isDirectory())!.name;
@@ -88,14 +69,7 @@ const repair = (fault: Fault) => (fault === 'ENOSPC' ? disk.free() : disk.readWr
 describe('a one-shot CLI that refreshed while its slot directory is full', () => {
   before(async () => {
     idp = await startIdp({ accessTokenTtl: 60 });
-    const bundle = await cliBundle();
-    const dir = mkdtempSync('/tmp/trd-bin-');
-    chmodSync(dir, 0o755);
-    cliJs = join(dir, 'cli.js');
-    for (const name of ['cli.js', 'host.js']) {
-      copyFileSync(join(dirname(bundle.cliJs), name), join(dir, name));
-      chmodSync(join(dir, name), 0o644);
-    }
+    cliJs = await readableCli('/tmp/trd-bin-');
   });
   after(async () => {
     await idp?.close();
