@@ -7,12 +7,11 @@ import { EventEmitter } from 'node:events';
 import { watch, promises as fs, type FSWatcher } from 'node:fs';
 import { Broker, type BrokerEvent, type BrokerOptions, type BrokerStatus } from '../core/broker.ts';
 import { peekSlotState } from '../core/sealedStore.ts';
-import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
-import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { parseCredentials } from '../core/credentials.ts';
 import { TokenRelayError, describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Account, Disposable, Logger, SecretStore, TokenOrigin } from '../core/types.ts';
 import type { KeyStore } from '../core/keyStore.ts';
+import type { SiblingChannel } from '../core/siblings.ts';
 import { OAuthClient, isAnonymous } from '../oauth/oauthClient.ts';
 import { displayIssuer, type OAuthConfig } from '../oauth/serverConfig.ts';
 import { checkClientSecret, readClientSecret, writeClientSecret } from './clientSecret.ts';
@@ -43,7 +42,8 @@ export interface RegistryOptions {
   memento?: Memento;
   /** Written into the journal so other windows can say who refreshed. */
   label?: string;
-  socketDir?: string;
+  /** Each slot's channel to the other processes of this user (the host's composition root chooses: a unix socket directory). */
+  siblings: (log: Logger) => SiblingChannel;
   /** Tests: tighter timings, no proactive timer, a fake clock. */
   brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers' | 'prepareClient' | 'answerSiblings' | 'primeLockAtStart'>>;
   /** false for a one-shot host: it reads the slots once and never needs to discover a later sign-in. */
@@ -276,7 +276,7 @@ export class AccountRegistry {
       keyStores: this.opts.keyStores,
       client,
       log: prefixedLogger(this.opts.log, `[${account.label}]`),
-      siblings: new UnixSiblingChannel(this.opts.socketDir ?? defaultSocketDir(), this.opts.log),
+      siblings: this.opts.siblings(this.opts.log),
       label: this.opts.label,
       refreshSkewMs: this.settings?.refreshSkewMs,
       reuseGraceMs: this.settings?.reuseGraceMs,

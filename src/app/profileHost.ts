@@ -14,6 +14,7 @@ import type { KeyStore } from '../core/keyStore.ts';
 import type { Logger } from '../core/types.ts';
 import { noSecrets } from '../core/secretStoreKeys.ts';
 import { defaultSocketDir } from '../ipc/socketPaths.ts';
+import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
 import { keyStoreChoiceOf, keyStoresFor } from '../keystore/chooseKeyStores.ts';
 
 /** Nothing is configured outside VS Code (no configuration file): the CLI's exit 4, the agent's refusal to start. */
@@ -63,7 +64,7 @@ export class ProfileHost {
     this.stamp = stampOf(configPath);
     const registry = new AccountRegistry({
       slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label,
-      socketDir: defaultSocketDir(options.env), watchSlots: options.watchSlots, brokerOptions: options.brokerOptions, signOutPrevious: false,
+      siblings: (log) => new UnixSiblingChannel(defaultSocketDir(options.env), log), watchSlots: options.watchSlots, brokerOptions: options.brokerOptions, signOutPrevious: false,
     });
     this.service = new AccountService(registry, options.log);
     this.settings = {

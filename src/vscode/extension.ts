@@ -16,6 +16,8 @@ import { AccountRegistry, type RegistryOptions } from '../app/accountRegistry.ts
 import { AccountService } from '../app/accountService.ts';
 import { storeLayout, type StoreLayout } from '../app/storeRoot.ts';
 import type { KeyStore } from '../core/keyStore.ts';
+import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
+import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { secretStoreKeys } from '../core/secretStoreKeys.ts';
 import { keyStoreChoiceOf, keyStoresFor } from '../keystore/chooseKeyStores.ts';
 import { createApi, type TokenRelayApi } from './api.ts';
@@ -111,6 +113,7 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
     keyStores: [secretStoreKeys(store), ...osKeyStores],
     log,
     memento: context.globalState,
+    siblings: deps.registry?.siblings ?? ((l) => new UnixSiblingChannel(defaultSocketDir(), l)),
   }), log);
   const signIn = new SignInController(service, log, deps.signInStillWaitingMs);
   service.setSignInHandler(async () => { await signIn.run(); });

@@ -17,6 +17,7 @@ import { ROUTES } from '../../src/ipc/tokenProtocol.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { memoryStore } from '../harness/stores.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 const SCOPES = ['openid', 'profile', 'offline_access', 'api:read'];
 
@@ -41,7 +42,7 @@ function openService(settings: Record<string, unknown>): Promise<AccountService>
     slotsRoot: join(dir, 'slots'),
     store: memoryStore(),
     log,
-    socketDir: join(dir, 'sockets'),
+    siblings: (l) => new UnixSiblingChannel(join(dir, 'sockets'), l),
     rescanIntervalMs: 60_000,
     brokerOptions: { proactive: false, clock: { now: () => Date.now() + clockAhead } },
   }), log);

@@ -20,6 +20,7 @@ import { BASIC_CLIENT_ID, POST_CLIENT_ID } from '../idp/config.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { memoryStore } from '../harness/stores.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 const lines: string[] = [];
 const log: Logger = {
@@ -38,11 +39,11 @@ afterEach(async () => {
 });
 
 async function openService(settings: Record<string, unknown>): Promise<AccountService> {
-  dir = mkdtempSync(join(tmpdir(), 'tokenrelay-secret-'));
+  const home = dir = mkdtempSync(join(tmpdir(), 'tokenrelay-secret-'));
   lines.length = 0;
   const opened = new AccountService(new AccountRegistry({
     slotsRoot: join(dir, 'slots'), store: memoryStore(), keyStores: [new FileKeyStore(join(dir, 'keys'))], log,
-    socketDir: join(dir, 'sockets'), rescanIntervalMs: 60_000, brokerOptions: { proactive: false },
+    siblings: (l) => new UnixSiblingChannel(join(home, 'sockets'), l), rescanIntervalMs: 60_000, brokerOptions: { proactive: false },
   }), log);
   await opened.configure(parseSettings((key) => ({ issuer: idp.issuer, scopes: ['openid', 'offline_access'], ...settings })[key]));
   return opened;

@@ -15,6 +15,7 @@ import { TokenRelayError } from '../../src/core/errors.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { memoryStore } from '../harness/stores.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 const lines: string[] = [];
 const log: Logger = { trace: () => undefined, debug: () => undefined, info: (m) => lines.push(`[info] ${m}`), warn: (m) => lines.push(`[warn] ${m}`), error: (m) => lines.push(`[error] ${m}`) };
@@ -26,7 +27,7 @@ after(async () => { await idp.close(); rmSync(dir, { recursive: true, force: tru
 
 async function open(secrets: SecretStore, slotsRoot: string, legacySlotsRoot?: string): Promise<AccountService> {
   const service = new AccountService(new AccountRegistry({
-    slotsRoot, legacySlotsRoot, store: secrets, log, socketDir: join(dir, 'sockets'), rescanIntervalMs: 60_000,
+    slotsRoot, legacySlotsRoot, store: secrets, log, siblings: (l) => new UnixSiblingChannel(join(dir, 'sockets'), l), rescanIntervalMs: 60_000,
     brokerOptions: { proactive: false },
   }), log);
   await service.configure(parseSettings((key) => ({ issuer: idp.issuer, clientId: idp.clientId })[key]));

@@ -16,6 +16,7 @@ import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { memoryStore } from '../harness/stores.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 const SCOPES = ['openid', 'offline_access'];
 const log: Logger = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -79,7 +80,7 @@ beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tokenrelay-origin-'));
   decoy.requests = 0;
   service = new AccountService(new AccountRegistry({
-    slotsRoot: join(dir, 'slots'), store: memoryStore(), log, socketDir: join(dir, 'sockets'), rescanIntervalMs: 60_000,
+    slotsRoot: join(dir, 'slots'), store: memoryStore(), log, siblings: (l) => new UnixSiblingChannel(join(dir, 'sockets'), l), rescanIntervalMs: 60_000,
     brokerOptions: { proactive: false },
   }), log);
   await configure(plainSettings());

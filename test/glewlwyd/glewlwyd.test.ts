@@ -19,6 +19,7 @@ import { memoryStore, openStore } from '../harness/stores.ts';
 import type { Idp } from '../idp/server.ts';
 import { cliBundle, runCli } from '../cli/support.ts';
 import { glewlwydMissing, startGlewlwyd, type Glewlwyd } from './server.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 const SCOPES = ['openid', 'offline_access'];
 const lines: string[] = [];
@@ -46,7 +47,7 @@ describe('glewlwyd (Debian)', { skip: glewlwydMissing() }, () => {
 
   async function openService(settings: Record<string, unknown> = {}): Promise<AccountService> {
     const opened = new AccountService(new AccountRegistry({
-      slotsRoot: join(dir, 'slots'), store: memoryStore(), log, socketDir: join(dir, 'sockets'), rescanIntervalMs: 60_000, brokerOptions: { proactive: false },
+      slotsRoot: join(dir, 'slots'), store: memoryStore(), log, siblings: (l) => new UnixSiblingChannel(join(dir, 'sockets'), l), rescanIntervalMs: 60_000, brokerOptions: { proactive: false },
     }), log);
     await opened.configure(parseSettings((key) => ({ issuer: server.issuer, clientId: server.clientId, scopes: SCOPES, ...settings })[key]));
     return opened;

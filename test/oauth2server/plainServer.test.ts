@@ -16,6 +16,7 @@ import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { openStore } from '../harness/stores.ts';
 import { completeAuthorization } from './login.ts';
 import { startPlainServer, type PlainServer } from './server.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 let server: PlainServer;
 let dir: string;
@@ -46,7 +47,7 @@ afterEach(async () => {
 async function openService(settings: Record<string, unknown>): Promise<AccountService> {
   store = openStore('shared-lag', join(dir, 'secrets'), 0);
   const opened = new AccountService(new AccountRegistry({
-    slotsRoot: join(dir, 'slots'), store, log, socketDir: join(dir, 'sockets'), rescanIntervalMs: 60_000, brokerOptions: { proactive: false },
+    slotsRoot: join(dir, 'slots'), store, log, siblings: (l) => new UnixSiblingChannel(join(dir, 'sockets'), l), rescanIntervalMs: 60_000, brokerOptions: { proactive: false },
   }), log);
   await opened.configure(parseSettings((key) => ({ clientId: server.clientId, ...settings })[key]));
   return opened;

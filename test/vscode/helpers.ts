@@ -10,6 +10,7 @@ import { EventEmitter, Uri, fake, type FakeLogChannel, type FakeStatusBarItem } 
 import { startExtension, type ExtensionHandle } from '../../src/vscode/extension.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import type { Idp } from '../idp/server.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 /** One backing for all windows. `shared`: every window reads it (desktop). `isolated`: each window keeps its own copy (code-server tabs). */
 export class SecretHub {
@@ -110,7 +111,7 @@ export class World {
       startTerminalBridge: async () => ({ dispose() {} }),
       signInStillWaitingMs: options.signInStillWaitingMs,
       registry: {
-        socketDir: this.socketDir,
+        siblings: (log) => new UnixSiblingChannel(this.socketDir, log),
         rescanIntervalMs: 60_000,
         brokerOptions: { proactive: false, viewCatchUpMs: options.viewCatchUpMs ?? 300 },
       },
