@@ -11,6 +11,7 @@
 import type { KeyStore } from '../core/keyStore.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import { runTool, toolWords, type ToolResult } from './runTool.ts';
+import { withSessionBus } from './sessionBus.ts';
 
 export const SECRET_SERVICE_ATTRIBUTE = 'tokenrelay';
 const OPT_IN_FILE = 'or opt in to a key file with TOKENRELAY_KEY_STORE=file (not protected by the OS).';
@@ -21,6 +22,8 @@ export interface SecretToolOptions {
   timeoutMs?: number;
   /** The command; default `secret-tool` found on PATH. */
   command?: string;
+  /** Tests: where the per-user runtime directories are (default /run/user). */
+  runRoot?: string;
 }
 
 export type SecretToolOp = 'store' | 'lookup' | 'clear' | 'search';
@@ -63,7 +66,7 @@ export class SecretToolKeyStore implements KeyStore {
   }
 
   private env(): NodeJS.ProcessEnv {
-    return this.o.env ?? process.env;
+    return withSessionBus(this.o.env ?? process.env, this.o.runRoot);
   }
 
   private run(op: SecretToolOp, name: string, stdin?: string): Promise<ToolResult> {

@@ -37,7 +37,7 @@ export async function startKeyringSession(o: KeyringSessionOptions = {}): Promis
   mkdirSync(home, { recursive: true, mode: 0o700 });
   mkdirSync(runtime, { mode: 0o700 });
   const config = join(base, 'bus.conf');
-  writeFileSync(config, busConfig(base));
+  writeFileSync(config, busConfig(`unix:path=${join(runtime, 'bus')}`));
 
   const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const address = await firstLine(bus);
@@ -79,11 +79,12 @@ export async function startKeyringSession(o: KeyringSessionOptions = {}): Promis
   return { env, home, stop };
 }
 
-function busConfig(dir: string): string {
+/** The session bus where systemd's user manager puts it: <runtime dir>/bus. */
+function busConfig(listen: string): string {
   return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
-  <listen>unix:dir=${dir}</listen>
+  <listen>${listen}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
 </busconfig>

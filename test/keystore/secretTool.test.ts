@@ -2,7 +2,7 @@
 // keyringSession.ts), and its failure classification against what secret-tool really prints.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SecretToolKeyStore, classifySecretToolFailure, secretToolArgs } from '../../src/keystore/secretToolKeyStore.ts';
@@ -59,6 +59,28 @@ describe('secret-tool adapter on a real gnome-keyring', { skip }, () => {
     assert.match(log, /^argv-check$/m);
     assert.ok(!log.includes('k-3f9a1c'), 'the secret appeared in argv or env');
     assert.deepEqual(secretToolArgs('store', 'n'), ['store', '--label=Token Relay: n', 'service', 'tokenrelay', 'name', 'n']);
+  });
+});
+
+describe('secret-tool adapter from cron: no DBUS_SESSION_BUS_ADDRESS, no XDG_RUNTIME_DIR', { skip }, () => {
+  let session: KeyringSession;
+  before(async () => { session = await startKeyringSession(); });
+  after(async () => { await session?.stop(); });
+
+  test('finds the logged-in user\'s bus at <run root>/<uid>/bus, where systemd\'s user manager puts it', async () => {
+    const runRoot = dirname(session.env.XDG_RUNTIME_DIR!);
+    // The session's runtime directory stands in for /run/user/<uid>: the bus socket is <dir>/bus.
+    const uidDir = join(runRoot, String(process.getuid!()));
+    symlinkSync(session.env.XDG_RUNTIME_DIR!, uidDir);
+    try {
+      const cron = { PATH: session.env.PATH, HOME: session.env.HOME, LANG: 'C.UTF-8' };
+      await new SecretToolKeyStore({ env: session.env }).set('cron-check', K);
+      assert.equal(await new SecretToolKeyStore({ env: cron, runRoot }).get('cron-check'), K);
+      // Without the fallback the same environment has no bus at all, and says so.
+      await rejectsWith(new SecretToolKeyStore({ env: cron, runRoot: join(runRoot, 'nowhere') }).get('cron-check'), /no D-Bus session bus \(DBUS_SESSION_BUS_ADDRESS is not set/, /TOKENRELAY_KEY_STORE=file/);
+    } finally {
+      rmSync(uidDir, { force: true });
+    }
   });
 });
 
