@@ -155,6 +155,14 @@ describe('tokenrelay agent', () => {
     }
   });
 
+  test('sign-in under TOKENRELAY_KEY_STORE=file remembers the key file in the profile: a shell without the variable (cron) opens the session', async () => {
+    assert.equal(JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).profiles.default.keyStore, 'file');
+    const { TOKENRELAY_KEY_STORE: _, ...cron } = agentEnv();
+    const r = await runChild(process.execPath, [(await cliBundle()).cliJs, 'token'], { env: cron, cwd: home, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await idp.introspect(r.stdout.trim())).active, true);
+  });
+
   test('exits when idle for --idle-timeout, removing its socket; --stay keeps it past that', async () => {
     const idle = await startAgentProcess(['--idle-timeout', '1']);
     const r = await cli(['token']);

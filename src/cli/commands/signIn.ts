@@ -12,6 +12,8 @@ Signs in to Token Relay. When a VS Code window with Token Relay runs (and none o
 Otherwise this terminal signs in itself: with a device code where no browser can open here (SSH,
 no DISPLAY), through the browser otherwise. The session lands in the one per-user store, so every
 window and terminal shares it. Does nothing when already signed in, unless --force.
+With TOKENRELAY_KEY_STORE=file (a machine without an OS keyring), --issuer saves that key store
+into the profile too, so later commands and cron jobs find the key without the variable.
 
 Options:
   --profile NAME      the configuration file's profile to use or create (default "default")
@@ -44,8 +46,11 @@ export const signInCommand: Command = {
     if (values.scopes !== undefined && values.issuer === undefined) throw usageError('--scopes is saved with --issuer and --client-id', 'sign-in');
     const json = values.json === true;
     const here = [values.profile, values.issuer, values.device, values.browser, values.json].some((v) => v !== undefined);
+    // A key store chosen for this sign-in (TOKENRELAY_KEY_STORE=file) is where K goes: the profile
+    // remembers it, so a later shell or cron job without the variable still finds K.
+    const keyStore = process.env.TOKENRELAY_KEY_STORE || undefined;
     const saveProfile = values.issuer !== undefined
-      ? { issuer: values.issuer, clientId: values['client-id'], ...(values.scopes !== undefined ? { scopes: values.scopes.split(/\s+/).filter(Boolean) } : {}) }
+      ? { issuer: values.issuer, clientId: values['client-id'], ...(values.scopes !== undefined ? { scopes: values.scopes.split(/\s+/).filter(Boolean) } : {}), ...(keyStore ? { keyStore } : {}) }
       : undefined;
     if (!here && process.stderr.isTTY) process.stderr.write('Waiting for the sign-in (a browser window may open)...\n');
     const result = await call('sign-in', { force: values.force === true }, {
