@@ -67,7 +67,7 @@ describe('secret-tool adapter from cron: no DBUS_SESSION_BUS_ADDRESS, no XDG_RUN
   before(async () => { session = await startKeyringSession(); });
   after(async () => { await session?.stop(); });
 
-  test('finds the logged-in user\'s bus at <run root>/<uid>/bus, where systemd\'s user manager puts it', async () => {
+  test("finds the logged-in user's bus at <run root>/<uid>/bus, where systemd's user manager puts it", async () => {
     const runRoot = dirname(session.env.XDG_RUNTIME_DIR!);
     // The session's runtime directory stands in for /run/user/<uid>: the bus socket is <dir>/bus.
     const uidDir = join(runRoot, String(process.getuid!()));
