@@ -1,9 +1,10 @@
-// The QR encoder, checked against an independent decoder (jsQR) as the oracle for every version
-// and mask, and bit for bit against the spec's tables where jsQR's error correction would hide a slip.
+// The device prompt's QR code, checked against an independent decoder (jsQR) as the oracle: the
+// encoder for every version and mask, and the half-block rendering read back from the terminal text.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import jsQR from 'jsqr';
 import { MAX_VERSION, encodeQr, penalty, reedSolomon } from '../../src/cli/direct/qrCode.ts';
+import { QUIET_ZONE, renderQr, terminalQr } from '../../src/cli/direct/qrTerminal.ts';
 
 /** Decodes modules (true dark) drawn 4 pixels each, black on white, with a 4-module quiet zone around. */
 function decode(modules: boolean[][], quiet = 4): { data: string; version: number } | undefined {
@@ -21,6 +22,16 @@ function decode(modules: boolean[][], quiet = 4): { data: string; version: numbe
   }));
   const found = jsQR(rgba, side, side, { inversionAttempts: 'dontInvert' });
   return found ? { data: found.data, version: found.version } : undefined;
+}
+
+/** The modules a terminal shows for rendered text: escapes dropped, each character two module rows. */
+function readTerminal(text: string): boolean[][] {
+  const rows: boolean[][] = [];
+  for (const line of text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').filter(Boolean)) {
+    const chars = [...line];
+    rows.push(chars.map((c) => c === '▀' || c === '█'), chars.map((c) => c === '▄' || c === '█'));
+  }
+  return rows;
 }
 
 const url = (length: number) => `https://sso.example.com/realms/dev/device?user_code=WDJB-MJHT&pad=${'x'.repeat(length)}`.slice(0, length);
@@ -99,5 +110,36 @@ describe('QR encoder (ISO/IEC 18004, byte mode), decoded by jsQR', () => {
   test(`too long for version ${MAX_VERSION}: no code, no throw`, () => {
     assert.equal(encodeQr('x'.repeat(272)), undefined);
     assert.equal(encodeQr('€'.repeat(91)), undefined, '273 bytes in UTF-8');
+  });
+});
+
+describe('QR on a terminal (half blocks)', () => {
+  test('read back from the text it decodes; light quiet zone of 4 modules; each line coloured dark on light and reset', () => {
+    for (const length of [25, 120, 271]) {
+      const code = encodeQr(url(length))!;
+      const text = renderQr(code);
+      const lines = text.split('\n').filter(Boolean);
+      assert.equal(lines.length, Math.ceil((code.size + 2 * QUIET_ZONE) / 2));
+      for (const line of lines) assert.match(line, /^\x1b\[30;47m[▀▄█ ]+\x1b\[0m$/);
+      const shown = readTerminal(text);
+      assert.equal(shown[0].length, code.size + 2 * QUIET_ZONE);
+      for (let y = 0; y < shown.length; y++) {
+        for (let x = 0; x < shown[0].length; x++) {
+          const inside = y >= QUIET_ZONE && x >= QUIET_ZONE && y < QUIET_ZONE + code.size && x < QUIET_ZONE + code.size;
+          assert.equal(shown[y][x], inside && code.modules[y - QUIET_ZONE][x - QUIET_ZONE], `module ${x},${y}`);
+        }
+      }
+      assert.equal(decode(shown, 0)?.data, url(length), 'the quiet zone printed is enough on its own');
+    }
+  });
+
+  test('only on a terminal wide enough, not with TERM=dumb, and nothing for a URL too long', () => {
+    const link = url(80);
+    const width = encodeQr(link)!.size + 2 * QUIET_ZONE;
+    assert.equal(decode(readTerminal(terminalQr(link, { isTTY: true, columns: width }, { TERM: 'xterm-256color' })), 0)?.data, link);
+    assert.equal(terminalQr(link, { isTTY: false, columns: 200 }, {}), '', 'a pipe or a file');
+    assert.equal(terminalQr(link, { isTTY: true, columns: 200 }, { TERM: 'dumb' }), '');
+    assert.equal(terminalQr(link, { isTTY: true, columns: width - 1 }, {}), '', 'a wrapped code does not scan');
+    assert.equal(terminalQr(`https://sso.example.com/device?${'a'.repeat(300)}`, { isTTY: true, columns: 500 }, {}), '');
   });
 });
