@@ -1,10 +1,12 @@
 // The device prompt's QR code, checked against an independent decoder (jsQR) as the oracle: the
-// encoder for every version and mask, and the half-block rendering read back from the terminal text.
+// encoder for every version and mask, the half-block rendering read back from the terminal text,
+// and when sign-in prints it (a terminal only, never with --json, --no-qr or TERM=dumb).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import jsQR from 'jsqr';
 import { MAX_VERSION, encodeQr, penalty, reedSolomon } from '../../src/cli/direct/qrCode.ts';
 import { QUIET_ZONE, renderQr, terminalQr } from '../../src/cli/direct/qrTerminal.ts';
+import { devicePromptText } from '../../src/cli/direct/terminalSignIn.ts';
 
 /** Decodes modules (true dark) drawn 4 pixels each, black on white, with a 4-module quiet zone around. */
 function decode(modules: boolean[][], quiet = 4): { data: string; version: number } | undefined {
@@ -141,5 +143,33 @@ describe('QR on a terminal (half blocks)', () => {
     assert.equal(terminalQr(link, { isTTY: true, columns: 200 }, { TERM: 'dumb' }), '');
     assert.equal(terminalQr(link, { isTTY: true, columns: width - 1 }, {}), '', 'a wrapped code does not scan');
     assert.equal(terminalQr(`https://sso.example.com/device?${'a'.repeat(300)}`, { isTTY: true, columns: 500 }, {}), '');
+  });
+});
+
+describe('sign-in device prompt', () => {
+  const prompt = { userCode: 'WDJB-MJHT', verificationUri: 'https://sso.example.com/device', verificationUriComplete: 'https://sso.example.com/device?user_code=WDJB-MJHT', expiresAt: Date.now() + 600_000 };
+  const tty = { isTTY: true, columns: 120 };
+  const on = { json: false, qr: true, env: { TERM: 'xterm' } };
+
+  test('on a terminal: the URL and code, then the QR code of the complete URL', () => {
+    const text = devicePromptText(prompt, on, tty);
+    assert.match(text, /^To sign in, open https:\/\/sso\.example\.com\/device\?user_code=WDJB-MJHT \(code WDJB-MJHT, valid 10 min\)\.\n/);
+    assert.equal(decode(readTerminal(text.slice(text.indexOf('\n') + 1)), 0)?.data, prompt.verificationUriComplete);
+  });
+
+  test('without a complete URL the QR code is of the verification URL and the code is still to be entered', () => {
+    const text = devicePromptText({ ...prompt, verificationUriComplete: undefined }, on, tty);
+    assert.match(text, /^To sign in, open https:\/\/sso\.example\.com\/device and enter the code WDJB-MJHT /);
+    assert.equal(decode(readTerminal(text.slice(text.indexOf('\n') + 1)), 0)?.data, prompt.verificationUri);
+  });
+
+  test('no QR code when stderr is not a terminal, with --json, with --no-qr, or with TERM=dumb', () => {
+    const plain = devicePromptText(prompt, on, { isTTY: false });
+    assert.doesNotMatch(plain, /[▀▄█]|\x1b/);
+    assert.equal(plain.split('\n').length, 2, 'one line');
+    assert.equal(devicePromptText(prompt, { ...on, json: true }, tty), plain);
+    assert.equal(devicePromptText(prompt, { ...on, qr: false }, tty), plain);
+    assert.equal(devicePromptText(prompt, { ...on, env: { TERM: 'dumb' } }, tty), plain);
+    assert.notEqual(devicePromptText(prompt, on, tty), plain);
   });
 });
