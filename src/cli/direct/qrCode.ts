@@ -26,6 +26,8 @@ const ECL_BITS: Record<Ecl, number> = { L: 1, M: 0 };
 /**
  * The smallest symbol holding `text` (UTF-8, byte mode) at level L, raised to M when that fits the
  * same version; undefined when it fits no version up to MAX_VERSION. `mask` forces a mask (tests).
+ * A screen is a clean medium, so L is enough, and a smaller code scans from further away; M's
+ * extra margin is taken only when it costs no size.
  */
 export function encodeQr(text: string, options: { mask?: number } = {}): QrCode | undefined {
   const data = new TextEncoder().encode(text);
