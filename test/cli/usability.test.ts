@@ -73,6 +73,7 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length 
     assert.deepEqual(complete(['tokenrelay', 'status', '--j']), ['--json']);
     assert.deepEqual(complete(['tokenrelay', 'git-credential', 'e']), ['erase']);
     assert.ok(complete(['tokenrelay', 'sign-in', '--']).includes('--device'));
+    assert.deepEqual(complete(['tokenrelay', 'sign-in', '--no']), ['--no-qr']);
   });
 
   test('zsh and fish scripts name every command; an unknown shell is a usage error', async () => {
@@ -82,6 +83,14 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length 
     for (const name of ['token', 'status', 'fetch', 'setup', 'mcp-proxy']) assert.match(fish, new RegExp(`-n __fish_use_subcommand -a ${name} -d`));
     assert.match(fish, /__fish_seen_subcommand_from status' -l json$/m);
     assert.equal((await cli(['completion', 'powershell'])).code, 2);
+  });
+
+  test('sign-in --no-qr: in its help, in fish completion, and parsed (the usage error is about the flows, not the option)', async () => {
+    assert.match((await cli(['sign-in', '--help'])).stdout, /^  --no-qr {13}print the device code's URL without a QR code$/m);
+    assert.match((await cli(['completion', 'fish'])).stdout, /__fish_seen_subcommand_from sign-in' -l no-qr$/m);
+    const r = await cli(['sign-in', '--no-qr', '--device', '--browser']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /use either --device or --browser/);
   });
 });
 

@@ -5,13 +5,14 @@ import { PROG, out, parse, parseSeconds, printHelp, usageError, type Command } f
 import { call } from '../connection.ts';
 
 const help = `Usage: ${PROG} sign-in [--profile NAME] [--issuer URL --client-id ID [--scopes S]]
-                        [--device | --browser] [--json] [--force] [--timeout SECONDS]
+                        [--device | --browser] [--json] [--no-qr] [--force] [--timeout SECONDS]
 
 Signs in to Token Relay. When a VS Code window with Token Relay runs (and none of --profile,
 --issuer, --client-id, --device, --browser, --json is given), that window shows its sign-in.
 Otherwise this terminal signs in itself: with a device code where no browser can open here (SSH,
-no DISPLAY), through the browser otherwise. The session lands in the one per-user store, so every
-window and terminal shares it. Does nothing when already signed in, unless --force.
+no DISPLAY), printing the URL and the code (and, on a terminal, a QR code of the URL), through
+the browser otherwise. The session lands in the one per-user store, so every window and terminal
+shares it. Does nothing when already signed in, unless --force.
 With TOKENRELAY_KEY_STORE=file (a machine without an OS keyring), --issuer saves that key store
 into the profile too, so later commands and cron jobs find the key without the variable.
 
@@ -23,6 +24,7 @@ Options:
   --device            sign in with a device code (RFC 8628), e.g. over SSH
   --browser           sign in through the browser on this machine
   --json              print one JSON line per event (the device code, then the result)
+  --no-qr             print the device code's URL without a QR code
   --force             sign in even when already signed in (e.g. to switch account)
   --timeout SECONDS   give up waiting after this long (default 600)
   -h, --help          show this help
@@ -38,6 +40,7 @@ export const signInCommand: Command = {
     const { values } = parse('sign-in', argv, {
       force: { type: 'boolean' }, timeout: { type: 'string' }, profile: { type: 'string' }, issuer: { type: 'string' },
       'client-id': { type: 'string' }, scopes: { type: 'string' }, device: { type: 'boolean' }, browser: { type: 'boolean' }, json: { type: 'boolean' },
+      'no-qr': { type: 'boolean' },
     });
     if (values.help) return printHelp(help);
     const timeoutS = parseSeconds(values.timeout, '--timeout', 'sign-in') ?? 600;
@@ -57,7 +60,7 @@ export const signInCommand: Command = {
       timeoutMs: Math.max(1, timeoutS) * 1000,
       direct: {
         only: here, profile: values.profile, saveProfile,
-        signIn: { flow: values.device ? 'device' : values.browser ? 'browser' : 'auto', json, timeoutMs: Math.max(1, timeoutS) * 1000 },
+        signIn: { flow: values.device ? 'device' : values.browser ? 'browser' : 'auto', json, qr: values['no-qr'] !== true, timeoutMs: Math.max(1, timeoutS) * 1000 },
       },
     });
     const account = result.account ? { id: result.account.id, label: result.account.label } : undefined;

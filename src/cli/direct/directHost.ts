@@ -47,7 +47,7 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
   const signals = request.route === 'sign-in' ? undefined : holdSignals();
   try {
     await host.start();
-    const signIn = request.signIn ?? { flow: 'auto', json: false, timeoutMs: 600_000 };
+    const signIn = request.signIn ?? { flow: 'auto', json: false, qr: true, timeoutMs: 600_000 };
     service.setSignInHandler(async () => {
       const result = await signInInTerminal(service.oauthClient(), { ...signIn, env });
       await service.signIn(result.tokens, result.account, undefined, result.origin);

@@ -1,18 +1,22 @@
 // Sign-in in a terminal, for the one-shot host: device code (RFC 8628) where no browser can be
 // opened on this machine (SSH, no DISPLAY), the loopback redirect (RFC 8252) otherwise. The prompt
 // goes to stderr, or to stdout as one JSON line per event with --json, so scripts can drive it.
+// On a terminal the device prompt adds the URL as a QR code, for a phone to scan.
 import type * as ChildProcess from 'node:child_process';
 import type { SignedIn } from '../../core/types.ts';
 import type { OAuthClient } from '../../oauth/oauthClient.ts';
-import { signInWithDeviceCode } from '../../oauth/deviceFlow.ts';
+import { signInWithDeviceCode, type DevicePrompt } from '../../oauth/deviceFlow.ts';
 import { signInWithLoopback } from '../../oauth/loopbackFlow.ts';
 import { signInFailure } from '../../oauth/signInErrors.ts';
+import { terminalQr, type TerminalStream } from './qrTerminal.ts';
 
 export type TerminalFlow = 'auto' | 'device' | 'browser';
 
 export interface TerminalSignInOptions {
   flow: TerminalFlow;
   json: boolean;
+  /** A QR code under the device prompt when stderr is a terminal (--no-qr turns it off). */
+  qr: boolean;
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
 }
@@ -41,8 +45,7 @@ async function run(client: OAuthClient, o: TerminalSignInOptions): Promise<Signe
   if (device) {
     return signInWithDeviceCode(client, {
       signal,
-      present: (p) => emit({ verificationUri: p.verificationUri, verificationUriComplete: p.verificationUriComplete, userCode: p.userCode },
-        `To sign in, open ${p.verificationUriComplete ?? p.verificationUri}${p.verificationUriComplete ? '' : ` and enter the code ${p.userCode}`} (code ${p.userCode}, valid ${Math.round((p.expiresAt - Date.now()) / 60_000)} min).\n`),
+      present: (p) => emit({ verificationUri: p.verificationUri, verificationUriComplete: p.verificationUriComplete, userCode: p.userCode }, devicePromptText(p, o)),
     });
   }
   return signInWithLoopback(client, {
@@ -52,6 +55,13 @@ async function run(client: OAuthClient, o: TerminalSignInOptions): Promise<Signe
       openInBrowser(url);
     },
   });
+}
+
+/** The device prompt for stderr; on a terminal, with the URL to open as a QR code under it. */
+export function devicePromptText(p: DevicePrompt, o: Pick<TerminalSignInOptions, 'json' | 'qr' | 'env'>, stderr: TerminalStream = process.stderr): string {
+  const url = p.verificationUriComplete ?? p.verificationUri;
+  const text = `To sign in, open ${url}${p.verificationUriComplete ? '' : ` and enter the code ${p.userCode}`} (code ${p.userCode}, valid ${Math.round((p.expiresAt - Date.now()) / 60_000)} min).\n`;
+  return o.qr && !o.json ? text + terminalQr(url, stderr, o.env) : text;
 }
 
 /** The platform's opener; the URL (no secret: state and a PKCE challenge) is its only argument. */
