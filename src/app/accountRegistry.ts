@@ -323,10 +323,13 @@ export class AccountRegistry {
       corrupt = new TokenRelayError('corrupt-secret', entry.broker.status().error ?? 'The stored Token Relay credentials are unreadable.');
     }
     if (!corrupt && entry.broker.status().errorCode === 'key-missing' && !entry.corrupt) {
-      // K is damaged or gone in every open window: the sealed records stay; a new sign-in replaces K.
+      // K is damaged or gone in every key store of this process and no live process holds it: the
+      // sealed records stay, so K put back (a keyring restored, a window opened) recovers them.
+      const stores = (this.opts.keyStores ?? [secretStoreKeys(this.opts.store)]).map((k) => k.description).join(', ');
       entry.corrupt = new TokenRelayError('corrupt-secret',
-        `The stored sign-in for ${entry.account.label} cannot be read: its key in secret storage is missing or damaged, and no open window holds it.`, 'Sign in again; no other account was changed.');
-      this.opts.log.warn(`The seal key of ${entry.account.label} is unreadable in every open window`);
+        `The stored sign-in for ${entry.account.label} cannot be read: the key that opens it is missing or damaged in ${stores}, and no other Token Relay process holds it.`,
+        'Open a window or agent that still holds it, or put the key back (Token Relay then recovers by itself); else sign in again. No other account is changed, and the stored records are kept.');
+      this.opts.log.warn(`The seal key of ${entry.account.label} is in no key store of this process, and no other process holds it`);
       this.notice({ kind: 'corrupt-secret', message: entry.corrupt.message, account: entry.account });
       this.emitChange({ reason: 'broker', slotKey: entry.slotKey });
       return;

@@ -4,7 +4,8 @@
 // own counters as ground truth: one refresh per expiry, no failure, no revocation.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,8 @@ import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { keyringToolsPresent, startKeyringSession, type KeyringSession } from '../harness/keyringSession.ts';
 import { cliBundle, runChild, type CliResult } from './support.ts';
+import { SecretToolKeyStore } from '../../src/keystore/secretToolKeyStore.ts';
+import { keySecretOf } from '../../src/app/slots.ts';
 import { mcpBundle } from '../mcp/bundle.ts';
 import { startMcpServer } from '../mcp/mcpServer.ts';
 
@@ -151,6 +154,30 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
     assert.match(r.stderr, /cannot read the shared sign-in: the key that seals it is not in the OS keyring.*D-Bus/);
     assert.doesNotMatch(r.stderr, /Sign in again; no other account was changed/, 'a keyring that cannot answer is not a lost sign-in');
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+  });
+
+  test("a key in the keyring that disagrees with the store's key-id: named, nothing stored changes, nothing presented; the right key back, the session works", async () => {
+    const slotKey = readdirSync(join(home, 'state', 'slots'), { withFileTypes: true }).find((d) => d.isDirectory())!.name;
+    const slotDir = join(home, 'state', 'slots', slotKey);
+    const keys = new SecretToolKeyStore({ env: keyring.env });
+    const right = await keys.get(keySecretOf(slotKey));
+    assert.ok(right, 'K is in the keyring');
+    const records = () => readdirSync(slotDir, { recursive: true, encoding: 'utf8' }).sort()
+      .map((f) => { try { return `${f}:${createHash('sha256').update(readFileSync(join(slotDir, f))).digest('hex')}`; } catch { return f; } });
+    const before = records();
+    idp.resetCounters();
+    await keys.set(keySecretOf(slotKey), JSON.stringify({ v: 2, key: randomBytes(32).toString('base64') }));
+    const r = await cli(['token']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /holds a seal key for this slot that is not the one its records name \(key-id [0-9a-f]+\)/);
+    assert.match(r.stderr, /The stored sign-in for \w+ cannot be read: the key that opens it is missing or damaged in the OS keyring .*put the key back .*the stored records are kept/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(records(), before, 'the sealed records are untouched');
+    assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [0, 0], 'nothing presented');
+    await keys.set(keySecretOf(slotKey), right!);
+    const after = await cli(['token']);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal((await idp.introspect(after.stdout.trim())).active, true);
   });
 
   test('sign-out with no window revokes the grant at the IdP and signs out the store', async () => {

@@ -400,7 +400,7 @@ describe('bad input', () => {
     fake.respond = () => undefined;
     const c = await world.openWindow();
     const [warning] = await fake.waitFor(() => {
-      const found = fake.messagesMatching(/stored sign-in for alice cannot be read: its key in secret storage is missing or damaged/);
+      const found = fake.messagesMatching(/stored sign-in for alice cannot be read: the key that opens it is missing or damaged in VS Code's secret storage/);
       return found.length ? found : undefined;
     }, 5000, 'corrupt-secret notification');
     assert.equal(warning!.severity, 'warning');
