@@ -3,7 +3,7 @@
 // device code from the terminal, then tokens from the store across expiries, with the strict IdP's
 // own counters as ground truth: one refresh per expiry, no failure, no revocation.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,28 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Waits for the token's expiry, then starts `tokenrelay token` against an IdP that rotates the
+ * refresh token and holds its answer (fault "slow"); resolves once the token reached the IdP.
+ */
+async function refreshHeldAtIdp(): Promise<{ process: ChildProcess; stderr: () => string; exited: Promise<number | null> }> {
+  const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: string };
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(status.expiresAt) - Date.now()) + 50)); // the token's expiry, not a synchronisation
+  idp.resetCounters();
+  await idp.setFault('slow');
+  const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'token'], { env: cleanEnv(), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await until(() => idp.counters().refreshGrants === 1, 'the refresh token reached the IdP');
+  } catch (err) {
+    await idp.setFault('none');
+    throw err;
+  }
+  return { process: child, stderr: () => stderr, exited };
 }
 
 describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, gnome-keyring-daemon or dbus-daemon missing (scripts/ensure-system-packages.sh installs them)' }, () => {
@@ -125,27 +147,40 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
     }
   });
 
-  test('Ctrl+C while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again', async () => {
-    const status = JSON.parse((await cli(['status', '--json'])).stdout) as { expiresAt: string };
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(status.expiresAt) - Date.now()) + 50)); // the token's expiry, not a synchronisation
-    idp.resetCounters();
-    await idp.setFault('slow'); // the IdP rotates the token, and holds its answer
-    const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'token'], { env: cleanEnv(), cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    try {
-      await until(() => idp.counters().refreshGrants === 1, 'the refresh token reached the IdP');
-      child.kill('SIGINT');
-      await until(() => stderr.includes('finishing the refresh in progress'), 'the CLI holds the interrupt');
-    } finally {
+  for (const [signal, status, title] of [
+    ['SIGINT', 130, 'Ctrl+C while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again'],
+    ['SIGTERM', 143, 'SIGTERM while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again'],
+    ['SIGHUP', 129, 'SIGHUP (the terminal closed) while the refresh token is at the server: the process finishes the refresh, saves it, then exits; nobody has to sign in again'],
+  ] as const) {
+    test(title, async () => {
+      const child = await refreshHeldAtIdp();
+      child.process.kill(signal);
+      await until(() => child.stderr().includes('finishing the refresh in progress'), 'the CLI holds the signal');
       await idp.setFault('none'); // the answer now arrives
-    }
-    assert.equal(await exited, 130, 'it still exits as interrupted (128 + SIGINT)');
+      assert.equal(await child.exited, status, `it still exits as ended by ${signal} (128 + its number)`);
+      const after = await cli(['token']);
+      assert.equal(after.code, 0, after.stderr);
+      assert.equal((await idp.introspect(after.stdout.trim())).active, true);
+      assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [1, 0], 'the interrupted refresh was kept: no second refresh, no revocation');
+    });
+  }
+
+  test('a second Ctrl+C quits at once, saying what is at stake; the spent token is never presented again (needs sign-in, nothing revoked), and a sign-in recovers', async () => {
+    const child = await refreshHeldAtIdp();
+    child.process.kill('SIGINT');
+    await until(() => child.stderr().includes('finishing the refresh in progress'), 'the CLI holds the first Ctrl+C');
+    child.process.kill('SIGINT');
+    assert.equal(await child.exited, 130);
+    await idp.setFault('none');
+    assert.match(child.stderr(), /quitting during a refresh; if its answer is lost, other processes may have to sign in again/);
     const after = await cli(['token']);
-    assert.equal(after.code, 0, after.stderr);
-    assert.equal((await idp.introspect(after.stdout.trim())).active, true);
-    assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [1, 0], 'the interrupted refresh was kept: no second refresh, no revocation');
+    assert.equal(after.code, 3, after.stderr);
+    assert.match(after.stderr, new RegExp(`pid ${child.process.pid} died while refreshing`));
+    assert.equal(idp.counters().grantRevocations, 0);
+    assert.deepEqual(idp.counters().errors, {}, 'the refresh token it sent was not presented again');
+    const again = await deviceSignIn(['--force'], 'carol');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await cli(['token'])).code, 0);
   });
 
   test('K lives in the keyring, not in the store: without the keyring the store cannot be opened, and the message names it', async () => {
