@@ -17,7 +17,7 @@ import { ownStartTime, processAlive } from './processIdentity.ts';
 import { SharedStatus, backoffError } from './sharedStatus.ts';
 import { LockWaiter, releaseLock } from './lockWait.ts';
 import { primeLocking } from './refreshLock.ts';
-import { refusedWrite } from './slotDir.ts';
+import { probeWritable, refusedWrite } from './slotDir.ts';
 import { Keyring } from './keyring.ts';
 import type { KeyStore } from './keyStore.ts';
 import { noSecrets, secretStoreKeys } from './secretStoreKeys.ts';
@@ -194,7 +194,7 @@ export class Broker {
 
   /** Registers for siblings' key requests; a slot directory that refuses the write (full, read-only) is returned, named. */
   private async register(): Promise<TokenRelayError | undefined> {
-    if (this.opts.answerSiblings === false) return undefined;
+    if (this.opts.answerSiblings === false) return probeWritable(this.store.dir, 'slot directory');
     try {
       await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id), (record) => this.adoptHandedOver(record));
       return undefined;

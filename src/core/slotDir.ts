@@ -1,7 +1,7 @@
 // The slot directory and its subfolders: created 0700, and trusted only when they are real
 // directories (no symlinks) owned by this user with no group or other bits. A wrong mode on our
 // own directory is repaired; anything else is refused with the fix.
-import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, lstatSync, mkdirSync, statfsSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import { TokenRelayError } from './errors.ts';
 
@@ -71,4 +71,21 @@ export function refusedWrite(dir: string, what: string, err: unknown): TokenRela
   const target = dest ?? path; // a rename is refused where it lands
   const refusedIn = target?.startsWith(`${dir}${sep}`) ? dirname(target) : undefined;
   return unwritable(dir, what, code ?? String(err), refusedIn);
+}
+
+/**
+ * Whether `dir` would take a write, found without writing: a host that never writes at start (the
+ * one-shot CLI) still reports a read-only or full disk before its next refresh fails on it.
+ */
+export function probeWritable(dir: string, what: string): TokenRelayError | undefined {
+  try {
+    accessSync(dir, constants.W_OK);
+    const fs = statfsSync(dir);
+    // root may use blocks reserved from others; everyone else only the available ones.
+    if ((process.getuid?.() === 0 ? fs.bfree : fs.bavail) === 0) return unwritable(dir, what, 'ENOSPC');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code in REFUSALS) return unwritable(dir, what, code);
+  }
+  return undefined;
 }
