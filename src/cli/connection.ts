@@ -196,7 +196,7 @@ export function translate(err: unknown, timeoutMs: number): CliError {
       return new CliError(EXIT.error, `The Token Relay window or agent did not answer within ${Math.round(timeoutMs / 1000)} s. Try again; if it keeps happening, see View > Output > Token Relay (an agent: agent.log in the store, or its journal).`);
     }
     if (REFUSED.has(err.reason)) {
-      return new CliError(EXIT.error, `The Token Relay window closed the connection before answering (${err.reason}; it may have too many connections open). Try again in a moment.`);
+      return new CliError(EXIT.error, `The Token Relay window or agent closed the connection before answering (${err.reason}; it may have too many connections open). Try again in a moment.`);
     }
     if (err.reason === 'EACCES' || err.reason === 'EPERM') {
       return new CliError(EXIT.noSocket, `Permission denied on the Token Relay socket ${err.socketPath}. ${OPEN_FROM_VSCODE}.`);

@@ -554,7 +554,7 @@ export class Broker {
 
   private keyOf(): SealKey {
     const found = this.keyring.current();
-    if (!found) throw new TokenRelayError('key-missing', 'The seal key is not loaded.', 'Reload the window.');
+    if (!found) throw new TokenRelayError('key-missing', 'The seal key is not loaded.', 'Reload the window or restart the agent, or run the command again.');
     return found;
   }
 

@@ -31,11 +31,11 @@ export function checkPrivateDir(dir: string, what = 'slot directory'): boolean {
   const stat = lstatSync(dir);
   if (stat.isSymbolicLink() || !stat.isDirectory()) {
     throw new TokenRelayError('lock-dir', `Token Relay's ${what} ${dir} is not a plain directory (a symlink or a file is in its place).`,
-      'Remove it so Token Relay can recreate it, then reload the window.');
+      'Remove it so Token Relay can recreate it (the CLI does at its next run; reload windows and restart the agent).');
   }
   if (stat.uid !== process.getuid!()) {
     throw new TokenRelayError('lock-dir', `Token Relay's ${what} ${dir} belongs to another user (uid ${stat.uid}).`,
-      'Remove it (it may have been planted) so Token Relay can recreate it, then reload the window.');
+      'Remove it (it may have been planted) so Token Relay can recreate it (the CLI does at its next run; reload windows and restart the agent).');
   }
   if ((stat.mode & 0o077) !== 0) {
     try {

@@ -9,7 +9,7 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export class IpcUnavailableError extends Error {
   constructor(readonly socketPath: string, readonly reason: string) {
-    super(`No Token Relay window answers at ${socketPath} (${reason}).`);
+    super(`No Token Relay window or agent answers at ${socketPath} (${reason}).`);
   }
 }
 
@@ -24,7 +24,7 @@ export class IpcRemoteError extends TokenRelayError {
  * One POST `/v<PROTOCOL_VERSION>/<route>` over the socket, one connection per call
  * (`Connection: close`), speaking HTTP/1.1 on a raw node:net socket: loading and setting up
  * node:http's client cost the CLI about 7 ms per start, more than the window takes to answer.
- * `timeoutMs` bounds each silence on the socket (connect, the window's handling, the answer).
+ * `timeoutMs` bounds each silence on the socket (connect, the host's handling, the answer).
  */
 export function postJson<T>(socketPath: string, route: string, body: unknown, timeoutMs = 30_000): Promise<T> {
   const payload = Buffer.from(JSON.stringify(body ?? {}), 'utf8');
@@ -47,8 +47,8 @@ export function postJson<T>(socketPath: string, route: string, body: unknown, ti
     socket.on('data', (data: Buffer) => {
       const state = answer.push(data);
       if (state.kind === 'done') settle(() => finish(state.status, state.body, resolve, reject));
-      else if (state.kind === 'oversized') settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window sent an oversized answer.', state.status)));
-      else if (state.kind === 'malformed') settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window sent an answer that is not HTTP/1.1.', 0)));
+      else if (state.kind === 'oversized') settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window or agent sent an oversized answer.', state.status)));
+      else if (state.kind === 'malformed') settle(() => reject(new IpcRemoteError('protocol', 'The Token Relay window or agent sent an answer that is not HTTP/1.1.', 0)));
     });
     socket.on('end', () => {
       const state = answer.end();
@@ -61,13 +61,13 @@ export function postJson<T>(socketPath: string, route: string, body: unknown, ti
   });
 }
 
-/** A complete answer: the value (200), or the window's structured error. */
+/** A complete answer: the value (200), or the host's structured error. */
 function finish<T>(status: number, body: Buffer, resolve: (value: T) => void, reject: (err: Error) => void): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    return reject(new IpcRemoteError('protocol', 'The Token Relay window sent an unreadable answer.', status));
+    return reject(new IpcRemoteError('protocol', 'The Token Relay window or agent sent an unreadable answer.', status));
   }
   if (status === 200) return resolve(parsed as T);
   const error = (parsed as ErrorBody | null)?.error;

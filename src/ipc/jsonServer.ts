@@ -61,7 +61,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
   server.on('connection', (socket: Socket) => {
     if (!admitLink(socket)) {
       // Closed as soon as the answer is handed to the kernel: a refused link must not hold a descriptor.
-      endRaw(socket, 503, errorBody('busy', `This window has ${MAX_LINKS} connections open, none of them idle long enough to close; try again in a moment.`), 0);
+      endRaw(socket, 503, errorBody('busy', `This Token Relay host (a window or agent) has ${MAX_LINKS} connections open, none of them idle long enough to close; try again in a moment.`), 0);
     }
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -112,7 +112,7 @@ export async function listenJson(socketPath: string, options: JsonServerOptions)
     if (!match) throw new HttpError(404, 'unknown-route', `Unknown path "${url.slice(0, 64)}".`);
     if (Number(match[1]) !== PROTOCOL_VERSION) {
       throw new HttpError(400, 'unsupported-version',
-        `Protocol version ${match[1]} is not supported (this window speaks v${PROTOCOL_VERSION}); update the tokenrelay CLI or the extension.`);
+        `Protocol version ${match[1]} is not supported (this Token Relay host speaks v${PROTOCOL_VERSION}); update the tokenrelay CLI or the extension.`);
     }
     return match[2];
   }
@@ -142,7 +142,7 @@ async function bindPrivate(server: Server, socketPath: string): Promise<void> {
   const bytes = Buffer.byteLength(socketPath);
   if (bytes > MAX_SOCKET_PATH_BYTES) {
     throw new TokenRelayError('lock-dir', `The socket path ${socketPath} is ${bytes} bytes, more than the ${MAX_SOCKET_PATH_BYTES} this system allows.`,
-      'Set XDG_RUNTIME_DIR to a short directory only you can enter (mode 0700), then reload the window.');
+      'Set XDG_RUNTIME_DIR to a short directory only you can enter (mode 0700), then reload the window or restart the agent.');
   }
   checkPrivateDir(dirname(socketPath), 'socket directory');
   await removeFile(socketPath);
@@ -154,14 +154,14 @@ async function bindPrivate(server: Server, socketPath: string): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await removeFile(socketPath).catch(() => undefined);
     throw new TokenRelayError('lock-dir', `Token Relay could not make its socket ${socketPath} private (${describeError(err)}).`,
-      'Check the socket directory\'s owner and file system, then reload the window.');
+      'Check the socket directory\'s owner and file system, then reload the window or restart the agent.');
   }
 }
 
 function listen(server: Server, path: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => reject(new TokenRelayError('lock-dir', `Token Relay could not listen on ${path} (${err.code ?? err.message}).`,
-      'Check that the socket directory is writable, then reload the window.'));
+      'Check that the socket directory is writable, then reload the window or restart the agent.'));
     server.once('error', failed);
     server.listen(path, () => { server.off('error', failed); resolve(); });
   });

@@ -40,7 +40,7 @@ export function chooseSocketDir(preferred: string, fallbacks: string[] = fallbac
     return refused.length ? { dir, notice: `Token Relay's sockets are in ${dir}, because ${refused.join('; and ')}` } : { dir };
   }
   throw new TokenRelayError('lock-dir', `Token Relay found no private directory for its sockets: ${refused.join('; ')}.`,
-    'Set XDG_RUNTIME_DIR to a short directory only you can enter (mode 0700), then reload the window.');
+    'Set XDG_RUNTIME_DIR to a short directory only you can enter (mode 0700), then reload the window or restart the agent.');
 }
 
 /** An unguessable socket (or, on Windows, named pipe) path. */

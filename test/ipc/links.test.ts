@@ -127,7 +127,7 @@ test(`every link busy (${MAX_LINKS} terminals waiting for a sign-in): a newcomer
   assert.ok(Date.now() - started < 3000, `refused at once (${Date.now() - started} ms)`);
   const cli = await runCli(sockets.terminal, ['status']);
   assert.equal(cli.code, 1, cli.stderr);
-  assert.match(cli.stderr, /This window has 256 connections open, none of them idle long enough to close; try again in a moment\.|The Token Relay window closed the connection before answering \((EPIPE|ECONNRESET); it may have too many connections open\)\. Try again in a moment\./);
+  assert.match(cli.stderr, /This Token Relay host \(a window or agent\) has 256 connections open, none of them idle long enough to close; try again in a moment\.|The Token Relay window or agent closed the connection before answering \((EPIPE|ECONNRESET); it may have too many connections open\)\. Try again in a moment\./);
   // The waiting sign-ins end with the window process (after()).
   void waiting;
 });
