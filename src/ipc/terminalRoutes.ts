@@ -89,6 +89,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         errorCode: s.errorCode,
         lastSignInError: redactor.redact(s.lastSignInError),
         gitUsername: gitUsername(),
+        hostPid: process.pid,
         windowPid: process.pid,
         socketNotice,
         host: options.host,

@@ -107,7 +107,9 @@ export interface StatusResponse {
   /** Why the answering process's last sign-in failed, until the next attempt. */
   lastSignInError?: string;
   gitUsername: string;
-  /** The window's extension host process (tells windows apart). */
+  /** The answering process: a window's extension host, an agent, or this CLI reading the store. */
+  hostPid: number;
+  /** The same number as hostPid, under its first name (scripts read it). */
   windowPid: number;
   /** Why this window's sockets are not in the preferred directory (too long, or not ours). */
   socketNotice?: string;

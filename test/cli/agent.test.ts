@@ -59,7 +59,7 @@ async function stopAgent(agent: Agent | undefined): Promise<void> {
   await agent.exited;
 }
 
-async function status(): Promise<{ host: string; windowPid: number; expiresAt: string; generation: number; state: string }> {
+async function status(): Promise<{ host: string; hostPid: number; windowPid: number; expiresAt: string; generation: number; state: string }> {
   const r = await cli(['status', '--json']);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -90,7 +90,7 @@ describe('tokenrelay agent', () => {
     const agent = await startAgentProcess(['--idle-timeout', '60']);
     try {
       const s = await status();
-      assert.deepEqual([s.host, s.windowPid], ['agent', agent.child.pid]);
+      assert.deepEqual([s.host, s.hostPid, s.windowPid], ['agent', agent.child.pid, agent.child.pid]);
       const first = await cli(['token']);
       assert.equal(first.code, 0, first.stderr);
       assert.equal((await idp.introspect(first.stdout.trim())).active, true);
@@ -120,7 +120,7 @@ describe('tokenrelay agent', () => {
     assert.equal(existsSync(join(home, 'state', 'agent.json')), false, 'its record is removed');
     assert.deepEqual(readdirSync(join(runtime, 'tokenrelay')).filter((n) => n.startsWith('term-')), [], 'its socket is removed');
     // With the agent gone the CLI answers from the store (or from another live host of this uid: the test machine may run windows of other suites).
-    assert.notEqual((await status()).windowPid, agent.child.pid);
+    assert.notEqual((await status()).hostPid, agent.child.pid);
   });
 
   test('a window process beside the agent: peers (the window gets K from the agent), one refresh per expiry', async () => {
@@ -211,7 +211,7 @@ describe('tokenrelay agent', () => {
       assert.equal(after.code, 0, after.stderr);
       assert.equal((await idp.introspect(after.stdout.trim())).active, true);
       const s = await status();
-      assert.deepEqual([s.host, s.windowPid, s.generation], ['agent', next.child.pid, before.generation + 1], 'the generation the stopped agent saved');
+      assert.deepEqual([s.host, s.hostPid, s.generation], ['agent', next.child.pid, before.generation + 1], 'the generation the stopped agent saved');
       assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [1, 0], 'the refresh in flight was kept: no second grant, no reuse');
     } finally {
       idp.setAccessTokenTtl(4);
@@ -287,7 +287,7 @@ describe('tokenrelay agent', () => {
       pid = Number(/pid (\d+)/.exec(lines[1])![1]);
       assert.equal(Number(/pid (\d+)/.exec(lines[0])![1]), pid, 'both name the same agent');
       const s = await status();
-      assert.deepEqual([s.host, s.windowPid], ['agent', pid]);
+      assert.deepEqual([s.host, s.hostPid], ['agent', pid]);
       const third = await cli(['agent', '--start']);
       assert.match(third.stdout, new RegExp(`^A Token Relay agent already runs \\(pid ${pid}\\)`));
       const log = join(home, 'state', 'agent.log');

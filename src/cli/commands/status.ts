@@ -74,7 +74,7 @@ function render(s: StatusResponse): string {
   rows.push(['git username', s.gitUsername]);
   if (s.host === 'direct') rows.push(['answered by', 'this process, from the store (no window or agent is running)']);
   else {
-    rows.push([s.host === 'agent' ? 'agent' : 'window', `pid ${s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
+    rows.push([s.host === 'agent' ? 'agent' : 'window', `pid ${s.hostPid ?? s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
     if (usedSocket?.found) rows.push(['terminal', `not a VS Code terminal (TOKENRELAY_SOCK is not set); answered by the socket ${usedSocket.path}`]);
   }
   if (s.profile) rows.push(['profile', s.profile]);
