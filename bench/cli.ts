@@ -48,6 +48,7 @@ function time(cmd: string, argv: string[], env: NodeJS.ProcessEnv, input?: strin
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    child.stdin.on('error', () => {}); // EPIPE: a command that exits without reading stdin (oidc-token takes ~4 ms)
     child.stdin.end(input ?? '');
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
