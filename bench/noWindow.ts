@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { approveDeviceSignIn } from '../test/support/deviceSignIn.ts';
-import { startIdp } from '../test/idp/server.ts';
+import { startIdp, type Idp } from '../test/idp/server.ts';
 import { keyringToolsPresent, startKeyringSession } from '../test/harness/keyringSession.ts';
 import { median } from '../test/cli/support.ts';
 import { World } from '../test/harness/fixture.ts';
@@ -24,7 +24,10 @@ export interface NoWindowFigures extends TokenVsNode {
   keyStore: string;
 }
 
-type Timer = (cmd: string, argv: string[], env: NodeJS.ProcessEnv) => Promise<{ ms: number; code: number | null; out: string }>;
+/** A command to time instead of `node dist/cli.js token`. */
+export interface Command { cmd: string; argv: string[]; env: NodeJS.ProcessEnv }
+
+export type Timer = (cmd: string, argv: string[], env: NodeJS.ProcessEnv) => Promise<{ ms: number; code: number | null; out: string }>;
 
 export async function measureNoWindow(cliJs: string, rounds: number, time: Timer): Promise<NoWindowFigures[]> {
   const idp = await startIdp({ accessTokenTtl: 3600 });
@@ -53,20 +56,26 @@ export async function measureNoWindow(cliJs: string, rounds: number, time: Timer
 
 
 /**
- * `node -e 0` and `tokenrelay token` answered through each of `via` (an environment each) in
- * alternating rounds, so all see the same load; the medians, and each token's ratio to node.
+ * `node -e 0` and `tokenrelay token` answered through each of `via` (an environment each; or a
+ * command of its own, as `oidc-token <account>`) in alternating rounds, so all see the same load;
+ * the medians, and each one's ratio to node. Each run must print what the first run printed.
  */
-async function interleaved<K extends string>(cliJs: string, rounds: number, time: Timer, via: Record<K, NodeJS.ProcessEnv>): Promise<Record<K, TokenVsNode>> {
+export async function interleaved<K extends string>(cliJs: string, rounds: number, time: Timer, via: Record<K, NodeJS.ProcessEnv | Command>): Promise<Record<K, TokenVsNode>> {
   const names = Object.keys(via) as K[];
+  const command = (name: K): Command => {
+    const v = via[name];
+    return 'cmd' in v && Array.isArray(v.argv) ? v as Command : { cmd: process.execPath, argv: [cliJs, 'token'], env: v as NodeJS.ProcessEnv };
+  };
+  const run = (c: Command) => time(c.cmd, c.argv, c.env);
   const tokens = new Map<K, string>();
-  for (const name of names) tokens.set(name, (await time(process.execPath, [cliJs, 'token'], via[name])).out);
+  for (const name of names) tokens.set(name, (await run(command(name))).out);
   const n: number[] = [];
   const t = new Map<K, number[]>(names.map((name) => [name, []]));
   for (let i = 0; i < rounds; i++) {
-    n.push((await time(process.execPath, ['-e', '0'], via[names[0]])).ms);
+    n.push((await time(process.execPath, ['-e', '0'], command(names[0]).env)).ms);
     for (const name of names) {
-      const r = await time(process.execPath, [cliJs, 'token'], via[name]);
-      if (r.code !== 0 || r.out !== tokens.get(name)) throw new Error(`tokenrelay token (${name}) failed (exit ${r.code})`);
+      const r = await run(command(name));
+      if (r.code !== 0 || r.out !== tokens.get(name)) throw new Error(`${name}: the token command failed (exit ${r.code})`);
       t.get(name)!.push(r.ms);
     }
   }
@@ -91,14 +100,7 @@ export async function measureThroughAgent(cliJs: string, rounds: number, time: T
   try {
     const env = { PATH: process.env.PATH!, HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: runtime, TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file' };
     await deviceSignIn(cliJs, env, idp.issuer, idp.clientId);
-    agent = spawn(process.execPath, [cliJs, 'agent', '--stay'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      agent!.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; if (/Agent pid \d+ serving/.test(log)) resolve(); });
-      agent!.once('exit', (code) => reject(new Error(`the agent exited (${code}): ${log}`)));
-    });
-    const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { host: string };
-    if (status.host !== 'agent') throw new Error(`tokenrelay status says host ${status.host}, not the agent`);
+    agent = await startAgent(cliJs, env, time);
     // For comparison in the same rounds: a window as its own OS process (the harness's, a real
     // broker behind the same terminal socket), as a VS Code window is; bench:cli's window rows time
     // a server inside the benchmark process, which needs no wake-up.
@@ -111,15 +113,37 @@ export async function measureThroughAgent(cliJs: string, rounds: number, time: T
     return { ...throughAgent, windowProcess };
   } finally {
     await world?.close();
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((resolve) => agent!.once('exit', resolve));
-      agent.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(agent);
     rmSync(home, { recursive: true, force: true });
     rmSync(runtime, { recursive: true, force: true });
     await idp.close();
   }
+}
+
+/** `tokenrelay agent --stay` in `env` (signed in), once `tokenrelay status` says it answers. */
+export async function startAgent(cliJs: string, env: NodeJS.ProcessEnv, time: Timer): Promise<ChildProcess> {
+  const agent = spawn(process.execPath, [cliJs, 'agent', '--stay'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      agent.stderr!.setEncoding('utf8').on('data', (d: string) => { log += d; if (/Agent pid \d+ serving/.test(log)) resolve(); });
+      agent.once('exit', (code) => reject(new Error(`the agent exited (${code}): ${log}`)));
+    });
+    const status = JSON.parse((await time(process.execPath, [cliJs, 'status', '--json'], env)).out) as { host: string };
+    if (status.host !== 'agent') throw new Error(`tokenrelay status says host ${status.host}, not the agent`);
+    return agent;
+  } catch (err) {
+    await stopChild(agent);
+    throw err;
+  }
+}
+
+/** SIGTERM, and wait for the exit. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 export interface NoWindowStorm {
@@ -128,8 +152,11 @@ export interface NoWindowStorm {
   revocations: number;
   failed: number;
   distinctTokens: number;
+  /** Wall time of every process, failed ones included. */
   p50Ms: number;
   p99Ms: number;
+  /** p99 of the processes that got a token (a failed one may have stopped early: lockAndReread gives up after ~5.5 s of lock retries). */
+  p99OkMs: number;
 }
 
 /**
@@ -146,20 +173,26 @@ export async function stormNoWindow(cliJs: string, processes: number, time: Time
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(status.expiresAt) - Date.now()) + 50)); // the token's expiry
     idp.resetCounters();
     const runs = await Promise.all(Array.from({ length: processes }, () => time(process.execPath, [cliJs, 'token'], env)));
-    const ok = runs.filter((r) => r.code === 0);
-    const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
-    const at = (p: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor((p / 100) * ms.length))]);
-    return {
-      processes, refreshGrants: idp.counters().refreshGrants, revocations: idp.counters().grantRevocations,
-      failed: runs.length - ok.length, distinctTokens: new Set(ok.map((r) => r.out)).size, p50Ms: at(50), p99Ms: at(99),
-    };
+    return stormFigures(runs, idp);
   } finally {
     rmSync(home, { recursive: true, force: true });
     await idp.close();
   }
 }
 
-async function deviceSignIn(cliJs: string, env: NodeJS.ProcessEnv, issuer: string, clientId: string): Promise<void> {
+/** A storm's figures: the IdP's counters since its reset, and each process's wall time (p50, p99). */
+export function stormFigures(runs: { ms: number; code: number | null; out: string }[], idp: Idp): NoWindowStorm {
+  const ok = runs.filter((r) => r.code === 0);
+  const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
+  const at = (sorted: number[], p: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN);
+  return {
+    processes: runs.length, refreshGrants: idp.counters().refreshGrants, revocations: idp.counters().grantRevocations,
+    failed: runs.length - ok.length, distinctTokens: new Set(ok.map((r) => r.out)).size, p50Ms: at(ms, 50), p99Ms: at(ms, 99),
+    p99OkMs: at(ok.map((r) => r.ms).sort((a, b) => a - b), 99),
+  };
+}
+
+export async function deviceSignIn(cliJs: string, env: NodeJS.ProcessEnv, issuer: string, clientId: string): Promise<void> {
   const child = spawn(process.execPath, [cliJs, 'sign-in', '--device', '--json', '--issuer', issuer, '--client-id', clientId], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const { code } = await approveDeviceSignIn(child, issuer, 'bench');
   if (code !== 0) throw new Error(`no-window sign-in failed (exit ${code})`);

@@ -33,7 +33,7 @@ export interface CliBundle {
 
 let bundle: Promise<CliBundle> | undefined;
 
-const BUNDLE_OPTIONS: BuildOptions = {
+export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
   minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
 };

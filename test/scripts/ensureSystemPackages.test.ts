@@ -22,7 +22,7 @@ afterEach(() => {
 interface Run { code: number | null; stdout: string; stderr: string; apt: string[][] }
 
 /** Runs the script with `installed` reported by dpkg-query; apt-get records its arguments. */
-function run(installed: string[], opts: { uid?: number; plan?: string; failInstall?: boolean; noTools?: boolean } = {}): Run {
+function run(installed: string[], opts: { uid?: number; plan?: string; failInstall?: boolean; noTools?: boolean; env?: Record<string, string> } = {}): Run {
   dir = mkdtempSync(join(tmpdir(), 'tokenrelay-apt-'));
   const calls = join(dir, 'apt-calls');
   const stub = (name: string, body: string) => {
@@ -44,7 +44,7 @@ function run(installed: string[], opts: { uid?: number; plan?: string; failInsta
   ].join('\n'));
   const r = spawnSync('bash', [script], {
     encoding: 'utf8',
-    env: { PATH: `${dir}:/usr/bin:/bin`, INSTALLED: installed.join(' '), PLAN: opts.plan ?? '', TMPDIR: dir, ...tools },
+    env: { PATH: `${dir}:/usr/bin:/bin`, INSTALLED: installed.join(' '), PLAN: opts.plan ?? '', TMPDIR: dir, ...tools, ...opts.env },
   });
   const apt = existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n').map((l) => l.split(' ')) : [];
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, apt };
@@ -87,6 +87,14 @@ describe('ensure-system-packages.sh', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /missing: kubernetes-client docker\.io\n/);
     assert.deepEqual(r.apt.at(-1)!.filter((a) => !a.startsWith('-')), ['install', 'kubernetes-client', 'docker.io']);
+  });
+
+  test('BENCH_PACKAGES (bench:cli\'s extras): ensures those packages instead of the list', () => {
+    const r = run(PACKAGES, { env: { BENCH_PACKAGES: 'oidc-agent-cli' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /missing: oidc-agent-cli\n/);
+    assert.deepEqual(r.apt.at(-1)!.filter((a) => !a.startsWith('-')), ['install', 'oidc-agent-cli']);
+    assert.equal(run(['oidc-agent-cli'], { env: { BENCH_PACKAGES: 'oidc-agent-cli' } }).stdout, 'ensure-system-packages: all 1 present\n');
   });
 
   test('not root: names the exact command to run, installs nothing', () => {
