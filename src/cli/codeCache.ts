@@ -41,12 +41,16 @@ export function requireWithCodeCache(file: string): unknown {
 /** $TMPDIR/tokenrelay-<uid>, made 0700 when missing; used only if it is a private directory of this user. */
 function privateCacheDir(): string {
   const dir = join(tmpdir(), `tokenrelay-${process.getuid!()}`);
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  let stat = lstatSync(dir, { throwIfNoEntry: false });
+  if (!stat) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    stat = lstatSync(dir);
   }
-  if (!isPrivateDirStat(lstatSync(dir))) throw new Error('not a private directory');
+  if (!isPrivateDirStat(stat)) throw new Error('not a private directory');
   return dir;
 }
 

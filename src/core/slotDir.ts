@@ -9,6 +9,9 @@ const PRIVATE = 0o700;
 
 /** Creates or checks `dir` (checkPrivateDir); true when its mode had to be repaired. */
 export function ensurePrivateDir(dir: string, what = 'slot directory'): boolean {
+  // The common case, every start of every process: it exists. One lstat, not a mkdir whose EEXIST
+  // is thrown and caught (about 14 per one-shot CLI run).
+  if (lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return checkPrivateDir(dir, what);
   try {
     mkdirSync(dirname(dir), { recursive: true, mode: PRIVATE });
     try {
