@@ -84,11 +84,11 @@ async function main(): Promise<void> {
   let statusHandler: { p50: number; p99: number };
   let cliHandler: { p50: number; p99: number; samples: number };
   try {
-    await world.signIn();
+    await world.signInAccount();
     const win = await startWindow(world, { refreshTimeoutMs: 15_000, docker: { username: 'oauth2', registries: [BENCH_REGISTRY] } });
     try {
       const env = { ...process.env, TOKENRELAY_SOCK: win.server.socketPath, VSCODE_TOKENRELAY_NODE: process.execPath };
-      const token = (await win.broker.getToken()).accessToken;
+      const token = (await win.service.getToken()).accessToken;
       const cli = () => time(bundle.launcher, ['token'], env);
       const direct = () => time(process.execPath, [bundle.cliJs, 'token'], env);
       const node = () => time(process.execPath, ['-e', '0'], env);
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < inProcessRequests; i++) {
         await postJson(win.server.socketPath, 'token', {});
         const t0 = performance.now();
-        await win.broker.getToken();
+        await win.service.getToken();
         calls.push(performance.now() - t0);
         await postJson(win.server.socketPath, 'status', {});
       }
