@@ -12,7 +12,7 @@ import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
 import { readGitHosts, readKubernetesClusters, readMcpServers } from '../../src/app/settings.ts';
 import { completeAuthorization } from '../idp/login.ts';
-import { SCOPES, type World } from '../harness/fixture.ts';
+import type { World } from '../harness/fixture.ts';
 
 export const repoRoot = join(__dirname, '..', '..');
 
@@ -213,7 +213,7 @@ export async function startWindow(world: World, opts: {
 } = {}): Promise<TestWindow> {
   const log = captureLog('window ');
   const { service, close } = await world.openAccountService({
-    log, label: 'cli-window', settings: { scopes: SCOPES, refreshSkewSeconds: 0 },
+    log, label: 'cli-window', settings: { refreshSkewSeconds: 0 },
     brokerOptions: { proactive: false, refreshTimeoutMs: opts.refreshTimeoutMs ?? 3000, backoff: { baseMs: 100, capMs: 400 } },
   });
   const signIns: TestSignIns = { login: 'alice', cancel: false, calls: 0 };
