@@ -141,15 +141,15 @@ async function main(): Promise<void> {
   let tokenMs: number, nodeMs: number, handler: { p50: number; p99: number; samples: number };
   let directMs: number;
   let kubectlMs: number, dockerGetMs: number, mcpProxyMs: number | undefined;
-  let brokerGetToken: { p50: number; p99: number };
+  let serviceGetToken: { p50: number; p99: number };
   let statusHandler: { p50: number; p99: number };
   let cliHandler: { p50: number; p99: number; samples: number };
   try {
-    await world.signIn();
+    await world.signInAccount();
     const win = await startWindow(world, { refreshTimeoutMs: 15_000, docker: { username: 'oauth2', registries: [BENCH_REGISTRY] } });
     try {
       const env = { ...process.env, TOKENRELAY_SOCK: win.server.socketPath, VSCODE_TOKENRELAY_NODE: process.execPath };
-      const token = (await win.broker.getToken()).accessToken;
+      const token = (await win.service.getToken()).accessToken;
       const cli = () => time(bundle.launcher, ['token'], env);
       const direct = () => time(process.execPath, [bundle.cliJs, 'token'], env);
       const node = () => time(process.execPath, ['-e', '0'], env);
@@ -188,21 +188,21 @@ async function main(): Promise<void> {
       mcpProxyMs = hasMcpProxy ? median(m) : undefined;
 
       // ---- server-side handler latency (token route): the CLI runs above plus in-process requests,
-      // interleaved with the same Broker call made directly and with a route that has no broker I/O.
+      // interleaved with the same AccountService call made directly and with a route that has no broker I/O.
       note(`handler latency: ${inProcessRequests} more token requests over the socket`);
       const fromCli = win.handled.filter((h) => h.route === 'token').map((h) => h.ms);
       const calls: number[] = [];
       for (let i = 0; i < inProcessRequests; i++) {
         await postJson(win.server.socketPath, 'token', {});
         const t0 = performance.now();
-        await win.broker.getToken();
+        await win.service.getToken();
         calls.push(performance.now() - t0);
         await postJson(win.server.socketPath, 'status', {});
       }
       const samples = win.handled.filter((h) => h.route === 'token').map((h) => h.ms);
       handler = { p50: round3(percentile(samples, 50)), p99: round3(percentile(samples, 99)), samples: samples.length };
       cliHandler = { p50: round3(percentile(fromCli, 50)), p99: round3(percentile(fromCli, 99)), samples: fromCli.length };
-      brokerGetToken = { p50: round3(percentile(calls, 50)), p99: round3(percentile(calls, 99)) };
+      serviceGetToken = { p50: round3(percentile(calls, 50)), p99: round3(percentile(calls, 99)) };
       const statusSamples = win.handled.filter((h) => h.route === 'status').map((h) => h.ms);
       statusHandler = { p50: round3(percentile(statusSamples, 50)), p99: round3(percentile(statusSamples, 99)) };
     } finally {
@@ -255,9 +255,9 @@ async function main(): Promise<void> {
     noWindowStormP99Ratio: storms.p99Ratio,
     noWindowStormPairs: storms.pairs,
     handlerLatencyMs: handler,
-    /** Breakdown: Broker.getToken called directly (its journal reads), and the status route (no broker I/O). */
+    /** Breakdown: AccountService.getToken called directly (the checks and the broker's journal reads), and the status route (no broker I/O). */
     cliHandlerLatencyMs: cliHandler!,
-    brokerGetTokenMs: brokerGetToken!,
+    serviceGetTokenMs: serviceGetToken!,
     statusHandlerLatencyMs: statusHandler!,
     storm: {
       invocations: storm.invocations,
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
       [`handler latency p50 (${handler.samples} requests)`, `${handler.p50} ms`, '', ''],
       ['handler latency p99', `${handler.p99} ms`, '< 1 ms', ok(result.targets.handlerP99)],
       [`  requests of the ${cliHandler!.samples} CLI runs p50 / p99`, `${cliHandler!.p50} / ${cliHandler!.p99} ms`, '', ''],
-      ['  Broker.getToken called directly p50 / p99', `${brokerGetToken!.p50} / ${brokerGetToken!.p99} ms`, '', ''],
+      ['  AccountService.getToken called directly p50 / p99', `${serviceGetToken!.p50} / ${serviceGetToken!.p99} ms`, '', ''],
       ['  status route (no broker I/O) p50 / p99', `${statusHandler!.p50} / ${statusHandler!.p99} ms`, '', ''],
       ['storm: concurrent CLI invocations', String(storm.invocations), '', ''],
       ['storm: refresh grants at the IdP', String(storm.refreshGrants), '= 1', ok(result.targets.oneRefreshGrant)],

@@ -22,19 +22,19 @@ after(async () => {
   await world?.close();
 });
 
-const current = async () => (await win.broker.getToken()).accessToken;
+const current = async () => (await win.service.getToken()).accessToken;
 /**
  * Tests that make the server reject the current token start from a new sign-in: a token that
  * replaced a rejected one moments ago is not refreshed on a second rejection (rejectedBound.test.ts).
  */
-const fromNewSignIn = () => world.signIn();
+const fromNewSignIn = () => world.signInAccount();
 
 describe('before sign-in (a terminal opened before sign-in)', () => {
   test('token exits 3 and names the fix', async () => {
     const r = await runCli(sock, ['token']);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^tokenrelay: You are not signed in to Token Relay\. Sign in from the Accounts menu, or run "tokenrelay sign-in"\.\n$/);
+    assert.match(r.stderr, /^tokenrelay: You are not signed in to Token Relay\. Sign in from the Accounts menu or the Token Relay status bar item, or run "tokenrelay sign-in"\.\n$/);
   });
 
   test('status says signed out, exits 3, both as text and --json', async () => {
@@ -50,13 +50,13 @@ describe('before sign-in (a terminal opened before sign-in)', () => {
   });
 
   test('a cancelled sign-in exits 1 with the window\'s message', async () => {
-    win.service.cancelSignIn = true;
+    win.signIns.cancel = true;
     try {
       const r = await runCli(sock, ['sign-in']);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^tokenrelay: Sign-in was cancelled\. Run it again and complete it in the browser\.\n$/);
     } finally {
-      win.service.cancelSignIn = false;
+      win.signIns.cancel = false;
     }
   });
 
@@ -64,7 +64,7 @@ describe('before sign-in (a terminal opened before sign-in)', () => {
     const r = await runCli(sock, ['sign-in']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'Signed in as alice.\n');
-    assert.equal(win.service.signInCalls, 2);
+    assert.equal(win.signIns.calls, 2);
     assert.equal(world.idp.counters().authorizationCodeGrants, 1);
     const token = await runCli(sock, ['token']);
     assert.equal(token.code, 0, token.stderr);
@@ -72,7 +72,7 @@ describe('before sign-in (a terminal opened before sign-in)', () => {
     const again = await runCli(sock, ['sign-in']);
     assert.equal(again.code, 0);
     assert.equal(again.stdout, 'Already signed in as alice. Use --force to sign in again.\n');
-    assert.equal(win.service.signInCalls, 2, 'no further sign-in when already signed in');
+    assert.equal(win.signIns.calls, 2, 'no further sign-in when already signed in');
   });
 });
 
@@ -109,7 +109,7 @@ describe('token', () => {
     assert.equal(ok.code, 0);
     const bad = await runCli(sock, ['token', '--scopes', 'admin']);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /Scope admin is not among the configured scopes\. Add it to tokenrelay\.scopes/);
+    assert.match(bad.stderr, /Token Relay is not configured for the scope\(s\) admin\. Add them to tokenrelay\.scopes/);
   });
 
   test('--min-valid is passed through and validated', async () => {

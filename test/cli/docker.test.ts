@@ -22,7 +22,7 @@ let helper: string;
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world, { docker: { username: 'david', registries: REGISTRIES } });
   helper = (await dockerHelperBundle()).launcher;
 });
@@ -32,7 +32,7 @@ after(async () => {
   await world?.close();
 });
 
-const current = () => win.broker.getToken();
+const current = () => win.service.getToken();
 /**
  * `text` fit for a failure message: `expected` (the token it should hold) as <token>, any other
  * token the IdP issued as <other token>; without `expected`, every one as <token>.

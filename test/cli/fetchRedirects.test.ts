@@ -48,7 +48,7 @@ async function listen(server: ReturnType<typeof createHttp> | ReturnType<typeof 
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world);
   A = await listen(createHttp(handler(() => A)), 'http', '127.0.0.1');
   B = await listen(createHttp(handler(() => B)), 'http', '127.0.0.1');
@@ -65,7 +65,7 @@ after(async () => {
   await world?.close();
 });
 
-const current = async () => (await win.broker.getToken()).accessToken;
+const current = async () => (await win.service.getToken()).accessToken;
 const fetchCli = (args: string[]) => runCli(win.server.socketPath, ['fetch', ...args], { env: { NODE_EXTRA_CA_CERTS: caFile } });
 const at = (origin: string) => seen.filter((s) => s.origin === origin);
 const USER_HEADERS = ['-H', 'Cookie: session=secret-cookie', '-H', 'X-Api-Key: secret-key', '-H', 'Proxy-Authorization: Basic c2VjcmV0'];
@@ -177,7 +177,7 @@ describe('fetch -i', () => {
   test('response headers on stderr pass the redactor: a server echoing the token shows it masked', async () => {
     const r = await runCli(win.server.socketPath, ['fetch', '-i', `${A}/echo-header`]);
     assert.equal(r.code, 0, r.stderr);
-    const token = (await win.broker.getToken()).accessToken;
+    const token = (await win.service.getToken()).accessToken;
     assert.match(r.stderr, /x-seen-authorization: Bearer \[redacted/);
     assert.ok(!r.stderr.includes(token), 'the token appears on stderr');
   });

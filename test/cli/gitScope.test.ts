@@ -17,7 +17,7 @@ let hostsSetting: unknown;
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world, { gitHosts: () => hostsSetting });
   cli = await cliBundle();
   mkdirSync(join(world.dir, 'home'), { recursive: true });
@@ -35,7 +35,7 @@ after(async () => {
 function masked(text: string, expected?: string): string {
   return world.idp.issuedTokens().reduce((t, token) => t.split(token).join(expected === undefined || token === expected ? '<token>' : '<other token>'), text);
 }
-const current = async () => (await win.broker.getToken()).accessToken;
+const current = async () => (await win.service.getToken()).accessToken;
 
 /** `git credential <action>` with the helper set for every URL; no prompt, no other helper. Async: the window answers from this process. */
 function git(action: 'fill' | 'reject', input: string): Promise<{ status: number | null; stdout: string; stderr: string }> {

@@ -16,7 +16,7 @@ const accepted: string[] = [];
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world);
   api = createServer((req, res) => {
     const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -39,7 +39,7 @@ after(async () => {
   await world?.close();
 });
 
-const current = async () => (await win.broker.getToken()).accessToken;
+const current = async () => (await win.service.getToken()).accessToken;
 
 describe('token --format', () => {
   test('header: one "Authorization: Bearer" line that real curl sends with -H @-', async () => {

@@ -44,7 +44,7 @@ function selfSignedCertificate(dir: string): { key: Buffer; cert: Buffer } {
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: TTL_SECONDS });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world, { kubernetesClusters: () => clustersSetting });
   const tls = selfSignedCertificate(world.dir);
   caData = tls.cert.toString('base64');
@@ -106,11 +106,11 @@ async function kubectl(execApiVersion: string, args: string[], provideClusterInf
   return runChild('kubectl', args, { env });
 }
 
-const current = () => win.broker.getToken();
+const current = () => win.service.getToken();
 
 describe('kubectl-credential', () => {
   test('prints a client.authentication.k8s.io/v1 ExecCredential; v1beta1 by flag or by KUBERNETES_EXEC_INFO', async () => {
-    const grant = await win.broker.getToken(FRESH); // the one the CLI gets next
+    const grant = await win.service.getToken(FRESH); // the one the CLI gets next
     const expiry = new Date(Math.floor(grant.expiresAt / 1000) * 1000).toISOString().replace('.000Z', 'Z');
     const v1 = await runCli(win.server.socketPath, ['kubectl-credential'], { env: { KUBERNETES_EXEC_INFO: undefined } });
     assert.equal(v1.code, 0, v1.stderr);
@@ -139,7 +139,7 @@ describe('kubectl-credential', () => {
   });
 
   test('real kubectl: `get --raw /api` is accepted; after the token expires the next kubectl gets a fresh one', async () => {
-    await win.broker.getToken(FRESH); // half a lifetime ahead, however long the tests above took
+    await win.service.getToken(FRESH); // half a lifetime ahead, however long the tests above took
     world.idp.resetCounters();
     const first = await kubectl(NEWEST, ['get', '--raw', '/api']);
     assert.equal(first.code, 0, first.stderr);
@@ -162,7 +162,7 @@ describe('kubectl-credential', () => {
   });
 
   test('an early revocation: kubectl fails until the README\'s one-liner reports the token, then works', async () => {
-    await win.broker.getToken(FRESH); // not refreshed at expiry before the report below
+    await win.service.getToken(FRESH); // not refreshed at expiry before the report below
     assert.ok(await world.idp.revokeLatestAccessToken());
     const refused = await kubectl(NEWEST, ['get', '--raw', '/api']);
     assert.notEqual(refused.code, 0);
@@ -214,7 +214,7 @@ describe('kubectl-credential: only the clusters the user named (KUBERNETES_EXEC_
   });
 
   test('real kubectl with provideClusterInfo: an unlisted API server never sees a token; listed, it does', async () => {
-    await win.broker.getToken(FRESH);
+    await win.service.getToken(FRESH);
     const before = seen.length;
     clustersSetting = ['k8s.example.com'];
     const refused = await kubectl(NEWEST, ['get', '--raw', '/api'], true);

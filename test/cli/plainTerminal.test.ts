@@ -23,7 +23,7 @@ const windows: { server: TerminalServer; served: string[] }[] = [];
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world);
   xdg = mkdtempSync('/tmp/trx-');
   home = mkdtempSync('/tmp/trh-');
@@ -56,7 +56,7 @@ function startedAgo(path: string, seconds: number): void {
   utimesSync(path, at, at);
 }
 
-const current = async () => (await win.broker.getToken()).accessToken;
+const current = async () => (await win.service.getToken()).accessToken;
 
 /** The CLI as a plain terminal runs it: `env -i` with only PATH, HOME and XDG_RUNTIME_DIR (plus `extra`). */
 async function plain(args: string[], extra: Record<string, string> = {}) {

@@ -18,7 +18,7 @@ let api: { url: string; tokens: string[]; close(): Promise<void> };
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world);
   const tokens: string[] = [];
   const server: Server = createServer((req, res) => {
@@ -65,8 +65,8 @@ test('N fetches against an API that rejects every token cost at most 1 + elapsed
 });
 
 test('across processes: the window that did not refresh refuses the same report, and the other way round', async () => {
-  await world.signIn(); // a generation that no rejection produced
-  const other = await world.spawn('other'); // a window in its own OS process
+  await world.signInAccount(); // a generation that no rejection produced
+  const other = await world.spawn('other', world.accountSlot()); // a window in its own OS process, on the service's slot
   world.idp.resetCounters();
   // This window's CLI refreshes for a rejection; the other process is then asked about the replacement.
   const first = await runCli(win.server.socketPath, ['fetch', api.url]);
@@ -80,7 +80,7 @@ test('across processes: the window that did not refresh refuses the same report,
   assert.equal(world.idp.counters().refreshGrants, 1, 'the other process did not refresh');
 
   // The other process refreshes for a rejection; this window's CLI is then told the cause.
-  await world.signIn();
+  await world.signInAccount();
   const [signedIn] = await other.getTokens(1);
   const [byOther] = await other.getTokens(1, { rejectedAccessToken: signedIn.token });
   assert.ok(byOther.ok, byOther.message);

@@ -17,7 +17,7 @@ let sock: string;
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world, { requestTimeoutMs: 1000 });
   sock = win.server.socketPath;
 });
@@ -155,7 +155,7 @@ describe('bad input gets a clear error', () => {
   });
 
   test('10 000 malformed or random requests, then a normal request still succeeds', async () => {
-    win.service.cancelSignIn = true;
+    win.signIns.cancel = true;
     const fdsBefore = openFds();
     let seed = 0x2545f491;
     const rand = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 0x100000000; };
@@ -188,7 +188,7 @@ describe('bad input gets a clear error', () => {
       }
     }));
     const elapsed = Date.now() - started;
-    win.service.cancelSignIn = false;
+    win.signIns.cancel = false;
     assert.equal(hung, 0, 'every fuzz connection was answered or closed');
     assert.ok(!statuses.has(500), `no internal errors: ${JSON.stringify([...statuses])}`);
     assert.ok(elapsed < 20_000, `fuzz took ${elapsed} ms`);
@@ -196,7 +196,7 @@ describe('bad input gets a clear error', () => {
     assert.equal((await postJson<{ state: string }>(sock, 'status', {})).state, 'signed-in');
     const cli = await runCli(sock, ['token']);
     assert.equal(cli.code, 0, cli.stderr);
-    assert.equal(cli.stdout.trim(), (await win.broker.getToken()).accessToken);
+    assert.equal(cli.stdout.trim(), (await win.service.getToken()).accessToken);
     await waitFor('connections to close', 3000, () => openFds() - fdsBefore < 20);
     assert.ok(!win.log.lines.some((l) => l.includes('[error]')), win.log.lines.filter((l) => l.includes('[error]')).join('\n'));
   });

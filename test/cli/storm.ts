@@ -44,15 +44,15 @@ export async function runTerminalStorm(o: TerminalStormOptions): Promise<Termina
     await new Promise((r) => farm.once('message', r));
     await cliBundle();
     progress('signing in and starting the window and two other window processes');
-    await world.signIn(); // a 6 s token: it expires during the run
+    await world.signInAccount(); // a 6 s token: it expires during the run
     world.idp.setAccessTokenTtl(300); // the refreshed one outlives the storm
     win = await startWindow(world, { refreshTimeoutMs: 15_000 });
-    const others = await Promise.all([world.spawn('window-2', { refreshTimeoutMs: 15_000 }), world.spawn('window-3', { refreshTimeoutMs: 15_000 })]);
+    const others = await Promise.all([world.spawn('window-2', { ...world.accountSlot(), refreshTimeoutMs: 15_000 }), world.spawn('window-3', { ...world.accountSlot(), refreshTimeoutMs: 15_000 })]);
     // Everyone holds the first generation; the terminal path is warm.
-    await Promise.all([win.broker.getToken(), ...others.map((w) => w.getTokens(1))]);
+    await Promise.all([win.service.getToken(), ...others.map((w) => w.getTokens(1))]);
     const warm = await runCli(win.server.socketPath, ['token'], { viaLauncher: true, env: { VSCODE_TOKENRELAY_NODE: process.execPath } });
     if (warm.code !== 0) throw new Error(`warm-up failed: ${warm.stderr}`);
-    const expiresAt = win.broker.status().expiresAt!;
+    const expiresAt = win.service.status().expiresAt!;
     if (expiresAt - Date.now() < 200) throw new Error('setup took longer than the token lifetime');
     world.idp.resetCounters();
     progress(`waiting for the token to expire (in ${((expiresAt - Date.now()) / 1000).toFixed(1)} s), then ${o.invocations} CLI calls at once`);

@@ -1,23 +1,18 @@
 // Test and benchmark support for the terminal path: the CLI bundled exactly as shipped (esbuild,
-// launcher next to dist/), a real Broker wrapped as the window's TokenService, a terminal socket
-// server in front of it, and helpers to run the CLI as a child process.
-import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
+// launcher next to dist/), a window serving the real AccountService, a terminal socket server in
+// front of it, and helpers to run the CLI as a child process.
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
-import { Broker } from '../../src/core/broker.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import type { Logger } from '../../src/core/types.ts';
-import type { ServiceStatus, TokenRequest, TokenService } from '../../src/app/tokenService.ts';
-import type { AccessGrant } from '../../src/core/broker.ts';
-import { OAuthClient } from '../../src/oauth/oauthClient.ts';
+import type { AccountService } from '../../src/app/accountService.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { serveTerminals, type TerminalServer } from '../../src/ipc/tokenServer.ts';
 import { readGitHosts, readKubernetesClusters, readMcpServers } from '../../src/app/settings.ts';
 import { completeAuthorization } from '../idp/login.ts';
-import { SCOPES, SECRET_KEY, type World } from '../harness/fixture.ts';
-import { openStore } from '../harness/stores.ts';
+import type { World } from '../harness/fixture.ts';
 
 export const repoRoot = join(__dirname, '..', '..');
 
@@ -170,7 +165,7 @@ export async function runCliAs(user: { uid: number; gid: number }, args: string[
   return runChild(cmd, argv, { cwd: '/', timeoutMs: 30_000 });
 }
 
-// ---- a window: real broker as TokenService + terminal socket ------------------------------------
+// ---- a window: the real AccountService + terminal socket ----------------------------------------
 
 export interface CapturedLog extends Logger {
   lines: string[];
@@ -182,56 +177,30 @@ export function captureLog(prefix = ''): CapturedLog {
   return { lines, trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** The adapter the extension provides, reduced to what a test window needs. */
-export class BrokerService implements TokenService {
-  signInLogin = 'alice';
-  /** When set, requestSignIn fails like a user closing the browser. */
-  cancelSignIn = false;
-  signInCalls = 0;
-
-  constructor(readonly broker: Broker, readonly client: OAuthClient, readonly issuer: string) {}
-
-  async getToken(request: TokenRequest): Promise<AccessGrant> {
-    const missing = (request.scopes ?? []).filter((s) => !SCOPES.includes(s));
-    if (missing.length) {
-      throw new TokenRelayError('config', `Scope ${missing.join(', ')} is not among the configured scopes.`, 'Add it to tokenrelay.scopes and sign in again.');
-    }
-    const grant = await this.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs });
-    if (request.account && request.account !== grant.account.id && request.account !== grant.account.label) {
-      throw new TokenRelayError('not-signed-in', `Account "${request.account}" is not signed in.`, 'Sign in from the Accounts menu.');
-    }
-    return grant;
-  }
-
-  status(): ServiceStatus {
-    return { ...this.broker.status(), issuer: this.issuer, clientId: this.client.config.clientId };
-  }
-
-  async requestSignIn(): Promise<void> {
-    this.signInCalls++;
-    if (this.cancelSignIn) throw new TokenRelayError('cancelled', 'Sign-in was cancelled.', 'Run it again and complete it in the browser.');
-    const result = await signInWithLoopback(this.client, {
-      openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login: this.signInLogin })); },
-    });
-    await this.broker.signIn(result.tokens, result.account, result.origin);
-  }
-
-  async signOutAccount(): Promise<{ id: string; label: string } | undefined> {
-    const held = this.broker.peek();
-    await this.broker.signOut();
-    return held ? { id: held.account.id, label: held.account.label } : undefined;
-  }
+/** What a terminal's `tokenrelay sign-in` does in a test window: the browser part, done by the test. */
+export interface TestSignIns {
+  /** Who signs in at the test IdP. */
+  login: string;
+  /** When set, the sign-in fails like a user closing the browser. */
+  cancel: boolean;
+  calls: number;
 }
 
 export interface TestWindow {
-  broker: Broker;
-  service: BrokerService;
+  /** The window's real AccountService (its registry keeps world.slotsRoot; world.accountSlot() names a slot in it). */
+  service: AccountService;
+  signIns: TestSignIns;
   server: TerminalServer;
   log: CapturedLog;
   handled: { route: string; ms: number }[];
   close(): Promise<void>;
 }
 
+/**
+ * A window in this process: the real AccountService over the real AccountRegistry (world.slotsRoot,
+ * the world's store, sign-ins by world.signInAccount() or the terminal's sign-in) configured by the
+ * real settings parser for the world's IdP, with the terminal socket in front of it.
+ */
 export async function startWindow(world: World, opts: {
   requestTimeoutMs?: number; gitUsername?: string; socketDir?: string; refreshTimeoutMs?: number;
   docker?: { username: string; registries: string[] };
@@ -243,30 +212,41 @@ export async function startWindow(world: World, opts: {
   kubernetesClusters?: () => unknown;
 } = {}): Promise<TestWindow> {
   const log = captureLog('window ');
-  const store = openStore(world.options.storeModel, world.storePath, world.options.lagMs ?? 0);
-  const client = new OAuthClient({ issuer: world.idp.issuer, clientId: world.idp.clientId, scopes: SCOPES });
-  const broker = await Broker.create({
-    slotDir: world.slotDir, secretKey: SECRET_KEY, siblings: new UnixSiblingChannel(world.socketDir, log), store, client, log,
-    label: 'cli-window', refreshSkewMs: 0, proactive: false, refreshTimeoutMs: opts.refreshTimeoutMs ?? 3000, backoff: { baseMs: 100, capMs: 400 },
+  const { service, close } = await world.openAccountService({
+    log, label: 'cli-window', settings: { refreshSkewSeconds: 0 },
+    brokerOptions: { proactive: false, refreshTimeoutMs: opts.refreshTimeoutMs ?? 3000, backoff: { baseMs: 100, capMs: 400 } },
   });
-  const service = new BrokerService(broker, client, world.idp.issuer);
+  const signIns: TestSignIns = { login: 'alice', cancel: false, calls: 0 };
+  service.setSignInHandler(async () => {
+    signIns.calls++;
+    if (signIns.cancel) throw new TokenRelayError('cancelled', 'Sign-in was cancelled.', 'Run it again and complete it in the browser.');
+    const result = await signInWithLoopback(service.oauthClient(), {
+      openBrowser: async (url) => { await fetch(await completeAuthorization(url, { login: signIns.login })); },
+    });
+    await service.signIn(result.tokens, result.account, undefined, result.origin);
+  });
   const handled: { route: string; ms: number }[] = [];
-  const server = await serveTerminals({
-    socketDir: opts.socketDir ?? world.socketDir, service, log,
-    gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
-    docker: opts.docker && (() => opts.docker!),
-    gitHosts: opts.gitHosts && (() => readGitHosts((key) => (key === 'git.hosts' ? opts.gitHosts!() : undefined))),
-    mcpServers: opts.mcpServers && (() => readMcpServers((key) => (key === 'mcp.servers' ? opts.mcpServers!() : undefined))),
-    kubernetesClusters: opts.kubernetesClusters && (() => readKubernetesClusters((key) => (key === 'kubernetes.clusters' ? opts.kubernetesClusters!() : undefined))),
-    requestTimeoutMs: opts.requestTimeoutMs,
-    onHandled: (route, ms) => handled.push({ route, ms }),
-  });
+  let server: TerminalServer;
+  try {
+    server = await serveTerminals({
+      socketDir: opts.socketDir ?? world.socketDir, service, log,
+      gitUsername: opts.gitUsername === undefined ? undefined : () => opts.gitUsername!,
+      docker: opts.docker && (() => opts.docker!),
+      gitHosts: opts.gitHosts && (() => readGitHosts((key) => (key === 'git.hosts' ? opts.gitHosts!() : undefined))),
+      mcpServers: opts.mcpServers && (() => readMcpServers((key) => (key === 'mcp.servers' ? opts.mcpServers!() : undefined))),
+      kubernetesClusters: opts.kubernetesClusters && (() => readKubernetesClusters((key) => (key === 'kubernetes.clusters' ? opts.kubernetesClusters!() : undefined))),
+      requestTimeoutMs: opts.requestTimeoutMs,
+      onHandled: (route, ms) => handled.push({ route, ms }),
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
   return {
-    broker, service, server, log, handled,
+    service, signIns, server, log, handled,
     close: async () => {
       await server.close();
-      await broker.dispose();
-      store.close();
+      await close();
     },
   };
 }

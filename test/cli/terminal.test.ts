@@ -68,7 +68,7 @@ async function staleSocket(path: string): Promise<string> {
 
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world);
   cli = await cliBundle();
 });
@@ -78,7 +78,7 @@ after(async () => {
   await world?.close();
 });
 
-const current = async () => (await win.broker.getToken()).accessToken;
+const current = async () => (await win.service.getToken()).accessToken;
 /** Runs a child asynchronously: the window's server lives in this process and must keep answering. */
 function run(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; input?: string; cwd?: string }): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -329,7 +329,7 @@ describe('git credential helper', () => {
     assert.equal(get.code, 0, get.stderr);
     assert.match(get.stdout, /^username=oauth2\npassword=\S+\npassword_expiry_utc=\d+\n$/);
     const expiry = Number(/password_expiry_utc=(\d+)/.exec(get.stdout)![1]);
-    assert.ok(Math.abs(expiry * 1000 - (await win.broker.getToken()).expiresAt) < 1000);
+    assert.ok(Math.abs(expiry * 1000 - (await win.service.getToken()).expiresAt) < 1000);
     assert.equal((await runCli(sock, ['git-credential', 'store'], { input: 'protocol=https\nhost=x\npassword=p\n\n' })).stdout, '');
     assert.equal((await runCli(sock, ['git-credential', 'capability'], { input: '' })).code, 0);
     assert.equal((await runCli(sock, ['git-credential'])).code, 2);
@@ -354,7 +354,7 @@ describe('git credential helper', () => {
       // The server revokes the token early: git's erase reports it, the next command works. The
       // current token replaced a rejected one moments ago (the first test's erase), and a second
       // rejection that soon is bounded (rejectedBound.test.ts): start from a new sign-in instead.
-      await world.signIn();
+      await world.signInAccount();
       const signedIn = await current();
       assert.equal((await git([...helper, 'ls-remote', `${remote.url}/demo.git`])).status, 0);
       assert.ok(remote.accepted.includes(signedIn));

@@ -16,6 +16,12 @@ import { WindowProcess } from './windowProcess.ts';
 import { SmallDisk } from './smallDisk.ts';
 import { until, waitFor } from '../support/wait.ts';
 import type { WindowConfig } from './protocol.ts';
+import type { Logger } from '../../src/core/types.ts';
+import { AccountRegistry, type RegistryOptions } from '../../src/app/accountRegistry.ts';
+import { AccountService } from '../../src/app/accountService.ts';
+import { parseSettings, type SettingsResult } from '../../src/app/settings.ts';
+import { keySecretOf, secretKeyOf, slotDirOf, slotKeyOf } from '../../src/app/slots.ts';
+import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
 export const SECRET_KEY = 'tokenrelay/v1/test';
@@ -138,6 +144,70 @@ export class World {
     return waitFor(`the windows' log to match ${pattern}`, timeoutMs, () => pattern.test(this.logs()), 50);
   }
 
+  // ---- opt-in: the registry layout a real AccountService keeps (src/app/slots.ts) -------------
+  // Nothing above uses it: signIn(), slotDir and spawn() keep the bare broker's slot unless a test
+  // passes accountSlot() to spawn.
+
+  /** Where an AccountService of this world keeps its slots and their meta files. */
+  get slotsRoot(): string {
+    return join(this.dir, 'slots');
+  }
+
+  /** The world's IdP as a window's tokenrelay.* settings name it, through the real parseSettings. */
+  settings(extra: Record<string, unknown> = {}): SettingsResult {
+    const { issuer, endpoints, scopes } = this.setup;
+    const values: Record<string, unknown> = { issuer, endpoints, clientId: this.idp.clientId, scopes, ...extra };
+    return parseSettings((key) => values[key]);
+  }
+
+  /** `accountId`'s slot in the registry layout and the secret names its broker uses: spawn(label, accountSlot()) joins it. */
+  accountSlot(accountId = 'alice'): Required<Pick<WindowConfig, 'slotDir' | 'secretKey' | 'keySecret'>> & { slotKey: string } {
+    const result = this.settings();
+    if (!result.ok) throw result.problem;
+    const slotKey = slotKeyOf(result.settings.identity, accountId);
+    return { slotKey, slotDir: slotDirOf(this.slotsRoot, slotKey), secretKey: secretKeyOf(slotKey), keySecret: keySecretOf(slotKey) };
+  }
+
+  /**
+   * A real AccountService over an AccountRegistry in slotsRoot, configured by settings(`settings`),
+   * on this world's store (its own view, `lagMs` as configured). The caller closes it.
+   */
+  async openAccountService(opts: {
+    log?: Logger; label?: string; lagMs?: number; settings?: Record<string, unknown>; watchSlots?: boolean;
+    brokerOptions?: RegistryOptions['brokerOptions'];
+  } = {}): Promise<{ service: AccountService; close(): Promise<void> }> {
+    const store = openStore(this.options.storeModel, this.storePath, opts.lagMs ?? this.options.lagMs ?? 0);
+    const log = opts.log ?? silentLog;
+    const service = new AccountService(new AccountRegistry({
+      slotsRoot: this.slotsRoot, store, log, label: opts.label, watchSlots: opts.watchSlots,
+      siblings: (l) => new UnixSiblingChannel(this.socketDir, l), brokerOptions: opts.brokerOptions,
+    }), log);
+    try {
+      await service.configure(this.settings(opts.settings));
+    } catch (err) {
+      await service.dispose();
+      store.close();
+      throw err;
+    }
+    return { service, close: async () => { await service.dispose(); store.close(); } };
+  }
+
+  /**
+   * Signs in through the real authorization-code + PKCE flow and persists it through a real
+   * AccountService: the slot and meta file in slotsRoot, as a window's sign-in writes them.
+   */
+  async signInAccount(login = 'alice'): Promise<void> {
+    const { service, close } = await this.openAccountService({ lagMs: 0, watchSlots: false, brokerOptions: { proactive: false } });
+    try {
+      const result = await signInWithLoopback(service.oauthClient(), {
+        openBrowser: async (url) => { await fetch(await (this.setup.endpoints ? completePlainAuthorization : completeAuthorization)(url, { login })); },
+      });
+      await service.signIn(result.tokens, result.account, undefined, result.origin);
+    } finally {
+      await close();
+    }
+  }
+
   lockHeld(): boolean {
     return readdirSync(join(this.slotDir, 'lock')).includes('refresh.lock');
   }
@@ -155,5 +225,7 @@ export class World {
     }
   }
 }
+
+const silentLog: Logger = { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export { until };

@@ -51,6 +51,12 @@ export interface WindowConfig {
   /** K in the opt-in key file of this directory (a host outside VS Code's store), under `keySecret`. */
   keysDir?: string;
   keySecret?: string;
+  /**
+   * Opt-in: be a window serving the real AccountService over an AccountRegistry in this directory
+   * (World.slotsRoot) instead of a bare Broker on slotDir; getToken, status, signOut and the terminal
+   * all go through the service. No fault hooks (pauseAt), naive or baseline mode, or broker events.
+   */
+  slotsRoot?: string;
 }
 
 export type Command =

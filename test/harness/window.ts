@@ -1,4 +1,6 @@
-// A "window": a separate OS process running the real core against the real IdP, driven by a test.
+// A "window": a separate OS process running the real core against the real IdP, driven by a test:
+// a bare Broker on any slot (the fault-injection actor: hooks at protocol steps), or with
+// config.slotsRoot the real AccountService over an AccountRegistry, as a window serves it.
 import { openSync, writeSync } from 'node:fs';
 import { Broker, type GetTokenOptions, type ProtocolStep } from '../../src/core/broker.ts';
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
@@ -13,6 +15,10 @@ import { InProcessClient } from './inProcessClient.ts';
 import { LockAndRereadClient } from './lockAndRereadClient.ts';
 import { serveTerminals } from '../../src/ipc/tokenServer.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
+import { AccountRegistry } from '../../src/app/accountRegistry.ts';
+import { AccountService } from '../../src/app/accountService.ts';
+import { parseSettings } from '../../src/app/settings.ts';
+import type { TokenService } from '../../src/app/tokenService.ts';
 import { now, PLAIN_COPY_KEY, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
 
 const config: WindowConfig = JSON.parse(process.env.TOKENRELAY_HARNESS ?? '{}');
@@ -52,8 +58,35 @@ function baselineSource(): TokenSource & { status(): unknown } | undefined {
   return new LockAndRereadClient(config.credentialFile!, client, clock, onResponse);
 }
 
+/** config.slotsRoot: the real AccountService, as a window's terminal and API get it (no fault hooks). */
+async function serviceSource(): Promise<TokenSource & { status(): unknown; signOut(): Promise<void>; service: AccountService } | undefined> {
+  if (!config.slotsRoot) return undefined;
+  if (config.pauseAt || config.naive || config.baseline) throw new Error('a window serving the AccountService has no fault hooks, naive or baseline mode');
+  const service = new AccountService(new AccountRegistry({
+    slotsRoot: config.slotsRoot, store, log, label: config.label,
+    keyStores: config.keysDir ? [new FileKeyStore(config.keysDir)] : undefined,
+    siblings: (l) => new UnixSiblingChannel(config.socketDir, l),
+    brokerOptions: {
+      clock, proactive: config.proactive, lockStaleMs: config.lockStaleMs, backoff: config.backoff,
+      refreshTimeoutMs: config.refreshTimeoutMs, lockWaitMs: config.lockWaitMs,
+    },
+  }), log);
+  const values: Record<string, unknown> = {
+    issuer: config.issuer, endpoints: config.endpoints, clientId: config.clientId, scopes: config.scopes,
+    refreshSkewSeconds: config.skewMs / 1000, refreshTokenReuseGraceSeconds: (config.reuseGraceMs ?? 0) / 1000,
+  };
+  await service.configure(parseSettings((key) => values[key]));
+  return {
+    service,
+    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs }),
+    status: () => service.status(),
+    signOut: async () => { await service.signOutAccount(); },
+  };
+}
+
 async function main(): Promise<void> {
-  const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = baselineSource() ?? (config.naive
+  const viaService = await serviceSource();
+  const source: TokenSource & { status?(): unknown; signOut?(): Promise<void> } = viaService ?? baselineSource() ?? (config.naive
     ? new NaiveClient(store, client, PLAIN_COPY_KEY, clock)
     : await Broker.create({
       slotDir: config.slotDir,
@@ -96,10 +129,12 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, (config.oneShotAt ?? 0) - Date.now())));
     await send({ event: 'oneShot', results: await burst(config.oneShot, {}) });
     if (source instanceof Broker) await source.dispose(); // as an extension host's deactivate does
+    await viaService?.service.dispose();
     process.exit(0);
   }
 
-  const socket = config.terminal && source instanceof Broker ? await serveTerminal(source) : undefined;
+  const terminalService = viaService?.service ?? (source instanceof Broker ? brokerService(source) : undefined);
+  const socket = config.terminal && terminalService ? await serveTerminal(terminalService) : undefined;
   process.on('message', async (raw: Command & { id: number }) => {
     try {
       let value: unknown;
@@ -118,21 +153,27 @@ async function main(): Promise<void> {
   await send({ event: 'ready', pid: process.pid, socket });
 }
 
-/** The window's terminal socket for the real CLI; sign-in happens in the test, not here. */
-async function serveTerminal(broker: Broker): Promise<string> {
-  const server = await serveTerminals({
-    socketDir: config.socketDir, log,
-    service: {
-      getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs }),
-      status: () => ({ ...broker.status(), issuer: config.issuer, clientId: config.clientId }),
-      requestSignIn: async () => { throw new TokenRelayError('cancelled', 'A test window cannot sign in.', 'Sign in from the test.'); },
-      signOutAccount: async () => {
-        const held = broker.peek();
-        await broker.signOut();
-        return held && { id: held.account.id, label: held.account.label };
-      },
+/**
+ * A bare broker (the fault-injection actor, on any slot) as the terminal's TokenService. It has none
+ * of AccountService's checks (configuration, scopes, account): a test of those gives the window
+ * config.slotsRoot, which serves the real service.
+ */
+function brokerService(broker: Broker): TokenService {
+  return {
+    getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs }),
+    status: () => ({ ...broker.status(), issuer: config.issuer, clientId: config.clientId }),
+    requestSignIn: async () => { throw new TokenRelayError('cancelled', 'A test window cannot sign in.', 'Sign in from the test.'); },
+    signOutAccount: async () => {
+      const held = broker.peek();
+      await broker.signOut();
+      return held && { id: held.account.id, label: held.account.label };
     },
-  });
+  };
+}
+
+/** The window's terminal socket for the real CLI; sign-in happens in the test, not here. */
+async function serveTerminal(service: TokenService): Promise<string> {
+  const server = await serveTerminals({ socketDir: config.socketDir, log, service });
   return server.socketPath;
 }
 

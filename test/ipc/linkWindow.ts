@@ -1,14 +1,19 @@
-// A window process for the link tests: a real Broker with its peer socket (UnixSiblingChannel) and
-// the terminal socket in front of it, in one OS process, as in a real window. Nobody is signed in
-// (the issuer is never contacted); a terminal's sign-in request waits as one in the browser would,
-// which keeps its link busy. Prints {"terminal", "peer"} once both listen; stops on SIGTERM.
+// A window process for the link tests: the real AccountService behind the terminal socket and a
+// peer socket (UnixSiblingChannel), in one OS process, as in a real window. Nobody is signed in
+// (the issuer is never contacted), so the service's registry opens no broker and no peer socket:
+// a bare Broker on a slot of its own registers the peer socket. A terminal's sign-in request waits
+// as one in the browser would, which keeps its link busy. Prints {"terminal", "peer"} once both
+// listen; stops on SIGTERM.
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Broker } from '../../src/core/broker.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
 import { UnixSiblingChannel } from '../../src/ipc/siblingChannel.ts';
 import { serveTerminals } from '../../src/ipc/tokenServer.ts';
-import { BrokerService, captureLog } from '../cli/support.ts';
+import { AccountRegistry } from '../../src/app/accountRegistry.ts';
+import { AccountService } from '../../src/app/accountService.ts';
+import { parseSettings } from '../../src/app/settings.ts';
+import { captureLog } from '../cli/support.ts';
 import { SCOPES, SECRET_KEY } from '../harness/fixture.ts';
 import { openStore } from '../harness/stores.ts';
 
@@ -25,11 +30,16 @@ async function main(): Promise<void> {
     slotDir, secretKey: SECRET_KEY, store, client, log, label: 'links', proactive: false,
     siblings: new UnixSiblingChannel(socketDir, log, fallbacks),
   });
-  const service = new BrokerService(broker, client, 'https://idp.invalid');
-  service.requestSignIn = () => {
+  const service = new AccountService(new AccountRegistry({
+    slotsRoot: join(dir, 'slots'), store, log, label: 'links', brokerOptions: { proactive: false },
+    siblings: (l) => new UnixSiblingChannel(socketDir, l, fallbacks),
+  }), log);
+  const settings: Record<string, unknown> = { issuer: 'https://idp.invalid', clientId: 'links', scopes: SCOPES };
+  await service.configure(parseSettings((key) => settings[key]));
+  service.setSignInHandler(() => {
     process.stdout.write('sign-in requested\n');
     return new Promise<void>(() => undefined);
-  };
+  });
   const server = await serveTerminals({ socketDir, fallbackSocketDirs: fallbacks, service, log, idleTimeoutMs: Number(idleMs) });
   const peersDir = join(slotDir, 'peers');
   const [registration] = readdirSync(peersDir);
@@ -38,7 +48,7 @@ async function main(): Promise<void> {
   const keepAlive = setInterval(() => undefined, 60_000);
   process.once('SIGTERM', () => {
     clearInterval(keepAlive);
-    void server.close().then(() => broker.dispose()).then(() => process.exit(0));
+    void server.close().then(() => service.dispose()).then(() => broker.dispose()).then(() => process.exit(0));
   });
 }
 

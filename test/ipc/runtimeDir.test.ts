@@ -28,7 +28,7 @@ before(async () => {
     made = join(runUser, 'tokenrelay');
   }
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   scratch = mkdtempSync('/tmp/trr-');
 });
 
@@ -49,7 +49,7 @@ function cleanEnv(name: string, extra: Record<string, string> = {}): Record<stri
 
 /** Starts envWindow.ts with exactly `env`; `storePath` is its secret view. */
 async function startWindow(env: Record<string, string>, storePath = world.storePath): Promise<Started> {
-  const config = { slotDir: world.slotDir, storePath, issuer: world.idp.issuer, clientId: world.idp.clientId };
+  const config = { slotsRoot: world.slotsRoot, slotDir: world.accountSlot().slotDir, storePath, issuer: world.idp.issuer, clientId: world.idp.clientId };
   const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'envWindow.ts'), JSON.stringify(config)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   let output = '';
@@ -98,10 +98,10 @@ test('a window without XDG_RUNTIME_DIR, its secret view lacking K, takes K from 
 
 test('the trust rule does not depend on where this process\'s own sockets are: a private socket in /run/user/<uid>/tokenrelay is asked (one outside every candidate is not: storeOfRecord.test.ts)', async () => {
   logged ??= await startWindow(cleanEnv('logged', { XDG_RUNTIME_DIR: runUser }));
-  const keyId = JSON.parse(readFileSync(join(world.slotDir, 'key-id'), 'utf8')).id as string;
+  const keyId = JSON.parse(readFileSync(join(world.accountSlot().slotDir, 'key-id'), 'utf8')).id as string;
   const log = captureLog();
   const own = join(scratch, 'own-sockets');
   const channel = new UnixSiblingChannel(own, log, []); // its own directories: only `own`
-  assert.ok(await channel.askKey(join(world.slotDir, 'peers'), keyId, () => true), 'K from the sibling in the runtime directory');
+  assert.ok(await channel.askKey(join(world.accountSlot().slotDir, 'peers'), keyId, () => true), 'K from the sibling in the runtime directory');
   assert.ok(!log.lines.some((l) => l.includes('Ignoring a sibling registration')), log.lines.join('\n'));
 });

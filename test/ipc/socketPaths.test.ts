@@ -26,7 +26,7 @@ let base: string;
 before(async () => {
   if (process.getuid!() !== 0) assert.fail('these tests need root (chown to another uid)');
   world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-  await world.signIn();
+  await world.signInAccount();
   win = await startWindow(world);
   base = mkdtempSync('/tmp/trs-'); // short, so every length below can be built under it
 });

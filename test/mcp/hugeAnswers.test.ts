@@ -70,7 +70,7 @@ let win: TestWindow;
 let huge: Awaited<ReturnType<typeof startHugeServer>>;
 before(async () => {
   world = await World.create({ storeModel: 'shared-lag', ttl: 600 });
-  await world.signIn();
+  await world.signInAccount();
   huge = await startHugeServer();
   win = await startWindow(world, { mcpServers: () => [new URL(huge.url).origin] });
 });

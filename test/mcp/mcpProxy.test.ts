@@ -28,7 +28,7 @@ interface Setup {
 
 async function setUp(ttl: number): Promise<Setup> {
   const world = await World.create({ storeModel: 'shared-lag', ttl });
-  await world.signIn();
+  await world.signInAccount();
   const allowed: string[] = [];
   const win = await startWindow(world, { mcpServers: () => allowed });
   return { world, win, allowed, close: async () => { await win.close(); await world.close(); } };
@@ -265,6 +265,11 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
     }
   });
 
+  /** The session the window holds: its token, account and generation (a new sign-in or refresh changes them). */
+  const storedSession = () => {
+    const { generation, expiresAt, account } = win.service.status();
+    return { held: win.service.heldSessions(), generation, expiresAt, account };
+  };
   const answers: [ServerMode, RegExp][] = [
     ['html', /answered a web page \(text\/html\) instead of MCP \(application\/json or text\/event-stream\)\. Check the URL: it must be the server's Streamable HTTP MCP endpoint/],
     ['not-found', /answered HTTP 404 Not Found to an MCP request, so it is not an MCP endpoint\. Check the URL/],
@@ -275,7 +280,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
   for (const [mode, message] of answers) {
     test(`a server answering ${mode}: the client's initialize fails with the reason and the fix, on stderr too`, async () => {
       const bad = await listedServer(setup, mode);
-      const before = { stored: win.broker.peek(), counters: world.idp.counters() };
+      const before = { stored: storedSession(), counters: world.idp.counters() };
       const { transport, stderr } = launch(win, bad.url);
       const client = new Client({ name: 'test-client', version: '1.0.0' });
       try {
@@ -290,7 +295,7 @@ describe('bad input: a clear error naming the problem and the fix; nothing store
         const after = world.idp.counters();
         assert.equal(after.refreshGrants, before.counters.refreshGrants, 'no refresh');
         assert.equal(after.grantRevocations, 0);
-        assert.deepEqual(win.broker.peek(), before.stored, 'the stored session is unchanged');
+        assert.deepEqual(storedSession(), before.stored, 'the stored session is unchanged');
       } finally {
         await client.close();
         await bad.close();

@@ -34,11 +34,11 @@ export async function measureMcpStartup(rounds = 20): Promise<McpStartup> {
   const bundle = await mcpBundle();
   const world = await World.create({ storeModel: 'shared-lag', ttl: 600 });
   try {
-    await world.signIn();
+    await world.signInAccount();
     const server = await startMcpServer(world.idp);
     const win = await startWindow(world, { mcpServers: () => [new URL(server.url).origin] });
     try {
-      const token = (await win.broker.getToken()).accessToken;
+      const token = (await win.service.getToken()).accessToken;
       const env = { PATH: `${bundle.binDir}:${process.env.PATH}`, HOME: process.env.HOME ?? '/', TOKENRELAY_SOCK: win.server.socketPath };
       const proxy: number[] = [];
       const direct: number[] = [];

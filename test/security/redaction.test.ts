@@ -92,9 +92,10 @@ describe('windows and the CLI against an IdP that echoes tokens in its errors', 
 
   before(async () => {
     world = await World.create({ storeModel: 'shared-lag', ttl: 60 });
-    await world.signIn();
-    a = await world.spawn('window-a', { terminal: true });
-    b = await world.spawn('window-b');
+    await world.signInAccount();
+    // a: the real AccountService behind the terminal socket; b: a bare broker on the same slot.
+    a = await world.spawn('window-a', { slotsRoot: world.slotsRoot, terminal: true });
+    b = await world.spawn('window-b', world.accountSlot());
   });
   after(async () => { await world?.close(); });
 
@@ -107,7 +108,7 @@ describe('windows and the CLI against an IdP that echoes tokens in its errors', 
       const sock = a.socketPath!;
       // A new sign-in each time: a token that replaced a rejected one moments ago is not refreshed
       // on a second rejection (test/cli/rejectedBound.test.ts), and every case needs that refresh.
-      await world.signIn();
+      await world.signInAccount();
       const [held] = await b.getTokens(1);
       assert.ok(held.ok, held.message);
       const current = held.token!;
