@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { keyringToolsPresent, startKeyringSession, type KeyringSession } from '../harness/keyringSession.ts';
-import { cliBundle, runChild, type CliResult } from './support.ts';
+import { cliBundle, dockerHelperBundle, runChild, type CliResult } from './support.ts';
 import { SecretToolKeyStore } from '../../src/keystore/secretToolKeyStore.ts';
 import { keySecretOf } from '../../src/app/slots.ts';
 import { mcpBundle } from '../mcp/bundle.ts';
@@ -120,6 +120,56 @@ describe('with VS Code closed', { skip: !keyringToolsPresent() && 'secret-tool, 
       assert.deepEqual([idp.counters().refreshGrants, idp.counters().grantRevocations], [expiry + 1, 0], `expiry ${expiry + 1}`);
     }
     for (const r of [first]) assert.ok(!r.stderr.includes(r.stdout.trim()), 'no token on stderr');
+  });
+
+  test('every helper with VS Code closed, each allowed only where the profile says: fetch, exec, git (the real git), kubectl-credential, docker-credential-tokenrelay', async () => {
+    const { launcher, binDir } = await cliBundle();
+    const docker = await dockerHelperBundle();
+    const config = join(home, 'config.json');
+    const profile = JSON.parse(readFileSync(config, 'utf8')).profiles.default;
+    const withTools = { ...profile, git: { hosts: ['git.example.com'] }, docker: { registries: ['registry.example.com'] }, kubernetes: { clusters: ['k8s.example.com:6443'] } };
+    writeFileSync(config, JSON.stringify({ profiles: { default: withTools } }));
+    const env = { ...cleanEnv(), PATH: `${binDir}:${process.env.PATH}` };
+    const run = (cmd: string, args: string[], input = '', extra: NodeJS.ProcessEnv = {}) => runChild(cmd, args, { env: { ...env, ...extra }, cwd: home, timeoutMs: 60_000, input });
+    try {
+      const token = (await cli(['token'])).stdout.trim();
+      assert.equal((await idp.introspect(token)).active, true);
+      assert.equal((await cli(['status', '--json'])).stdout.includes('"host":"direct"'), true, 'no window or agent answers');
+
+      const fetched = await run(launcher, ['fetch', idp.apiUrl]);
+      assert.equal(fetched.code, 0, fetched.stderr);
+      assert.equal(JSON.parse(fetched.stdout).sub, 'carol');
+
+      const exec = await run(launcher, ['exec', '--', process.execPath, '-e', 'process.stdout.write(process.env.TOKENRELAY_ACCESS_TOKEN ?? "")']);
+      assert.equal(exec.stdout, token);
+
+      const git = (host: string) => run('git', ['-c', 'credential.helper=', '-c', `credential.https://${host}.helper=!tokenrelay git-credential`, 'credential', 'fill'],
+        `protocol=https\nhost=${host}\n\n`, { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' });
+      const listed = await git('git.example.com');
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^password=${token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+      const unlisted = await git('git.other.example');
+      assert.doesNotMatch(unlisted.stdout, /password=/, 'a host outside git.hosts gets nothing');
+
+      const cluster = (server: string) => run(launcher, ['kubectl-credential'], '', {
+        KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false, cluster: { server } } }),
+      });
+      const allowed = await cluster('https://k8s.example.com:6443');
+      assert.equal(allowed.code, 0, allowed.stderr);
+      assert.equal(JSON.parse(allowed.stdout).status.token, token);
+      const refusedCluster = await cluster('https://k8s.other.example:6443');
+      assert.notEqual(refusedCluster.code, 0);
+      assert.ok(!refusedCluster.stdout.includes(token));
+
+      const registry = await run(docker.launcher, ['get'], 'registry.example.com');
+      assert.equal(registry.code, 0, registry.stderr);
+      assert.equal(JSON.parse(registry.stdout).Secret, token);
+      const otherRegistry = await run(docker.launcher, ['get'], 'registry.other.example');
+      assert.notEqual(otherRegistry.code, 0);
+      assert.ok(!otherRegistry.stdout.includes(token));
+    } finally {
+      writeFileSync(config, JSON.stringify({ profiles: { default: profile } }));
+    }
   });
 
   test('mcp-proxy with no window: "mcp": {"servers"} in the configuration file decides; an unlisted server gets 0 bytes, a listed one the token', async () => {
