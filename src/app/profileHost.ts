@@ -15,6 +15,7 @@ import type { Logger } from '../core/types.ts';
 import { noSecrets } from '../core/secretStoreKeys.ts';
 import { defaultSocketDir } from '../ipc/socketPaths.ts';
 import { keyStoreChoiceOf, keyStoresFor } from '../keystore/chooseKeyStores.ts';
+import { failpointHooks } from './failpoints.ts';
 
 /** Nothing is configured outside VS Code (no configuration file): the CLI's exit 4, the agent's refusal to start. */
 export class NoDirectConfiguration extends TokenRelayError {
@@ -63,7 +64,9 @@ export class ProfileHost {
     this.stamp = stampOf(configPath);
     const registry = new AccountRegistry({
       slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label,
-      socketDir: defaultSocketDir(options.env), watchSlots: options.watchSlots, brokerOptions: options.brokerOptions, signOutPrevious: false,
+      socketDir: defaultSocketDir(options.env), watchSlots: options.watchSlots, signOutPrevious: false,
+      // Test bundles only (failpoints.ts): nothing in a shipped build.
+      brokerOptions: { ...options.brokerOptions, hooks: failpointHooks(options.env) },
     });
     this.service = new AccountService(registry, options.log);
     this.settings = {
