@@ -280,7 +280,7 @@ export class Broker {
     });
     if (taker !== undefined) {
       this.session.unpersisted = undefined;
-      this.log.info(`Generation ${pending.gen} could not be written here; handed it, sealed, to pid ${taker}, which serves it and writes it when the slot directory takes writes`);
+      this.log.warn(`Generation ${pending.gen} could not be written here; handed it, sealed, to pid ${taker}, which serves it and writes it when the slot directory takes writes`);
       return;
     }
     const deadline = performance.now() + TIMEOUTS.exitPersistWait;
