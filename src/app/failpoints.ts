@@ -5,14 +5,14 @@
 // so the shipped dist/host.js contains neither this code nor the variable it reads. From source
 // (tsx) the constant is undefined, hence `typeof`: off, and no ReferenceError.
 //
-// TOKENRELAY_FAILPOINT="<step>:<kill|stop|int>" acts the first time the step is reached, after
+// TOKENRELAY_FAILPOINT="<step>:<kill|stop|int|term|hup>" acts the first time the step is reached, after
 // appending "<step> <pid>" to the file TOKENRELAY_FAILPOINT_FILE names (the test waits for that line).
 import { appendFileSync } from 'node:fs';
 import type { BrokerHooks, ProtocolStep } from '../core/broker.ts';
 
 declare const TOKENRELAY_FAILPOINTS: boolean | undefined;
 
-const SIGNALS = { kill: 'SIGKILL', stop: 'SIGSTOP', int: 'SIGINT' } as const;
+const SIGNALS = { kill: 'SIGKILL', stop: 'SIGSTOP', int: 'SIGINT', term: 'SIGTERM', hup: 'SIGHUP' } as const;
 
 export function failpointHooks(env: NodeJS.ProcessEnv): BrokerHooks | undefined {
   if (typeof TOKENRELAY_FAILPOINTS === 'undefined' || !TOKENRELAY_FAILPOINTS) return undefined;
@@ -25,7 +25,7 @@ export function failpointHooks(env: NodeJS.ProcessEnv): BrokerHooks | undefined 
       if (reached !== step || fired) return;
       fired = true;
       appendFileSync(file, `${step} ${process.pid}\n`);
-      // SIGKILL and SIGSTOP take effect before kill() returns; SIGINT reaches the process's own handler.
+      // SIGKILL and SIGSTOP take effect before kill() returns; SIGINT, SIGTERM and SIGHUP reach the process's own handler.
       process.kill(process.pid, SIGNALS[action]);
     },
   };

@@ -6,8 +6,9 @@
 // 3 s) or interrupts (SIGINT, its own handler) itself, or freezes while the test fills the disk
 // (ENOSPC). A window process and one-shot CLIs share its store; the IdP's counters are the truth.
 //
-// Every (actor, fault, step) runs under the strict and the reuse-grace IdP: 96 cases, about 4
-// minutes. Each case prints how long recovery took and what the IdP counted.
+// Every (actor, fault, step) runs under the strict and the reuse-grace IdP, and SIGTERM and SIGHUP
+// (a closed terminal) at every step under the strict one: 120 cases, about 4.5 minutes. Each case
+// prints how long recovery took and what the IdP counted.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,13 @@ import { completeAuthorization } from '../idp/login.ts';
 import { sleep } from '../support/wait.ts';
 
 type Actor = 'cli' | 'agent';
-type Fault = 'kill' | 'stop-3s' | 'int' | 'enospc';
+type Fault = 'kill' | 'stop-3s' | Interrupt | 'enospc';
+type Interrupt = 'int' | 'term' | 'hup';
+/** The signals a host holds until its refresh is durable (src/cli/direct/heldSignals.ts), and the status the CLI then exits with. */
+const INTERRUPTS: Record<Interrupt, { signal: NodeJS.Signals; status: number }> = {
+  int: { signal: 'SIGINT', status: 130 }, term: { signal: 'SIGTERM', status: 143 }, hup: { signal: 'SIGHUP', status: 129 },
+};
+const isInterrupt = (f: Fault): f is Interrupt => Object.hasOwn(INTERRUPTS, f);
 const STEPS: ProtocolStep[] = ['locked', 'claimed', 'sent', 'answered', 'durable', 'released'];
 const FAULTS: Fault[] = ['kill', 'stop-3s', 'int', 'enospc'];
 const SCOPES = ['openid', 'offline_access'];
@@ -125,7 +132,7 @@ class Group {
   }
 
   /** The faultable bundle as TEST_USER, its failpoint armed; tokens only on its stdin and stdout. */
-  spawnActor(args: string[], step: ProtocolStep, action: 'kill' | 'stop' | 'int', input?: string): Running {
+  spawnActor(args: string[], step: ProtocolStep, action: 'kill' | 'stop' | Interrupt, input?: string): Running {
     const [cmd, argv] = asUser(TEST_USER, this.vars({ TOKENRELAY_FAILPOINT: `${step}:${action}`, TOKENRELAY_FAILPOINT_FILE: this.failpointFile }), this.faultableJs, args);
     const child = spawn(cmd, argv, { cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
     return new Running(child, input);
@@ -141,7 +148,7 @@ class Group {
     let win: WindowProcess | undefined;
     let actor: Running | undefined;
     try {
-      const action = fault === 'kill' ? 'kill' : fault === 'int' ? 'int' : 'stop';
+      const action = fault === 'kill' || isInterrupt(fault) ? fault : 'stop';
       if (this.actor === 'agent') {
         actor = this.spawnActor(['agent', '--stay'], step, action);
         await waitFor('the agent to serve', 20_000, () => {
@@ -190,28 +197,29 @@ class Group {
         const done = await acting.exited;
         assert.equal(done.code, EXIT.ok, acting.stderr);
         assert.equal(acting.stdout.trim(), reported.token, 'the frozen spender\'s caller and the reporting window got the same generation');
-      } else if (fault === 'int') {
+      } else if (isInterrupt(fault)) {
+        const { signal, status } = INTERRUPTS[fault];
         if (this.actor === 'cli') {
-          // Ctrl+C is held until the refresh is answered and durable, then the CLI exits as interrupted
-          // (130). From "answered" on, what is left runs without a turn of the event loop, so the
+          // Ctrl+C (or SIGTERM, SIGHUP) is held until the refresh is answered and durable, then the CLI
+          // exits as interrupted (128 + the signal). From "answered" on, what is left runs without a turn of the event loop, so the
           // signal may be seen only once the CLI has saved, printed and released its hold: it then
           // ends by the signal itself, with nothing left to lose.
           const done = await actor!.exited;
-          if (done.code === 130) {
+          if (done.code === status) {
             assert.match(actor!.stderr, /finishing the refresh in progress so the session is kept/);
-            outcome = 'held, exit 130';
+            outcome = `held, exit ${status}`;
           } else {
             // After the lock's release ("released") it may be exiting already: then status 0.
-            assert.ok(done.signal === 'SIGINT' || done.code === EXIT.ok, `${JSON.stringify(done)}: ${actor!.stderr}`);
+            assert.ok(done.signal === signal || done.code === EXIT.ok, `${JSON.stringify(done)}: ${actor!.stderr}`);
             assert.ok(['answered', 'durable', 'released'].includes(step), `${JSON.stringify(done)} at "${step}", before its answer was in hand`);
             assert.ok(actor!.stdout.trim() && actor!.stdout.trim() !== t0, 'it printed the new token first');
-            outcome = `saved and printed, then ${done.signal ? 'ended by SIGINT' : 'exit 0'}`;
+            outcome = `saved and printed, then ${done.signal ? `ended by ${signal}` : 'exit 0'}`;
           }
         } else {
           // The agent stops cleanly: it lets the refresh answer, saves it, then exits 0.
           const done = await actor!.exited;
           assert.equal(done.code, 0, actor!.stderr);
-          assert.match(actor!.stderr, /Stopping \(SIGINT\)[\s\S]*Stopped/);
+          assert.match(actor!.stderr, new RegExp(`Stopping \\(${signal}\\)[\\s\\S]*Stopped`));
           // Its caller's request was in flight: answered before the socket closed.
           const served = await acting.exited;
           assert.equal(served.code, EXIT.ok, acting.stderr);
@@ -341,7 +349,7 @@ for (const actor of ['cli', 'agent'] as Actor[]) {
       const g = new Group(actor, grace);
       before(() => g.open());
       after(() => g.close());
-      for (const fault of FAULTS) {
+      for (const fault of grace ? FAULTS : [...FAULTS, 'term', 'hup'] as Fault[]) {
         for (const step of STEPS) {
           const name = `${actor}: ${fault} at "${step}" (${grace ? 'reuse-grace' : 'strict'} IdP)`;
           test(name, { timeout: 90_000 }, () => g.run(fault, step, name));
