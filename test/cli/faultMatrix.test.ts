@@ -3,8 +3,8 @@
 // real bundle as shipped plus failpoints (src/app/failpoints.ts, compiled in only for tests), run
 // as TEST_USER with a private runtime directory (no window of another suite can answer), K in the
 // key file, the slots on a small tmpfs. At every protocol step it kills (SIGKILL), freezes (SIGSTOP,
-// 3 s) or interrupts (SIGINT, its own handler) itself, or freezes while the test fills the disk
-// (ENOSPC). A window process and one-shot CLIs share its store; the IdP's counters are the truth.
+// 3 s) or interrupts (SIGINT, SIGTERM, SIGHUP: its own handlers) itself, or freezes while the test
+// fills the disk (ENOSPC). A window process and one-shot CLIs share its store; the IdP's counters are the truth.
 //
 // Every (actor, fault, step) runs under the strict and the reuse-grace IdP, and SIGTERM and SIGHUP
 // (a closed terminal) at every step under the strict one: 120 cases, about 4.5 minutes. Each case
@@ -103,8 +103,9 @@ class Group {
 
   closeStore(): void {
     this.disk?.unmount();
-    rmSync(this.home, { recursive: true, force: true });
-    rmSync(this.runtime, { recursive: true, force: true });
+    this.disk = undefined;
+    for (const dir of [this.home, this.runtime]) if (dir) rmSync(dir, { recursive: true, force: true });
+    this.home = this.runtime = '';
   }
 
   /** `sign-in --browser --json`: the authorization URL it prints is completed at the test IdP as a browser would (faster than a device code's 5 s poll). */
@@ -143,11 +144,11 @@ class Group {
   }
 
   async run(fault: Fault, step: ProtocolStep, name: string): Promise<void> {
-    await this.openStore();
-    const disk = this.disk!;
     let win: WindowProcess | undefined;
     let actor: Running | undefined;
     try {
+      await this.openStore();
+      const disk = this.disk!;
       const action = fault === 'kill' || isInterrupt(fault) ? fault : 'stop';
       if (this.actor === 'agent') {
         actor = this.spawnActor(['agent', '--stay'], step, action);
@@ -305,7 +306,7 @@ class Group {
       console.error(`--- actor's stderr ---\n${actor?.stderr}\n--- window log ---\n${safeRead(join(this.home, 'window.log')).split('\n').slice(-40).join('\n')}`);
       throw err;
     } finally {
-      disk.free();
+      this.disk?.free();
       if (actor && !actor.result) {
         actor.child.kill('SIGCONT');
         actor.child.kill('SIGTERM');
