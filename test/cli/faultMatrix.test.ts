@@ -26,6 +26,7 @@ import { TEST_USER, asUser, cliBundle as cliBundleAsShipped, faultableCliBundle,
 import { runAsTestUser } from './testUserCli.ts';
 import { completeAuthorization } from '../idp/login.ts';
 import { sleep } from '../support/wait.ts';
+import { failpointHooks } from '../../src/app/failpoints.ts';
 
 type Actor = 'cli' | 'agent';
 type Fault = 'kill' | 'stop-3s' | Interrupt | 'enospc';
@@ -412,7 +413,8 @@ describe('fault matrix: a generation handed over on a full disk, and a dead clai
   });
 });
 
-test('failpoints are compiled out of the bundle as shipped: its host.js never reads TOKENRELAY_FAILPOINT; the faultable one does', async () => {
+test('failpoints are compiled out of the bundle as shipped: its host.js never reads TOKENRELAY_FAILPOINT; the faultable one does; from source they are off', async () => {
+  assert.equal(failpointHooks({ TOKENRELAY_FAILPOINT: 'sent:kill', TOKENRELAY_FAILPOINT_FILE: '/dev/null' }), undefined, 'under tsx: off, and no ReferenceError');
   const hostOf = async (b: Promise<{ cliJs: string }>) => readFileSync(join(dirname((await b).cliJs), 'host.js'), 'utf8');
   assert.ok(!(await hostOf(cliBundleAsShipped())).includes('TOKENRELAY_FAILPOINT'), 'nothing of the failpoints in the shipped build');
   assert.ok((await hostOf(faultableCliBundle())).includes('TOKENRELAY_FAILPOINT'), 'the test build has them (so the check above can fail)');
