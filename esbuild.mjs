@@ -14,6 +14,8 @@ const common = {
   minify: production,
   legalComments: 'none',
   logLevel: 'info',
+  // Failpoints (src/app/failpoints.ts) are for test bundles only: false removes them from every shipped file.
+  define: { TOKENRELAY_FAILPOINTS: 'false' },
 };
 
 const builds = [

@@ -45,7 +45,7 @@ export interface RegistryOptions {
   /** Each slot's channel to the other processes of this user (the host's composition root chooses: a unix socket directory). */
   siblings: (log: Logger) => SiblingChannel;
   /** Tests: tighter timings, no proactive timer, a fake clock. */
-  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers' | 'prepareClient' | 'answerSiblings' | 'primeLockAtStart'>>;
+  brokerOptions?: Partial<Pick<BrokerOptions, 'clock' | 'lockStaleMs' | 'lockWaitMs' | 'viewCatchUpMs' | 'proactive' | 'refreshTimeoutMs' | 'backoff' | 'awaitLateAnswers' | 'prepareClient' | 'answerSiblings' | 'primeLockAtStart' | 'hooks'>>;
   /** false for a one-shot host: it reads the slots once and never needs to discover a later sign-in. */
   watchSlots?: boolean;
   /**

@@ -16,6 +16,7 @@ import { noSecrets } from '../core/secretStoreKeys.ts';
 import { defaultSocketDir } from '../ipc/socketPaths.ts';
 import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
 import { keyStoreChoiceOf, keyStoresFor } from '../keystore/chooseKeyStores.ts';
+import { failpointHooks } from './failpoints.ts';
 
 /** Nothing is configured outside VS Code (no configuration file): the CLI's exit 4, the agent's refusal to start. */
 export class NoDirectConfiguration extends TokenRelayError {
@@ -64,7 +65,9 @@ export class ProfileHost {
     this.stamp = stampOf(configPath);
     const registry = new AccountRegistry({
       slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label,
-      siblings: (log) => new UnixSiblingChannel(defaultSocketDir(options.env), log), watchSlots: options.watchSlots, brokerOptions: options.brokerOptions, signOutPrevious: false,
+      siblings: (log) => new UnixSiblingChannel(defaultSocketDir(options.env), log), watchSlots: options.watchSlots, signOutPrevious: false,
+      // Test bundles only (failpoints.ts): nothing in a shipped build.
+      brokerOptions: { ...options.brokerOptions, hooks: failpointHooks(options.env) },
     });
     this.service = new AccountService(registry, options.log);
     this.settings = {

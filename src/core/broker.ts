@@ -185,6 +185,7 @@ export class Broker {
       apply: (input, by) => this.session.apply(input, by),
       save: (next) => this.publisher.save(next),
       refuse: (after, why) => this.publisher.refuse(after, why),
+      newerFromSiblings: (gen) => this.newerFromSiblings(gen),
       retryIn: (ms) => this.timer.retryIn(ms),
       unwritable: (problem) => this.publisher.degraded(problem),
       mark: () => this.keyring.mark(),
@@ -196,7 +197,7 @@ export class Broker {
   private async register(): Promise<TokenRelayError | undefined> {
     if (this.opts.answerSiblings === false) return probeWritable(this.store.dir, 'slot directory');
     try {
-      await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id), (record) => this.adoptHandedOver(record));
+      await this.opts.siblings?.listen(this.store.peersDir, (id) => this.keyring.held(id), (record) => this.adoptHandedOver(record), (gen) => this.heldAfter(gen));
       return undefined;
     } catch (err) {
       if (!DISK_ERRORS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
@@ -232,6 +233,29 @@ export class Broker {
     return true;
   }
 
+  /** The sealed generation this process holds, for a sibling that has only an older one (newerFromSiblings). */
+  private heldAfter(gen: number): string | undefined {
+    const held = this.session.held;
+    const key = this.keyring.current();
+    return held && key && isActive(held) && held.gen > gen ? this.store.seal(held, key) : undefined;
+  }
+
+  /**
+   * Before G's dead claimer is taken to have spent G's token for nothing: a live sibling may hold
+   * G+1, handed over to it sealed by a claimer that exited on a full disk and not yet written. Taken
+   * (authenticated under K, written here when possible), it is this process's generation.
+   */
+  private async newerFromSiblings(gen: number): Promise<ActiveGeneration | undefined> {
+    const from = await this.opts.siblings?.askNewer?.(this.store.peersDir, gen, (record) => this.adoptHandedOver(record)).catch((err) => {
+      this.log.debug(`Asking siblings for a generation after ${gen} failed: ${describeError(err)}`);
+      return undefined;
+    });
+    const held = this.session.held;
+    if (from === undefined || !held || held.gen <= gen) return undefined;
+    this.log.info(`Generation ${held.gen} was not in the store but pid ${from} held it (handed over by a process that could not write it); taken from there`);
+    return held;
+  }
+
   /**
    * A host that leaves on its own must not take the only copy of a generation with it: when the
    * slot directory refused it, the generation is handed, sealed, to a live sibling; failing that,
@@ -256,7 +280,7 @@ export class Broker {
     });
     if (taker !== undefined) {
       this.session.unpersisted = undefined;
-      this.log.info(`Generation ${pending.gen} could not be written here; handed it, sealed, to pid ${taker}, which serves it and writes it when the slot directory takes writes`);
+      this.log.warn(`Generation ${pending.gen} could not be written here; handed it, sealed, to pid ${taker}, which serves it and writes it when the slot directory takes writes`);
       return;
     }
     const deadline = performance.now() + TIMEOUTS.exitPersistWait;

@@ -80,6 +80,11 @@ export interface RefreshContext {
   apply(input: AccountInput, byThisProcess: boolean): void;
   /** Saves G+1 durably, or keeps it in memory and retries (degraded); false when G+1 exists already. */
   save(next: ActiveGeneration): Promise<boolean>;
+  /**
+   * A generation after G that a live sibling holds and the store does not (handed over by a process
+   * that exited on a full disk), taken from it and written here; undefined when none has one.
+   */
+  newerFromSiblings(gen: number): Promise<ActiveGeneration | undefined>;
   /** Writes a needs-sign-in generation after G and returns the refusal to throw. */
   refuse(after: ActiveGeneration, why: TokenRelayError): Promise<TokenRelayError>;
   /** Retries a refresh once the shared back-off ends. */
@@ -184,7 +189,7 @@ export class RefreshProcedure {
           'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
       }
       const claim = await this.claim(current);
-      if ('follow' in claim) return claim;
+      if ('follow' in claim || 'generation' in claim) return claim;
       // A generation below the mark was superseded once already: this slot directory is an older copy.
       const mark = await ctx.mark();
       if (current.gen < mark) throw await ctx.refuse(current, restoredStore(ctx.store.dir, current.gen, mark));
@@ -197,7 +202,7 @@ export class RefreshProcedure {
   }
 
   /** spend-G is created exclusively; a dead claimer's claim is retried only inside the reuse grace. */
-  private async claim(g: ActiveGeneration): Promise<{ claim: Claim; firstAt: number } | { follow: Claim }> {
+  private async claim(g: ActiveGeneration): Promise<{ claim: Claim; firstAt: number } | Outcome> {
     const { ctx } = this;
     let outcome = ctx.claims.claim(g.gen, ctx.me, ctx.clock.now());
     let firstAt = outcome.claim.at;
@@ -216,6 +221,10 @@ export class RefreshProcedure {
         continue;
       }
       firstAt = first.at;
+      // A claimer that sent and then exited on a full disk handed G+1 to a live sibling, which has not
+      // written it yet: G was spent, and G+1 exists. Taken from that sibling, nothing is presented.
+      const handed = await ctx.newerFromSiblings(g.gen);
+      if (handed) return { generation: handed };
       if (this.insideGrace(firstAt)) {
         ctx.log.warn(`pid ${claim.owner.pid} died while refreshing generation ${g.gen}; presenting its refresh token again inside the identity provider's reuse grace`);
         outcome = ctx.claims.retry(g.gen, claim, ctx.me, ctx.clock.now());

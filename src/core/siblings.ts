@@ -6,9 +6,15 @@
 /** Takes a sealed record another process hands over; true once this process holds it (authenticated under K). */
 export type AdoptRecord = (record: string) => Promise<boolean>;
 
+/** The sealed record of the generation this process holds, when it is newer than `gen`; else undefined. */
+export type HeldAfter = (gen: number) => string | undefined;
+
 export interface SiblingChannel {
-  /** Starts answering key requests (and hand-overs, with `adopt`); registers this process in `peersDir` for siblings to find. */
-  listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined, adopt?: AdoptRecord): Promise<void>;
+  /**
+   * Starts answering key requests (and hand-overs, with `adopt`; requests for a generation newer
+   * than one the asker has, with `heldAfter`); registers this process in `peersDir` for siblings to find.
+   */
+  listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined, adopt?: AdoptRecord, heldAfter?: HeldAfter): Promise<void>;
   /**
    * Hands a sealed record to the registered live siblings in `peersDir`, one after another within a
    * bound, until one adopts it; that sibling's pid, or undefined when none did.
@@ -20,5 +26,11 @@ export interface SiblingChannel {
    * is passed over, never the end of the search.
    */
   askKey(peersDir: string, keyId: string, accept: (key: Buffer) => boolean): Promise<Buffer | undefined>;
+  /**
+   * Asks the registered live siblings in `peersDir`, within a bound, for a generation newer than
+   * `gen` (one handed over to them, not yet written), until `accept` takes one (authenticated under
+   * K); the pid of the sibling it came from, or undefined.
+   */
+  askNewer?(peersDir: string, gen: number, accept: AdoptRecord): Promise<number | undefined>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // The core's SiblingChannel over unix sockets: a window answers `POST /v<n>/key` (K by its id) and
 // `POST /v<n>/adopt` (a sealed generation an exiting process could not write, which the broker
-// authenticates under K before taking it) on a peer socket
+// authenticates under K before taking it) and `POST /v<n>/newer` (the sealed generation it holds,
+// if newer than the asker's: one handed over to it and not yet written) on a peer socket
 // in this user's private socket directory, and registers that socket in the slot's `peers/`
 // folder. A registration is only a hint: a peer socket is connected to only when it lies directly
 // inside one of this user's socket directories (any of socketDirCandidates, whatever this process's
@@ -9,7 +10,7 @@
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { AdoptRecord, SiblingChannel } from '../core/siblings.ts';
+import type { AdoptRecord, HeldAfter, SiblingChannel } from '../core/siblings.ts';
 import type { Logger } from '../core/types.ts';
 import { replaceDurable } from '../core/durableFile.ts';
 import { processAlive } from '../core/processIdentity.ts';
@@ -57,7 +58,7 @@ export class UnixSiblingChannel implements SiblingChannel {
     this.trustedDirs = [...new Set([...this.socketDirs, ...socketDirCandidates().map((d) => resolve(d))])];
   }
 
-  async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined, adopt?: AdoptRecord): Promise<void> {
+  async listen(peersDir: string, answerKey: (keyId: string) => Buffer | undefined, adopt?: AdoptRecord, heldAfter?: HeldAfter): Promise<void> {
     const { dir } = chooseSocketDir(this.socketDirs[0], this.socketDirs.slice(1));
     this.server = await listenJson(newSocketPath(dir, 'peer'), {
       log: this.log,
@@ -67,6 +68,7 @@ export class UnixSiblingChannel implements SiblingChannel {
           return key ? { key: key.toString('base64') } : { key: null };
         },
         adopt: async (body) => ({ adopted: !!adopt && typeof body.record === 'string' && await adopt(body.record) }),
+        newer: async (body) => ({ record: (heldAfter && typeof body.gen === 'number' && heldAfter(body.gen)) || null }),
       },
     });
     this.registration = join(peersDir, `peer-${this.id}.json`);
@@ -98,6 +100,18 @@ export class UnixSiblingChannel implements SiblingChannel {
       if (asked++ >= MAX_ASKED || left <= 0) break;
       const answer = await post(peer.socket, 'adopt', { record }, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
       if (answer?.adopted === true) return peer.pid;
+    }
+    return undefined;
+  }
+
+  async askNewer(peersDir: string, gen: number, accept: AdoptRecord): Promise<number | undefined> {
+    const deadline = performance.now() + ASK_BUDGET_MS;
+    let asked = 0;
+    for (const peer of this.peers(peersDir)) {
+      const left = deadline - performance.now();
+      if (asked++ >= MAX_ASKED || left <= 0) break;
+      const answer = await post(peer.socket, 'newer', { gen }, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
+      if (typeof answer?.record === 'string' && await accept(answer.record)) return peer.pid;
     }
     return undefined;
   }

@@ -27,32 +27,45 @@ export interface CliBundle {
 }
 
 let bundle: Promise<CliBundle> | undefined;
+let faultable: Promise<CliBundle> | undefined;
 
 export const BUNDLE_OPTIONS: BuildOptions = {
   bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'],
   minify: true, legalComments: 'none', logLevel: 'error', banner: { js: '#!/usr/bin/env node' },
+  define: { TOKENRELAY_FAILPOINTS: 'false' },
 };
 
 /** Bundles src/cli/main.ts with the options of esbuild.mjs (production) into a private folder. */
 export function cliBundle(): Promise<CliBundle> {
-  bundle ??= (async () => {
-    mkdirSync(join(repoRoot, '.cache'), { recursive: true });
-    const extensionDir = mkdtempSync(join(repoRoot, '.cache', 'cli-'));
-    process.on('exit', () => rmSync(extensionDir, { recursive: true, force: true }));
-    const cliJs = join(extensionDir, 'dist', 'cli.js');
-    await build({
-      entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs, ...BUNDLE_OPTIONS,
-    });
-    // The hosts' bundle: the one-shot host (no window or agent answers) and `tokenrelay agent`.
-    await build({ entryPoints: [join(repoRoot, 'src', 'cli', 'hostBundle.ts')], outfile: join(extensionDir, 'dist', 'host.js'), ...BUNDLE_OPTIONS, banner: {} });
-    const binDir = join(extensionDir, 'bin');
-    mkdirSync(binDir);
-    const launcher = join(binDir, 'tokenrelay');
-    copyFileSync(join(repoRoot, 'bin', 'tokenrelay'), launcher);
-    chmodSync(launcher, 0o755);
-    return { extensionDir, cliJs, launcher, binDir };
-  })();
+  bundle ??= bundleCli(BUNDLE_OPTIONS);
   return bundle;
+}
+
+/**
+ * The same bundle with the failpoints compiled in (src/app/failpoints.ts): a process started with
+ * TOKENRELAY_FAILPOINT kills, freezes or interrupts itself at a protocol step. Test-only; never shipped.
+ */
+export function faultableCliBundle(): Promise<CliBundle> {
+  faultable ??= bundleCli({ ...BUNDLE_OPTIONS, define: { TOKENRELAY_FAILPOINTS: 'true' } });
+  return faultable;
+}
+
+async function bundleCli(options: BuildOptions): Promise<CliBundle> {
+  mkdirSync(join(repoRoot, '.cache'), { recursive: true });
+  const extensionDir = mkdtempSync(join(repoRoot, '.cache', 'cli-'));
+  process.on('exit', () => rmSync(extensionDir, { recursive: true, force: true }));
+  const cliJs = join(extensionDir, 'dist', 'cli.js');
+  await build({
+    entryPoints: [join(repoRoot, 'src', 'cli', 'main.ts')], outfile: cliJs, ...options,
+  });
+  // The hosts' bundle: the one-shot host (no window or agent answers) and `tokenrelay agent`.
+  await build({ entryPoints: [join(repoRoot, 'src', 'cli', 'hostBundle.ts')], outfile: join(extensionDir, 'dist', 'host.js'), ...options, banner: {} });
+  const binDir = join(extensionDir, 'bin');
+  mkdirSync(binDir);
+  const launcher = join(binDir, 'tokenrelay');
+  copyFileSync(join(repoRoot, 'bin', 'tokenrelay'), launcher);
+  chmodSync(launcher, 0o755);
+  return { extensionDir, cliJs, launcher, binDir };
 }
 
 let dockerHelper: Promise<{ js: string; launcher: string }> | undefined;
