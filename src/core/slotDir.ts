@@ -11,7 +11,7 @@ const PRIVATE = 0o700;
 export function ensurePrivateDir(dir: string, what = 'slot directory'): boolean {
   // The common case, every start of every process: it exists. One lstat, not a mkdir whose EEXIST
   // is thrown and caught (about 14 per one-shot CLI run).
-  if (lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return checkPrivateDir(dir, what);
+  if (existingDir(dir)) return checkPrivateDir(dir, what);
   try {
     mkdirSync(dirname(dir), { recursive: true, mode: PRIVATE });
     try {
@@ -23,6 +23,15 @@ export function ensurePrivateDir(dir: string, what = 'slot directory'): boolean 
     throw unwritable(dir, what, (err as NodeJS.ErrnoException).code ?? String(err));
   }
   return checkPrivateDir(dir, what);
+}
+
+/** A directory is there (a failed look, e.g. ENOTDIR under a file, says no: mkdir then names the problem). */
+function existingDir(dir: string): boolean {
+  try {
+    return lstatSync(dir, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false;
+  }
 }
 
 /**
