@@ -1,4 +1,5 @@
 // Shared CLI plumbing: errors that carry an exit code, argument parsing with usage errors, output.
+import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT } from '../ipc/tokenProtocol.ts';
 
@@ -34,17 +35,44 @@ export function parse<O extends Options>(command: string, argv: string[], option
   }
 }
 
+/** Streams to stdout or stderr (fetch's body); `tokenrelay fetch … | head` ends quietly. */
 export function write(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  if (stream === process.stdout) quietOnClosedPipe();
   return new Promise((resolve) => {
     if (!stream.write(text)) stream.once('drain', resolve);
     else resolve();
   });
 }
 
-export const out = (text: string) => write(process.stdout, text);
+let quiet = false;
+function quietOnClosedPipe(): void {
+  if (quiet) return;
+  quiet = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+  });
+}
+
+/**
+ * Writes a command's whole answer (a token, a status) to fd 1 directly: creating process.stdout's
+ * stream costs about a millisecond of every run. `tokenrelay token | head -c 12` closing the pipe
+ * ends the run quietly; a non-blocking stdout that is full gets the rest through the stream.
+ */
+export async function out(text: string): Promise<void> {
+  const bytes = Buffer.from(text, 'utf8');
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeSync(1, bytes, done);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    if (code !== 'EAGAIN') throw err;
+    await write(process.stdout, bytes.subarray(done).toString('utf8'));
+  }
+}
 
 export function printHelp(text: string): number {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  void out(text.endsWith('\n') ? text : `${text}\n`);
   return EXIT.ok;
 }
 

@@ -84,15 +84,11 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
-});
-
 run(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {
     const known = err instanceof CliError;
-    process.stdout.write(`${redactor.redact(known ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}. Please report it.`)}\n`);
     process.exitCode = known ? err.exitCode : EXIT.error;
+    void out(`${redactor.redact(known ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}. Please report it.`)}\n`);
   },
 );

@@ -59,11 +59,6 @@ function commandTable(): string {
   return Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`).join('\n');
 }
 
-// `tokenrelay token | head -c 10`: a closed pipe is not an error worth a stack trace.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
-});
-
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { World } from '../harness/fixture.ts';
-import { TEST_USER, cliBundle, runCli, runCliAs, startWindow, type TestWindow } from './support.ts';
+import { TEST_USER, cliBundle, runChild, runCli, runCliAs, startWindow, type TestWindow } from './support.ts';
 
 let world: World;
 let win: TestWindow;
@@ -86,6 +86,18 @@ describe('token', () => {
     assert.equal((await world.idp.introspect(token)).active, true);
     const api = await fetch(world.idp.apiUrl, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(api.status, 200);
+  });
+
+  test('a reader that closes the pipe first (`tokenrelay token | true`): exit 0, nothing on stderr', async () => {
+    const { cliJs } = await cliBundle();
+    // The reader has exited before node has started, so the write meets a closed pipe (EPIPE); a run
+    // where it did not still passes the same assertions, so repeat to meet it.
+    for (let i = 0; i < 5; i++) {
+      const r = await runChild('bash', ['--norc', '--noprofile', '-c', `set -o pipefail; "${process.execPath}" "${cliJs}" token | true; echo "rc=\${PIPESTATUS[0]}"`],
+        { env: { PATH: process.env.PATH, TOKENRELAY_SOCK: sock } });
+      assert.equal(r.stdout, 'rc=0\n');
+      assert.equal(r.stderr, '', 'no error and no stack trace for a closed pipe');
+    }
   });
 
   test('--rejected - (stdin) refreshes once; reporting the replaced token again does not refresh', async () => {

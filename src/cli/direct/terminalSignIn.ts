@@ -9,6 +9,7 @@ import { signInWithDeviceCode, type DevicePrompt } from '../../oauth/deviceFlow.
 import { signInWithLoopback } from '../../oauth/loopbackFlow.ts';
 import { signInFailure } from '../../oauth/signInErrors.ts';
 import { terminalQr, type TerminalStream } from './qrTerminal.ts';
+import { out } from '../common.ts';
 
 export type TerminalFlow = 'auto' | 'device' | 'browser';
 
@@ -38,7 +39,7 @@ export async function signInInTerminal(client: OAuthClient, o: TerminalSignInOpt
 async function run(client: OAuthClient, o: TerminalSignInOptions): Promise<SignedIn> {
   const signal = AbortSignal.timeout(o.timeoutMs);
   const emit = (event: Record<string, unknown>, text: string) => {
-    if (o.json) process.stdout.write(`${JSON.stringify(event)}\n`);
+    if (o.json) void out(`${JSON.stringify(event)}\n`);
     else process.stderr.write(text);
   };
   const device = o.flow === 'device' || (o.flow === 'auto' && browserUnavailable(o.env));
