@@ -76,42 +76,44 @@ export class UnixSiblingChannel implements SiblingChannel {
   }
 
   async askKey(peersDir: string, keyId: string, accept: (key: Buffer) => boolean): Promise<Buffer | undefined> {
-    const deadline = performance.now() + ASK_BUDGET_MS;
-    let asked = 0;
-    for (const peer of this.peers(peersDir)) {
-      const left = deadline - performance.now();
-      if (asked++ >= MAX_ASKED || left <= 0) break;
-      const answer = await ask(peer.socket, keyId, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
-      if (!answer) continue;
+    return this.askEach(peersDir, async (peer, timeoutMs) => {
+      const answer = await ask(peer.socket, keyId, timeoutMs).catch(() => undefined);
+      if (!answer) return undefined;
       if (accept(answer)) {
         this.lastGood = peer.name;
         return answer;
       }
       this.wrongKey(peer, keyId);
-    }
-    return undefined;
+      return undefined;
+    });
   }
 
   async handOver(peersDir: string, record: string): Promise<number | undefined> {
-    const deadline = performance.now() + ASK_BUDGET_MS;
-    let asked = 0;
-    for (const peer of this.peers(peersDir)) {
-      const left = deadline - performance.now();
-      if (asked++ >= MAX_ASKED || left <= 0) break;
-      const answer = await post(peer.socket, 'adopt', { record }, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
-      if (answer?.adopted === true) return peer.pid;
-    }
-    return undefined;
+    return this.askEach(peersDir, async (peer, timeoutMs) => {
+      const answer = await post(peer.socket, 'adopt', { record }, timeoutMs).catch(() => undefined);
+      return answer?.adopted === true ? peer.pid : undefined;
+    });
   }
 
   async askNewer(peersDir: string, gen: number, accept: AdoptRecord): Promise<number | undefined> {
+    return this.askEach(peersDir, async (peer, timeoutMs) => {
+      const answer = await post(peer.socket, 'newer', { gen }, timeoutMs).catch(() => undefined);
+      return typeof answer?.record === 'string' && await accept(answer.record) ? peer.pid : undefined;
+    });
+  }
+
+  /**
+   * Asks the registered siblings one at a time until one gives an answer: at most MAX_ASKED of them,
+   * within ASK_BUDGET_MS in all. `askOne` passes over a sibling that fails or does not answer in time.
+   */
+  private async askEach<T>(peersDir: string, askOne: (peer: Registration & { name: string }, timeoutMs: number) => Promise<T | undefined>): Promise<T | undefined> {
     const deadline = performance.now() + ASK_BUDGET_MS;
     let asked = 0;
     for (const peer of this.peers(peersDir)) {
       const left = deadline - performance.now();
       if (asked++ >= MAX_ASKED || left <= 0) break;
-      const answer = await post(peer.socket, 'newer', { gen }, Math.min(ASK_TIMEOUT_MS, left)).catch(() => undefined);
-      if (typeof answer?.record === 'string' && await accept(answer.record)) return peer.pid;
+      const answer = await askOne(peer, Math.min(ASK_TIMEOUT_MS, left));
+      if (answer !== undefined) return answer;
     }
     return undefined;
   }
