@@ -144,13 +144,20 @@ export const TEST_USER = { uid: 999, gid: 995 };
  */
 export function readableCopy(prefix: string, files: string[]): string {
   const dir = mkdtempSync(prefix);
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  removedAtExit(dir);
   chmodSync(dir, 0o755);
   for (const file of files) {
     copyFileSync(file, join(dir, basename(file)));
     chmodSync(join(dir, basename(file)), 0o644);
   }
   return dir;
+}
+
+const atExit: string[] = [];
+/** One exit hook for every copy, however many a suite makes. */
+function removedAtExit(dir: string): void {
+  if (!atExit.length) process.on('exit', () => { for (const d of atExit) rmSync(d, { recursive: true, force: true }); });
+  atExit.push(dir);
 }
 
 /** The CLI bundle and the hosts' bundle it loads, readable by another user; returns the copy's cli.js. */
