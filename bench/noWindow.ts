@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { approveDeviceSignIn } from '../test/support/deviceSignIn.ts';
+import { signInFromTerminal } from '../test/support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../test/idp/server.ts';
 import { keyringToolsPresent, startKeyringSession } from '../test/harness/keyringSession.ts';
 import { median } from '../test/cli/support.ts';
@@ -193,7 +193,6 @@ export function stormFigures(runs: { ms: number; code: number | null; out: strin
 }
 
 export async function deviceSignIn(cliJs: string, env: NodeJS.ProcessEnv, issuer: string, clientId: string): Promise<void> {
-  const child = spawn(process.execPath, [cliJs, 'sign-in', '--device', '--json', '--issuer', issuer, '--client-id', clientId], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const { code } = await approveDeviceSignIn(child, issuer, 'bench');
+  const code = await signInFromTerminal(cliJs, env, { issuer, clientId }, 'bench');
   if (code !== 0) throw new Error(`no-window sign-in failed (exit ${code})`);
 }

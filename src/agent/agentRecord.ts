@@ -4,7 +4,7 @@
 // learns which one runs. A record whose process is gone (SIGKILL, a crash) is simply replaced.
 import { readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type * as Lockfile from 'proper-lockfile';
+import { lockfile } from '../core/refreshLock.ts';
 import { replaceDurable } from '../core/durableFile.ts';
 import { ownStartTime, processAlive } from '../core/processIdentity.ts';
 
@@ -31,10 +31,7 @@ export type AgentClaim = { claimed: AgentRecord; release(): void } | { running: 
  * this agent's socket, which the record names. `release` removes the record if it is still ours.
  */
 export async function claimAgent(root: string, listen: () => Promise<string>): Promise<AgentClaim> {
-  // proper-lockfile is loaded here, by the agent, not by every dist/host.js start.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { lock } = require('proper-lockfile') as typeof Lockfile;
-  const unlock = await lock(join(root, 'agent'), {
+  const unlock = await lockfile().lock(join(root, 'agent'), {
     realpath: false, stale: 10_000, retries: { retries: 100, minTimeout: 20, maxTimeout: 200 },
     lockfilePath: join(root, 'agent.lock'),
   });

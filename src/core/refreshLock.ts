@@ -14,7 +14,7 @@ import type { Logger } from './types.ts';
  * only reads a fresh token (the one-shot CLI host) never takes one. ~3 ms of its start-up.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const lockfile = (): typeof Lockfile => require('proper-lockfile') as typeof Lockfile;
+export const lockfile = (): typeof Lockfile => require('proper-lockfile') as typeof Lockfile;
 
 export interface HeldLock {
   readonly compromised: boolean;

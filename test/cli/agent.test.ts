@@ -9,13 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
+import { signInFromTerminal } from '../support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { World } from '../harness/fixture.ts';
 import { WindowProcess } from '../harness/windowProcess.ts';
 import { processAlive } from '../../src/core/processIdentity.ts';
 import { secretKeyOf } from '../../src/app/slots.ts';
-import { cliBundle, runChild, waitFor, type CliResult } from './support.ts';
+import { cliBundle, editDefaultProfile, runChild, waitFor, type CliResult } from './support.ts';
 
 let idp: Idp;
 let home: string;
@@ -66,9 +66,7 @@ async function status(): Promise<{ host: string; hostPid: number; windowPid: num
 }
 
 async function deviceSignIn(): Promise<void> {
-  const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json', '--issuer', idp.issuer, '--client-id', idp.clientId],
-    { env: agentEnv(), cwd: home, stdio: ['ignore', 'pipe', 'inherit'] });
-  assert.equal((await approveDeviceSignIn(child, idp.issuer, 'dana')).code, 0, 'device sign-in');
+  assert.equal(await signInFromTerminal((await cliBundle()).cliJs, agentEnv(), idp, 'dana', home), 0, 'device sign-in');
 }
 
 describe('tokenrelay agent', () => {
@@ -77,8 +75,7 @@ describe('tokenrelay agent', () => {
     home = mkdtempSync(join(tmpdir(), 'tokenrelay-agent-'));
     runtime = mkdtempSync('/tmp/tra-'); // short: the socket path must fit sun_path
     await deviceSignIn();
-    const profile = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).profiles.default;
-    writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...profile, refreshSkewSeconds: 1 } } }));
+    editDefaultProfile(join(home, 'config.json'), (profile) => ({ ...profile, refreshSkewSeconds: 1 }));
   });
   after(async () => {
     await idp?.close();

@@ -2,12 +2,11 @@
 // generation needs no write, so it prints the token; `status` names the directory and the fix; once
 // the disk takes writes again nothing is left to repair. Needs root (a real tmpfs).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
+import { signInFromTerminal } from '../support/deviceSignIn.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { SmallDisk } from '../harness/smallDisk.ts';
 import { cliBundle, runChild } from './support.ts';
@@ -28,9 +27,7 @@ describe('a CLI started on a read-only or full store', { skip: process.getuid?.(
     idp = await startIdp({ accessTokenTtl: 300 });
     home = mkdtempSync(join(tmpdir(), 'tokenrelay-diskstart-'));
     disk = SmallDisk.mount(join(home, 'disk'));
-    const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json', '--issuer', idp.issuer, '--client-id', idp.clientId],
-      { env: env(), cwd: home, stdio: ['ignore', 'pipe', 'inherit'] });
-    assert.equal((await approveDeviceSignIn(child, idp.issuer, 'erin')).code, 0);
+    assert.equal(await signInFromTerminal((await cliBundle()).cliJs, env(), idp, 'erin', home), 0);
   });
   after(async () => {
     disk?.unmount();

@@ -4,17 +4,17 @@
 // - second expiry: the windows are gone; 200 one-shot processes alone.
 // Each expiry: exactly 1 refresh grant, 0 failed, 0 revocations, and one token for everyone.
 import assert from 'node:assert/strict';
-import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { approveDeviceSignIn } from '../support/deviceSignIn.ts';
+import { signInFromTerminal } from '../support/deviceSignIn.ts';
 import { until } from '../support/wait.ts';
 import { startIdp, type Idp } from '../idp/server.ts';
 import { World } from '../harness/fixture.ts';
 import { keySecretOf, secretKeyOf } from '../../src/app/slots.ts';
-import { cliBundle, percentile, runChild } from './support.ts';
+import { cliBundle, editDefaultProfile, percentile, runChild } from './support.ts';
 import type { FarmOrder, FarmReport, FarmResult } from './farm.ts';
 
 /** The first token lives long enough for the set-up; the storm's own generation outlives the storm. */
@@ -66,12 +66,9 @@ before(async () => {
   idp = await startIdp({ accessTokenTtl: FIRST_TTL_S });
   home = mkdtempSync(join(tmpdir(), 'tokenrelay-mixed-'));
   runtime = mkdtempSync('/tmp/trm-'); // short: socket paths must fit sun_path
-  const child = spawn(process.execPath, [(await cliBundle()).cliJs, 'sign-in', '--device', '--json', '--issuer', idp.issuer, '--client-id', idp.clientId],
-    { env: env(), cwd: home, stdio: ['ignore', 'pipe', 'inherit'] });
-  assert.equal((await approveDeviceSignIn(child, idp.issuer, 'mixed')).code, 0, 'device sign-in');
+  assert.equal(await signInFromTerminal((await cliBundle()).cliJs, env(), idp, 'mixed', home), 0, 'device sign-in');
   // The windows and the CLI refresh 1 s ahead of expiry; the storms start just after it, so every caller needs the refresh.
-  const profile = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).profiles.default;
-  writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...profile, refreshSkewSeconds: 1 } } }));
+  editDefaultProfile(join(home, 'config.json'), (profile) => ({ ...profile, refreshSkewSeconds: 1 }));
 });
 
 after(async () => {

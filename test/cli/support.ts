@@ -2,7 +2,7 @@
 // launcher next to dist/), a window serving the real AccountService, a terminal socket server in
 // front of it, and helpers to run the CLI as a child process.
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { TokenRelayError } from '../../src/core/errors.ts';
@@ -269,6 +269,16 @@ export async function startWindow(world: World, opts: {
       await close();
     },
   };
+}
+
+/**
+ * Rewrites the default profile of the configuration file at `path` (as `tokenrelay sign-in` wrote
+ * it) to what `edit` returns; returns the profile as it was.
+ */
+export function editDefaultProfile(path: string, edit: (profile: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
+  const profile = (JSON.parse(readFileSync(path, 'utf8')) as { profiles: { default: Record<string, unknown> } }).profiles.default;
+  writeFileSync(path, JSON.stringify({ profiles: { default: edit(profile) } }));
+  return profile;
 }
 
 export { median, percentile } from '../support/stats.ts';

@@ -1,6 +1,6 @@
 // Drives `tokenrelay sign-in --device --json`: each code the child prints is approved on the test
 // IdP's device page as `login`, as a user on another device would.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { approveDeviceCode } from '../idp/login.ts';
 
@@ -15,4 +15,14 @@ export async function approveDeviceSignIn(child: ChildProcess, issuer: string, l
   await Promise.all(approvals);
   const code = child.exitCode ?? await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   return { code, events };
+}
+
+/**
+ * `tokenrelay sign-in --device --json --issuer … --client-id …`, the bundled CLI at `cliJs` run in
+ * `env` (its store and configuration), each code approved as `login`; the CLI's exit code.
+ */
+export async function signInFromTerminal(cliJs: string, env: NodeJS.ProcessEnv, idp: { issuer: string; clientId: string }, login: string, cwd?: string): Promise<number | null> {
+  const child = spawn(process.execPath, [cliJs, 'sign-in', '--device', '--json', '--issuer', idp.issuer, '--client-id', idp.clientId],
+    { env, cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+  return (await approveDeviceSignIn(child, idp.issuer, login)).code;
 }
