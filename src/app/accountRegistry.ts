@@ -54,6 +54,13 @@ export interface RegistryOptions {
    * reason to sign everyone out of the previous one. A window's settings keep the default.
    */
   signOutPrevious?: boolean;
+  /** The profile this registry serves (profiles.ts): names its memento key and its messages. Default "default". */
+  profile?: string;
+  /**
+   * True when another profile uses this issuer and client now: a profile that moved away from it
+   * then signs nobody out, because those accounts are the other profile's.
+   */
+  identityInUse?: (identity: ConfigIdentity) => boolean;
   /** Fallback rescan of the slots directory, for file systems without reliable change events. */
   rescanIntervalMs?: number;
 }
@@ -134,8 +141,8 @@ export class AccountRegistry {
     if (runtimeKey === this.runtimeKey) return; // e.g. only signInFlow changed
     const previous = [...this.entries.values()];
     this.entries.clear();
-    const last = this.opts.signOutPrevious === false ? undefined : this.opts.memento?.get<OAuthConfig>(LAST_CONFIG_KEY) ?? this.lastOAuth;
-    if (last && isOAuthConfig(last) && !sameIdentity(identityOf(last), next.identity)) {
+    const last = this.opts.signOutPrevious === false ? undefined : this.opts.memento?.get<OAuthConfig>(this.lastConfigKey()) ?? this.lastOAuth;
+    if (last && isOAuthConfig(last) && !sameIdentity(identityOf(last), next.identity) && !this.opts.identityInUse?.(identityOf(last))) {
       await this.retire(last, previous);
     }
     await Promise.all(previous.map((e) => e.broker.dispose().catch(() => undefined)));
@@ -144,7 +151,7 @@ export class AccountRegistry {
     this.runtimeKey = runtimeKey;
     this.client = this.newClient(next.oauth);
     this.lastOAuth = next.oauth;
-    await Promise.resolve(this.opts.memento?.update(LAST_CONFIG_KEY, next.oauth)).catch(() => undefined);
+    await Promise.resolve(this.opts.memento?.update(this.lastConfigKey(), next.oauth)).catch(() => undefined);
     await fs.mkdir(this.opts.slotsRoot, { recursive: true, mode: 0o700 });
     const legacy = this.opts.legacySlotsRoot;
     if (legacy && legacy !== this.opts.slotsRoot) {
@@ -156,6 +163,12 @@ export class AccountRegistry {
     this.startWatching();
     await this.loadSlots();
     if (changedWhileRunning) for (const entry of this.entries.values()) entry.broker.liftRefusal();
+  }
+
+  /** Each profile remembers its own last configuration: another profile's change is not this one's. */
+  private lastConfigKey(): string {
+    const profile = this.opts.profile;
+    return profile === undefined || profile === 'default' ? LAST_CONFIG_KEY : `${LAST_CONFIG_KEY}/${profile}`;
   }
 
   /** A client for `config`, with its client secret (if any) read from the key stores when first needed. */
@@ -213,7 +226,7 @@ export class AccountRegistry {
       const who = signedOut.map((a) => a.label).join(', ');
       this.notice({
         kind: 'config-signed-out',
-        message: `Token Relay signed out ${who} because tokenrelay.issuer or tokenrelay.clientId changed (that session belonged to ${displayIssuer(old) ?? identity.issuer}). Sign in again for the new configuration.`,
+        message: `Token Relay signed out ${who} because ${this.opts.profile && this.opts.profile !== 'default' ? `the issuer or clientId of profile "${this.opts.profile}"` : 'tokenrelay.issuer or tokenrelay.clientId'} changed (that session belonged to ${displayIssuer(old) ?? identity.issuer}). Sign in again for the new configuration.`,
       });
     }
   }

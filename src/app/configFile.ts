@@ -11,9 +11,11 @@ import { dirname } from 'node:path';
 import { TokenRelayError } from '../core/errors.ts';
 import { replaceDurable } from '../core/durableFile.ts';
 import { ensurePrivateDir } from '../core/slotDir.ts';
-import { parseSettings, type SettingsResult, type SettingsSource } from './settings.ts';
+import { parseSettings, type SettingsResult } from './settings.ts';
+import { DEFAULT_PROFILE, PROFILE_NAME, profileSource } from './profiles.ts';
+import { duplicateKey } from './duplicateKeys.ts';
 
-export const DEFAULT_PROFILE = 'default';
+export { DEFAULT_PROFILE, profileSource };
 
 /** What a profile may hold: the tokenrelay.* settings' names, nested where VS Code uses a dot. */
 const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'clientAuthMethod', 'signInFlow',
@@ -21,7 +23,6 @@ const PROFILE_KEYS = new Set(['issuer', 'clientId', 'scopes', 'resource', 'endpo
 const NESTED_KEYS: Record<string, Set<string>> = {
   git: new Set(['hosts', 'username']), docker: new Set(['registries', 'username']), mcp: new Set(['servers']), kubernetes: new Set(['clusters']),
 };
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export type Profile = Record<string, unknown>;
 
@@ -57,6 +58,15 @@ export function readConfigFile(path: string): ConfigFile {
   if (unknown.length) throw configProblem(path, `has unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}.`, 'Only "profiles" is read; move the settings into a profile.');
   const profiles = value.profiles ?? {};
   if (!isObject(profiles)) throw configProblem(path, '"profiles" must be an object of named profiles.', 'For example {"profiles": {"default": {…}}}.');
+  // JSON.parse keeps the last of two equal keys: a profile written twice would silently lose one.
+  const twice = duplicateKey(text);
+  if (twice) throw configProblem(path, `names "${twice.key}" twice (${twice.where}).`, 'Keep one of them (the file is left as it is): each profile and setting may appear once.');
+  const byCase = new Map<string, string>();
+  for (const name of Object.keys(profiles)) {
+    const other = byCase.get(name.toLowerCase());
+    if (other) throw configProblem(path, `has the profiles "${other}" and "${name}", which differ only in letter case.`, 'Give each profile its own name (profile names ignore letter case).');
+    byCase.set(name.toLowerCase(), name);
+  }
   for (const [name, profile] of Object.entries(profiles)) checkProfile(path, name, profile);
   return { path, exists: true, profiles: profiles as Record<string, Profile> };
 }
@@ -75,15 +85,6 @@ function checkProfile(path: string, name: string, profile: unknown): asserts pro
       throw configProblem(path, `profile "${name}": "${key}" must be an object with ${[...nested].join(' and/or ')}.`, `For example {"${key}": {"${[...nested][0]}": …}}.`);
     }
   }
-}
-
-/** `get(key)` over a profile, with VS Code's dotted names (`git.hosts`) mapped to nested objects. */
-export function profileSource(profile: Profile): SettingsSource {
-  return (key) => {
-    const [head, tail] = key.split('.', 2);
-    const value = profile[head];
-    return tail === undefined ? value : isObject(value) ? value[tail] : undefined;
-  };
 }
 
 /** A profile validated like the VS Code settings; errors say which file and profile. */

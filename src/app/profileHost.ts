@@ -64,12 +64,12 @@ export class ProfileHost {
     this.get = get;
     this.stamp = stampOf(configPath);
     const registry = new AccountRegistry({
-      slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label,
+      slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label, profile,
       siblings: (log) => new UnixSiblingChannel(defaultSocketDir(options.env), log), watchSlots: options.watchSlots, signOutPrevious: false,
       // Test bundles only (failpoints.ts): nothing in a shipped build.
       brokerOptions: { ...options.brokerOptions, hooks: failpointHooks(options.env) },
     });
-    this.service = new AccountService(registry, options.log);
+    this.service = new AccountService(registry, options.log, { profile });
     this.settings = {
       gitUsername: () => String(this.get('git.username') ?? ''),
       gitHosts: () => readGitHosts(this.get),

@@ -13,7 +13,7 @@ import { CLUSTERS_SETTING } from './clusterAccess.ts';
 
 /** Every `tokenrelay.*` setting (without the prefix), as package.json contributes them. */
 export const SETTING_KEYS = ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'clientAuthMethod', 'signInFlow', 'keyStore', 'refreshSkewSeconds',
-  'refreshTokenReuseGraceSeconds', 'git.username', 'git.hosts', 'docker.username', 'docker.registries', 'mcp.servers', 'kubernetes.clusters'];
+  'refreshTokenReuseGraceSeconds', 'git.username', 'git.hosts', 'docker.username', 'docker.registries', 'mcp.servers', 'kubernetes.clusters', 'profiles'];
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'offline_access'];
 /** The defaults where nothing is discovered: a server named only by its endpoints issues no id_token unless asked. */

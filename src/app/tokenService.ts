@@ -10,6 +10,8 @@ export interface TokenRequest {
   rejectedAccessToken?: string;
   /** Account id or label; the first signed-in account when absent. */
   account?: string;
+  /** The profile (profiles.ts); the host's first one when absent. A `profile:` scope says the same. */
+  profile?: string;
 }
 
 export interface ServiceStatus extends BrokerStatus {
@@ -23,11 +25,14 @@ export interface ServiceStatus extends BrokerStatus {
 
 export interface TokenService {
   getToken(request: TokenRequest): Promise<AccessGrant>;
-  status(): ServiceStatus;
-  /** Shows the window's sign-in; resolves once signed in, rejects if the user cancels. */
-  requestSignIn(): Promise<void>;
+  /** The profile's status (default: the host's first profile); an unknown profile throws `unknown-profile`. */
+  status(profile?: string): ServiceStatus;
+  /** Shows the window's sign-in for the profile; resolves once signed in, rejects if the user cancels. */
+  requestSignIn(profile?: string): Promise<void>;
   /** Signs out, in every window and terminal, the account (default: the primary one) and revokes its grant (RFC 7009); undefined when nobody was signed in. */
-  signOutAccount(account?: string): Promise<SignedOut | undefined>;
+  signOutAccount(account?: string, profile?: string): Promise<SignedOut | undefined>;
+  /** The profiles this host serves, its first (default) one first. */
+  profiles(): string[];
 }
 
 export interface SignedOut {

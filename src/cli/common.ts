@@ -1,7 +1,7 @@
 // Shared CLI plumbing: errors that carry an exit code, argument parsing with usage errors, output.
 import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EXIT } from '../ipc/tokenProtocol.ts';
+import { EXIT, PROFILE_NAME } from '../ipc/tokenProtocol.ts';
 
 export const PROG = 'tokenrelay';
 
@@ -26,13 +26,30 @@ export interface Command {
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** parseArgs with `--help`, strict options and usage errors that name the command. */
+/** The profile every request of this run names (`--profile`, else TOKENRELAY_PROFILE); undefined: the host's default. */
+let chosenProfile: string | undefined;
+
+export function profileOfRun(): string | undefined {
+  return chosenProfile ?? (process.env.TOKENRELAY_PROFILE || undefined);
+}
+
+/**
+ * parseArgs with `--help`, `--profile` (every command takes it), strict options and usage errors
+ * that name the command.
+ */
 export function parse<O extends Options>(command: string, argv: string[], options: O, allowPositionals = false) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    parsed = parseArgs({ args: argv, options: { profile: { type: 'string' }, ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
   } catch (err) {
     throw usageError((err as Error).message.replace(/\.$/, ''), command);
   }
+  const profile = (parsed.values as { profile?: unknown }).profile;
+  if (typeof profile === 'string') {
+    if (!PROFILE_NAME.test(profile)) throw usageError(`--profile "${profile}" is not a profile name (letters, digits, ".", "_" or "-", at most 64)`, command);
+    chosenProfile = profile;
+  }
+  return parsed;
 }
 
 /** Streams to stdout or stderr (fetch's body); `tokenrelay fetch … | head` ends quietly. */

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { IpcRemoteError, IpcUnavailableError, postJson } from '../ipc/jsonClient.ts';
 import { isPrivateDirStat, isPrivateSocketStat, socketDirCandidates } from '../ipc/socketPaths.ts';
 import { ENV_SOCKET, EXIT, TERMINAL_SOCKET_KIND, exitCodeFor, type RouteTypes } from '../ipc/tokenProtocol.ts';
-import { CliError, PROG } from './common.ts';
+import { CliError, PROG, profileOfRun } from './common.ts';
 import type { DirectRequest } from './direct/directHost.ts';
 import { redactor } from '../core/redact.ts';
 import { requireWithCodeCache } from './codeCache.ts';
@@ -48,6 +48,11 @@ export let usedSocket: { path: string; fallback: boolean; found: boolean } | und
 export async function call<R extends keyof RouteTypes>(route: R, body: RouteTypes[R]['request'], options: CallOptions = {}): Promise<RouteTypes[R]['response']> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   redactor.remember(...tokensIn(body)); // a token this CLI was given is masked verbatim in its output
+  const profile = (body as { profile?: string }).profile ?? options.direct?.profile ?? profileOfRun();
+  if (profile !== undefined) {
+    body = { ...body, profile };
+    options = { ...options, direct: { ...options.direct, profile } };
+  }
   const primary = process.env[ENV_SOCKET];
   const dirs = socketDirCandidates(process.env);
   if (options.direct?.only) return remembered(await answerDirectly<RouteTypes[R]['response']>(route, body, 'Signing in without a window', options.direct));
@@ -58,7 +63,7 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
       usedSocket = { path: primary, fallback: false, found: false };
       return value;
     } catch (err) {
-      if (!(err instanceof IpcUnavailableError) || !DEAD.has(err.reason)) throw translate(err, timeoutMs);
+      if (!passOn(err, body)) throw translate(err, timeoutMs);
     }
   }
   // Not a VS Code terminal, or the window that started it is gone (closed or reloaded): use another live one.
@@ -68,7 +73,7 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
       usedSocket = { path: candidate, fallback: Boolean(primary), found: !primary };
       return value;
     } catch (err) {
-      if (err instanceof IpcUnavailableError && DEAD.has(err.reason)) continue;
+      if (passOn(err, body)) continue;
       throw translate(err, timeoutMs);
     }
   }
@@ -78,6 +83,15 @@ export async function call<R extends keyof RouteTypes>(route: R, body: RouteType
     ? `The VS Code window that started this terminal is gone (nothing listens at ${primary}), no other Token Relay window or agent is running`
     : `No Token Relay window or agent of this user is running (${ENV_SOCKET} is not set: this is not a VS Code terminal, and no live socket is in ${dirs.join(', ')})`;
   return remembered(await answerDirectly<RouteTypes[R]['response']>(route, body, noWindow, options.direct));
+}
+
+/**
+ * Another host may answer: this one is gone, or does not serve the profile asked for (a window
+ * knows its settings' profiles, an agent its own; the configuration file may hold more).
+ */
+function passOn(err: unknown, body: unknown): boolean {
+  if (err instanceof IpcUnavailableError) return DEAD.has(err.reason);
+  return err instanceof IpcRemoteError && (err.code as string) === 'unknown-profile' && typeof (body as { profile?: unknown })?.profile === 'string';
 }
 
 /** The hosts' module (dist/host.js: the one-shot host, the agent), loaded only when it is needed. */

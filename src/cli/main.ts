@@ -20,6 +20,9 @@ spend claims, so every refresh token is still presented once.
 Commands:
 ${commandTable()}
 
+Every command takes --profile NAME (or TOKENRELAY_PROFILE): one of your identity providers, as
+named in tokenrelay.profiles or the configuration file (default "default").
+
 Run "${PROG} <command> --help" for a command's options, "${PROG} version" for the version.
 
 Exit codes:

@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'cancelled'
   | 'protocol'
   | 'fresh-token-rejected'
-  | 'key-store';
+  | 'key-store'
+  | 'unknown-profile';
 
 export class TokenRelayError extends Error {
   constructor(

@@ -1,6 +1,10 @@
 // What a terminal request does, whoever serves it: a window's or an agent's socket (tokenServer.ts)
 // or a one-shot CLI process with no window (src/cli/direct). Each route validates its body, then
 // asks the host's TokenService (its AccountService), so every host answers alike.
+//
+// Profiles: a request may name one (`--profile`). A destination-bound request (git, docker, MCP,
+// kubectl) that names none goes to the first profile whose own list names that destination, else
+// to the first profile with its rules: a token only ever goes where the user's settings send it.
 import type { Logger } from '../core/types.ts';
 import type { HostDescription, TokenService } from '../app/tokenService.ts';
 import { TokenRelayError } from '../core/errors.ts';
@@ -11,23 +15,24 @@ import { clusterRefusal } from '../app/clusterAccess.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
 import {
-  DEFAULT_GIT_USERNAME, LIMITS, ROUTES,
+  DEFAULT_GIT_USERNAME, LIMITS, PROFILE_NAME, ROUTES,
   type DockerCredentialResponse, type GitCredentialResponse, type KubernetesClusterResponse, type McpServerResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
 } from './tokenProtocol.ts';
 
+/** Each reads a profile's settings at each request (default: the host's first profile). */
 export interface TerminalRouteOptions {
   service: TokenService;
   log: Logger;
   /** The username git gets from `tokenrelay git-credential get` (setting; default `oauth2`). */
-  gitUsername?: () => string;
+  gitUsername?: (profile?: string) => string;
   /** What `docker-credential-tokenrelay` answers (tokenrelay.docker.*, validated); none when absent. */
-  docker?: () => { username: string; registries: string[] };
+  docker?: (profile?: string) => { username: string; registries: string[] };
   /** tokenrelay.git.hosts (undefined: every https host); throws the setting's problem when it is invalid. */
-  gitHosts?: () => readonly string[] | undefined;
+  gitHosts?: (profile?: string) => readonly string[] | undefined;
   /** tokenrelay.mcp.servers (undefined: no server gets the token); throws the setting's problem when it is invalid. */
-  mcpServers?: () => readonly string[] | undefined;
+  mcpServers?: (profile?: string) => readonly string[] | undefined;
   /** tokenrelay.kubernetes.clusters (undefined: any https cluster); throws the setting's problem when it is invalid. */
-  kubernetesClusters?: () => readonly string[] | undefined;
+  kubernetesClusters?: (profile?: string) => readonly string[] | undefined;
   /** Why the sockets are not in the preferred directory; shown by `status`. */
   socketNotice?: string;
   /** What `status` says about who answered (a window, an agent, this process), and where it keeps things. */
@@ -40,10 +45,26 @@ export type RouteHandler = (body: Record<string, unknown>) => Promise<any>;
 
 export function terminalRoutes(options: TerminalRouteOptions): Record<string, RouteHandler> {
   const { service, log, socketNotice } = options;
-  let signingIn: Promise<void> | undefined;
-  const gitUsername = () => {
-    const name = options.gitUsername?.().trim();
+  const signingIn = new Map<string, Promise<void>>();
+  const gitUsername = (profile?: string) => {
+    const name = options.gitUsername?.(profile).trim();
     return name ? name : DEFAULT_GIT_USERNAME;
+  };
+  /**
+   * The profile a destination goes to: the one the request names, else the first whose own list
+   * claims it, else the first profile (whose rules then decide). A profile whose list cannot be
+   * read claims nothing; its problem is named when it is asked for by name.
+   */
+  const destination = (named: string | undefined, claims: (profile: string) => boolean): string | undefined => {
+    if (named !== undefined) return named;
+    const profiles = service.profiles();
+    return profiles.slice(1).find((profile) => {
+      try {
+        return claims(profile);
+      } catch {
+        return false;
+      }
+    }) ?? profiles[0];
   };
   return {
     [ROUTES.token]: async (body): Promise<TokenResponse> => {
@@ -52,6 +73,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         minValidityMs: optionalSeconds(body.minValidSeconds, 'minValidSeconds'),
         rejectedAccessToken: optionalString(body.rejected, 'rejected', LIMITS.tokenChars),
         account: optionalString(body.account, 'account', LIMITS.accountChars),
+        profile: optionalProfile(body.profile),
       });
       return {
         accessToken: grant.accessToken,
@@ -68,12 +90,15 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
       const grant = await service.getToken({
         rejectedAccessToken: token,
         account: optionalString(body.account, 'account', LIMITS.accountChars),
+        profile: optionalProfile(body.profile),
       });
       return { replaced: grant.accessToken !== token, expiresAt: grant.expiresAt, generation: grant.generation };
     },
 
-    [ROUTES.status]: async (): Promise<StatusResponse> => {
-      const s = service.status();
+    [ROUTES.status]: async (body): Promise<StatusResponse> => {
+      const profile = optionalProfile(body.profile);
+      const s = service.status(profile);
+      const profiles = service.profiles();
       // An allowlist: nothing token-shaped can leave through status.
       return {
         protocol: PROTOCOL_VERSION,
@@ -88,32 +113,40 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         error: redactor.redact(s.error),
         errorCode: s.errorCode,
         lastSignInError: redactor.redact(s.lastSignInError),
-        gitUsername: gitUsername(),
+        gitUsername: gitUsername(profile),
         hostPid: process.pid,
         windowPid: process.pid,
         socketNotice,
         host: options.host,
         ...options.where?.(),
+        profile: profile ?? profiles[0],
+        profiles,
       };
     },
 
     [ROUTES.signIn]: async (body): Promise<SignInResponse> => {
       const force = body.force === true;
-      const before = service.status();
+      const named = optionalProfile(body.profile);
+      const profile = named ?? service.profiles()[0];
+      const before = service.status(named);
       const signedIn = before.state === 'signed-in' || before.state === 'refreshing' || before.state === 'offline';
       if (!force && signedIn && before.account) {
         return { alreadySignedIn: true, state: before.state, account: before.account };
       }
       log.info('A terminal asked to sign in; showing the sign-in');
-      // One sign-in at a time, whatever the number of terminals asking.
-      signingIn ??= service.requestSignIn().finally(() => { signingIn = undefined; });
-      await signingIn;
-      const after = service.status();
+      // One sign-in at a time per profile, whatever the number of terminals asking.
+      let running = signingIn.get(profile);
+      if (!running) {
+        running = service.requestSignIn(named).finally(() => signingIn.delete(profile));
+        signingIn.set(profile, running);
+      }
+      await running;
+      const after = service.status(named);
       return { alreadySignedIn: false, state: after.state, account: after.account ? { id: after.account.id, label: after.account.label } : undefined };
     },
 
     [ROUTES.signOut]: async (body): Promise<SignOutResponse> => {
-      const signedOut = await service.signOutAccount(optionalString(body.account, 'account', LIMITS.accountChars));
+      const signedOut = await service.signOutAccount(optionalString(body.account, 'account', LIMITS.accountChars), optionalProfile(body.profile));
       if (!signedOut) return {};
       log.info(`A terminal signed out ${signedOut.label}`);
       const { revocationWarning, ...account } = signedOut;
@@ -125,27 +158,40 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
       const host = optionalString(body.host, 'host', LIMITS.gitAttributeChars);
       if (!protocol || !host) throw invalid('"protocol" and "host" are required');
       const erase = optionalString(body.erase, 'erase', LIMITS.tokenChars);
-      const declined = gitRefusal({ protocol, host }, options.gitHosts?.());
+      const profile = destination(optionalProfile(body.profile), (p) => {
+        const hosts = options.gitHosts?.(p);
+        return hosts !== undefined && !gitRefusal({ protocol, host }, hosts);
+      });
+      const declined = gitRefusal({ protocol, host }, options.gitHosts?.(profile));
       if (declined) {
         log.info(`git credential ${erase ? 'erase' : 'get'} declined: ${declined}`);
         return { declined };
       }
       if (erase) {
-        await service.getToken({ rejectedAccessToken: erase }); // a token that is not the current one changes nothing
+        await service.getToken({ rejectedAccessToken: erase, profile }); // a token that is not the current one changes nothing
         return {};
       }
-      const grant = await service.getToken({});
-      return { username: gitUsername(), password: grant.accessToken, passwordExpiryUtc: Math.floor(grant.expiresAt / 1000) };
+      const grant = await service.getToken({ profile });
+      return { username: gitUsername(profile), password: grant.accessToken, passwordExpiryUtc: Math.floor(grant.expiresAt / 1000) };
     },
 
     [ROUTES.dockerCredential]: async (body): Promise<DockerCredentialResponse> => {
       const serverURL = optionalString(body.serverURL, 'serverURL', LIMITS.serverUrlChars);
-      const { username, registries } = options.docker?.() ?? { username: '', registries: [] };
-      const answer = { username: username || DEFAULT_DOCKER_USERNAME, registries };
       const registry = serverURL === undefined ? undefined : registryOf(serverURL);
+      const named = optionalProfile(body.profile);
+      const settingsOf = (p?: string) => options.docker?.(p) ?? { username: '', registries: [] };
+      if (!registry) {
+        // A `list`: every registry some profile (or the named one) answers for.
+        const profiles = named !== undefined ? [named] : service.profiles();
+        const registries = [...new Set(profiles.flatMap((p) => { try { return settingsOf(p).registries; } catch { return []; } }))];
+        return { username: settingsOf(named).username || DEFAULT_DOCKER_USERNAME, registries };
+      }
+      const profile = destination(named, (p) => settingsOf(p).registries.includes(registry.host));
+      const { username, registries } = settingsOf(profile);
+      const answer = { username: username || DEFAULT_DOCKER_USERNAME, registries };
       // Only a listed https registry ever gets the token.
-      if (!registry?.https || !registries.includes(registry.host)) return answer;
-      return { ...answer, secret: (await service.getToken({})).accessToken };
+      if (!registry.https || !registries.includes(registry.host)) return answer;
+      return { ...answer, secret: (await service.getToken({ profile })).accessToken };
     },
 
     [ROUTES.mcpServer]: async (body): Promise<McpServerResponse> => {
@@ -157,19 +203,27 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
       } catch {
         throw invalid('"url" must be an absolute URL');
       }
-      const declined = mcpRefusal(url, options.mcpServers?.());
+      const profile = destination(optionalProfile(body.profile), (p) => {
+        const servers = options.mcpServers?.(p);
+        return servers !== undefined && !mcpRefusal(url, servers);
+      });
+      const declined = mcpRefusal(url, options.mcpServers?.(profile));
       if (declined) {
         log.info(`mcp-proxy declined: ${declined}`);
         return { declined };
       }
-      return { issuer: service.status().issuer };
+      return { issuer: service.status(profile).issuer, profile };
     },
 
     [ROUTES.kubernetesCluster]: async (body): Promise<KubernetesClusterResponse> => {
       const server = optionalString(body.server, 'server', LIMITS.serverUrlChars);
-      const declined = clusterRefusal(server, options.kubernetesClusters?.());
+      const profile = destination(optionalProfile(body.profile), (p) => {
+        const clusters = options.kubernetesClusters?.(p);
+        return clusters !== undefined && !clusterRefusal(server, clusters);
+      });
+      const declined = clusterRefusal(server, options.kubernetesClusters?.(profile));
       if (declined) log.info(`kubectl credential declined: ${declined}`);
-      return declined ? { declined } : {};
+      return declined ? { declined } : { profile };
     },
   };
 }
@@ -185,6 +239,13 @@ function optionalString(value: unknown, name: string, max: number): string | und
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(`"${name}" must be a non-empty string of at most ${max} characters`);
   return value;
+}
+
+/** A profile name as configured (profiles.ts); its existence is the service's to check. */
+function optionalProfile(value: unknown): string | undefined {
+  const name = optionalString(value, 'profile', LIMITS.profileChars);
+  if (name !== undefined && !PROFILE_NAME.test(name)) throw invalid('"profile" must be a profile name (letters, digits, ".", "_" or "-")');
+  return name;
 }
 
 function optionalSeconds(value: unknown, name: string): number | undefined {

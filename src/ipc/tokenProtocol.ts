@@ -30,12 +30,16 @@ export const ROUTES = {
 } as const;
 export type RouteName = (typeof ROUTES)[keyof typeof ROUTES];
 
+/** A profile's name (tokenrelay.profiles, the configuration file, `--profile`). */
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** Upper bounds the server enforces on request fields (the whole body is capped at 64 KiB). */
 export const LIMITS = {
   tokenChars: 16 * 1024,
   scopes: 64,
   scopeChars: 256,
   accountChars: 512,
+  profileChars: 64,
   /** git's protocol, host and path attributes. */
   gitAttributeChars: 4096,
   minValidSeconds: 24 * 3600,
@@ -53,6 +57,13 @@ export interface TokenRequest {
   rejected?: string;
   /** Account id or label; the window's first signed-in account when absent. */
   account?: string;
+  /** The profile (tokenrelay.profiles, or a profile of the configuration file); "default" when absent. */
+  profile?: string;
+}
+
+/** Every request may name its profile; a host that does not serve it answers `unknown-profile`. */
+export interface ProfileField {
+  profile?: string;
 }
 
 export interface AccountInfo {
@@ -71,7 +82,7 @@ export interface TokenResponse {
 
 // ---- report-rejected -----------------------------------------------------------------------
 
-export interface ReportRejectedRequest {
+export interface ReportRejectedRequest extends ProfileField {
   token: string;
   account?: string;
 }
@@ -88,7 +99,7 @@ export interface ReportRejectedResponse {
 
 export type SessionState = 'signed-out' | 'signed-in' | 'refreshing' | 'needs-sign-in' | 'offline' | 'degraded' | 'error';
 
-export type StatusRequest = Record<string, never>;
+export type StatusRequest = ProfileField;
 
 /** Never carries a token. */
 export interface StatusResponse {
@@ -115,8 +126,10 @@ export interface StatusResponse {
   socketNotice?: string;
   /** Who answered: a VS Code window, a `tokenrelay agent`, or this CLI process reading the store itself. */
   host?: HostKind;
-  /** The configuration in use: a profile of the config file, or VS Code's settings. */
+  /** The profile this status is of. */
   profile?: string;
+  /** Every profile the answering host serves (a window: its settings' profiles). */
+  profiles?: string[];
   /** The store of record's directory. */
   store?: string;
   /** Where the seal key is kept, e.g. "the OS keyring (Secret Service)"; a key file says it is not protected by the OS. */
@@ -127,7 +140,7 @@ export type HostKind = 'window' | 'agent' | 'direct';
 
 // ---- sign-in -------------------------------------------------------------------------------
 
-export interface SignInRequest {
+export interface SignInRequest extends ProfileField {
   /** Ask even when already signed in (e.g. to switch account). */
   force?: boolean;
 }
@@ -138,7 +151,7 @@ export interface SignInResponse {
   account?: AccountInfo;
 }
 
-export interface SignOutRequest {
+export interface SignOutRequest extends ProfileField {
   /** Account id or label (default: the primary account). */
   account?: string;
 }
@@ -153,7 +166,7 @@ export interface SignOutResponse {
 // ---- git-credential ------------------------------------------------------------------------
 
 /** What git passed to the helper; the window decides whether that protocol and host get the token. */
-export interface GitCredentialRequest {
+export interface GitCredentialRequest extends ProfileField {
   protocol: string;
   /** `host` or `host:port`, as git sends it. */
   host: string;
@@ -175,7 +188,7 @@ export interface GitCredentialResponse {
 // ---- docker-credential -------------------------------------------------------------------
 
 /** A `get` names the registry; without `serverURL` it is a `list` and no token is fetched. */
-export interface DockerCredentialRequest {
+export interface DockerCredentialRequest extends ProfileField {
   serverURL?: string;
 }
 
@@ -190,7 +203,7 @@ export interface DockerCredentialResponse {
 // ---- mcp-server ----------------------------------------------------------------------------
 
 /** Asked by `mcp-proxy` at start, before anything reaches the server: may `url` receive the token? */
-export interface McpServerRequest {
+export interface McpServerRequest extends ProfileField {
   url: string;
 }
 
@@ -199,12 +212,14 @@ export interface McpServerResponse {
   declined?: string;
   /** The configured issuer, which the server's RFC 9728 metadata must name among its authorization_servers. */
   issuer?: string;
+  /** The profile that serves this server: the proxy asks its tokens with it. */
+  profile?: string;
 }
 
 // ---- kubernetes-cluster --------------------------------------------------------------------
 
 /** Asked by `kubectl-credential` before `token`: may the cluster kubectl calls receive the token? */
-export interface KubernetesClusterRequest {
+export interface KubernetesClusterRequest extends ProfileField {
   /** KUBERNETES_EXEC_INFO's spec.cluster.server; absent when the kubeconfig does not provide it. */
   server?: string;
 }
@@ -212,6 +227,8 @@ export interface KubernetesClusterRequest {
 export interface KubernetesClusterResponse {
   /** Why this cluster gets no token (plain http, tokenrelay.kubernetes.clusters). */
   declined?: string;
+  /** The profile that serves this cluster: the plugin asks its token with it. */
+  profile?: string;
 }
 
 // ---- route table (request/response by route) ---------------------------------------------------
@@ -240,7 +257,7 @@ export type RemoteErrorCode =
   | 'lock-dir' | 'stale-view' | 'timeout' | 'cancelled' | 'protocol'
   | 'corrupt-record' | 'key-missing' | 'key-store' | 'degraded' | 'refresh-stuck' | 'fresh-token-rejected'
   | 'unknown-route' | 'unsupported-version' | 'malformed-json' | 'too-large' | 'method' | 'bad-request' | 'internal'
-  | 'busy';
+  | 'busy' | 'unknown-profile';
 
 /** The CLI's stable exit codes (documented in README). */
 export const EXIT = {

@@ -14,6 +14,8 @@ export interface GetAccessTokenOptions {
    * rejects freshly issued tokens: check tokenrelay.resource / scopes / audience".
    */
   rejectedToken?: string;
+  /** The profile (tokenrelay.profiles) whose account gives the token; default: the top-level settings' ("default"). */
+  profile?: string;
 }
 
 export interface TokenRelayApi {
@@ -26,7 +28,7 @@ export interface TokenRelayApi {
 export function createApi(service: TokenService, onDidChangeToken: vscode.Event<void>): TokenRelayApi {
   return {
     async getAccessToken(options: GetAccessTokenOptions = {}): Promise<string> {
-      const grant = await service.getToken({ scopes: options.scopes, rejectedAccessToken: options.rejectedToken });
+      const grant = await service.getToken({ scopes: options.scopes, rejectedAccessToken: options.rejectedToken, profile: options.profile });
       return grant.accessToken;
     },
     onDidChangeToken,

@@ -15,7 +15,7 @@ export const PROVIDER_LABEL = 'Token Relay';
 
 /** Runs the interactive sign-in and resolves with the account signed in. */
 export interface SignInRunner {
-  run(): Promise<AccountSummary>;
+  run(options?: { profile?: string }): Promise<AccountSummary>;
 }
 
 interface Announced {
@@ -52,7 +52,8 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
       });
       throw problem;
     }
-    const signedIn = await this.signIn.run();
+    // A `profile:<name>` scope signs in to that profile (checked above: scopeProblem names an unknown one).
+    const signedIn = await this.signIn.run({ profile: this.service.profileOfScopes(scopes) });
     const session = await this.service.session(signedIn.id, scopes);
     this.announceChanges();
     return toSession(session);
@@ -94,6 +95,7 @@ export class TokenRelayAuthProvider implements vscode.AuthenticationProvider, vs
   }
 }
 
+/** The account label names its profile (other than "default"), so the Accounts menu tells them apart. */
 function toSession(s: AccountSession): vscode.AuthenticationSession {
   return { id: s.id, accessToken: s.accessToken, account: { id: s.account.id, label: s.account.label }, scopes: [...s.scopes] };
 }

@@ -37,8 +37,17 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
   const { service, signIn, channel, log } = deps;
   const installLauncher = () => installLauncherCommand(deps.extensionPath, log);
 
-  const signInCommand = async (): Promise<void> => {
-    await signIn.run().catch(() => undefined); // the controller already told the user
+  const signInCommand = async (profile?: unknown): Promise<void> => {
+    await service.ready;
+    // With several profiles, the user says which (a caller may name it: tokenrelay.signIn "work").
+    let chosen = typeof profile === 'string' ? profile : undefined;
+    if (chosen === undefined && service.profiles().length > 1) {
+      const pick = await vscode.window.showQuickPick(service.profiles().map((name) => ({ label: name, description: service.status(name).issuer ?? '' })),
+        { placeHolder: 'Sign in to which Token Relay profile?' });
+      if (!pick) return;
+      chosen = pick.label;
+    }
+    await signIn.run({ profile: chosen }).catch(() => undefined); // the controller already told the user
   };
 
   const signOut = async (): Promise<void> => {

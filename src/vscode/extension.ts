@@ -25,7 +25,9 @@ import { PROVIDER_ID, PROVIDER_LABEL, TokenRelayAuthProvider } from './authProvi
 import { registerCommands } from './commands.ts';
 import { channelLogger } from './log.ts';
 import { secretStoreFrom } from './secretStoreAdapter.ts';
-import { affectsSettings, readSettings, userSettings } from './settings.ts';
+import { affectsSettings, readProfileSettings, userSettings } from './settings.ts';
+import { DEFAULT_PROFILE, type ProfileConfig } from '../app/profiles.ts';
+import { sameIdentity } from '../app/slots.ts';
 import { SignInController } from './signIn.ts';
 import { StatusBar } from './statusBar.ts';
 import { startTerminalBridge } from './terminalEnv.ts';
@@ -103,20 +105,31 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
 
   const store = secretStoreFrom(context.secrets);
   const { layout, osKeyStores } = storeAndKeys(deps, log);
-  const service = new AccountService(new AccountRegistry({
+  // The identities (issuer, client) the profiles use now: a profile that moves away from one signs
+  // its accounts out only when no other profile took it over.
+  let profiles: ProfileConfig[] = [];
+  const registryFor = (profile: string) => new AccountRegistry({
     label: 'window',
     ...deps.registry,
+    profile,
+    identityInUse: (identity) => profiles.some((p) => p.name !== profile && p.result.ok && sameIdentity(p.result.settings.identity, identity)),
     slotsRoot: layout.slots,
-    legacySlotsRoot: join(context.globalStorageUri.fsPath, 'slots'),
+    // Slots from before the per-user store were the one configuration's: the default profile's.
+    legacySlotsRoot: profile === DEFAULT_PROFILE ? join(context.globalStorageUri.fsPath, 'slots') : undefined,
     store,
     // SecretStorage first: no process to start; the OS keyring keeps K for terminals with VS Code closed.
     keyStores: [secretStoreKeys(store), ...osKeyStores],
     log,
     memento: context.globalState,
     siblings: deps.registry?.siblings ?? ((l) => new UnixSiblingChannel(defaultSocketDir(), l)),
-  }), log);
+  });
+  const service = new AccountService(registryFor(DEFAULT_PROFILE), log, { registryFor });
+  const configure = () => {
+    profiles = readProfileSettings(log);
+    return service.configureProfiles(new Map(profiles.map((p) => [p.name, p.result])));
+  };
   const signIn = new SignInController(service, log, deps.signInStillWaitingMs);
-  service.setSignInHandler(async () => { await signIn.run(); });
+  service.setSignInHandler(async (profile) => { await signIn.run({ profile }); });
 
   const auth = new TokenRelayAuthProvider(service, signIn, log);
   disposables.push(auth, vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, PROVIDER_LABEL, auth, { supportsMultipleAccounts: true }));
@@ -149,14 +162,15 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
     if (!affectsSettings(event)) return;
     log.info('Settings changed; reloading the configuration');
-    void service.configure(readSettings(log));
+    void configure();
   }));
 
   const loadStarted = performance.now();
-  void service.configure(readSettings(log)).then(() => {
+  void configure().then(() => {
     const result = service.settingsResult();
     if (result && !result.ok) log.warn(`Configuration: ${result.problem.message}`);
-    log.info(`Loaded ${service.accounts().length} account(s) in ${Math.round(performance.now() - loadStarted)} ms`);
+    for (const p of service.profileProblems()) if (p.profile !== DEFAULT_PROFILE) log.warn(`Configuration: ${p.problem.message}`);
+    log.info(`Loaded ${service.accounts().length} account(s) of ${service.profiles().length} profile(s) in ${Math.round(performance.now() - loadStarted)} ms`);
     // VS Code lists a provider's sign-in in the Accounts menu only for a pending session request:
     // ask for our own while nobody is signed in, so the menu offers "Sign in with Token Relay".
     // Before anything is configured too: the menu entry then opens the set-up walkthrough.

@@ -8,6 +8,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/types.ts';
 import { SETTING_KEYS, parseSettings, type SettingsResult, type SettingsSource } from '../app/settings.ts';
+import { DEFAULT_PROFILE, readProfiles, type ProfileConfig } from '../app/profiles.ts';
 
 export const SECTION = 'tokenrelay';
 
@@ -39,6 +40,18 @@ export function readSettings(log?: Logger): SettingsResult {
   }
   saidIgnored = ignored.join();
   return parseSettings(userSettings());
+}
+
+/** Every profile of the user settings ("default": the top-level ones; tokenrelay.profiles), each validated alone. */
+export function readProfileSettings(log?: Logger): ProfileConfig[] {
+  const [first, ...others] = readProfiles(userSettings());
+  return [{ ...first, result: readSettings(log) }, ...others];
+}
+
+/** One profile's settings source, read now (the terminal routes' git hosts, registries, servers, clusters). */
+export function profileSettingsSource(profile: string | undefined): SettingsSource {
+  if (profile === undefined || profile === DEFAULT_PROFILE) return userSettings();
+  return readProfiles(userSettings()).find((p) => p.name === profile)?.get ?? (() => undefined);
 }
 
 /** True when the user changed a setting that affects sign-in or tokens. */

@@ -10,6 +10,7 @@ import { signInWithDeviceCode, type DevicePrompt } from '../oauth/deviceFlow.ts'
 import { signInFailure } from '../oauth/signInErrors.ts';
 import type { AccountService, AccountSummary } from '../app/accountService.ts';
 import type { SignInFlow } from '../app/settings.ts';
+import { DEFAULT_PROFILE } from '../app/profiles.ts';
 import { formatRemaining } from './format.ts';
 import { BrowserOpener } from './browserOpener.ts';
 import { notify } from './notify.ts';
@@ -24,6 +25,8 @@ export const COPY_ONLY = 'Copy Code';
 
 export interface SignInOptions {
   flow?: ConcreteFlow;
+  /** The profile to sign in to (default: the first, "default"). */
+  profile?: string;
 }
 
 /**
@@ -50,6 +53,8 @@ export const CHECK_SETTINGS = 'Check Settings';
 
 export class SignInController {
   private running: Promise<AccountSummary> | undefined;
+  /** The profile of the sign-in running (or last run): a retry with the other flow is for it too. */
+  private profile: string | undefined;
 
   constructor(private readonly service: AccountService, private readonly log: Logger, private readonly stillWaitingMs = STILL_WAITING_MS) {}
 
@@ -61,8 +66,10 @@ export class SignInController {
 
   private async signIn(options: SignInOptions): Promise<AccountSummary> {
     await this.service.ready;
-    const result = this.service.settingsResult();
-    if (result?.ok === false && result.unconfigured) {
+    const { profile } = options;
+    this.profile = profile;
+    const result = this.service.settingsResult(profile);
+    if (result?.ok === false && result.unconfigured && (profile === undefined || profile === DEFAULT_PROFILE)) {
       // A fresh install: the walkthrough asks for the identity provider, then signs in.
       this.log.info('Sign-in asked for before anything is configured; opening the set-up walkthrough');
       void vscode.commands.executeCommand('tokenrelay.setUp');
@@ -76,9 +83,9 @@ export class SignInController {
     }
     const { settings } = result;
     const flow = options.flow ?? chooseFlow(settings.signInFlow, vscode.env.remoteName);
-    const client = this.service.oauthClient();
+    const client = this.service.oauthClient(profile);
     this.service.recordSignInAttempt(undefined);
-    this.log.info(`Signing in with the ${flow === 'loopback' ? 'browser (loopback)' : 'device code'} flow`);
+    this.log.info(`Signing in${profile ? ` to profile "${profile}"` : ''} with the ${flow === 'loopback' ? 'browser (loopback)' : 'device code'} flow`);
     let signedIn: SignedIn;
     try {
       signedIn = flow === 'loopback' ? await this.loopback(client) : await this.deviceCode(client);
@@ -89,7 +96,7 @@ export class SignInController {
       throw isTokenRelayError(err, 'cancelled') ? new vscode.CancellationError() : err;
     }
     try {
-      return await this.service.signIn(signedIn.tokens, signedIn.account, settings.identity, signedIn.origin);
+      return await this.service.signIn(signedIn.tokens, signedIn.account, settings.identity, signedIn.origin, profile);
     } catch (err) {
       this.service.recordSignInAttempt(describeError(err));
       this.reportFailure(err, flow);
@@ -150,7 +157,7 @@ export class SignInController {
       if (pick === CHECK_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
       else if (pick === TRY_DEVICE_CODE) {
         abort.abort();
-        void this.running?.catch(() => undefined).then(() => this.run({ flow: 'deviceCode' })).catch(() => undefined);
+        void this.running?.catch(() => undefined).then(() => this.run({ flow: 'deviceCode', profile: this.profile })).catch(() => undefined);
       }
     }, () => undefined);
   }
@@ -241,7 +248,7 @@ export class SignInController {
     const shown = notify(severity, message, ...buttons);
     void Promise.resolve(shown).then((pick) => {
       if (pick === OPEN_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
-      else if (pick && other) void this.run({ flow: other }).catch(() => undefined);
+      else if (pick && other) void this.run({ flow: other, profile: this.profile }).catch(() => undefined);
     }, () => undefined);
   }
 }

@@ -3,7 +3,7 @@
 // this window or another, and every second while an expiry countdown is shown.
 import * as vscode from 'vscode';
 import type { ServiceStatus } from '../app/tokenService.ts';
-import type { AccountService } from '../app/accountService.ts';
+import { labelOf, type AccountService } from '../app/accountService.ts';
 import { formatRemaining } from './format.ts';
 import { redactor } from '../core/redact.ts';
 
@@ -87,6 +87,10 @@ export function presentStatus(input: StatusInput, now: number): Presentation {
       background = 'error';
   }
 
+  // Other accounts (other profiles) are counted in the text and listed in the tooltip.
+  const more = (input.others ?? []).length;
+  if (more && label && s.state !== 'signed-out' && s.state !== 'needs-sign-in') text += ` +${more}`;
+
   lines.push(`**Token Relay** — ${isConfig ? 'configuration problem' : STATE_WORDS[s.state] ?? s.state}`);
   lines.push('');
   if (s.error && s.state !== 'signed-in') lines.push(`$(${isConfig ? 'gear' : 'info'}) ${escapeMarkdown(redactor.redact(s.error))}`, '');
@@ -152,11 +156,17 @@ export class StatusBar implements vscode.Disposable {
 
   /** What the item shows now (also used by tests). */
   presentation(now = Date.now()): Presentation {
-    const primary = this.service.primary();
+    // The account a consumer used last (any profile), else the first profile's; the tooltip lists the rest.
+    const shown = this.service.lastUsedAccount() ?? this.service.primary();
+    const status = this.service.status(shown?.profile);
     const others = this.service.accounts()
-      .filter((a) => a.id !== primary?.id && (a.signedIn || a.status.state !== 'signed-out'))
-      .map((a) => ({ label: a.account.label, state: a.status.state }));
-    return presentStatus({ status: this.service.status(), others }, now);
+      .filter((a) => a.id !== shown?.id && (a.signedIn || a.status.state !== 'signed-out'))
+      .map((a) => ({ label: labelOf(a.profile, a.account), state: a.status.state }));
+    const problems = this.service.profileProblems()
+      .filter((p) => p.profile !== shown?.profile && !p.unconfigured)
+      .map((p) => ({ label: `profile "${p.profile}"`, state: 'error' }));
+    const label = shown && status.account ? labelOf(shown.profile, status.account) : undefined;
+    return presentStatus({ status: label && status.account ? { ...status, account: { ...status.account, label } } : status, others: [...others, ...problems] }, now);
   }
 
   render(): void {

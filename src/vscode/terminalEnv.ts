@@ -19,7 +19,7 @@ import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServe
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
 import { notify } from './notify.ts';
-import { userSettings } from './settings.ts';
+import { profileSettingsSource } from './settings.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export interface TerminalBridgeOptions {
@@ -37,12 +37,12 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     service,
     log,
     host: 'window',
-    // User settings only (settings.ts): a workspace never names where the token goes.
-    gitUsername: () => { const name = userSettings()('git.username'); return typeof name === 'string' ? name : ''; },
-    docker: () => parseDockerSettings(userSettings()),
-    gitHosts: () => readGitHosts(userSettings()),
-    mcpServers: () => readMcpServers(userSettings()),
-    kubernetesClusters: () => readKubernetesClusters(userSettings()),
+    // User settings only (settings.ts): a workspace never names where the token goes. Each profile's own lists.
+    gitUsername: (profile) => { const name = profileSettingsSource(profile)('git.username'); return typeof name === 'string' ? name : ''; },
+    docker: (profile) => parseDockerSettings(profileSettingsSource(profile)),
+    gitHosts: (profile) => readGitHosts(profileSettingsSource(profile)),
+    mcpServers: (profile) => readMcpServers(profileSettingsSource(profile)),
+    kubernetesClusters: (profile) => readKubernetesClusters(profileSettingsSource(profile)),
   });
   // A hijacked or too long socket directory is worked around, but the user should know why.
   if (server.socketNotice) void notify('warning', `Token Relay: ${server.socketNotice}`);

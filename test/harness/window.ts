@@ -168,6 +168,7 @@ function brokerService(broker: Broker): TokenService {
       await broker.signOut();
       return held && { id: held.account.id, label: held.account.label };
     },
+    profiles: () => ['default'],
   };
 }
 

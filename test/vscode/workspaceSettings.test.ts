@@ -20,6 +20,7 @@ const WORKSPACE: Record<string, unknown> = {
   signInFlow: 'bogus', keyStore: 'file', refreshSkewSeconds: -5, refreshTokenReuseGraceSeconds: 'forever',
   'git.username': 'attacker', 'git.hosts': ['attacker.example'], 'docker.username': 'attacker', 'docker.registries': ['registry.attacker.example'],
   'mcp.servers': ['https://mcp.attacker.example'], 'kubernetes.clusters': 'not a list',
+  profiles: { evil: { issuer: 'https://login.attacker.example', clientId: 'x', git: { hosts: ['git.example.com'] } } },
 };
 const USER: Record<string, unknown> = {
   issuer: 'https://login.example.com', clientId: 'cli', signInFlow: 'deviceCode', 'git.hosts': ['git.example.com'],
@@ -59,7 +60,7 @@ describe('workspace settings for every setting', () => {
     assert.deepEqual(parseDockerSettings(get), { username: 'oauth2', registries: ['registry.example.com'] });
     assert.deepEqual(workspaceSettingKeys().sort(), [...SETTING_KEYS].sort());
     assert.equal(log.lines.length, 1, log.lines.join('\n'));
-    assert.match(log.lines[0], /^\[warn\] Ignoring tokenrelay\.issuer, tokenrelay\.clientId, .*tokenrelay\.kubernetes\.clusters in this workspace's settings: Token Relay reads its settings from your user settings only, because a workspace is code from a repository/);
+    assert.match(log.lines[0], /^\[warn\] Ignoring tokenrelay\.issuer, tokenrelay\.clientId, .*tokenrelay\.kubernetes\.clusters, tokenrelay\.profiles in this workspace's settings: Token Relay reads its settings from your user settings only, because a workspace is code from a repository/);
     readSettings(log);
     assert.equal(log.lines.length, 1, 'said once, not on every reload');
   });

@@ -46,9 +46,10 @@ export const kubectlCredentialCommand: Command = {
     const info = execInfo(process.env[EXEC_INFO]);
     const apiVersion = info.apiVersion ?? apiVersionFromFlag(values['api-version']);
     // The host decides (tokenrelay.kubernetes.clusters is a window setting); nothing is printed when it declines.
-    const { declined } = await call('kubernetes-cluster', { server: info.server });
+    const { declined, profile } = await call('kubernetes-cluster', { server: info.server });
     if (declined) throw new CliError(EXIT.error, `No token for kubectl: ${declined}.`);
-    const grant = await call('token', {});
+    // The profile whose clusters list this server (or the one named) gives the token.
+    const grant = await call('token', { profile });
     const credential = {
       apiVersion,
       kind: 'ExecCredential',

@@ -12,6 +12,7 @@ const REUSE_MARGIN_MS = 30_000;
 export interface TokenWish {
   scopes?: string[];
   account?: string;
+  profile?: string;
 }
 
 export class CurrentToken {

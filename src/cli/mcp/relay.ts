@@ -32,8 +32,9 @@ export async function runRelay(options: RelayOptions): Promise<number> {
   // Nothing reaches the server before it is admitted. Refused: said and stopped. Undecided (no
   // window, a broken setting): every request is answered with that error, and the server sees none.
   let undecided: unknown;
+  let profile: string | undefined;
   try {
-    await admitServer(options.server);
+    profile = await admitServer(options.server);
   } catch (err) {
     if (err instanceof RefusedServer) {
       say(err.message);
@@ -41,7 +42,8 @@ export async function runRelay(options: RelayOptions): Promise<number> {
     }
     undecided = err;
   }
-  const tokens = new CurrentToken({ scopes: options.scopes, account: options.account });
+  // The profile that admitted the server is the one whose token it gets.
+  const tokens = new CurrentToken({ scopes: options.scopes, account: options.account, profile });
   if (!undecided) tokens.get().catch(() => undefined); // fetched while the client starts; a failure surfaces on the first request
   const local = new StdioServerTransport();
   const initializing = new Set<RequestId>();

@@ -14,12 +14,13 @@ export class RefusedServer extends CliError {
 }
 
 /**
- * Resolves when the server may get the token; rejects with RefusedServer when it may not, or with
+ * Resolves with the profile that serves it when the server may get the token; rejects with RefusedServer when it may not, or with
  * the host's error (no window, a broken setting) when nobody could say.
  */
-export async function admitServer(server: URL): Promise<void> {
+export async function admitServer(server: URL): Promise<string | undefined> {
   const answer = await call('mcp-server', { url: server.href });
   if (answer.declined) throw new RefusedServer(`Not connecting: ${answer.declined}.`);
   const problem = await resourceMetadataProblem(server, answer.issuer);
   if (problem) throw new RefusedServer(problem);
+  return answer.profile;
 }
