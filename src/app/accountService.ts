@@ -133,9 +133,10 @@ export class AccountService implements TokenService {
   /** One account's session with a current token (createSession); rejects like getToken. */
   async session(id: string, scopes?: readonly string[]): Promise<AccountSession> {
     await this.ready;
+    const named = splitProfileScope(scopes);
     const held = this.holder(id);
+    this.checkRequest(held?.registry ?? this.registry(named.profile), named.scopes, held?.profile ?? named.profile);
     if (!held) throw new TokenRelayError('not-signed-in', 'That Token Relay session no longer exists.', 'Sign in again from the Accounts menu.');
-    this.checkRequest(held.registry, splitProfileScope(scopes).scopes, held.profile);
     return sessionOf(held.profile, held.entry, (await this.tokenOf(held.profile, held.entry, {})).accessToken, held.registry.currentScopes());
   }
 

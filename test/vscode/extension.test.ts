@@ -412,7 +412,7 @@ describe('bad input', () => {
     const aliceStatus = c.service.account(alice.id)!.status;
     assert.equal(aliceStatus.errorCode, 'corrupt-secret');
     assert.equal(aliceStatus.state, 'needs-sign-in');
-    await fake.waitFor(() => c.item.text === '$(key) bob', 5000, 'status shows bob');
+    await fake.waitFor(() => c.item.text === '$(key) bob +1', 5000, 'status shows bob, and counts the other account');
     assert.match(c.item.tooltipText, /Other accounts: alice \(sign-in needed\)/);
     assert.doesNotMatch(allLogText(), /\n\s+at /);
 
