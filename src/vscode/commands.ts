@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import { describeError, isTokenRelayError } from '../core/errors.ts';
 import type { Logger } from '../core/types.ts';
-import type { AccountService, AccountSummary } from '../app/accountService.ts';
+import { labelOf, type AccountService, type AccountSummary } from '../app/accountService.ts';
 import type { SignInController } from './signIn.ts';
 import { formatRemaining } from './format.ts';
 import { notify } from './notify.ts';
@@ -169,7 +169,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 async function pickAccount(accounts: AccountSummary[], title: string): Promise<AccountSummary | undefined> {
   if (accounts.length <= 1) return accounts[0];
   const pick = await vscode.window.showQuickPick(
-    accounts.map((a) => ({ label: a.account.label, description: a.account.id !== a.account.label ? a.account.id : undefined, summary: a })),
+    accounts.map((a) => ({ label: labelOf(a.profile, a.account), description: a.account.id !== a.account.label ? a.account.id : undefined, summary: a })),
     { title },
   );
   return pick?.summary;

@@ -171,6 +171,11 @@ describe('setup git, kubectl, docker', () => {
     }
     const values = execFileSync('git', ['config', '--global', '--get-all', 'credential.https://git.example.com.helper'], { env: env(), encoding: 'utf8' });
     assert.equal(values, '\n!tokenrelay git-credential\n');
+    const work = await cli(['setup', 'git', '--host', 'git.work.example', '--profile', 'work', '--yes']);
+    assert.equal(work.code, 0, work.stderr);
+    assert.equal(execFileSync('git', ['config', '--global', '--get-all', 'credential.https://git.work.example.helper'], { env: env(), encoding: 'utf8' }),
+      '\n!tokenrelay git-credential --profile work\n', 'that host asks for the profile "work"');
+    assert.equal((await cli(['setup', 'git', '--host', 'git.work.example', '--profile', 'a b;rm', '--yes'])).code, 2, 'not a profile name');
     assert.equal((await cli(['setup', 'git'])).code, 2, 'a host is required');
     assert.equal((await cli(['setup', 'git', '--host', 'evil host;rm', '--yes'])).code, 2, 'not a host name');
   });
@@ -186,6 +191,11 @@ describe('setup git, kubectl, docker', () => {
       ['tokenrelay', ['kubectl-credential'], 'client.authentication.k8s.io/v1', 'Never', true]);
     assert.equal(view.contexts.find((c: { name: string }) => c.name === 'dev').context.user, 'tokenrelay');
     assert.equal(view.clusters[0].cluster.server, 'https://k8s.example.com', 'the rest of the kubeconfig is kept');
+
+    const work = await cli(['setup', 'kubectl', '--user', 'work', '--profile', 'work', '--yes'], { KUBECONFIG: kubeconfig });
+    assert.equal(work.code, 0, work.stderr);
+    const after = JSON.parse(execFileSync('kubectl', ['config', 'view', '-o', 'json'], { env: { ...env(), KUBECONFIG: kubeconfig }, encoding: 'utf8' }));
+    assert.deepEqual(after.users.find((u: { name: string }) => u.name === 'work').user.exec.args, ['kubectl-credential', '--profile', 'work']);
   });
 
   test('docker: credHelpers added, everything else in config.json kept; a broken config.json is named and left alone', async () => {

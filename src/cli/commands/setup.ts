@@ -23,6 +23,8 @@ Writes a tool's configuration for Token Relay, after showing what will change.
   docker   --registry R ...     credHelpers entries in ~/.docker/config.json
 
 Options:
+  --profile P  git and kubectl ask for profile P's token (tokenrelay.profiles or the
+               configuration file); docker: list the registry in profile P's docker.registries
   --yes        apply without asking (for scripts)
   --dry-run    show the changes and stop
   -h, --help   show this help
@@ -48,6 +50,7 @@ export const setupCommand: Command = {
       context: { type: 'string' },
       user: { type: 'string' },
       registry: { type: 'string', multiple: true },
+      profile: { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       'dry-run': { type: 'boolean' },
     }, true);
@@ -57,8 +60,8 @@ export const setupCommand: Command = {
     let plan: { changes: Change[]; notes: string[] };
     switch (target) {
       case 'path': plan = pathPlan(values.dir); break;
-      case 'git': plan = gitPlan(values.host ?? []); break;
-      case 'kubectl': plan = kubectlPlan(values.context, values.user ?? 'tokenrelay'); break;
+      case 'git': plan = gitPlan(values.host ?? [], values.profile); break;
+      case 'kubectl': plan = kubectlPlan(values.context, values.user ?? 'tokenrelay', values.profile); break;
       case 'docker': plan = dockerPlan(values.registry ?? []); break;
       default: throw usageError(target ? `Unknown setup target "${target}": use path, git, kubectl or docker` : 'Name what to set up: path, git, kubectl or docker', 'setup');
     }
@@ -112,7 +115,11 @@ function pathPlan(dir: string | undefined) {
   return { changes, notes };
 }
 
-function gitPlan(hosts: string[]) {
+/** `--profile P` as the tool passes it to the helper (a profile name needs no quoting: parse checked it). */
+const profileArgs = (profile: string | undefined): string[] => (profile === undefined ? [] : ['--profile', profile]);
+
+function gitPlan(hosts: string[], profile: string | undefined) {
+  const helper = [`!${PROG}`, 'git-credential', ...profileArgs(profile)].join(' ');
   if (!hosts.length) throw usageError('Name the git host: --host git.example.com (repeat for more)', 'setup');
   const changes: Change[] = [];
   for (const host of hosts) {
@@ -120,10 +127,10 @@ function gitPlan(hosts: string[]) {
     const key = `credential.https://${host}.helper`;
     // gh's pattern: an empty helper first resets helpers inherited from other config, so git asks only us for this host.
     changes.push({
-      describe: `git config --global ${key} to "" then "!${PROG} git-credential" (the only helper for https://${host})`,
+      describe: `git config --global ${key} to "" then "${helper}" (the only helper for https://${host})`,
       apply: async () => {
         await run('git', ['config', '--global', '--replace-all', key, '']);
-        await run('git', ['config', '--global', '--add', key, `!${PROG} git-credential`]);
+        await run('git', ['config', '--global', '--add', key, helper]);
       },
     });
   }
@@ -131,12 +138,13 @@ function gitPlan(hosts: string[]) {
   return { changes, notes };
 }
 
-function kubectlPlan(context: string | undefined, user: string) {
+function kubectlPlan(context: string | undefined, user: string, profile: string | undefined) {
+  const args = ['kubectl-credential', ...profileArgs(profile)];
   const changes: Change[] = [{
-    describe: `kubectl config set-credentials ${user}: exec "${PROG} kubectl-credential" (client.authentication.k8s.io/v1, never interactive, told which cluster it serves)`,
+    describe: `kubectl config set-credentials ${user}: exec "${PROG} ${args.join(' ')}" (client.authentication.k8s.io/v1, never interactive, told which cluster it serves)`,
     // provideClusterInfo: the plugin then refuses plain http and clusters outside tokenrelay.kubernetes.clusters.
     apply: () => run('kubectl', ['config', 'set-credentials', user, '--exec-api-version=client.authentication.k8s.io/v1',
-      `--exec-command=${PROG}`, '--exec-arg=kubectl-credential', '--exec-interactive-mode=Never', '--exec-provide-cluster-info=true']),
+      `--exec-command=${PROG}`, ...args.map((a) => `--exec-arg=${a}`), '--exec-interactive-mode=Never', '--exec-provide-cluster-info=true']),
   }];
   if (context) {
     changes.push({ describe: `kubectl config set-context ${context} --user=${user}`, apply: () => run('kubectl', ['config', 'set-context', context, `--user=${user}`]) });

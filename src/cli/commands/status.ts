@@ -77,7 +77,10 @@ function render(s: StatusResponse): string {
     rows.push([s.host === 'agent' ? 'agent' : 'window', `pid ${s.hostPid ?? s.windowPid}${usedSocket?.fallback ? ' (this terminal\'s own window is gone; using another live window)' : ''}`]);
     if (usedSocket?.found) rows.push(['terminal', `not a VS Code terminal (TOKENRELAY_SOCK is not set); answered by the socket ${usedSocket.path}`]);
   }
-  if (s.profile) rows.push(['profile', s.profile]);
+  if (s.profile) {
+    const others = (s.profiles ?? []).filter((p) => p !== s.profile);
+    rows.push(['profile', others.length ? `${s.profile} (also served: ${others.join(', ')}; pick one with --profile NAME)` : s.profile]);
+  }
   if (s.store) rows.push(['store', s.store]);
   if (s.keyStore) rows.push(['key store', s.keyStore]);
   if (s.socketNotice) rows.push(['sockets', s.socketNotice]);
