@@ -394,5 +394,6 @@ test('the MCP SDK stays out of dist/cli.js: every other command starts without p
     assert.ok(relayText.includes(marker), `the relay bundle has the SDK (${marker})`);
     assert.ok(!cliText.includes(marker), `dist/cli.js has no SDK code (${marker})`);
   }
-  assert.ok(cliText.length < 64 * 1024, `dist/cli.js is ${cliText.length} bytes`);
+  // Far below the SDK's size (hundreds of KiB): the commands' own code only (profiles and --resource took it past 64 KiB).
+  assert.ok(cliText.length < 72 * 1024, `dist/cli.js is ${cliText.length} bytes`);
 });
