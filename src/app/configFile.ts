@@ -113,9 +113,57 @@ export function saveProfile(path: string, name: string, profile: Profile): void 
   const next: ConfigFile = { ...file, exists: true, profiles: { ...file.profiles, [name]: profile } };
   const result = profileSettings(next, name);
   if (!result.ok) throw result.problem;
+  writeProfiles(path, next.profiles);
+}
+
+function writeProfiles(path: string, profiles: Record<string, Profile>): void {
   const dir = dirname(path);
   ensurePrivateDir(dir, 'configuration directory');
-  replaceDurable(dir, dir, path.slice(dir.length + 1), `${JSON.stringify({ profiles: next.profiles }, null, 2)}\n`);
+  replaceDurable(dir, dir, path.slice(dir.length + 1), `${JSON.stringify({ profiles }, null, 2)}\n`);
+}
+
+/** A profile as VS Code holds it (dotted keys like "git.hosts", or nested) in the file's nested form. */
+export function nestedProfile(values: Record<string, unknown>): Profile {
+  const out: Profile = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined || value === null) continue;
+    const [head, tail] = key.split('.', 2);
+    if (tail === undefined) out[head] = isObject(value) && isObject(out[head]) ? { ...(out[head] as object), ...value } : value;
+    else out[head] = { ...(isObject(out[head]) ? out[head] : {}), [tail]: value };
+  }
+  return out;
+}
+
+export interface MirrorResult {
+  added: string[];
+  /** Profiles the file has under the same name with another issuer or client: left as they are. */
+  differing: string[];
+}
+
+/**
+ * Copies VS Code's profiles that the file does not have yet into it, so the CLI with VS Code closed
+ * (cron, SSH) knows them under the same names. A profile the file already has is never rewritten:
+ * one with another issuer or client is reported instead. A file that does not parse is left alone
+ * (readConfigFile throws its named problem).
+ */
+export function mirrorProfiles(path: string, profiles: { name: string; values: Record<string, unknown>; identity: { issuer: string; clientId: string } }[]): MirrorResult {
+  const file = readConfigFile(path);
+  const result: MirrorResult = { added: [], differing: [] };
+  let next = file;
+  for (const { name, values, identity } of profiles) {
+    const existing = Object.hasOwn(file.profiles, name) ? profileSettings(file, name) : undefined;
+    if (existing) {
+      const same = existing.ok && existing.settings.identity.issuer === identity.issuer && existing.settings.identity.clientId === identity.clientId;
+      if (!same) result.differing.push(name);
+      continue;
+    }
+    const profile = nestedProfile(values);
+    checkProfile(path, name, profile);
+    next = { ...next, exists: true, profiles: { ...next.profiles, [name]: profile } };
+    result.added.push(name);
+  }
+  if (result.added.length) writeProfiles(path, next.profiles);
+  return result;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

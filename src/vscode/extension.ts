@@ -14,7 +14,7 @@ import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { AccountRegistry, type RegistryOptions } from '../app/accountRegistry.ts';
 import { AccountService } from '../app/accountService.ts';
-import { storeLayout, type StoreLayout } from '../app/storeRoot.ts';
+import { configFilePath, storeLayout, type StoreLayout } from '../app/storeRoot.ts';
 import type { KeyStore } from '../core/keyStore.ts';
 import { UnixSiblingChannel } from '../ipc/siblingChannel.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
@@ -25,7 +25,8 @@ import { PROVIDER_ID, PROVIDER_LABEL, TokenRelayAuthProvider } from './authProvi
 import { registerCommands } from './commands.ts';
 import { channelLogger } from './log.ts';
 import { secretStoreFrom } from './secretStoreAdapter.ts';
-import { affectsSettings, readProfileSettings, userSettings } from './settings.ts';
+import { affectsSettings, readProfileSettings, userProfileValues, userSettings } from './settings.ts';
+import { mirrorProfiles } from '../app/configFile.ts';
 import { DEFAULT_PROFILE, type ProfileConfig } from '../app/profiles.ts';
 import { sameIdentity } from '../app/slots.ts';
 import { SignInController } from './signIn.ts';
@@ -86,6 +87,21 @@ function storeAndKeys(deps: ExtensionDeps, log: Logger): { layout: StoreLayout; 
   }
 }
 
+/**
+ * The CLI with VS Code closed reads the configuration file: VS Code's profiles it does not have
+ * yet are added under the same names (never rewriting one it has). A problem is logged, never fatal.
+ */
+function shareProfiles(profiles: ProfileConfig[], env: NodeJS.ProcessEnv, log: Logger): void {
+  const path = configFilePath(env);
+  try {
+    const { added, differing } = mirrorProfiles(path, userProfileValues(profiles));
+    if (added.length) log.info(`Added the profile(s) ${added.map((n) => `"${n}"`).join(', ')} to ${path}, so the tokenrelay CLI knows them with VS Code closed`);
+    for (const name of differing) log.warn(`The profile "${name}" in ${path} names another issuer or client than VS Code's; the CLI with VS Code closed uses the file's. Make them agree, or rename one.`);
+  } catch (err) {
+    log.warn(`The profiles were not copied to ${path}: ${describeError(err)}`);
+  }
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<TokenRelayApi> {
   running = await startExtension(context);
   return running.api;
@@ -124,9 +140,10 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
     siblings: deps.registry?.siblings ?? ((l) => new UnixSiblingChannel(defaultSocketDir(), l)),
   });
   const service = new AccountService(registryFor(DEFAULT_PROFILE), log, { registryFor });
-  const configure = () => {
+  const configure = async () => {
     profiles = readProfileSettings(log);
-    return service.configureProfiles(new Map(profiles.map((p) => [p.name, p.result])));
+    await service.configureProfiles(new Map(profiles.map((p) => [p.name, p.result])));
+    shareProfiles(profiles, deps.storeEnv ?? process.env, log);
   };
   const signIn = new SignInController(service, log, deps.signInStillWaitingMs);
   service.setSignInHandler(async (profile) => { await signIn.run({ profile }); });

@@ -54,6 +54,23 @@ export function profileSettingsSource(profile: string | undefined): SettingsSour
   return readProfiles(userSettings()).find((p) => p.name === profile)?.get ?? (() => undefined);
 }
 
+/**
+ * What the user wrote for each profile that is usable now (no defaults), for the configuration
+ * file the CLI reads with VS Code closed (configFile.ts mirrorProfiles).
+ */
+export function userProfileValues(profiles: ProfileConfig[]): { name: string; values: Record<string, unknown>; identity: { issuer: string; clientId: string } }[] {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const written = (key: string) => config.inspect(key)?.globalValue;
+  const named = written('profiles');
+  return profiles.flatMap((p) => {
+    if (!p.result.ok) return [];
+    const values = p.name === DEFAULT_PROFILE
+      ? Object.fromEntries(SETTING_KEYS.filter((k) => k !== 'profiles').map((k) => [k, written(k)]))
+      : (named as Record<string, Record<string, unknown>>)[p.name];
+    return [{ name: p.name, values, identity: p.result.settings.identity }];
+  });
+}
+
 /** True when the user changed a setting that affects sign-in or tokens. */
 export function affectsSettings(event: vscode.ConfigurationChangeEvent): boolean {
   return event.affectsConfiguration(SECTION);

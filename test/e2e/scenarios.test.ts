@@ -698,7 +698,7 @@ scenarioGroup(['l'], 'tokenrelay in real VS Code: two flavours share one session
         'tokenrelay.refreshSkewSeconds': SKEW, 'tokenrelay.signInFlow': 'loopback',
       },
       // The key file, because code-server here has no D-Bus session: the OS keyring stands in for it.
-      env: { TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_KEY_STORE: 'file' },
+      env: { TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file' },
     });
     servers.push(server);
     return { server, page: await openWorkbench(context!, server.url) };
@@ -730,8 +730,10 @@ scenarioGroup(['l'], 'tokenrelay in real VS Code: two flavours share one session
     keepExtension(a.server);
     for (const s of servers.splice(0)) await s.stop(); // VS Code closed, every flavour
 
-    // The CLI's own configuration names the same issuer and client: the same slot.
-    writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { issuer: idp!.issuer, clientId: idp!.clientId, scopes: SCOPES, refreshSkewSeconds: SKEW } } }));
+    // The window copied its profile into the CLI's configuration file under the same name: the same slot.
+    const copied = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
+    assert.deepEqual(Object.keys(copied.profiles), ['default']);
+    assert.deepEqual([copied.profiles.default.issuer, copied.profiles.default.clientId, copied.profiles.default.refreshSkewSeconds], [idp!.issuer, idp!.clientId, SKEW]);
     const first = await cli(['status', '--json']);
     const status = JSON.parse(first.stdout) as { host: string; expiresAt: string; state: string };
     assert.deepEqual([first.code, status.host, status.state], [0, 'direct', 'signed-in'], first.stderr);

@@ -82,6 +82,8 @@ export class World {
   /** The per-user store of record (TOKENRELAY_HOME), shared by every window of this world. */
   readonly store = join(this.dir, 'store');
   readonly socketDir = join(this.dir, 'sockets');
+  /** The CLI's configuration file, where a window copies its profiles. */
+  readonly configFile = join(this.dir, 'config', 'config.json');
   readonly globalState = new Map<string, unknown>();
   readonly windows: TestWindow[] = [];
   readonly hub: SecretHub;
@@ -106,7 +108,7 @@ export class World {
     const channels = fake.channels.length;
     const providers = fake.authProviders.length;
     const handle = await startExtension(context, {
-      storeEnv: { TOKENRELAY_HOME: this.store },
+      storeEnv: { TOKENRELAY_HOME: this.store, TOKENRELAY_CONFIG: this.configFile },
       osKeyStores: [],
       startTerminalBridge: async () => ({ dispose() {} }),
       signInStillWaitingMs: options.signInStillWaitingMs,

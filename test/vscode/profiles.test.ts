@@ -5,8 +5,8 @@
 // and bad input named without anything stored changing.
 import './setup.ts';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { fake } from './fake/vscode.ts';
 import { World, allLogText, browserErrors, browserLogin, idpSettings, type TestWindow } from './helpers.ts';
@@ -162,6 +162,35 @@ describe('two identity providers as profiles in one window', () => {
     assert.equal(idp.counters().grantRevocations, 0, 'nothing was revoked');
     assert.equal(fake.messagesMatching(/signed out/).length, 0, 'nobody was told they were signed out');
     assert.equal(win.service.account(alice.id)?.profile, 'work');
+  });
+});
+
+describe('the CLI\'s configuration file', () => {
+  test('a window copies its profiles there under the same names; one the file has is never rewritten; a broken file is left alone', async () => {
+    mkdirSync(dirname(world.configFile), { recursive: true, mode: 0o700 });
+    const mine = { issuer: 'https://mine.example', clientId: 'mine' };
+    writeFileSync(world.configFile, JSON.stringify({ profiles: { plain: mine } }));
+    fake.setSettings(bothProfiles({ 'git.hosts': ['git.plain.example'] }));
+    const win = await world.openWindow();
+    await fake.waitFor(() => /Added the profile\(s\) "default" to /.test(win.channel.text), 5000, 'default copied');
+    const file = JSON.parse(readFileSync(world.configFile, 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
+    assert.deepEqual(Object.keys(file.profiles).sort(), ['default', 'plain']);
+    assert.deepEqual([file.profiles.default.issuer, file.profiles.default.clientId, file.profiles.default.scopes], [idp.issuer, idp.clientId, ['openid', 'profile', 'offline_access', 'api:read']]);
+    assert.deepEqual(file.profiles.plain, mine, 'the file\'s own "plain" is kept');
+    assert.match(win.channel.text, /The profile "plain" in .* names another issuer or client than VS Code's/);
+
+    // Another profile in VS Code: added as the file's nested form ("git.hosts" → git.hosts).
+    writeFileSync(world.configFile, JSON.stringify({ profiles: {} }));
+    fake.setSettings({ 'tokenrelay.profiles': { plain: plainProfile({ 'git.hosts': ['git.plain.example'] }) } });
+    await fake.waitFor(() => Object.keys((JSON.parse(readFileSync(world.configFile, 'utf8')) as { profiles: object }).profiles).length === 2, 5000, 'both copied');
+    const again = JSON.parse(readFileSync(world.configFile, 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
+    assert.deepEqual(again.profiles.plain.git, { hosts: ['git.plain.example'] });
+    assert.equal(statSync(world.configFile).mode & 0o777, 0o600);
+
+    writeFileSync(world.configFile, '{"profiles": ');
+    fake.setSettings({ 'tokenrelay.profiles': { plain: plainProfile({ refreshSkewSeconds: 20 }) } });
+    await fake.waitFor(() => /The profiles were not copied to .*is not valid JSON/.test(win.channel.text), 5000, 'the broken file named');
+    assert.equal(readFileSync(world.configFile, 'utf8'), '{"profiles": ', 'left as it was');
   });
 });
 

@@ -144,7 +144,8 @@ export async function startCodeServer(opts: StartOptions): Promise<CodeServer> {
     detached: true, // own process group: one kill reaches extension hosts, pty host, watcher
     stdio: ['ignore', logFd, logFd],
     // The store of record is per user, outside VS Code: each test server gets its own, beside its user data.
-    env: cleanEnv({ TOKENRELAY_HOME: storeHomeOf(dirs.data), ...opts.env }),
+    // The CLI's configuration file too (the extension copies its profiles there), never the real ~/.config.
+    env: cleanEnv({ TOKENRELAY_HOME: storeHomeOf(dirs.data), TOKENRELAY_CONFIG: join(storeHomeOf(dirs.data), 'config.json'), ...opts.env }),
   });
   closeSync(logFd);
   const pid = child.pid!;
