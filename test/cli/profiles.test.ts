@@ -228,6 +228,7 @@ test('editing one profile\'s settings leaves the other profile\'s session untouc
     idp.resetCounters();
     plain.resetCounters();
     const before = await win.request<{ generation?: number }>({ cmd: 'status', profile: other });
+    assert.equal(typeof before.generation, 'number', `${other} has a generation to keep`);
     await win.configure(edited, { refreshSkewSeconds: 5 });
     const status = await win.request<{ state: string; generation?: number }>({ cmd: 'status', profile: other });
     assert.equal(status.state, 'signed-in', `editing ${edited} did not sign ${other} out`);
