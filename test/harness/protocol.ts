@@ -57,13 +57,23 @@ export interface WindowConfig {
    * all go through the service. No fault hooks (pauseAt), naive or baseline mode, or broker events.
    */
   slotsRoot?: string;
+  /**
+   * With slotsRoot: named profiles beside the default one (the fields above), as tokenrelay.profiles
+   * holds them: each profile's settings values (issuer, endpoints, clientId, scopes, refreshSkewSeconds, …).
+   * The window reads them with the real readProfiles and serves them with AccountService.configureProfiles.
+   */
+  profiles?: Record<string, Record<string, unknown>>;
+  /** The terminal socket's directory (default socketDir, where the sibling sockets are). */
+  terminalSocketDir?: string;
 }
 
 export type Command =
-  | ({ cmd: 'getToken'; count: number } & GetTokenOptions)
-  | { cmd: 'status' }
+  | ({ cmd: 'getToken'; count: number; profile?: string } & GetTokenOptions)
+  | { cmd: 'status'; profile?: string }
   | { cmd: 'clock'; offsetMs: number }
-  | { cmd: 'signOut' }
+  | { cmd: 'signOut'; profile?: string }
+  /** With slotsRoot: merges `settings` into one profile's values (default: the top-level ones) and applies every profile, as a settings edit does. */
+  | { cmd: 'configure'; profile: string; settings: Record<string, unknown> }
   | { cmd: 'exit' };
 
 export interface TokenResult {

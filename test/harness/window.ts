@@ -17,7 +17,8 @@ import { serveTerminals } from '../../src/ipc/tokenServer.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import { AccountRegistry } from '../../src/app/accountRegistry.ts';
 import { AccountService } from '../../src/app/accountService.ts';
-import { parseSettings } from '../../src/app/settings.ts';
+import { DEFAULT_PROFILE, readProfiles, type ProfileConfig } from '../../src/app/profiles.ts';
+import { sameIdentity } from '../../src/app/slots.ts';
 import type { TokenService } from '../../src/app/tokenService.ts';
 import { now, PLAIN_COPY_KEY, type Command, type TokenResult, type WindowConfig, type WindowEvent } from './protocol.ts';
 
@@ -46,7 +47,8 @@ const store = openStore(config.storeModel, config.storePath, config.lagMs);
 const client = new OAuthClient({ issuer: config.issuer, endpoints: config.endpoints, clientId: config.clientId, scopes: config.scopes }, clock);
 
 interface TokenSource {
-  getToken(options: GetTokenOptions): Promise<{ accessToken: string; generation: number }>;
+  /** `profile`: only the AccountService (config.slotsRoot) serves more than one. */
+  getToken(options: GetTokenOptions & { profile?: string }): Promise<{ accessToken: string; generation: number }>;
 }
 
 // The benchmark's baselines stand in for the broker; they report the IdP's answer as it does.
@@ -58,30 +60,55 @@ function baselineSource(): TokenSource & { status(): unknown } | undefined {
   return new LockAndRereadClient(config.credentialFile!, client, clock, onResponse);
 }
 
-/** config.slotsRoot: the real AccountService, as a window's terminal and API get it (no fault hooks). */
-async function serviceSource(): Promise<TokenSource & { status(): unknown; signOut(): Promise<void>; service: AccountService } | undefined> {
+/**
+ * config.slotsRoot: the real AccountService, as a window's terminal and API get it (no fault hooks).
+ * config.profiles: more profiles beside the default one, read by the real readProfiles and applied
+ * with configureProfiles (one registry per profile), as the extension does with tokenrelay.profiles.
+ */
+async function serviceSource(): Promise<ServiceSource | undefined> {
   if (!config.slotsRoot) return undefined;
   if (config.pauseAt || config.naive || config.baseline) throw new Error('a window serving the AccountService has no fault hooks, naive or baseline mode');
-  const service = new AccountService(new AccountRegistry({
-    slotsRoot: config.slotsRoot, store, log, label: config.label,
+  // What the settings hold now: the top-level values (the profile "default") and tokenrelay.profiles.
+  const values: Record<string, unknown> = {
+    issuer: config.issuer, endpoints: config.endpoints, clientId: config.clientId, scopes: config.scopes,
+    refreshSkewSeconds: config.skewMs / 1000, refreshTokenReuseGraceSeconds: (config.reuseGraceMs ?? 0) / 1000,
+  };
+  const named: Record<string, Record<string, unknown>> = structuredClone(config.profiles ?? {});
+  let profiles: ProfileConfig[] = [];
+  const registryFor = (profile: string) => new AccountRegistry({
+    slotsRoot: config.slotsRoot!, store, log, label: config.label, profile,
+    identityInUse: (identity) => profiles.some((p) => p.name !== profile && p.result.ok && sameIdentity(p.result.settings.identity, identity)),
     keyStores: config.keysDir ? [new FileKeyStore(config.keysDir)] : undefined,
     siblings: (l) => new UnixSiblingChannel(config.socketDir, l),
     brokerOptions: {
       clock, proactive: config.proactive, lockStaleMs: config.lockStaleMs, backoff: config.backoff,
       refreshTimeoutMs: config.refreshTimeoutMs, lockWaitMs: config.lockWaitMs,
     },
-  }), log);
-  const values: Record<string, unknown> = {
-    issuer: config.issuer, endpoints: config.endpoints, clientId: config.clientId, scopes: config.scopes,
-    refreshSkewSeconds: config.skewMs / 1000, refreshTokenReuseGraceSeconds: (config.reuseGraceMs ?? 0) / 1000,
+  });
+  const service = new AccountService(registryFor(DEFAULT_PROFILE), log, { registryFor });
+  const apply = async () => {
+    profiles = readProfiles((key) => (key === 'profiles' ? (Object.keys(named).length ? named : undefined) : values[key]));
+    await service.configureProfiles(new Map(profiles.map((p) => [p.name, p.result])));
   };
-  await service.configure(parseSettings((key) => values[key]));
+  await apply();
   return {
     service,
-    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs }),
-    status: () => service.status(),
-    signOut: async () => { await service.signOutAccount(); },
+    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs, profile: options.profile }),
+    status: (profile) => service.status(profile),
+    signOut: async (profile) => { await service.signOutAccount(undefined, profile); },
+    configure: async (profile, settings) => {
+      if (profile === DEFAULT_PROFILE) Object.assign(values, settings);
+      else named[profile] = { ...named[profile], ...settings };
+      await apply();
+    },
   };
+}
+
+interface ServiceSource extends TokenSource {
+  service: AccountService;
+  status(profile?: string): unknown;
+  signOut(profile?: string): Promise<void>;
+  configure(profile: string, settings: Record<string, unknown>): Promise<void>;
 }
 
 async function main(): Promise<void> {
@@ -113,7 +140,7 @@ async function main(): Promise<void> {
   let lastToken = '';
   let lastPrint = '';
   const printOf = (token: string) => (token === lastToken ? lastPrint : (lastPrint = fingerprint(lastToken = token)));
-  const burst = (count: number, options: GetTokenOptions) => Promise.all(Array.from({ length: count }, async (): Promise<TokenResult> => {
+  const burst = (count: number, options: GetTokenOptions & { profile?: string }) => Promise.all(Array.from({ length: count }, async (): Promise<TokenResult> => {
     const started = now();
     try {
       const grant = await source.getToken(options);
@@ -138,11 +165,17 @@ async function main(): Promise<void> {
   process.on('message', async (raw: Command & { id: number }) => {
     try {
       let value: unknown;
+      // A bare broker or a baseline has one session: a profile named to it would be silently ignored.
+      if ('profile' in raw && raw.profile !== undefined && !viaService) throw new Error('only a window serving the AccountService (slotsRoot) has profiles');
       switch (raw.cmd) {
-        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs }); break;
-        case 'status': value = source.status?.(); break;
+        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs, profile: raw.profile }); break;
+        case 'status': value = viaService ? viaService.status(raw.profile) : source.status?.(); break;
         case 'clock': clockOffset = raw.offsetMs; break;
-        case 'signOut': await source.signOut?.(); break;
+        case 'signOut': await (viaService ? viaService.signOut(raw.profile) : source.signOut?.()); break;
+        case 'configure':
+          if (!viaService) throw new Error('only a window serving the AccountService (slotsRoot) can be reconfigured');
+          await viaService.configure(raw.profile, raw.settings);
+          break;
         case 'exit': process.exit(0);
       }
       await send({ event: 'reply', id: raw.id, value });
@@ -174,7 +207,7 @@ function brokerService(broker: Broker): TokenService {
 
 /** The window's terminal socket for the real CLI; sign-in happens in the test, not here. */
 async function serveTerminal(service: TokenService): Promise<string> {
-  const server = await serveTerminals({ socketDir: config.socketDir, log, service });
+  const server = await serveTerminals({ socketDir: config.terminalSocketDir ?? config.socketDir, log, service, host: 'window' });
   return server.socketPath;
 }
 

@@ -84,8 +84,14 @@ export class WindowProcess {
     return r.value as T;
   }
 
-  getTokens(count: number, options: { rejectedAccessToken?: string; minValidityMs?: number } = {}): Promise<TokenResult[]> {
+  /** `profile`: a window serving the AccountService (slotsRoot) with config.profiles. */
+  getTokens(count: number, options: { rejectedAccessToken?: string; minValidityMs?: number; profile?: string } = {}): Promise<TokenResult[]> {
     return this.request<TokenResult[]>({ cmd: 'getToken', count, ...options });
+  }
+
+  /** Edits one profile's settings in a window serving the AccountService, as a settings change does; resolves once applied. */
+  configure(profile: string, settings: Record<string, unknown>): Promise<void> {
+    return this.request<void>({ cmd: 'configure', profile, settings });
   }
 
   /** One-shot processes report once and exit. */
