@@ -35,7 +35,8 @@ export type AgentStart = { agent: RunningAgent } | { running: AgentRecord };
 export async function startAgent(o: AgentOptions): Promise<AgentStart> {
   const { log } = o;
   // A late answer to a refresh this agent sent is awaited and saved before it exits, as in the one-shot host.
-  const host = ProfileHost.open({ env: o.env, profile: o.profile, log, label: 'agent', brokerOptions: { awaitLateAnswers: true } });
+  // Every profile of the file (o.profile first): one agent per user serves them all.
+  const host = ProfileHost.open({ env: o.env, profile: o.profile, allProfiles: true, log, label: 'agent', brokerOptions: { awaitLateAnswers: true } });
   const { service } = host;
   service.setSignInHandler(async () => {
     throw new TokenRelayError('cancelled', `The Token Relay agent (pid ${process.pid}) has no screen to sign in on.`,
@@ -81,7 +82,7 @@ export async function startAgent(o: AgentOptions): Promise<AgentStart> {
     await stop('it could not load its accounts');
     throw err;
   }
-  log.info(`Agent pid ${process.pid} serving profile "${host.profile}" of ${host.configPath} on ${claim.claimed.socket}`
+  log.info(`Agent pid ${process.pid} serving the profile(s) ${service.profiles().map((p) => `"${p}"`).join(', ')} of ${host.configPath} on ${claim.claimed.socket}`
     + (o.idleTimeoutMs === undefined ? '; it stays until stopped' : `; it exits after ${Math.round(o.idleTimeoutMs / 1000)} s without a request`));
   return { agent: { record: claim.claimed, stopped: done, stop } };
 }

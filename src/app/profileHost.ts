@@ -1,12 +1,13 @@
 // The application layer as a host outside VS Code assembles it: a profile of the configuration
-// file, the per-user store, the OS keyring (or the opted-in key file), and one AccountService over
-// them. The one-shot CLI (src/cli/direct) and the agent (src/agent) differ only in how long they
+// file (the agent: every profile, that one first), the per-user store, the OS keyring (or the
+// opted-in key file), and one AccountService over them. The one-shot CLI (src/cli/direct) and the agent (src/agent) differ only in how long they
 // live and what they ask of the registry, so both open it here instead of wiring it twice.
 import { statSync } from 'node:fs';
 import { AccountRegistry, type RegistryOptions } from './accountRegistry.ts';
 import { AccountService } from './accountService.ts';
 import { configFilePath, openStoreLayout, type StoreLayout } from './storeRoot.ts';
 import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile } from './configFile.ts';
+import { refuseSharedIdentities, type ProfileConfig } from './profiles.ts';
 import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers, type DockerSettings, type SettingsResult, type SettingsSource } from './settings.ts';
 import type { HostDescription } from './tokenService.ts';
 import { TokenRelayError } from '../core/errors.ts';
@@ -34,69 +35,79 @@ export interface ProfileHostOptions {
   label: 'cli' | 'agent';
   brokerOptions?: RegistryOptions['brokerOptions'];
   watchSlots?: boolean;
+  /** Serve every profile of the file, `profile` first (the agent); otherwise that one alone (the one-shot CLI). */
+  allProfiles?: boolean;
 }
 
 /** What the terminal routes read from the configuration at each request (TerminalRouteOptions' own names). */
 export interface HostSettings {
-  gitUsername(): string;
-  gitHosts(): readonly string[] | undefined;
-  mcpServers(): readonly string[] | undefined;
-  kubernetesClusters(): readonly string[] | undefined;
-  docker(): DockerSettings;
+  gitUsername(profile?: string): string;
+  gitHosts(profile?: string): readonly string[] | undefined;
+  mcpServers(profile?: string): readonly string[] | undefined;
+  kubernetesClusters(profile?: string): readonly string[] | undefined;
+  docker(profile?: string): DockerSettings;
   where(): HostDescription;
+}
+
+/** The profiles a host serves, as last read from the file: the first is the one it was opened for. */
+interface Loaded {
+  configs: ProfileConfig[];
 }
 
 export class ProfileHost {
   readonly service: AccountService;
   readonly settings: HostSettings;
-  private get: SettingsSource;
+  private loaded: Loaded;
   private stamp: string;
 
   private constructor(
     private readonly options: ProfileHostOptions,
     readonly profile: string,
     readonly configPath: string,
-    private result: SettingsResult,
-    get: SettingsSource,
+    loaded: Loaded,
     readonly layout: StoreLayout,
     readonly keyStores: KeyStore[],
   ) {
-    this.get = get;
+    this.loaded = loaded;
     this.stamp = stampOf(configPath);
-    const registry = new AccountRegistry({
-      slotsRoot: layout.slots, store: noSecrets, keyStores, log: options.log, label: options.label, profile,
+    const registryFor = (name: string) => new AccountRegistry({
+      slotsRoot: layout.slots, store: noSecrets, log: options.log, label: options.label, profile: name,
+      // K's key store is the profile's own choice ("keyStore"), read at start like the first one's.
+      keyStores: name === profile ? keyStores : this.keyStoresOf(name),
       siblings: (log) => new UnixSiblingChannel(defaultSocketDir(options.env), log), watchSlots: options.watchSlots, signOutPrevious: false,
       // Test bundles only (failpoints.ts): nothing in a shipped build.
       brokerOptions: { ...options.brokerOptions, hooks: failpointHooks(options.env) },
     });
-    this.service = new AccountService(registry, options.log, { profile });
+    this.service = new AccountService(registryFor(profile), options.log, { profile, registryFor });
+    const get = (name?: string) => this.sourceOf(name ?? profile);
     this.settings = {
-      gitUsername: () => String(this.get('git.username') ?? ''),
-      gitHosts: () => readGitHosts(this.get),
-      mcpServers: () => readMcpServers(this.get),
-      kubernetesClusters: () => readKubernetesClusters(this.get),
-      docker: () => parseDockerSettings(this.get),
+      gitUsername: (p) => String(get(p)('git.username') ?? ''),
+      gitHosts: (p) => readGitHosts(get(p)),
+      mcpServers: (p) => readMcpServers(get(p)),
+      kubernetesClusters: (p) => readKubernetesClusters(get(p)),
+      docker: (p) => parseDockerSettings(get(p)),
       where: () => ({ profile, store: layout.root, keyStore: keyStores.map((s) => s.description).join(', ') }),
     };
   }
 
   /**
-   * Reads the profile, opens (or creates) the store and chooses the key stores. A missing file is
-   * NoDirectConfiguration; a broken file or an unknown profile is its own named problem.
+   * Reads the profile (with `allProfiles`, every profile of the file: the agent), opens (or
+   * creates) the store and chooses the key stores. A missing file is NoDirectConfiguration; a
+   * broken file or an unknown profile is its own named problem.
    */
   static open(options: ProfileHostOptions): ProfileHost {
     const { env } = options;
     const profile = options.profile ?? env.TOKENRELAY_PROFILE ?? DEFAULT_PROFILE;
     const path = options.configPath ?? configFilePath(env);
-    const { result, get } = readProfile(path, profile);
+    const loaded = readProfiles(path, profile, options.allProfiles === true);
     const layout = openStoreLayout(env);
-    const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
-    return new ProfileHost(options, profile, path, result, get, layout, keyStores);
+    const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(loaded.configs[0].get('keyStore'), env) });
+    return new ProfileHost(options, profile, path, loaded, layout, keyStores);
   }
 
-  /** Loads the accounts of the profile. */
+  /** Loads the accounts of the profile(s). */
   start(): Promise<void> {
-    return this.service.configure(this.result);
+    return this.service.configureProfiles(resultsOf(this.loaded));
   }
 
   /**
@@ -108,21 +119,34 @@ export class ProfileHost {
     const stamp = stampOf(this.configPath);
     if (stamp === this.stamp) return;
     this.stamp = stamp;
-    let next: { result: SettingsResult; get: SettingsSource };
+    let next: Loaded;
     try {
-      next = readProfile(this.configPath, this.profile);
+      next = readProfiles(this.configPath, this.profile, this.options.allProfiles === true);
     } catch (err) {
       if (!(err instanceof TokenRelayError)) throw err;
-      next = { result: { ok: false, problem: err, unconfigured: false }, get: () => undefined };
+      next = { configs: [{ name: this.profile, result: { ok: false, problem: err, unconfigured: false }, get: () => undefined }] };
     }
-    this.options.log.info(`${this.configPath} changed; reloading profile "${this.profile}"`);
-    this.result = next.result;
-    this.get = next.get;
-    await this.service.configure(next.result);
+    this.options.log.info(`${this.configPath} changed; reloading ${this.options.allProfiles ? 'its profiles' : `profile "${this.profile}"`}`);
+    this.loaded = next;
+    await this.service.configureProfiles(resultsOf(next));
+  }
+
+  private sourceOf(name: string): SettingsSource {
+    return this.loaded.configs.find((c) => c.name === name)?.get ?? (() => undefined);
+  }
+
+  private keyStoresOf(name: string): KeyStore[] {
+    const { env } = this.options;
+    return keyStoresFor({ platform: process.platform, env, layout: { keysDir: this.layout.keys }, choice: keyStoreChoiceOf(this.sourceOf(name)('keyStore'), env) });
   }
 }
 
-function readProfile(path: string, profile: string): { result: SettingsResult; get: SettingsSource } {
+function resultsOf(loaded: Loaded): Map<string, SettingsResult> {
+  return new Map(loaded.configs.map((c) => [c.name, c.result]));
+}
+
+/** The asked profile first (it must exist), then, for `all`, the file's others, each validated alone. */
+function readProfiles(path: string, profile: string, all: boolean): Loaded {
   const file = readConfigFile(path);
   const result = profileSettings(file, profile);
   if (!result.ok) {
@@ -132,7 +156,11 @@ function readProfile(path: string, profile: string): { result: SettingsResult; g
     }
     throw result.problem;
   }
-  return { result, get: profileSource(file.profiles[profile]) };
+  const first: ProfileConfig = { name: profile, result, get: profileSource(file.profiles[profile]) };
+  if (!all) return { configs: [first] };
+  const others = Object.keys(file.profiles).filter((name) => name !== profile)
+    .map((name): ProfileConfig => ({ name, result: profileSettings(file, name), get: profileSource(file.profiles[name]) }));
+  return { configs: refuseSharedIdentities([first, ...others]) };
 }
 
 /** Changes when the file is replaced or rewritten (saveProfile renames a new file into place). */

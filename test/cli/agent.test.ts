@@ -237,6 +237,17 @@ describe('tokenrelay agent', () => {
       writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: { default: { ...config.profiles.default, refreshSkewSeconds: 1, git: { username: 'agent-user' } } } }));
       const edited = JSON.parse((await cli(['status', '--json'])).stdout) as { gitUsername: string; host: string };
       assert.deepEqual([edited.host, edited.gitUsername], ['agent', 'agent-user'], 'the edited file applies at the next request');
+      // A profile added to the file is served by the same agent, each with its own settings.
+      writeFileSync(join(home, 'config.json'), JSON.stringify({ profiles: {
+        default: { ...config.profiles.default, refreshSkewSeconds: 1, git: { username: 'agent-user' } },
+        lab: { ...config.profiles.default, clientId: 'lab-client', git: { username: 'lab-user' } },
+      } }));
+      const lab = JSON.parse((await cli(['status', '--json', '--profile', 'lab'])).stdout) as { host: string; profile: string; profiles: string[]; state: string; gitUsername: string };
+      assert.deepEqual([lab.host, lab.profile, lab.profiles, lab.state, lab.gitUsername], ['agent', 'lab', ['default', 'lab'], 'signed-out', 'lab-user']);
+      assert.equal((await cli(['token'])).code, 0, 'the default profile is still served');
+      const nope = await cli(['token', '--profile', 'nope']);
+      assert.equal(nope.code, 1);
+      assert.match(nope.stderr, /has no profile "nope" \(it has "default", "lab"\)/, 'the agent passed it on; the file says what there is');
       // Another client id in the profile (as "sign-in --issuer … --client-id …" writes it) is another
       // session, not a sign-out of the one windows may still use.
       const held = await cli(['token']);
@@ -288,7 +299,7 @@ describe('tokenrelay agent', () => {
       const third = await cli(['agent', '--start']);
       assert.match(third.stdout, new RegExp(`^A Token Relay agent already runs \\(pid ${pid}\\)`));
       const log = join(home, 'state', 'agent.log');
-      assert.equal(readFileSync(log, 'utf8').match(/serving profile/g)?.length, 1, 'one agent served');
+      assert.equal(readFileSync(log, 'utf8').match(/serving the profile/g)?.length, 1, 'one agent served');
       assert.equal(statSync(log).mode & 0o777, 0o600, 'its log is private');
       const token = await cli(['token']);
       assert.equal(token.code, 0, token.stderr);

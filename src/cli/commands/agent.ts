@@ -23,7 +23,8 @@ Options:
                         when one already runs. It logs to agent.log in the store
   --stay                never exit when idle
   --idle-timeout S      exit after S seconds without a request (default ${DEFAULT_IDLE_SECONDS})
-  --profile NAME        the configuration file's profile (default "default")
+  --profile NAME        the profile requests without --profile get (default "default"); the
+                        agent serves every profile of the configuration file
   --print-systemd-unit  print a systemd user unit that runs "${PROG} agent --stay"
   --print-launchd-plist print a launchd agent that runs "${PROG} agent --stay"
   -h, --help            show this help
