@@ -222,7 +222,7 @@ test('two servers at once: one window and 20 CLI processes across both profiles 
   for (const line of figures) console.log(`#   ${line}`);
 });
 
-test('editing one profile\'s settings leaves the other profile\'s session untouched', { timeout: 60_000 }, async () => {
+test("editing one profile's settings leaves the other profile's session untouched", { timeout: 60_000 }, async () => {
   assert.equal(stormTokens.size, 2, 'the storm ran');
   for (const [edited, other] of [['plain', 'default'], ['default', 'plain']] as [Profile, Profile][]) {
     idp.resetCounters();
