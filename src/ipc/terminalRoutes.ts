@@ -58,7 +58,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
   const destination = (named: string | undefined, claims: (profile: string) => boolean): string | undefined => {
     if (named !== undefined) return named;
     const profiles = service.profiles();
-    return profiles.slice(1).find((profile) => {
+    return profiles.find((profile) => {
       try {
         return claims(profile);
       } catch {

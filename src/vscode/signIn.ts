@@ -52,16 +52,22 @@ export const STILL_WAITING_MS = 20_000;
 export const CHECK_SETTINGS = 'Check Settings';
 
 export class SignInController {
-  private running: Promise<AccountSummary> | undefined;
+  private running: { profile: string; done: Promise<AccountSummary> } | undefined;
   /** The profile of the sign-in running (or last run): a retry with the other flow is for it too. */
   private profile: string | undefined;
 
   constructor(private readonly service: AccountService, private readonly log: Logger, private readonly stillWaitingMs = STILL_WAITING_MS) {}
 
-  /** One sign-in at a time per window: a second request joins the one in progress. */
+  /** One sign-in at a time per window: a second request for the same profile joins the one in progress. */
   run(options: SignInOptions = {}): Promise<AccountSummary> {
-    this.running ??= this.signIn(options).finally(() => { this.running = undefined; });
-    return this.running;
+    const profile = options.profile ?? DEFAULT_PROFILE;
+    if (this.running?.profile === profile) return this.running.done;
+    // Another profile's sign-in waits for the one in progress: one browser page at a time.
+    const before = this.running?.done.catch(() => undefined);
+    const done: Promise<AccountSummary> = Promise.resolve(before).then(() => this.signIn(options))
+      .finally(() => { if (this.running?.done === done) this.running = undefined; });
+    this.running = { profile, done };
+    return done;
   }
 
   private async signIn(options: SignInOptions): Promise<AccountSummary> {
@@ -157,7 +163,7 @@ export class SignInController {
       if (pick === CHECK_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
       else if (pick === TRY_DEVICE_CODE) {
         abort.abort();
-        void this.running?.catch(() => undefined).then(() => this.run({ flow: 'deviceCode', profile: this.profile })).catch(() => undefined);
+        void this.running?.done.catch(() => undefined).then(() => this.run({ flow: 'deviceCode', profile: this.profile })).catch(() => undefined);
       }
     }, () => undefined);
   }

@@ -116,6 +116,23 @@ describe('two identity providers as profiles in one window', () => {
     await assert.rejects(win.api.getAccessToken({ profile: 'plain' }), /not signed in/i);
   });
 
+  test('two sign-ins asked at once, one per profile: each gets its own profile\'s account, one browser page after the other', async () => {
+    fake.setSettings(bothProfiles());
+    const win = await world.openWindow();
+    const idpBrowser = browserLogin('alice');
+    const plainPage = plainBrowser('bob');
+    const opened: string[] = [];
+    fake.openExternal = (url: string) => {
+      const isPlain = url.startsWith(plain.endpoints.authorization);
+      opened.push(isPlain ? 'plain' : 'default');
+      return isPlain ? plainPage(url) : idpBrowser(url);
+    };
+    const [alice, bob] = await Promise.all([win.provider.createSession(['openid'], {}), win.provider.createSession(['profile:plain'], {})]);
+    assert.deepEqual([alice.account.label, bob.account.label], ['alice', 'bob (plain)']);
+    assert.deepEqual(opened, ['default', 'plain'], 'the second waited for the first');
+    assert.deepEqual(browserErrors, []);
+  });
+
   test('editing one profile leaves the other\'s sessions alone; a broken profile stops only itself', async () => {
     fake.setSettings(bothProfiles());
     const win = await world.openWindow();
