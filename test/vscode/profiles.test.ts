@@ -100,7 +100,9 @@ describe('two identity providers as profiles in one window', () => {
     assert.deepEqual((await win.provider.getSessions(undefined, { account: { id: bob.account.id, label: 'bob (plain)' } })).map((s) => s.id), [bob.id]);
 
     const plainToken = await win.api.getAccessToken({ profile: 'plain' });
+    await fake.waitFor(() => win.item.text === '$(key) bob (plain) +1', 5000, 'the status bar shows the account a consumer used last');
     const defaultToken = await win.api.getAccessToken();
+    await fake.waitFor(() => win.item.text === '$(key) alice +1', 5000, 'and follows the next one');
     assert.equal((await plain.introspect(plainToken)).active, true, 'the plain profile\'s token is the plain server\'s');
     assert.equal((await idp.introspect(defaultToken)).active, true);
     assert.equal((await idp.introspect(plainToken)).active, false, 'and not oidc-provider\'s');
