@@ -5,9 +5,12 @@
 // holds a command, arguments and the window's socket path: never a token.
 //
 // vscode.lm.registerMcpServerDefinitionProvider is API from VS Code 1.101 on; engines.vscode allows
-// 1.100, so it is feature-detected (and its types declared here: @types/vscode is 1.100).
+// 1.100, where it is missing or a proposed API that throws for an extension without the proposal.
+// So it is feature-detected, and a throwing call counts as missing (the types are declared here:
+// @types/vscode is 1.100).
 import * as vscode from 'vscode';
 import type { Logger } from '../core/types.ts';
+import { describeError } from '../core/errors.ts';
 import { cliInvocation } from '../app/launcher.ts';
 import { mcpProxyArgs, mcpServerEntries, mcpServerLabel } from '../app/mcpDefinitions.ts';
 import { ENV_SOCKET } from '../ipc/tokenProtocol.ts';
@@ -41,10 +44,11 @@ export function registerMcpDefinitions(options: McpDefinitionsOptions): vscode.D
   const api = vscode as unknown as { lm?: { registerMcpServerDefinitionProvider?: Register }; McpStdioServerDefinition?: McpStdioDefinitionClass };
   const register = api.lm?.registerMcpServerDefinitionProvider;
   const Definition = api.McpStdioServerDefinition;
-  if (typeof register !== 'function' || typeof Definition !== 'function') {
-    options.log.info(`This VS Code (${vscode.version}) has no MCP server definition API (VS Code 1.101 or later): tokenrelay.mcp.servers is not offered to its MCP client; configure "tokenrelay mcp-proxy URL" in mcp.json instead.`);
+  const missing = (why = '') => {
+    options.log.info(`This VS Code (${vscode.version}) has no MCP server definition API (VS Code 1.101 or later)${why}: tokenrelay.mcp.servers is not offered to its MCP client; configure "tokenrelay mcp-proxy URL" in mcp.json instead.`);
     return { dispose() {} };
-  }
+  };
+  if (typeof register !== 'function' || typeof Definition !== 'function') return missing();
   const changed = new vscode.EventEmitter<void>();
   const runtime = options.runtime ?? process.execPath;
   let said = '';
@@ -65,7 +69,13 @@ export function registerMcpDefinitions(options: McpDefinitionsOptions): vscode.D
     // Nothing to add at start: mcp-proxy gets the token itself, so none is ever placed in a definition.
     resolveMcpServerDefinition: (server) => server,
   };
-  const registration = register(MCP_PROVIDER_ID, provider);
+  let registration: vscode.Disposable;
+  try {
+    registration = register(MCP_PROVIDER_ID, provider);
+  } catch (err) {
+    changed.dispose();
+    return missing(` (${describeError(err)})`);
+  }
   const watch = vscode.workspace.onDidChangeConfiguration((event) => {
     if (event.affectsConfiguration(SECTION)) changed.fire();
   });

@@ -96,13 +96,18 @@ describe('MCP server definitions', () => {
     assert.equal(fired, 2, 'no event after dispose');
   });
 
-  test('VS Code 1.100 (no MCP definition API): nothing registered, no error, one log line', () => {
-    fake.mcpApi = false;
-    const log = recorder();
-    registration = registerMcpDefinitions({ extensionPath: EXT, socketPath: () => SOCK, log });
-    assert.equal(fake.mcpProviders.length, 0);
-    assert.deepEqual(log.lines.filter((l) => !l.startsWith('[info]')), []);
-    assert.match(log.lines.join('\n'), /has no MCP server definition API \(VS Code 1\.101 or later\)/);
+  test('VS Code 1.100 (no MCP definition API, or only the proposed one, which throws): nothing registered, no error, one log line', () => {
+    for (const api of [false, 'proposed'] as const) {
+      fake.mcpApi = api;
+      const log = recorder();
+      registration = registerMcpDefinitions({ extensionPath: EXT, socketPath: () => SOCK, log });
+      assert.equal(fake.mcpProviders.length, 0);
+      assert.deepEqual(log.lines.filter((l) => !l.startsWith('[info]')), []);
+      assert.equal(log.lines.length, 1, log.lines.join('\n'));
+      assert.match(log.lines[0], /has no MCP server definition API \(VS Code 1\.101 or later\)/);
+      if (api === 'proposed') assert.match(log.lines[0], /CANNOT use API proposal/);
+      registration.dispose();
+    }
   });
 
   test('the extension registers it at activation, under the id package.json contributes; on 1.100 it still activates', async () => {
@@ -115,7 +120,7 @@ describe('MCP server definitions', () => {
       await world.openWindow();
       assert.equal(provider().id, MCP_PROVIDER_ID);
       assert.deepEqual((await provide()).map((d) => d.args.slice(1)), [['mcp-proxy', 'https://mcp.example.com/mcp']]);
-      fake.mcpApi = false;
+      fake.mcpApi = 'proposed';
       const old = await world.openWindow();
       assert.equal(fake.mcpProviders.length, 1, 'no second provider on 1.100');
       assert.match((old.channel as FakeLogChannel).text, /\[info\] This VS Code \([\d.]+\) has no MCP server definition API/);

@@ -150,8 +150,8 @@ function freshState() {
     sessionRequests: [] as { id: string; scopes: readonly string[]; options: unknown }[],
     remoteName: undefined as string | undefined,
     uiKind: UIKind.Desktop,
-    /** false: VS Code 1.100, which has no vscode.lm.registerMcpServerDefinitionProvider. */
-    mcpApi: true,
+    /** false: no vscode.lm.registerMcpServerDefinitionProvider; 'proposed': VS Code 1.100's, which throws for an extension without the proposal. */
+    mcpApi: true as boolean | 'proposed',
     mcpProviders: [] as { id: string; provider: FakeMcpProvider; disposed: boolean }[],
   };
 }
@@ -352,6 +352,7 @@ export const lm = {
   get registerMcpServerDefinitionProvider() {
     if (!fake.mcpApi) return undefined;
     return (id: string, provider: FakeMcpProvider): Disposable => {
+      if (fake.mcpApi === 'proposed') throw new Error(`Extension 'tokenrelay.tokenrelay' CANNOT use API proposal: mcpConfigurationProvider.`);
       const entry = { id, provider, disposed: false };
       fake.mcpProviders.push(entry);
       return new Disposable(() => { entry.disposed = true; });
