@@ -226,6 +226,11 @@ scenarioGroup(['a', 'b', 'c', 'i', 'm', 'e', 'd', 'g', 'f'], 'tokenrelay in real
     const page = await openTab(env);
     const text = await waitForStatus(page, SIGNED_OUT_TEXT, 30_000);
     assert.equal(text, 'Token Relay: Sign in');
+    // VS Code's MCP server definitions: offered from 1.101 on; on 1.100 (a proposed API there) a log line, no error.
+    const mcpLine = vscodeAtLeast(MCP_DEFINITIONS_SINCE) ? /\[info\] MCP servers of tokenrelay\.mcp\.servers are offered to VS Code's MCP client/
+      : /\[info\] This VS Code \(1\.100\.\d+\) has no MCP server definition API \(VS Code 1\.101 or later\) \(.+\): tokenrelay\.mcp\.servers is not offered/;
+    await waitFor('the MCP definitions log line', 10_000, () => extensionLogLines(env.server.userDataDir).some((l) => mcpLine.test(l)));
+    assert.deepEqual(extensionLogLines(env.server.userDataDir).filter((l) => /\[error\]/.test(l)), [], 'no error at activation');
     const api = await probe(env, page, 'Get Session');
     assert.equal(api.ok, false, 'no session before sign-in');
     assert.equal(api.accessToken, null);
