@@ -101,3 +101,15 @@ function safeRead(path: string): string | undefined {
     return undefined;
   }
 }
+
+/** The environment variable that makes VS Code's Electron binary run as plain Node. */
+export const ELECTRON_RUN_AS_NODE = 'ELECTRON_RUN_AS_NODE';
+
+/**
+ * How a process VS Code starts runs the bundled CLI without a shell: `command args…` with `env`
+ * added. With VS Code's own runtime (`process.execPath` in the extension host), as bin/tokenrelay
+ * runs it from $VSCODE_TOKENRELAY_NODE: Electron needs ELECTRON_RUN_AS_NODE=1 to be Node.
+ */
+export function cliInvocation(installRoot: string, runtime: string, cliArgs: readonly string[]): { command: string; args: string[]; env: Record<string, string> } {
+  return { command: runtime, args: [join(installRoot, 'dist', 'cli.js'), ...cliArgs], env: { [ELECTRON_RUN_AS_NODE]: '1' } };
+}

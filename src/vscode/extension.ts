@@ -5,8 +5,10 @@
 //
 // Activation: `onAuthenticationRequest:tokenrelay` (from contributes.authentication) plus
 // `onStartupFinished`, because the status bar item and the terminals' environment must exist
-// before anyone asks for a session. activate() does no network I/O and does not wait for the
-// accounts to load; the provider and the API wait for that themselves.
+// before anyone asks for a session; `onMcpCollection:tokenrelay` (VS Code 1.101+ also derives it
+// from contributes.mcpServerDefinitionProviders) when VS Code's MCP client asks for our servers.
+// activate() does no network I/O and does not wait for the accounts to load; the provider and the
+// API wait for that themselves.
 import * as vscode from 'vscode';
 import { join } from 'node:path';
 import { describeError } from '../core/errors.ts';
@@ -32,6 +34,8 @@ import { sameIdentity } from '../app/slots.ts';
 import { SignInController } from './signIn.ts';
 import { StatusBar } from './statusBar.ts';
 import { startTerminalBridge } from './terminalEnv.ts';
+import { registerMcpDefinitions } from './mcpDefinitions.ts';
+import { ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 import { notify } from './notify.ts';
 
 export type { TokenRelayApi, GetAccessTokenOptions } from './api.ts';
@@ -203,6 +207,8 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   } catch (err) {
     log.error(`The terminal bridge did not start: ${describeError(err)}`);
   }
+  // VS Code's MCP client gets tokenrelay.mcp.servers as `tokenrelay mcp-proxy` servers, pointed at the socket the terminals get.
+  disposables.push(registerMcpDefinitions({ extensionPath: context.extensionPath, socketPath: () => context.environmentVariableCollection.get?.(ENV_SOCKET)?.value, log }));
 
   let disposed = false;
   const handle: ExtensionHandle = {

@@ -2,9 +2,9 @@
 // TOKENRELAY_CODE_SERVER names, see lib/target.ts), driven through Debian's Chromium, against the
 // strict test IdP. One code-server + IdP is shared by scenarios a–g and i (they build on each other,
 // in the order a user would go); h uses a fresh profile. Every failure saves screenshots of all open
-// tabs plus code-server, extension-host and IdP logs under test-results/. Run order is a, b, c, i, e,
-// d, g, f (e needs the long-lived token before d shortens the TTL; sign-out comes last); i needs VS
-// Code 1.105+. TOKENRELAY_E2E_SCENARIOS picks a subset (test/run.mjs runs a, b, c, h on 1.100.3).
+// tabs plus code-server, extension-host and IdP logs under test-results/. Run order is a, b, c, i, m,
+// e, d, g, f (e needs the long-lived token before d shortens the TTL; sign-out comes last); i needs VS
+// Code 1.105+, m (VS Code's own MCP client) 1.101+. TOKENRELAY_E2E_SCENARIOS picks a subset (test/run.mjs runs a, b, c, h on 1.100.3).
 // TOKENRELAY_SCREENSHOTS=1 also writes the README images.
 import { sleep, until, waitFor } from '../support/wait.ts';
 import { TIMEOUTS } from '../../src/core/timeouts.ts';
@@ -24,6 +24,7 @@ import {
 } from './lib/tokenrelay.ts';
 import { readmeShot, screenshotsEnabled } from './lib/readmeShots.ts';
 import { startIdp, type Counters, type Idp } from '../idp/server.ts';
+import { startMcpServer, type TestMcpServer } from '../mcp/mcpServer.ts';
 import { execFile } from 'node:child_process';
 import { cpSync } from 'node:fs';
 
@@ -37,6 +38,8 @@ const STORM_MS = 3 * SHORT_TTL * 1000 + 2_000; // d: all loops run across at lea
 const NOT_SIGNED_IN_EXIT = 3;
 // The form getSession(provider, { wwwAuthenticate, fallbackScopes }) exists from VS Code 1.105 on.
 const CHALLENGE_FORM_SINCE = '1.105.0';
+// vscode.lm.registerMcpServerDefinitionProvider (and the MCP server list) exist from VS Code 1.101 on.
+const MCP_DEFINITIONS_SINCE = '1.101.0';
 
 /**
  * Registers scenario `id` when this run includes it (TOKENRELAY_E2E_SCENARIOS) and the target VS
@@ -135,7 +138,7 @@ interface ProbeResult {
   scopes?: string[] | null;
 }
 
-async function probe(env: Env, page: Page, command: 'Get Session' | 'Get API Token' | 'getSession From Request File'): Promise<ProbeResult> {
+async function probe(env: Env, page: Page, command: 'Get Session' | 'Get API Token' | 'getSession From Request File' | 'Update User Setting From Request File'): Promise<ProbeResult> {
   rmSync(env.probeOut, { force: true });
   await runCommand(page, `Token Relay Probe: ${command}`);
   return JSON.parse(await waitForFile(env.probeOut, 20_000)) as ProbeResult;
@@ -165,6 +168,29 @@ done
 echo "done $i" >> "$2"
 `;
 
+
+/** Sets a user setting as the Settings editor does (through the probe's configuration update). */
+async function setUserSetting(env: Env, page: Page, key: string, value: unknown): Promise<void> {
+  writeFileSync(env.probeRequest, JSON.stringify({ key, value }));
+  const result = await probe(env, page, 'Update User Setting From Request File');
+  assert.equal(result.ok, true, `setting ${key} failed: ${result.error}`);
+}
+
+interface LiveProcess { pid: number; argv: string[]; env: string[] }
+
+/** The live processes whose argv holds every one of `parts` (read from /proc). */
+function processesWith(...parts: string[]): LiveProcess[] {
+  const found: LiveProcess[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (!parts.every((p) => argv.includes(p))) continue;
+      found.push({ pid: Number(pid), argv, env: readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean) });
+    } catch { /* gone meanwhile */ }
+  }
+  return found;
+}
+
 let browser: Browser | undefined;
 let vsix: string;
 let probeVsix: string;
@@ -184,7 +210,7 @@ after(async () => {
   await idp?.close();
 });
 
-scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS Code: one profile, three windows', () => {
+scenarioGroup(['a', 'b', 'c', 'i', 'm', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS Code: one profile, three windows', () => {
   let env: Env | undefined;
   let signedIn = false;
   const requireSignIn = () => { if (!signedIn) throw new Error('prerequisite failed: scenario b (sign-in) did not complete'); };
@@ -200,6 +226,11 @@ scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS C
     const page = await openTab(env);
     const text = await waitForStatus(page, SIGNED_OUT_TEXT, 30_000);
     assert.equal(text, 'Token Relay: Sign in');
+    // VS Code's MCP server definitions: offered from 1.101 on; on 1.100 (a proposed API there) a log line, no error.
+    const mcpLine = vscodeAtLeast(MCP_DEFINITIONS_SINCE) ? /\[info\] MCP servers of tokenrelay\.mcp\.servers are offered to VS Code's MCP client/
+      : /\[info\] This VS Code \(1\.100\.\d+\) has no MCP server definition API \(VS Code 1\.101 or later\) \(.+\): tokenrelay\.mcp\.servers is not offered/;
+    await waitFor('the MCP definitions log line', 10_000, () => extensionLogLines(env.server.userDataDir).some((l) => mcpLine.test(l)));
+    assert.deepEqual(extensionLogLines(env.server.userDataDir).filter((l) => /\[error\]/.test(l)), [], 'no error at activation');
     const api = await probe(env, page, 'Get Session');
     assert.equal(api.ok, false, 'no session before sign-in');
     assert.equal(api.accessToken, null);
@@ -313,6 +344,83 @@ scenarioGroup(['a', 'b', 'c', 'i', 'e', 'd', 'g', 'f'], 'tokenrelay in real VS C
     assert.equal(d.authorizationCodeGrants, 0, 'no new sign-in');
     assert.equal(d.deviceCodeGrants, 0, 'no new sign-in');
     assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'no dialog');
+  }));
+
+  scenarioTest('m', 'VS Code\'s MCP client: tokenrelay.mcp.servers is listed in "MCP: List Servers", starts as mcp-proxy and reaches the server with a valid token; the list follows the setting', { timeout: 150_000, since: MCP_DEFINITIONS_SINCE }, () => scenario(env, 'm-mcp-servers', async (env) => {
+    requireSignIn();
+    const page = env.tabs[0];
+    const servers: TestMcpServer[] = [];
+    try {
+      servers.push(await startMcpServer(env.idp), await startMcpServer(env.idp));
+      const [first, second] = servers;
+      const labelOf = (server: TestMcpServer) => { const u = new URL(server.url); return `${u.host}${u.pathname}`; };
+      const widget = page.locator('.quick-input-widget');
+      const rowOf = (server: TestMcpServer) => widget.locator('.quick-input-list .monaco-list-row', { hasText: labelOf(server) });
+      // "MCP: List Servers" through the palette. The output view a started server opens can take
+      // the focus as the list opens, which closes it: then it is opened again.
+      const openServerList = async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await runCommand(page, 'MCP: List Servers', 30_000, 'a quick pick');
+            return;
+          } catch (err) {
+            if (attempt === 3) throw err;
+            console.error(`m: the server list closed as it opened (${String(err).split('\n')[0]}); opening it again`);
+            await page.keyboard.press('Escape');
+          }
+        }
+      };
+      const before = env.idp.counters();
+
+      // a) The configured server is in VS Code's MCP server list, under Token Relay, not started.
+      await setUserSetting(env, page, 'tokenrelay.mcp.servers', [first.url]);
+      await openServerList();
+      await rowOf(first).waitFor({ state: 'visible', timeout: 30_000 });
+      assert.match(await widget.locator('.quick-input-list').innerText(), /Token Relay/, 'listed under the provider\'s label');
+      assert.equal(processesWith('mcp-proxy', first.url).length, 0, 'listing starts nothing');
+      assert.equal(first.requests.length, 0, 'listing sends nothing to the server');
+
+      // b) Start Server (the list's own action) runs the bundled mcp-proxy, which brings the token.
+      await rowOf(first).click();
+      await widget.locator('.quick-input-list .monaco-list-row', { hasText: 'Start Server' }).click();
+      await waitFor('the MCP server to see a bearer token', 30_000, () => first.seen.length > 0);
+      const [proxy] = processesWith('mcp-proxy', first.url);
+      assert.ok(proxy, 'an mcp-proxy process for the first server');
+      assert.match(proxy.argv[1], /tokenrelay\.tokenrelay-[^/]+\/dist\/cli\.js$/, `the bundled CLI: ${proxy.argv.join(' ')}`);
+      assert.deepEqual(proxy.argv.slice(2), ['mcp-proxy', first.url]);
+      assert.ok(proxy.env.includes('ELECTRON_RUN_AS_NODE=1'));
+      assert.ok(proxy.env.some((e) => /^TOKENRELAY_SOCK=\S+/.test(e)), 'the window\'s socket path');
+      const info = await env.idp.introspect(first.seen[0].token);
+      assert.equal(info.active, true, 'the token the server saw is active at the IdP');
+      assert.equal(info.sub, LOGIN);
+      assert.equal(first.unauthorized, 0, 'no request went without a valid token');
+      for (const issued of env.idp.issuedTokens()) {
+        assert.ok(!proxy.argv.join(' ').includes(issued) && !proxy.env.join('\n').includes(issued), 'a token in the proxy\'s argv or environment');
+      }
+      const d = delta(before, env.idp.counters());
+      assert.equal(d.authorizationCodeGrants + d.deviceCodeGrants, 0, 'no new sign-in');
+      assert.equal(d.grantRevocations, 0);
+
+      // c) The list follows the setting: a second URL appears, the removed one disappears (and stops).
+      await page.keyboard.press('Escape');
+      await setUserSetting(env, page, 'tokenrelay.mcp.servers', [first.url, second.url]);
+      await openServerList();
+      await rowOf(second).waitFor({ state: 'visible', timeout: 30_000 });
+      assert.equal(await rowOf(first).count(), 1, 'the first server stays listed');
+      await page.keyboard.press('Escape');
+      await setUserSetting(env, page, 'tokenrelay.mcp.servers', [second.url]);
+      // VS Code stops the removed server (its proxy exits) before the list is opened again: a stop
+      // moves the focus, which would close a quick pick opened meanwhile.
+      await waitFor('the removed server\'s mcp-proxy to exit', 30_000, () => processesWith('mcp-proxy', first.url).length === 0);
+      await openServerList();
+      await rowOf(second).waitFor({ state: 'visible', timeout: 30_000 });
+      await rowOf(first).waitFor({ state: 'detached', timeout: 30_000 });
+      await page.keyboard.press('Escape');
+      assert.equal(second.requests.length, 0, 'listing the second server sent it nothing');
+      await setUserSetting(env, page, 'tokenrelay.mcp.servers', []); // the later scenarios count every refresh
+    } finally {
+      for (const server of servers) await server.close();
+    }
   }));
 
   scenarioTest('e', 'server-reported expiry: access token revoked early ⇒ tokenrelay fetch succeeds through one refresh', { timeout: 60_000 }, () => scenario(env, 'e-revoked', async (env) => {

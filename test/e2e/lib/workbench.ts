@@ -111,7 +111,7 @@ async function waitForPrompt(page: Page, timeoutMs = 20_000): Promise<void> {
  * Runs a command by its palette title, e.g. "Token Relay Probe: Get Session".
  * Retries: a palette opened before the extension's contributions were registered never lists it.
  */
-export async function runCommand(page: Page, title: string, timeoutMs = 30_000): Promise<void> {
+export async function runCommand(page: Page, title: string, timeoutMs = 30_000, opens: 'nothing' | 'a quick pick' = 'nothing'): Promise<void> {
   const widget = page.locator('.quick-input-widget');
   const input = widget.locator('.quick-input-box input');
   const row = widget.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
@@ -130,5 +130,11 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
     }
   }
   await row.click();
-  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+  // A command that shows its own quick pick (e.g. "MCP: List Servers") keeps the widget open.
+  if (opens === 'nothing') return void await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+  const shown = Date.now() + 10_000;
+  while ((await input.inputValue().catch(() => '>')).startsWith('>') || !(await widget.isVisible())) {
+    if (Date.now() > shown) throw new Error(`"${title}" showed no quick pick within 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -64,6 +64,20 @@ async function getApiToken() {
   }
 }
 
+// Sets a user setting as the Settings editor does: { "key": "tokenrelay.mcp.servers", "value": [...] }
+// from the JSON file named by tokenrelayProbe.requestFile.
+async function updateUserSettingFromRequestFile() {
+  try {
+    const file = vscode.workspace.getConfiguration('tokenrelayProbe').get('requestFile');
+    if (!file) throw new Error('tokenrelayProbe.requestFile is not set');
+    const { key, value } = JSON.parse(fs.readFileSync(file, 'utf8'));
+    await vscode.workspace.getConfiguration().update(key, value, vscode.ConfigurationTarget.Global);
+    return { ok: true, account: null, accessToken: null, error: null };
+  } catch (err) {
+    return failure(err);
+  }
+}
+
 function activate(context) {
   const register = (id, fn) => context.subscriptions.push(
     vscode.commands.registerCommand(id, async (args) => {
@@ -75,6 +89,7 @@ function activate(context) {
   register('tokenrelayProbe.requestSession', getSession);
   register('tokenrelayProbe.getApiToken', getApiToken);
   register('tokenrelayProbe.getSessionFromRequestFile', getSessionFromRequestFile);
+  register('tokenrelayProbe.updateUserSetting', updateUserSettingFromRequestFile);
   // A createIfNone:false request is what makes the Accounts menu list "Sign in with Token Relay".
   if (vscode.workspace.getConfiguration('tokenrelayProbe').get('requestAtStartup', true)) {
     void getSession();

@@ -150,6 +150,9 @@ function freshState() {
     sessionRequests: [] as { id: string; scopes: readonly string[]; options: unknown }[],
     remoteName: undefined as string | undefined,
     uiKind: UIKind.Desktop,
+    /** false: no vscode.lm.registerMcpServerDefinitionProvider; 'proposed': VS Code 1.100's, which throws for an extension without the proposal. */
+    mcpApi: true as boolean | 'proposed',
+    mcpProviders: [] as { id: string; provider: FakeMcpProvider; disposed: boolean }[],
   };
 }
 
@@ -331,5 +334,32 @@ export const authentication = {
     return undefined;
   },
 };
+
+// ---- vscode.lm's MCP server definitions (VS Code 1.101+) -------------------------------------------
+
+export class McpStdioServerDefinition {
+  cwd?: Uri;
+  constructor(public label: string, public command: string, public args: string[] = [], public env: Record<string, string | number | null> = {}, public version?: string) {}
+}
+
+export interface FakeMcpProvider {
+  onDidChangeMcpServerDefinitions?: Event<void>;
+  provideMcpServerDefinitions(token: unknown): McpStdioServerDefinition[] | Promise<McpStdioServerDefinition[]>;
+  resolveMcpServerDefinition?(server: McpStdioServerDefinition, token: unknown): McpStdioServerDefinition | Promise<McpStdioServerDefinition>;
+}
+
+export const lm = {
+  get registerMcpServerDefinitionProvider() {
+    if (!fake.mcpApi) return undefined;
+    return (id: string, provider: FakeMcpProvider): Disposable => {
+      if (fake.mcpApi === 'proposed') throw new Error(`Extension 'tokenrelay.tokenrelay' CANNOT use API proposal: mcpConfigurationProvider.`);
+      const entry = { id, provider, disposed: false };
+      fake.mcpProviders.push(entry);
+      return new Disposable(() => { entry.disposed = true; });
+    };
+  },
+};
+
+export const version = '1.139.1';
 
 export enum LogLevel { Off = 0, Trace = 1, Debug = 2, Info = 3, Warning = 4, Error = 5 }
