@@ -135,7 +135,7 @@ export class AccountService implements TokenService {
   /** `force`: the user asked for the refresh (Refresh Now), which the bound on rejection reports leaves alone. */
   private async tokenOf(entry: AccountEntry, request: TokenRequest, force?: true): Promise<AccessGrant> {
     if (entry.corrupt && !entry.broker.peek()) throw entry.corrupt;
-    return entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs, force });
+    return entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs, force, resource: request.resource });
   }
 
   // ---- status --------------------------------------------------------------------------------

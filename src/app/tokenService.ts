@@ -10,6 +10,8 @@ export interface TokenRequest {
   rejectedAccessToken?: string;
   /** Account id or label; the first signed-in account when absent. */
   account?: string;
+  /** The API the token is for (RFC 8707 resource indicator, absolute URI); absent: tokenrelay.resource. */
+  resource?: string;
 }
 
 export interface ServiceStatus extends BrokerStatus {

@@ -10,6 +10,7 @@ import { mcpRefusal } from '../app/mcpAccess.ts';
 import { clusterRefusal } from '../app/clusterAccess.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
+import { resourceProblem } from '../core/audiences.ts';
 import {
   DEFAULT_GIT_USERNAME, LIMITS, ROUTES,
   type DockerCredentialResponse, type GitCredentialResponse, type KubernetesClusterResponse, type McpServerResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
@@ -52,6 +53,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         minValidityMs: optionalSeconds(body.minValidSeconds, 'minValidSeconds'),
         rejectedAccessToken: optionalString(body.rejected, 'rejected', LIMITS.tokenChars),
         account: optionalString(body.account, 'account', LIMITS.accountChars),
+        resource: optionalResource(body.resource),
       });
       return {
         accessToken: grant.accessToken,
@@ -185,6 +187,13 @@ function optionalString(value: unknown, name: string, max: number): string | und
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > max) throw invalid(`"${name}" must be a non-empty string of at most ${max} characters`);
   return value;
+}
+
+function optionalResource(value: unknown): string | undefined {
+  const resource = optionalString(value, 'resource', LIMITS.resourceChars);
+  const problem = resource === undefined ? undefined : resourceProblem(resource);
+  if (problem) throw invalid(`"resource" ${problem}`);
+  return resource;
 }
 
 function optionalSeconds(value: unknown, name: string): number | undefined {

@@ -40,6 +40,8 @@ export const LIMITS = {
   gitAttributeChars: 4096,
   minValidSeconds: 24 * 3600,
   serverUrlChars: 2048,
+  /** A resource indicator (RFC 8707): an absolute URI. */
+  resourceChars: 2048,
 } as const;
 
 // ---- token ---------------------------------------------------------------------------------
@@ -53,6 +55,8 @@ export interface TokenRequest {
   rejected?: string;
   /** Account id or label; the window's first signed-in account when absent. */
   account?: string;
+  /** The API the token is for (RFC 8707 resource indicator, absolute URI); absent: tokenrelay.resource. */
+  resource?: string;
 }
 
 export interface AccountInfo {
