@@ -78,7 +78,7 @@ async function serviceSource(): Promise<TokenSource & { status(): unknown; signO
   await service.configure(parseSettings((key) => values[key]));
   return {
     service,
-    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs }),
+    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs, resource: options.resource }),
     status: () => service.status(),
     signOut: async () => { await service.signOutAccount(); },
   };
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     try {
       let value: unknown;
       switch (raw.cmd) {
-        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs }); break;
+        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs, resource: raw.resource }); break;
         case 'status': value = source.status?.(); break;
         case 'clock': clockOffset = raw.offsetMs; break;
         case 'signOut': await source.signOut?.(); break;
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
  */
 function brokerService(broker: Broker): TokenService {
   return {
-    getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs }),
+    getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs, resource: r.resource }),
     status: () => ({ ...broker.status(), issuer: config.issuer, clientId: config.clientId }),
     requestSignIn: async () => { throw new TokenRelayError('cancelled', 'A test window cannot sign in.', 'Sign in from the test.'); },
     signOutAccount: async () => {

@@ -84,7 +84,7 @@ export class WindowProcess {
     return r.value as T;
   }
 
-  getTokens(count: number, options: { rejectedAccessToken?: string; minValidityMs?: number } = {}): Promise<TokenResult[]> {
+  getTokens(count: number, options: { rejectedAccessToken?: string; minValidityMs?: number; resource?: string } = {}): Promise<TokenResult[]> {
     return this.request<TokenResult[]>({ cmd: 'getToken', count, ...options });
   }
 
