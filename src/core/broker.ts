@@ -505,10 +505,13 @@ export class Broker {
       }
       // A new generation is handed out unless it expired on the way (its refresher was frozen), or
       // was refreshed for another audience and lacks this one (then this one is refreshed on it).
-      if (g.gen > startGen && this.usable(tokenFor(g, resource), this.clock.now())) {
-        const mine = tokenFor(g, resource)!;
-        const stillRejected = rejected && mine.accessToken === t?.accessToken;
-        if (!stillRejected) return grantOf(g, resource);
+      if (g.gen > startGen) {
+        const mine = tokenFor(g, resource);
+        const stillRejected = rejected && mine?.accessToken === t?.accessToken;
+        // Refreshed for this audience: usable is enough. Carried from an earlier generation: it must be fresh.
+        const refreshedForIt = g.refreshedFor === resource;
+        const now = this.clock.now();
+        if (!stillRejected && (refreshedForIt ? this.usable(mine, now) : this.fresh(mine, now, options.minValidityMs))) return grantOf(g, resource);
       }
     }
     if (this.usable(tokenFor(g, resource), this.clock.now())) return grantOf(g, resource);

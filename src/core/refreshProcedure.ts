@@ -182,8 +182,10 @@ export class RefreshProcedure {
       // configured one); one refreshed for another audience may lack it, or carry the rejected token.
       const mine = tokenFor(current, resource);
       const rejected = rejectedInG && mine !== undefined && mine.accessToken === tokenFor(g, resource)?.accessToken;
-      if (current.gen !== g.gen && (resource === undefined || (!rejected && mine && ctx.freshness.isUsable(mine, ctx.clock.now())))) return { generation: current };
-      if (!rejected && mine && ctx.freshness.isFresh(mine, ctx.clock.now(), minValidityMs)) return { generation: current };
+      const fresh = !rejected && mine !== undefined && ctx.freshness.isFresh(mine, ctx.clock.now(), minValidityMs);
+      // A generation refreshed for the configured audience is adopted as before (the caller checks it).
+      if (current.gen !== g.gen && ((resource === undefined && current.refreshedFor === undefined) || fresh)) return { generation: current };
+      if (fresh) return { generation: current };
       const backoff = ctx.status.read(current.gen);
       if (backoff.offlineUntil && backoff.offlineUntil > ctx.clock.now()) {
         const error = backoffError(backoff);

@@ -36,10 +36,13 @@ const API_B = 'https://api-b.test';
 const REFUSED = 'https://refused.test';
 /** Every refresh token presented, with the resource it was presented for. */
 const presented: { rt: string; resource?: string }[] = [];
+/** When set, refreshes wait for it: the refresher holds the lock and its spend claim meanwhile. */
+let gate: Promise<void> | undefined;
 const client: RefreshClient = {
   origin: async () => ({ tokenEndpoint: 'https://idp.test/token', issuer: 'https://idp.test', clientId: 'tokenrelay' }),
   refresh: async (rt, _signal, _to, _beforeSend, resource) => {
     presented.push({ rt, resource });
+    await gate;
     if (resource === REFUSED) throw new ResourceRefusedError(resource, 'invalid_target', false);
     return tokens(600_000, resource ?? 'main');
   },
@@ -188,3 +191,29 @@ test('a malformed resource is a config error and presents nothing', async () => 
   await assert.rejects(a.getToken({ resource: 'not a uri' }), (err: unknown) => err instanceof TokenRelayError && err.code === 'config');
   assert.equal(presented.length, 0);
 });
+
+test('while one process refreshes for A, a waiter for A adopts its token and a waiter for B refreshes B on the generation it wrote', async () => {
+  const x = await window('slot-8');
+  const y = await window('slot-8');
+  const z = await window('slot-8');
+  await x.signIn(tokens(), { id: 'u1', label: 'User One' });
+  presented.length = 0;
+  let open!: () => void;
+  gate = new Promise((resolve) => { open = resolve; });
+  const forX = x.getToken({ resource: API_A });
+  await waitUntil(() => presented.length === 1); // x holds the lock and the claim, its request in flight
+  const forY = y.getToken({ resource: API_A });
+  const forZ = z.getToken({ resource: API_B });
+  gate = undefined;
+  open();
+  const [a1, a2, b1] = await Promise.all([forX, forY, forZ]);
+  assert.equal(a2.accessToken, a1.accessToken, 'the waiter for A adopted the token x got');
+  assert.deepEqual(presented.map((p) => p.resource), [API_A, API_B], 'one refresh per audience');
+  assert.equal(b1.generation, a1.generation + 1, 'B was refreshed on the generation A wrote');
+  assert.equal((await y.getToken({ resource: API_A })).accessToken, a1.accessToken, 'A carried into B\'s generation');
+  assertNoReuse();
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setImmediate(r));
+}
