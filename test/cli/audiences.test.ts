@@ -1,6 +1,7 @@
 // Three audiences (RFC 8707) from one grant, against the strict IdP with one store of record:
 // - the storm: at one expiry of all three audiences' tokens, 3 window processes (each asking for
-//   every audience) and 30 one-shot `tokenrelay token --resource R` processes (10 per audience);
+//   every audience) and 30 one-shot `tokenrelay token --resource R` processes (10 per audience, in
+//   the terminals of one window each: TOKENRELAY_SOCK names it, as VS Code's terminals do);
 //   the IdP counts exactly one refresh grant per audience, no reuse, no revocation, and every
 //   caller of one audience gets the one token, which introspects with that `aud`;
 // - a refused resource: a clear error, every token still served without sign-in, the refresh
@@ -19,6 +20,8 @@ import { RESOURCES } from '../idp/config.ts';
 import { World } from '../harness/fixture.ts';
 import { keySecretOf, secretKeyOf } from '../../src/app/slots.ts';
 import { cliBundle, editDefaultProfile, percentile, runChild } from './support.ts';
+import type { WindowProcess } from '../harness/windowProcess.ts';
+import { ENV_SOCKET } from '../../src/ipc/tokenProtocol.ts';
 import type { FarmOrder, FarmReport, FarmResult } from './farm.ts';
 
 /** The sign-in's (configured audience's) token outlives the test: no window refreshes it on its own. */
@@ -31,17 +34,25 @@ let idp: Idp;
 let home: string;
 let runtime: string;
 
-const env = (): NodeJS.ProcessEnv => ({
+let world: World;
+let windows: WindowProcess[];
+
+/**
+ * A terminal of window `i` (default the first): TOKENRELAY_SOCK names its socket, so no other
+ * process of this user (another suite's window) can answer it.
+ */
+const env = (i = 0): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH!, HOME: home, TMPDIR: home, XDG_RUNTIME_DIR: runtime,
   TOKENRELAY_HOME: join(home, 'state'), TOKENRELAY_CONFIG: join(home, 'config.json'), TOKENRELAY_KEY_STORE: 'file',
+  ...(windows?.[i]?.socketPath ? { [ENV_SOCKET]: windows[i]!.socketPath } : {}),
 });
 
 async function cli(...args: string[]) {
   return runChild(process.execPath, [(await cliBundle()).cliJs, ...args], { env: env(), cwd: home, timeoutMs: 30_000 });
 }
 
-/** N one-shot CLI processes started together at `at` by a separate process (the test process hosts the IdP). */
-async function cliStorm(at: number, count: number, args: string[]): Promise<FarmResult[]> {
+/** N one-shot CLI processes in window `i`'s terminals, started together at `at` by a separate process (the test process hosts the IdP). */
+async function cliStorm(at: number, count: number, args: string[], i: number): Promise<FarmResult[]> {
   const farm = fork(join(__dirname, 'farm.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     await new Promise((r) => farm.once('message', r));
@@ -49,7 +60,7 @@ async function cliStorm(at: number, count: number, args: string[]): Promise<Farm
       farm.on('message', (m: FarmReport | { answered: number }) => { if ('results' in m) resolve(m); });
       farm.once('exit', (code) => reject(new Error(`the farm exited ${code}`)));
     });
-    farm.send({ at, count, command: process.execPath, args: [(await cliBundle()).cliJs, ...args], env: env() } satisfies FarmOrder);
+    farm.send({ at, count, command: process.execPath, args: [(await cliBundle()).cliJs, ...args], env: env(i) } satisfies FarmOrder);
     return (await report).results;
   } finally {
     farm.kill();
@@ -62,9 +73,18 @@ before(async () => {
   runtime = mkdtempSync('/tmp/tra-'); // short: socket paths must fit sun_path
   assert.equal(await signInFromTerminal((await cliBundle()).cliJs, env(), idp, 'audiences', home), 0, 'device sign-in');
   editDefaultProfile(join(home, 'config.json'), (profile) => ({ ...profile, refreshSkewSeconds: 1 }));
+  // Windows on the CLI's store of record: the same slot, K from the same key file, each serving its terminals.
+  world = await World.create({ storeModel: 'shared-lag', lagMs: 100, idp });
+  const slotKey = readdirSync(join(home, 'state', 'slots'), { withFileTypes: true }).find((d) => d.isDirectory())!.name;
+  windows = await Promise.all([1, 2, 3].map((i) => world.spawn(`window-${i}`, {
+    slotDir: join(home, 'state', 'slots', slotKey), secretKey: secretKeyOf(slotKey), socketDir: join(runtime, 'tokenrelay'), terminal: true,
+    keySecret: keySecretOf(slotKey), keysDir: join(home, 'state', 'keys'), skewMs: 1000, refreshTimeoutMs: 15_000, scopes: ['openid', 'profile', 'offline_access'],
+  })));
+  assert.ok(windows.every((w) => w.socketPath), 'every window serves its terminals');
 });
 
 after(async () => {
+  await world?.close();
   await idp?.close();
   rmSync(home, { recursive: true, force: true });
   rmSync(runtime, { recursive: true, force: true });
@@ -84,13 +104,7 @@ test('three audiences: 3 windows + 30 CLIs at one expiry: one refresh grant per 
   assert.equal(idp.counters().refreshGrants, RESOURCES.length, 'one refresh per new audience');
   assert.equal(new Set(firstTokens.values()).size, RESOURCES.length);
 
-  const world = await World.create({ storeModel: 'shared-lag', lagMs: 100, idp });
-  try {
-    const slotKey = readdirSync(join(home, 'state', 'slots'), { withFileTypes: true }).find((d) => d.isDirectory())!.name;
-    const windows = await Promise.all([1, 2, 3].map((i) => world.spawn(`window-${i}`, {
-      slotDir: join(home, 'state', 'slots', slotKey), secretKey: secretKeyOf(slotKey), socketDir: join(runtime, 'tokenrelay'),
-      keySecret: keySecretOf(slotKey), keysDir: join(home, 'state', 'keys'), skewMs: 1000, refreshTimeoutMs: 15_000, scopes: ['openid', 'profile', 'offline_access'],
-    })));
+  {
     // Every window adopts every audience's token from the store: nothing is refreshed.
     for (const resource of RESOURCES) {
       const warm = (await Promise.all(windows.map((w) => w.getTokens(1, { resource })))).flat();
@@ -103,7 +117,7 @@ test('three audiences: 3 windows + 30 CLIs at one expiry: one refresh grant per 
     idp.setAccessTokenTtl(STORM_TTL_S);
     idp.resetCounters();
     const at = warmedAt + (FIRST_TTL_S - 1) * 1000 + 50;
-    const clis = Promise.all(RESOURCES.map((resource) => cliStorm(at, 10, ['token', '--resource', resource])));
+    const clis = Promise.all(RESOURCES.map((resource, i) => cliStorm(at, 10, ['token', '--resource', resource], i)));
     await until(at);
     const started = performance.now();
     const windowResults = await Promise.all(RESOURCES.map(async (resource) => ({
@@ -124,15 +138,15 @@ test('three audiences: 3 windows + 30 CLIs at one expiry: one refresh grant per 
       assert.equal(tokens.size, 1, `all 10 CLIs of ${resource} got the same token`);
       const [token] = [...tokens];
       assert.ok(token !== firstTokens.get(resource), `${resource}: a new token`);
-      assert.deepEqual(new Set(windowResults[i]!.results.map((r) => r.token)), tokens, `${resource}: the windows hold the same token`);
+      const held = windowResults[i]!.results;
+      assert.deepEqual(new Set(held.map((r) => r.token)), tokens,
+        `${resource}: the windows hold the same token (theirs is the first token: ${held.some((r) => r.token === firstTokens.get(resource))}; gens ${[...new Set(held.map((r) => r.gen))]})`);
       const seen = await idp.introspect(token!);
       assert.equal(seen.active, true);
       assert.equal(seen.aud, resource, 'the token is for that audience');
     }
     const ms = all.map((r) => r.ms);
     console.log(`# three audiences: 3 windows × 3 audiences × 5 + 30 CLIs: refresh grants ${counters.refreshGrants}, revocations ${counters.grantRevocations}, wall ${Math.round(wallMs)} ms, CLI p50 ${Math.round(percentile(ms, 50))} ms, p99 ${Math.round(percentile(ms, 99))} ms`);
-  } finally {
-    await world.close();
   }
 });
 
@@ -143,7 +157,7 @@ test('a refused resource: a clear error; the other tokens are still served witho
   assert.equal(forA.code, 0, forA.stderr);
   idp.resetCounters();
   const refused = await cli('token', '--resource', 'https://unknown.test');
-  assert.equal(refused.code, 1);
+  assert.equal(refused.code, 1, `${refused.stderr} ${refused.stdout.length} bytes out`);
   assert.match(refused.stderr, /refused a token for the resource https:\/\/unknown\.test \(invalid_target/);
   assert.match(refused.stderr, /RFC 8707 resource indicators/);
   const after1 = await cli('token');
@@ -152,6 +166,9 @@ test('a refused resource: a clear error; the other tokens are still served witho
   const afterA = await cli('token', '--resource', RESOURCES[0]);
   assert.equal(afterA.code, 0, afterA.stderr);
   assert.equal(afterA.stdout, forA.stdout, 'another audience\'s token, without sign-in');
+  const fetched = await cli('fetch', '--resource', RESOURCES[0], idp.apiUrl);
+  assert.equal(fetched.code, 0, fetched.stderr);
+  assert.equal(JSON.parse(fetched.stdout).sub, 'audiences', 'fetch --resource called the API with a live token of the session');
   const counters = idp.counters();
   assert.equal(counters.refreshGrants, 0);
   assert.equal(counters.grantRevocations, 0, 'the refresh token oidc-provider spent while refusing was not presented again');
