@@ -10,6 +10,7 @@ import * as oauth from 'oauth4webapi';
 import { idpControl } from './idp/control.ts';
 import { approveDeviceCode, completeAuthorization } from './idp/login.ts';
 import { startIdp, type Idp } from './idp/server.ts';
+import { RESOURCES } from './idp/config.ts';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 const REDIRECT_URI = 'http://127.0.0.1:53682/callback';
@@ -126,6 +127,37 @@ describe('test IdP', () => {
     assert.match(api.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token", error_description="[^"]+"$/);
     const orphan = await grantError(refresh(second.refresh_token));
     assert.equal(orphan.error_description, 'refresh token not found');
+  });
+
+  test('resource indicators: a refresh asks for one of three audiences, whose token introspects with that aud', async () => {
+    const first = await signIn();
+    idp.resetCounters();
+    let refreshToken = first.refresh_token!;
+    for (const resource of RESOURCES) {
+      const res = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), refreshToken, { ...insecure, additionalParameters: { resource } });
+      const tokens = await oauth.processRefreshTokenResponse(as, client, res);
+      const seen = await idp.introspect(tokens.access_token);
+      assert.equal(seen.active, true);
+      assert.equal(seen.aud, resource);
+      refreshToken = tokens.refresh_token!;
+    }
+    // Without `resource` the token is the userinfo token it always was: no audience.
+    const plain = await refresh(refreshToken);
+    assert.equal((await idp.introspect(plain.access_token)).aud, undefined);
+    assert.equal(idp.counters().refreshGrants, 4);
+    assert.equal(idp.counters().grantRevocations, 0);
+  });
+
+  test('resource indicators: an unknown resource is invalid_target, and oidc-provider has spent the refresh token by then', async () => {
+    const first = await signIn();
+    idp.resetCounters();
+    const res = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), first.refresh_token!, { ...insecure, additionalParameters: { resource: 'https://unknown.test' } });
+    const refused = await grantError(oauth.processRefreshTokenResponse(as, client, res));
+    assert.equal(refused.error, 'invalid_target');
+    // It rotated (consumed) the token before resolving the resource: presenting it again is reuse.
+    const again = await grantError(refresh(first.refresh_token!));
+    assert.equal(again.error_description, 'refresh token already used');
+    assert.ok(idp.counters().grantRevocations >= 1);
   });
 
   test('reuse-grace mode: a reuse inside the window replays the first answer and keeps the grant', async () => {

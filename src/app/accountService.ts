@@ -245,7 +245,7 @@ export class AccountService implements TokenService {
   /** `force`: the user asked for the refresh (Refresh Now), which the bound on rejection reports leaves alone. */
   private async tokenOf(profile: string, entry: AccountEntry, request: TokenRequest, force?: true): Promise<AccessGrant> {
     if (entry.corrupt && !entry.broker.peek()) throw entry.corrupt;
-    const grant = await entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs, force });
+    const grant = await entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs, force, resource: request.resource });
     if (this.lastUsed?.slotKey !== entry.slotKey) {
       this.lastUsed = { profile, slotKey: entry.slotKey };
       this.changed();

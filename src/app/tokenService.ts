@@ -12,6 +12,8 @@ export interface TokenRequest {
   account?: string;
   /** The profile (profiles.ts); the host's first one when absent. A `profile:` scope says the same. */
   profile?: string;
+  /** The API the token is for (RFC 8707 resource indicator, absolute URI); absent: tokenrelay.resource. */
+  resource?: string;
 }
 
 export interface ServiceStatus extends BrokerStatus {

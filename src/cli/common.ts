@@ -2,6 +2,7 @@
 import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT, PROFILE_NAME } from '../ipc/tokenProtocol.ts';
+import { resourceProblem } from '../core/audiences.ts';
 
 export const PROG = 'tokenrelay';
 
@@ -125,4 +126,12 @@ export function parseSeconds(value: string | undefined, flag: string, command: s
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw usageError(`${flag} needs a number of seconds, got "${value}"`, command);
   return n;
+}
+
+/** --resource URL: an RFC 8707 resource indicator, checked here so a typo is a usage error, not an IdP refusal. */
+export function parseResource(value: string | undefined, command: string): string | undefined {
+  if (value === undefined) return undefined;
+  const problem = resourceProblem(value.trim());
+  if (problem) throw usageError(`--resource "${value.slice(0, 200)}" ${problem}; pass the API's resource indicator, e.g. --resource https://api.example.com`, command);
+  return value.trim();
 }

@@ -36,6 +36,7 @@ import { ProactiveTimer } from './proactiveTimer.ts';
 import { TIMEOUTS } from './timeouts.ts';
 import { elapsed } from './deadline.ts';
 import type { Credentials } from './credentials.ts';
+import { resourceProblem, tokenFor, type AudienceToken } from './audiences.ts';
 
 export type { BrokerEvent, BrokerStatus } from './slotSession.ts';
 export type { ProtocolStep } from './refreshProcedure.ts';
@@ -110,6 +111,11 @@ export interface GetTokenOptions {
   minValidityMs?: number;
   /** A user asked for this refresh (Refresh Now), not a server: the bound on rejection reports does not apply. */
   force?: boolean;
+  /**
+   * The API the token is for (RFC 8707 resource indicator, an absolute URI); absent, or the
+   * client's defaultResource: the configured audience. Each audience's token is cached apart.
+   */
+  resource?: string;
 }
 
 export class Broker {
@@ -127,7 +133,7 @@ export class Broker {
   private readonly procedure: RefreshProcedure;
   private readonly timer: ProactiveTimer;
   private readonly gets = new SingleFlight<string, AccessGrant>();
-  private readonly refreshes = new SingleFlight<number, ActiveGeneration>();
+  private readonly refreshes = new SingleFlight<string, ActiveGeneration>();
   private readonly disposables: Disposable[] = [];
   private secretWrites: Promise<void> = Promise.resolve();
   private disposed = false;
@@ -327,8 +333,17 @@ export class Broker {
 
   /** Callers asking the same while an answer is being worked out share that answer. */
   async getToken(options: GetTokenOptions = {}): Promise<AccessGrant> {
-    const key = `${options.minValidityMs ?? ''}\n${options.rejectedAccessToken ?? ''}\n${options.force ? 'force' : ''}`;
-    return { ...(await this.gets.run(key, () => this.obtain(options))) };
+    const resource = this.audienceOf(options.resource);
+    const key = `${options.minValidityMs ?? ''}\n${options.rejectedAccessToken ?? ''}\n${options.force ? 'force' : ''}\n${resource ?? ''}`;
+    return { ...(await this.gets.run(key, () => this.obtain({ ...options, resource }))) };
+  }
+
+  /** The audience key of a request: undefined for the configured audience (asked for by name or not). */
+  private audienceOf(resource: string | undefined): string | undefined {
+    if (resource === undefined || resource === this.opts.client.defaultResource) return undefined;
+    const problem = resourceProblem(resource);
+    if (problem) throw new TokenRelayError('config', `The resource "${resource.slice(0, 200)}" ${problem}.`, 'Pass the API\'s resource indicator, e.g. https://api.example.com.');
+    return resource;
   }
 
   /**
@@ -464,47 +479,68 @@ export class Broker {
 
   private async obtain(options: GetTokenOptions): Promise<AccessGrant> {
     const { session } = this;
+    const { resource } = options;
     await session.syncIfBehind();
     let g = session.requireHeld();
-    for (let round = 0; round < 4; round++) {
+    // Each audience may find the generation moved on for another one first: a few more rounds.
+    const rounds = resource === undefined ? 4 : 8;
+    for (let round = 0; round < rounds; round++) {
       const now = this.clock.now();
-      const rejected = options.rejectedAccessToken !== undefined && fingerprint(options.rejectedAccessToken) === fingerprint(g.tokens.accessToken);
-      if (!rejected && this.freshness.isFresh(g.tokens, now, options.minValidityMs)) return grantOf(g);
-      if (rejected && !options.force) this.boundRejection(g, now, options.minValidityMs);
+      const t = tokenFor(g, resource);
+      const rejected = t !== undefined && options.rejectedAccessToken !== undefined && fingerprint(options.rejectedAccessToken) === fingerprint(t.accessToken);
+      if (!rejected && this.fresh(t, now, options.minValidityMs)) return grantOf(g, resource);
+      if (rejected && !options.force) this.boundRejection(g, now, options.minValidityMs, resource);
       // Someone is refreshing it already: a token the server still accepts is handed out meanwhile (P4).
-      if (!rejected && options.minValidityMs === undefined && this.freshness.isUsable(g.tokens, now) && this.refreshUnderWay(g.gen)) return grantOf(g);
+      if (!rejected && options.minValidityMs === undefined && this.usable(t, now) && this.refreshUnderWay(g.gen)) return grantOf(g, resource);
       const startGen = g.gen;
       try {
-        g = await this.refreshes.run(g.gen, () => this.refresh(g, rejected, options.minValidityMs));
+        const from = g;
+        g = await this.refreshes.run(`${g.gen}\n${resource ?? ''}`, () => this.refresh(from, rejected, options.minValidityMs, resource));
       } catch (err) {
         // The session survives trouble that is not permanent: a token the clock still trusts is handed out.
         const held = session.held;
-        if (!rejected && held && this.freshness.isUsable(held.tokens, this.clock.now()) && isTokenRelayError(err)
-          && ['offline', 'timeout', 'refresh-stuck', 'degraded', 'lock-dir'].includes(err.code)) return grantOf(held);
+        if (!rejected && held && this.usable(tokenFor(held, resource), this.clock.now()) && isTokenRelayError(err)
+          && ['offline', 'timeout', 'refresh-stuck', 'degraded', 'lock-dir'].includes(err.code)) return grantOf(held, resource);
         throw err;
       }
-      // A new generation is handed out unless it expired on the way (its refresher was frozen).
-      if (g.gen > startGen && this.freshness.isUsable(g.tokens, this.clock.now())) return grantOf(g);
+      // A new generation is handed out unless it expired on the way (its refresher was frozen), or
+      // was refreshed for another audience and lacks this one (then this one is refreshed on it).
+      if (g.gen > startGen) {
+        const mine = tokenFor(g, resource);
+        const stillRejected = rejected && mine?.accessToken === t?.accessToken;
+        // Refreshed for this audience: usable is enough. Carried from an earlier generation: it must be fresh.
+        const refreshedForIt = g.refreshedFor === resource;
+        const now = this.clock.now();
+        if (!stillRejected && (refreshedForIt ? this.usable(mine, now) : this.fresh(mine, now, options.minValidityMs))) return grantOf(g, resource);
+      }
     }
-    if (this.freshness.isUsable(g.tokens, this.clock.now())) return grantOf(g);
+    if (this.usable(tokenFor(g, resource), this.clock.now())) return grantOf(g, resource);
     throw new TokenRelayError('timeout', 'Token Relay could not obtain a fresh access token.', 'Try again; see the Token Relay log for details.');
   }
 
+  private fresh(t: AudienceToken | undefined, now: number, minValidityMs?: number): boolean {
+    return t !== undefined && this.freshness.isFresh(t, now, minValidityMs);
+  }
+
+  private usable(t: AudienceToken | undefined, now: number): boolean {
+    return t !== undefined && this.freshness.isUsable(t, now);
+  }
+
   /** Runs the refresh procedure, following a live spender's claim up to the lock-wait bound (P4). */
-  private async refresh(g: ActiveGeneration, rejected: boolean, minValidityMs?: number): Promise<ActiveGeneration> {
+  private async refresh(g: ActiveGeneration, rejected: boolean, minValidityMs?: number, resource?: string): Promise<ActiveGeneration> {
     const { session } = this;
     const deadline = performance.now() + (this.opts.lockWaitMs ?? TIMEOUTS.lockWait);
     for (;;) {
       if ((session.held?.gen ?? 0) > g.gen) return session.requireHeld();
       const live = this.claims.inspect(g.gen, this.me);
-      const outcome = live?.kind === 'live' ? { follow: live.claim } : await this.procedure.run(g, rejected, minValidityMs, deadline);
+      const outcome = live?.kind === 'live' ? { follow: live.claim } : await this.procedure.run(g, rejected, minValidityMs, deadline, resource);
       if ('generation' in outcome) return outcome.generation;
       const { pid } = outcome.follow.owner;
       this.log.info(`Generation ${g.gen} is being refreshed by pid ${pid}; waiting for its result`);
       session.apply({ type: 'following', pid }, false);
       let settled: Awaited<ReturnType<Broker['follow']>>;
       try {
-        settled = await this.follow(g.gen, deadline);
+        settled = await this.follow(outcome.follow.gen, deadline); // may be a newer generation than g (another audience's)
       } catch (err) {
         // Its spender reported the IdP as not answering: so is this window.
         if (err instanceof TransientError) session.apply({ type: 'offline', problem: { code: 'offline', message: err.message } }, false);
@@ -547,9 +583,10 @@ export class Broker {
    * would only load the IdP. The generation's origin and time are in its sealed record, so every
    * process (whichever refreshed) decides the same; nothing is presented, so no lock is needed.
    */
-  private boundRejection(g: ActiveGeneration, now: number, minValidityMs?: number): void {
+  private boundRejection(g: ActiveGeneration, now: number, minValidityMs?: number, resource?: string): void {
     const age = now - g.at;
-    if (g.afterRejection && age >= 0 && age < TIMEOUTS.rejectedFresh && this.freshness.isFresh(g.tokens, now, minValidityMs)) {
+    // Per audience: only a generation refreshed for this audience's rejection bounds its reports.
+    if (g.afterRejection && g.refreshedFor === resource && age >= 0 && age < TIMEOUTS.rejectedFresh && this.fresh(tokenFor(g, resource), now, minValidityMs)) {
       this.log.warn(`Generation ${g.gen} was rejected ${age} ms after it replaced a rejected token; not refreshing again`);
       throw freshTokenRejected(g.gen, age);
     }
@@ -608,6 +645,7 @@ export class Broker {
   }
 }
 
-function grantOf(g: ActiveGeneration): AccessGrant {
-  return { accessToken: g.tokens.accessToken, expiresAt: g.tokens.expiresAt, account: g.account, generation: g.gen, scope: g.tokens.scope };
+function grantOf(g: ActiveGeneration, resource?: string): AccessGrant {
+  const t = tokenFor(g, resource)!;
+  return { accessToken: t.accessToken, expiresAt: t.expiresAt, account: g.account, generation: g.gen, scope: t.scope };
 }

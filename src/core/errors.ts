@@ -39,6 +39,21 @@ export class InvalidGrantError extends TokenRelayError {
   }
 }
 
+/**
+ * A server refused the resource a refresh asked for (invalid_target, or a refusal naming `resource`).
+ * The answer issued no tokens, but a server may have rotated the refresh token before it looked at
+ * the resource (oidc-provider does), so the refresh procedure counts the token as possibly spent.
+ */
+export class ResourceRefusedError extends TokenRelayError {
+  constructor(readonly resource: string, readonly detail: string, entra: boolean) {
+    super('idp-rejected', `The identity provider refused a token for the resource ${resource} (${detail}).`,
+      entra
+        ? 'Use the API\'s application ID URI (api://… or its https URI, as in "Expose an API") and make sure the API permission is granted to this client.'
+        : 'Check that the identity provider supports RFC 8707 resource indicators on refresh, and that this client is allowed that resource (it may have to be requested at sign-in).');
+    this.name = 'ResourceRefusedError';
+  }
+}
+
 /** Token Relay itself ended the sign-in to keep a possibly spent refresh token from being presented again (P1). */
 export function signInEnded(why: string): TokenRelayError {
   return new TokenRelayError('needs-sign-in', `Token Relay stopped using the stored sign-in: ${why}.`, 'Sign in again from the Accounts menu.');

@@ -39,7 +39,7 @@ export class Publisher {
   /** A refresh result as the next generation: durable before any caller gets its token. */
   async save(next: ActiveGeneration): Promise<boolean> {
     const { session, log } = this.p;
-    redactor.remember(next.tokens.accessToken, next.tokens.refreshToken, next.tokens.idToken);
+    redactor.remember(next.tokens.accessToken, next.tokens.refreshToken, next.tokens.idToken, ...Object.values(next.audiences ?? {}).map((t) => t?.accessToken));
     try {
       if (!this.write(next)) return false;
     } catch (err) {
@@ -61,7 +61,7 @@ export class Publisher {
    */
   adoptHandedOver(g: ActiveGeneration): void {
     const { session, log } = this.p;
-    redactor.remember(g.tokens.accessToken, g.tokens.refreshToken, g.tokens.idToken);
+    redactor.remember(g.tokens.accessToken, g.tokens.refreshToken, g.tokens.idToken, ...Object.values(g.audiences ?? {}).map((t) => t?.accessToken));
     try {
       if (this.write(g)) session.adopt(g, `handed over by pid ${g.writer.pid}`);
       else void session.syncQuietly(); // written meanwhile: the store has it

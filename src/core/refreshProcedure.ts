@@ -4,7 +4,9 @@
 //
 // | found                                             | decision                                          |
 // |---------------------------------------------------|---------------------------------------------------|
-// | the store holds a newer generation                | adopt it; nothing is presented                    |
+// | the store holds a newer generation, with a fresh  | adopt it; nothing is presented                    |
+// | token for the audience asked for (or none asked)  |                                                   |
+// | a newer one without it (refreshed for another)    | decide again on the newer one                     |
 // | G fresh, and no server rejected it                | return G                                          |
 // | the shared back-off for G is running              | offline: keep G, retry when it ends               |
 // | G has no refresh token                            | needs sign-in: there is nothing to present        |
@@ -30,13 +32,16 @@
 // |                                                   | while the slot directory cannot be written)       |
 // | invalid_grant, or a 400/401 that is not OAuth     | needs sign-in, unless the store moved meanwhile   |
 // | another refusal (invalid_client, invalid_scope, …)| claim given back; shared back-off; error (setting)|
+// | the audience asked for refused (invalid_target)   | possibly spent (a server may rotate first): G+1   |
+// |                                                   | keeps every access token, no refresh token; error |
 // | an error answer (5xx, 429) or a refused connection| claim given back; shared back-off; offline        |
 // | no answer within the soft timeout                 | offline; the claim is kept and the answer awaited |
 // | lost after sending (reset, hard timeout)          | presented: treated as a dead claimer, above       |
 import type { AccountInput } from './accountState.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import { backoffDelay } from './backoff.ts';
-import { InvalidGrantError, TokenRelayError, TransientError, describeError, signInEnded } from './errors.ts';
+import { InvalidGrantError, ResourceRefusedError, TokenRelayError, TransientError, describeError, signInEnded } from './errors.ts';
+import { audienceToken, carryForward, tokenFor } from './audiences.ts';
 import { fingerprint } from './fingerprint.ts';
 import type { FreshnessPolicy } from './freshness.ts';
 import { releaseLock, type LockWaiter } from './lockWait.ts';
@@ -146,9 +151,10 @@ export class RefreshProcedure {
     return this.outstanding.has(gen);
   }
 
-  async run(g: ActiveGeneration, rejected: boolean, minValidityMs: number | undefined, deadline: number): Promise<Outcome> {
+  /** `resource`: the audience asked for (audiences.ts); absent, the configured one. */
+  async run(g: ActiveGeneration, rejected: boolean, minValidityMs: number | undefined, deadline: number, resource?: string): Promise<Outcome> {
     try {
-      return await this.runLocked(g, rejected, minValidityMs, deadline);
+      return await this.runLocked(g, rejected, minValidityMs, deadline, resource);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException)?.code;
       if (!code || !DISK_ERRORS.has(code)) throw err;
@@ -160,7 +166,7 @@ export class RefreshProcedure {
     }
   }
 
-  private async runLocked(g: ActiveGeneration, rejected: boolean, minValidityMs: number | undefined, deadline: number): Promise<Outcome> {
+  private async runLocked(g: ActiveGeneration, rejectedInG: boolean, minValidityMs: number | undefined, deadline: number, resource: string | undefined): Promise<Outcome> {
     const { ctx } = this;
     // lock, in a directory checked first: one loosened since the last write is repaired and swept
     ctx.store.guard.check();
@@ -172,9 +178,14 @@ export class RefreshProcedure {
       // find
       await ctx.sync();
       const current = ctx.requireHeld();
-      // decide
-      if (current.gen !== g.gen) return { generation: current };
-      if (!rejected && ctx.freshness.isFresh(current.tokens, ctx.clock.now(), minValidityMs)) return { generation: current };
+      // decide: a newer generation is adopted when it serves this audience (it always serves the
+      // configured one); one refreshed for another audience may lack it, or carry the rejected token.
+      const mine = tokenFor(current, resource);
+      const rejected = rejectedInG && mine !== undefined && mine.accessToken === tokenFor(g, resource)?.accessToken;
+      const fresh = !rejected && mine !== undefined && ctx.freshness.isFresh(mine, ctx.clock.now(), minValidityMs);
+      // A generation refreshed for the configured audience is adopted as before (the caller checks it).
+      if (current.gen !== g.gen && ((resource === undefined && current.refreshedFor === undefined) || fresh)) return { generation: current };
+      if (fresh) return { generation: current };
       const backoff = ctx.status.read(current.gen);
       if (backoff.offlineUntil && backoff.offlineUntil > ctx.clock.now()) {
         const error = backoffError(backoff);
@@ -185,6 +196,7 @@ export class RefreshProcedure {
       if (this.outstanding.has(current.gen)) throw new TransientError('still waiting for the identity provider to answer the previous refresh', true);
       const refreshToken = current.tokens.refreshToken;
       if (!refreshToken) {
+        if (current.refreshEnded) throw signInEnded(current.refreshEnded);
         throw new TokenRelayError('needs-sign-in', 'The access token expired and the identity provider issued no refresh token.',
           'Sign in again; add offline_access to tokenrelay.scopes if your provider needs it for refresh tokens.');
       }
@@ -194,7 +206,7 @@ export class RefreshProcedure {
       const mark = await ctx.mark();
       if (current.gen < mark) throw await ctx.refuse(current, restoredStore(ctx.store.dir, current.gen, mark));
       // refresh, then save
-      return { generation: await this.refresh(current, refreshToken, claim, lock, rejected) };
+      return { generation: await this.refresh(current, refreshToken, claim, lock, rejected, resource) };
     } finally {
       // Callers get their result without waiting for the unlock.
       void releaseLock(lock, ctx.log).then(() => ctx.step('released')).catch(() => undefined);
@@ -242,12 +254,12 @@ export class RefreshProcedure {
     return grace > 0 && this.ctx.clock.now() - firstAt < grace - graceMarginMs(grace);
   }
 
-  private async refresh(g: ActiveGeneration, refreshToken: string, claimed: { claim: Claim; firstAt: number }, lock: HeldLock, rejected: boolean): Promise<ActiveGeneration> {
+  private async refresh(g: ActiveGeneration, refreshToken: string, claimed: { claim: Claim; firstAt: number }, lock: HeldLock, rejected: boolean, resource?: string): Promise<ActiveGeneration> {
     const { ctx } = this;
     ctx.apply({ type: 'refresh-started' }, true);
-    ctx.log.info(`Refreshing generation ${g.gen} (refresh token fingerprint ${fingerprint(refreshToken)})`);
+    ctx.log.info(`Refreshing generation ${g.gen}${resource ? ` for ${resource}` : ''} (refresh token fingerprint ${fingerprint(refreshToken)})`);
     this.outstanding.add(g.gen);
-    const presented = this.present(g, refreshToken, claimed.claim, claimed.firstAt);
+    const presented = this.present(g, refreshToken, claimed.claim, claimed.firstAt, resource);
     let answer: Presented | typeof TIMED_OUT;
     try {
       answer = await within(presented, ctx.settings.softTimeoutMs);
@@ -263,7 +275,7 @@ export class RefreshProcedure {
     }
     if (answer === TIMED_OUT) {
       // Callers stop waiting; the answer is still used when it comes, and nobody else presents G meanwhile.
-      const late = presented.then((answer) => this.answered(g, answer, rejected), (err) => (this.notSent.has(err) ? undefined : this.failed(g, err)))
+      const late = presented.then((answer) => this.answered(g, answer, rejected, resource), (err) => (this.notSent.has(err) ? undefined : this.failed(g, err)))
         .catch((err) => ctx.log.warn(`A late refresh answer could not be used: ${describeError(err)}`))
         .finally(() => { this.outstanding.delete(g.gen); this.late.delete(late); });
       this.late.add(late);
@@ -271,7 +283,7 @@ export class RefreshProcedure {
     }
     this.outstanding.delete(g.gen);
     if (lock.compromised) ctx.log.warn('The refresh lock was taken over while refreshing; the spend claim still makes this result the only one');
-    return this.answered(g, answer, rejected);
+    return this.answered(g, answer, rejected, resource);
   }
 
   /**
@@ -302,7 +314,7 @@ export class RefreshProcedure {
    * reuse grace, under a new exclusive retry claim. Each claim is marked (durably) before its
    * request is created; a mark that cannot be made sends nothing (a disk error, as at the lock).
    */
-  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number): Promise<Presented> {
+  private async present(g: ActiveGeneration, refreshToken: string, claim: Claim, firstAt: number, resource?: string): Promise<Presented> {
     const { ctx } = this;
     const to = await this.destination(g);
     for (let current = claim; ;) {
@@ -322,7 +334,7 @@ export class RefreshProcedure {
       // A client that cannot call beforeSend at the last moment is marked for before it is called.
       if (!ctx.client.callsBeforeSend) beforeSend();
       const sentAt = ctx.clock.now(); // after an early mark: its fsync is not the request's time
-      const request = ctx.client.refresh(refreshToken, controller.signal, to, ctx.client.callsBeforeSend ? beforeSend : undefined);
+      const request = ctx.client.refresh(refreshToken, controller.signal, to, ctx.client.callsBeforeSend ? beforeSend : undefined, resource);
       void elapsed(ctx.settings.hardTimeoutMs).then(() => controller.abort());
       // "sent" is the first moment the request may exist: after the mark (or after it failed unsent).
       await Promise.race([markedNow, request.then(() => undefined, () => undefined)]);
@@ -340,13 +352,19 @@ export class RefreshProcedure {
   }
 
   /** Saves the answer as G+1; the claim makes it the only one (a new sign-in may have taken G+1). */
-  private async answered(g: ActiveGeneration, { tokens, sentAt, origin }: Presented, rejected: boolean): Promise<ActiveGeneration> {
+  private async answered(g: ActiveGeneration, { tokens, sentAt, origin }: Presented, rejected: boolean, resource?: string): Promise<ActiveGeneration> {
     const { ctx } = this;
     await ctx.step('answered');
+    const got: TokenSet = { ...tokens, refreshToken: tokens.refreshToken ?? g.tokens.refreshToken, roundTripMs: tokens.roundTripMs ?? ctx.clock.now() - sentAt };
+    // Every refresh rotates the grant's refresh token; the other audiences' access tokens stay valid
+    // and are carried forward, so their waiters adopt instead of refreshing.
+    const audiences = carryForward(g, ctx.clock.now(), resource, resource === undefined ? undefined : audienceToken(got));
     const next: ActiveGeneration = {
       gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(), ...(rejected ? { afterRejection: true } : {}),
       origin, // the rotated token came from where G's was presented
-      tokens: { ...tokens, refreshToken: tokens.refreshToken ?? g.tokens.refreshToken, roundTripMs: tokens.roundTripMs ?? ctx.clock.now() - sentAt },
+      tokens: resource === undefined ? got : { ...g.tokens, refreshToken: got.refreshToken, idToken: got.idToken ?? g.tokens.idToken },
+      ...(audiences ? { audiences } : {}),
+      ...(resource !== undefined ? { refreshedFor: resource } : {}),
     };
     if (!(await ctx.save(next))) {
       ctx.log.warn(`Generation ${next.gen} was written by someone else (a new sign-in); discarding this refresh result`);
@@ -355,7 +373,7 @@ export class RefreshProcedure {
     }
     await ctx.raiseMark(next.gen); // before anyone gets its token
     try { ctx.status.clear(); } catch { /* the back-off file is advisory */ }
-    ctx.log.info(`Refreshed: generation ${next.gen}, access token fingerprint ${fingerprint(next.tokens.accessToken)} valid for ${Math.round((next.tokens.expiresAt - ctx.clock.now()) / 1000)} s`);
+    ctx.log.info(`Refreshed: generation ${next.gen}${resource ? ` for ${resource}` : ''}, access token fingerprint ${fingerprint(tokenFor(next, resource)!.accessToken)} valid for ${Math.round((tokenFor(next, resource)!.expiresAt - ctx.clock.now()) / 1000)} s`);
     return next;
   }
 
@@ -369,6 +387,7 @@ export class RefreshProcedure {
       ctx.log.warn(`The identity provider refused refresh token fingerprint ${fingerprint(g.tokens.refreshToken ?? '')}: ${err.detail}`);
       return ctx.refuse(g, err);
     }
+    if (err instanceof ResourceRefusedError) return this.resourceRefused(g, err);
     const error = err instanceof TokenRelayError ? err : new TransientError(describeError(err), true);
     if (error instanceof TransientError && error.mayHaveReachedServer) {
       // Presented, with no answer: the token may be spent, and the reuse grace (if any) is over.
@@ -386,6 +405,27 @@ export class RefreshProcedure {
     ctx.log.error(`Refresh failed: ${error.message} (not asked again for ${failures.delay} ms)`);
     ctx.apply({ type: 'failed', problem: { code: error.code, message: error.message } }, true);
     return error;
+  }
+
+  /**
+   * The server refused the audience asked for. Its answer issued nothing, but oidc-provider (and so
+   * any server on it) rotates the refresh token before it resolves the resource, so presenting it
+   * again could revoke the grant (P1: possibly presented). G+1 keeps every access token G had, and
+   * no refresh token: the session serves them until they expire, then asks for a sign-in. No
+   * shared back-off: the other audiences' tokens stay served.
+   */
+  private async resourceRefused(g: ActiveGeneration, err: ResourceRefusedError): Promise<TokenRelayError> {
+    const { ctx } = this;
+    ctx.log.error(`Refresh for ${err.resource} refused: ${err.detail}; refresh token fingerprint ${fingerprint(g.tokens.refreshToken ?? '')} is not presented again`);
+    const { refreshToken: _spent, ...tokens } = g.tokens;
+    const next: ActiveGeneration = {
+      gen: g.gen + 1, state: 'active', account: g.account, writer: ctx.me, at: ctx.clock.now(), origin: g.origin, tokens,
+      ...(g.audiences ? { audiences: carryForward(g, ctx.clock.now()) } : {}),
+      refreshEnded: `the identity provider refused a refresh for the resource ${err.resource} (${err.detail}) and may have spent the refresh token doing so, so presenting it again could make it revoke the sign-in`,
+    };
+    if (await ctx.save(next)) await ctx.raiseMark(next.gen);
+    else await ctx.sync();
+    return err;
   }
 
   /** Counts one more failure for G in status.json and returns the back-off it earns. */

@@ -6,11 +6,14 @@
 //                          AES-256-GCM over the generation's body; AAD = slot id + generation +
 //                          key id + state (seal.ts), so the plaintext state is authenticated too;
 //                          the body names the account, the tokens and their origin (where the
-//                          refresh token may be presented: tokenOrigin.ts)
+//                          refresh token may be presented: tokenOrigin.ts), and the access tokens
+//                          of other audiences (audiences.ts; absent in earlier versions' records,
+//                          which older versions still read: v stays 2, unknown body fields are kept)
 //   key-id                 {"v":2,"id":"<key id>"}: which K seals this slot; written once
 import { accessSync, constants, readFileSync, readdirSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Account, Disposable, TokenOrigin, TokenSet } from './types.ts';
+import type { AudienceToken } from './audiences.ts';
 import { aadOf, open, seal, type SealKey, type SealedBox } from './seal.ts';
 import { replaceDurable, writeDurable } from './durableFile.ts';
 import { ownedByThisUser, SlotGuard } from './slotGuard.ts';
@@ -42,6 +45,12 @@ export interface Generation {
    * sign-in, carried forward by every refresh. Absent in records of earlier versions.
    */
   origin?: TokenOrigin;
+  /** Access tokens for other resources (RFC 8707), by resource URI, sealed like the rest (audiences.ts). */
+  audiences?: Record<string, AudienceToken>;
+  /** The resource this generation's refresh was for (absent: the configured one): bounds rejection reports per audience. */
+  refreshedFor?: string;
+  /** Why this generation holds no refresh token although the grant had one: said when a refresh is needed. */
+  refreshEnded?: string;
 }
 
 export type ActiveGeneration = Generation & { state: 'active'; account: Account; tokens: TokenSet };

@@ -121,7 +121,7 @@ export class SlotSession {
   adopt(g: ActiveGeneration, via: string): void {
     if (this.held && this.held.gen > g.gen && this.state.kind === 'active') return; // generations only move forward
     this.held = g;
-    redactor.remember(g.tokens.accessToken, g.tokens.refreshToken, g.tokens.idToken);
+    redactor.remember(g.tokens.accessToken, g.tokens.refreshToken, g.tokens.idToken, ...Object.values(g.audiences ?? {}).map((t) => t?.accessToken));
     this.p.held(g);
     this.p.log.debug(`Adopted generation ${g.gen} written by pid ${g.writer.pid} (${via})`);
     this.apply({ type: 'adopted', gen: g.gen }, g.writer.id === this.p.me.id);

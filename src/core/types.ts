@@ -73,8 +73,12 @@ export interface RefreshClient {
    * request carrying the token is created (no byte of it can have reached the kernel), at most once
    * per request; if it throws, nothing is sent and refresh rejects with what it threw. The core marks
    * the spend claim there. For a client that does not declare it, the core marks before calling refresh.
+   * `resource`: the audience to ask for (RFC 8707 §2.2); absent, the configured one. A server that
+   * refuses it throws ResourceRefusedError.
    */
-  refresh(refreshToken: string, signal: AbortSignal, to: TokenOrigin, beforeSend?: () => void): Promise<TokenSet>;
+  refresh(refreshToken: string, signal: AbortSignal, to: TokenOrigin, beforeSend?: () => void, resource?: string): Promise<TokenSet>;
   readonly callsBeforeSend?: boolean;
+  /** The resource a refresh without one asks for (tokenrelay.resource): a request naming it is the default audience. */
+  readonly defaultResource?: string;
   revoke(token: string, hint: 'refresh_token' | 'access_token', signal: AbortSignal): Promise<void>;
 }

@@ -14,6 +14,7 @@ import { mcpRefusal } from '../app/mcpAccess.ts';
 import { clusterRefusal } from '../app/clusterAccess.ts';
 import { DEFAULT_DOCKER_USERNAME, registryOf } from '../app/dockerAccess.ts';
 import { PROTOCOL_VERSION } from './wire.ts';
+import { resourceProblem } from '../core/audiences.ts';
 import {
   DEFAULT_GIT_USERNAME, LIMITS, PROFILE_NAME, ROUTES,
   type DockerCredentialResponse, type GitCredentialResponse, type KubernetesClusterResponse, type McpServerResponse, type ReportRejectedResponse, type SignInResponse, type SignOutResponse, type StatusResponse, type TokenResponse,
@@ -74,6 +75,7 @@ export function terminalRoutes(options: TerminalRouteOptions): Record<string, Ro
         rejectedAccessToken: optionalString(body.rejected, 'rejected', LIMITS.tokenChars),
         account: optionalString(body.account, 'account', LIMITS.accountChars),
         profile: optionalProfile(body.profile),
+        resource: optionalResource(body.resource),
       });
       return {
         accessToken: grant.accessToken,
@@ -246,6 +248,13 @@ function optionalProfile(value: unknown): string | undefined {
   const name = optionalString(value, 'profile', LIMITS.profileChars);
   if (name !== undefined && !PROFILE_NAME.test(name)) throw invalid('"profile" must be a profile name (letters, digits, ".", "_" or "-")');
   return name;
+}
+
+function optionalResource(value: unknown): string | undefined {
+  const resource = optionalString(value, 'resource', LIMITS.resourceChars);
+  const problem = resource === undefined ? undefined : resourceProblem(resource);
+  if (problem) throw invalid(`"resource" ${problem}`);
+  return resource;
 }
 
 function optionalSeconds(value: unknown, name: string): number | undefined {

@@ -44,6 +44,8 @@ export const LIMITS = {
   gitAttributeChars: 4096,
   minValidSeconds: 24 * 3600,
   serverUrlChars: 2048,
+  /** A resource indicator (RFC 8707): an absolute URI. */
+  resourceChars: 2048,
 } as const;
 
 // ---- token ---------------------------------------------------------------------------------
@@ -57,6 +59,8 @@ export interface TokenRequest {
   rejected?: string;
   /** Account id or label; the window's first signed-in account when absent. */
   account?: string;
+  /** The API the token is for (RFC 8707 resource indicator, absolute URI); absent: tokenrelay.resource. */
+  resource?: string;
   /** The profile (tokenrelay.profiles, or a profile of the configuration file); "default" when absent. */
   profile?: string;
 }

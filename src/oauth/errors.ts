@@ -2,7 +2,7 @@
 // words (`error`, `error_description`) are redacted here, where they are received: a server may
 // echo the tokens it was sent, and every later copy (status.json, records, CLI, logs) starts here.
 import * as oauth from 'oauth4webapi';
-import { InvalidGrantError, TokenRelayError, TransientError, describeError } from '../core/errors.ts';
+import { InvalidGrantError, ResourceRefusedError, TokenRelayError, TransientError, describeError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
 
 const FIXES: Record<string, string> = {
@@ -51,6 +51,23 @@ export function classifyOAuthError(err: unknown, during: string): TokenRelayErro
       'Check that tokenrelay.issuer (or tokenrelay.endpoints) points at an OAuth 2.0 / OpenID Connect server.');
   }
   return new TokenRelayError('protocol', `${during} failed: ${redactor.redact(describeError(err))}.`, 'See the Token Relay log for details.');
+}
+
+/** OAuth errors that refuse the resource itself (RFC 8707 §2; Entra's AADSTS500011 is invalid_resource). */
+const TARGET_ERRORS = new Set(['invalid_target', 'invalid_resource']);
+
+/**
+ * A refresh for `resource` refused because of that resource: invalid_target, or a plain server's
+ * invalid_request / invalid_scope whose description names the resource. Undefined otherwise.
+ */
+export function resourceRefusal(err: unknown, resource: string, entra: boolean): ResourceRefusedError | undefined {
+  if (!(err instanceof oauth.ResponseBodyError) || err.status >= 500) return undefined;
+  const description = (err.error_description ?? '').toLowerCase();
+  const namesResource = description.includes('resource') || description.includes(resource.toLowerCase());
+  if (TARGET_ERRORS.has(err.error) || ((err.error === 'invalid_request' || err.error === 'invalid_scope') && namesResource)) {
+    return new ResourceRefusedError(resource, serverSaid(err), entra);
+  }
+  return undefined;
 }
 
 /** How much of a non-OAuth answer's body a message quotes. */

@@ -9,7 +9,8 @@ import { originChanged, sameOrigin } from '../core/tokenOrigin.ts';
 import { systemClock } from '../core/types.ts';
 import { TokenRelayError, TransientError } from '../core/errors.ts';
 import { redactor } from '../core/redact.ts';
-import { classifyOAuthError, refusalWithoutOAuthError, revocationFailed } from './errors.ts';
+import { classifyOAuthError, refusalWithoutOAuthError, resourceRefusal, revocationFailed } from './errors.ts';
+import { audienceParameters, isEntra } from './resourceIndicators.ts';
 import { isInsecureAllowed, resolveServer, scopesFor, type OAuthConfig } from './serverConfig.ts';
 import { freshConnectionFetch, nodeFetch } from './httpTransport.ts';
 import { chooseAuthMethod, clientAuthFor, type ClientSecretSource } from './clientAuth.ts';
@@ -87,11 +88,16 @@ export class OAuthClient implements RefreshClient {
       signal: signal ?? AbortSignal.timeout(15_000),
       [oauth.allowInsecureRequests]: isInsecureAllowed(url),
       [oauth.customFetch]: freshConnection ? freshConnectionFetch : nodeFetch,
-      additionalParameters: this.config.resource ? { resource: this.config.resource } : undefined,
+      additionalParameters: (this.config.resource ? { resource: this.config.resource } : undefined) as Record<string, string> | undefined,
     };
   }
 
   readonly callsBeforeSend = true;
+
+  /** A refresh without a resource asks for this one (tokenrelay.resource). */
+  get defaultResource(): string | undefined {
+    return this.config.resource;
+  }
 
   /** The token endpoint, issuer and client a grant obtained now comes from (tokenOrigin.ts). */
   originAt(server: oauth.AuthorizationServer): TokenOrigin {
@@ -113,7 +119,7 @@ export class OAuthClient implements RefreshClient {
    * Presents the refresh token to `to` (the origin recorded with it), only while this configuration
    * still names that origin; without `to` (tests, baselines), to this configuration's endpoint.
    */
-  async refresh(refreshToken: string, signal: AbortSignal, to?: TokenOrigin, beforeSend?: () => void): Promise<TokenSet> {
+  async refresh(refreshToken: string, signal: AbortSignal, to?: TokenOrigin, beforeSend?: () => void, resource?: string): Promise<TokenSet> {
     redactor.remember(refreshToken); // the server may echo it in an error
     // A discovery that failed, even by timing out, never carried the refresh token: it is unspent.
     const configured = await this.unspentDiscovery();
@@ -123,6 +129,8 @@ export class OAuthClient implements RefreshClient {
     // nothing carrying the token exists yet. What it throws is rethrown as is: nothing was sent.
     let unsent: { err: unknown } | undefined;
     const options = this.requestOptions(server, signal, true);
+    // RFC 8707 §2.2: another audience from the same grant (Entra: as its scope; resourceIndicators.ts).
+    if (resource !== undefined) options.additionalParameters = audienceParameters(configured.issuer, resource, this.knownScopes());
     const send = options[oauth.customFetch];
     options[oauth.customFetch] = (url, init) => {
       try {
@@ -141,7 +149,8 @@ export class OAuthClient implements RefreshClient {
     } catch (err) {
       if (unsent) throw unsent.err;
       this.refusedClient(err);
-      throw (await refusalWithoutOAuthError(err)) ?? classifyOAuthError(err, 'the token refresh');
+      const refused = resource === undefined ? undefined : resourceRefusal(err, resource, isEntra(configured.issuer));
+      throw refused ?? (await refusalWithoutOAuthError(err)) ?? classifyOAuthError(err, 'the token refresh');
     }
   }
 

@@ -16,6 +16,12 @@ export interface GetAccessTokenOptions {
   rejectedToken?: string;
   /** The profile (tokenrelay.profiles) whose account gives the token; default: the top-level settings' ("default"). */
   profile?: string;
+  /**
+   * The API the token is for: its RFC 8707 resource indicator (an absolute URI, e.g.
+   * https://api.example.com; for Entra ID the API's application ID URI). Each API's token is
+   * cached apart and all come from the one sign-in. Absent: tokenrelay.resource.
+   */
+  resource?: string;
 }
 
 export interface TokenRelayApi {
@@ -28,7 +34,7 @@ export interface TokenRelayApi {
 export function createApi(service: TokenService, onDidChangeToken: vscode.Event<void>): TokenRelayApi {
   return {
     async getAccessToken(options: GetAccessTokenOptions = {}): Promise<string> {
-      const grant = await service.getToken({ scopes: options.scopes, rejectedAccessToken: options.rejectedToken, profile: options.profile });
+      const grant = await service.getToken({ scopes: options.scopes, rejectedAccessToken: options.rejectedToken, profile: options.profile, resource: options.resource });
       return grant.accessToken;
     },
     onDidChangeToken,

@@ -127,6 +127,9 @@ describe('bad input gets a clear error', () => {
       ['GET /v1/status HTTP/1.1\r\nhost: x\r\n\r\n', 405, 'method', /Only POST/],
       [post('/v1/token', '{"scopes": 5}'), 409, 'protocol', /Invalid terminal request: "scopes".*Update the tokenrelay CLI/],
       [post('/v1/token', '{"minValidSeconds": -1}'), 409, 'protocol', /"minValidSeconds"/],
+      [post('/v1/token', '{"resource": "api-a"}'), 409, 'protocol', /Invalid terminal request: "resource" must be an absolute URI/],
+      [post('/v1/token', '{"resource": 7}'), 409, 'protocol', /"resource" must be a non-empty string of at most 2048 characters/],
+      [post('/v1/token', JSON.stringify({ resource: `https://a.test/${'x'.repeat(2048)}` })), 409, 'protocol', /"resource" must be a non-empty string of at most 2048/],
       [post('/v1/report-rejected', '{}'), 409, 'protocol', /"token" is required/],
       [Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x00, 0x13, 0x37, 0x0d, 0x0a, 0x0d, 0x0a]), 400, 'bad-request', /not valid HTTP/],
     ];

@@ -93,7 +93,7 @@ async function serviceSource(): Promise<ServiceSource | undefined> {
   await apply();
   return {
     service,
-    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs, profile: options.profile }),
+    getToken: (options) => service.getToken({ rejectedAccessToken: options.rejectedAccessToken, minValidityMs: options.minValidityMs, profile: options.profile, resource: options.resource }),
     status: (profile) => service.status(profile),
     signOut: async (profile) => { await service.signOutAccount(undefined, profile); },
     configure: async (profile, settings) => {
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       // A bare broker or a baseline has one session: a profile named to it would be silently ignored.
       if ('profile' in raw && raw.profile !== undefined && !viaService) throw new Error('only a window serving the AccountService (slotsRoot) has profiles');
       switch (raw.cmd) {
-        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs, profile: raw.profile }); break;
+        case 'getToken': value = await burst(raw.count, { rejectedAccessToken: raw.rejectedAccessToken, minValidityMs: raw.minValidityMs, profile: raw.profile, resource: raw.resource }); break;
         case 'status': value = viaService ? viaService.status(raw.profile) : source.status?.(); break;
         case 'clock': clockOffset = raw.offsetMs; break;
         case 'signOut': await (viaService ? viaService.signOut(raw.profile) : source.signOut?.()); break;
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
  */
 function brokerService(broker: Broker): TokenService {
   return {
-    getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs }),
+    getToken: (r) => broker.getToken({ rejectedAccessToken: r.rejectedAccessToken, minValidityMs: r.minValidityMs, resource: r.resource }),
     status: () => ({ ...broker.status(), issuer: config.issuer, clientId: config.clientId }),
     requestSignIn: async () => { throw new TokenRelayError('cancelled', 'A test window cannot sign in.', 'Sign in from the test.'); },
     signOutAccount: async () => {

@@ -85,7 +85,7 @@ export class WindowProcess {
   }
 
   /** `profile`: a window serving the AccountService (slotsRoot) with config.profiles. */
-  getTokens(count: number, options: { rejectedAccessToken?: string; minValidityMs?: number; profile?: string } = {}): Promise<TokenResult[]> {
+  getTokens(count: number, options: { rejectedAccessToken?: string; minValidityMs?: number; profile?: string; resource?: string } = {}): Promise<TokenResult[]> {
     return this.request<TokenResult[]>({ cmd: 'getToken', count, ...options });
   }
 

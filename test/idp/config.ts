@@ -3,6 +3,7 @@
 import { generateKeyPair, randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Adapter, Configuration, OidcClient, OidcContext } from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import { devicePages, renderError } from './pages.ts';
 
 export const CLIENT_ID = 'tokenrelay-test';
@@ -13,6 +14,12 @@ export const EXACT_CLIENT_ID = 'tokenrelay-test-exact';
 export const BASIC_CLIENT_ID = 'tokenrelay-test-basic';
 export const POST_CLIENT_ID = 'tokenrelay-test-post';
 export const SCOPES = ['openid', 'offline_access', 'profile', 'api:read'];
+/**
+ * RFC 8707 audiences: each gets access tokens with that `aud` (introspectable). A sign-in that names
+ * no resource is granted all of them, so a refresh may ask for any one; any other is invalid_target.
+ */
+export const RESOURCES = ['https://api-a.test', 'https://api-b.test', 'https://api-c.test'] as const;
+const RESOURCE_SCOPE = 'api:read';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 const DAY = 24 * 60 * 60;
@@ -101,6 +108,18 @@ export async function buildConfiguration(input: ConfigInput): Promise<Configurat
       revocation: { enabled: true, allowedPolicy: ownTokensOnly },
       introspection: { enabled: true, allowedPolicy: onlyIntrospector },
       userinfo: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // At authorization (no `oneOf`): every test audience. For a token without `resource`
+        // (`oneOf`: what was granted): none, so it stays the userinfo token it always was.
+        defaultResource: (_ctx: OidcContext, _client: OidcClient, oneOf?: string | string[]) => (oneOf ? undefined : [...RESOURCES]),
+        useGrantedResource: () => false,
+        getResourceServerInfo: (_ctx: OidcContext, resource: string) => {
+          if (!(RESOURCES as readonly string[]).includes(resource)) throw new errors.InvalidTarget();
+          // No accessTokenTTL: the IdP's (settable) access token TTL applies to every audience.
+          return { scope: RESOURCE_SCOPE, audience: resource, accessTokenFormat: 'opaque' };
+        },
+      },
     },
     clientBasedCORS: () => false,
     renderError,

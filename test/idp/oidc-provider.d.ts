@@ -53,6 +53,8 @@ declare module 'oidc-provider' {
 
   export type Configuration = Record<string, unknown>;
 
+  export const errors: { InvalidTarget: new (description?: string) => OidcError };
+
   export default class Provider {
     constructor(issuer: string, configuration?: Configuration);
     callback(): (req: IncomingMessage, res: ServerResponse) => void;

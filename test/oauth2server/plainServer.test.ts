@@ -13,6 +13,7 @@ import { AccountService } from '../../src/app/accountService.ts';
 import { parseSettings } from '../../src/app/settings.ts';
 import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { OAuthClient } from '../../src/oauth/oauthClient.ts';
+import { ResourceRefusedError } from '../../src/core/errors.ts';
 import { openStore } from '../harness/stores.ts';
 import { completeAuthorization } from './login.ts';
 import { startPlainServer, type PlainServer } from './server.ts';
@@ -148,4 +149,28 @@ test('the server is strict: a spent refresh token presented again revokes the wh
   assert.deepEqual([counters.refreshGrants, counters.reuseDetections, counters.grantRevocations], [1, 1, 1]);
   assert.equal((await server.introspect(rotated.accessToken)).active, false, 'the rotated tokens died with the family');
   await assert.rejects(client.refresh(rotated.refreshToken!, AbortSignal.timeout(5000)), /invalid_grant/);
+});
+
+test('resource indicators: without the option the server ignores resource; with it an unknown one is invalid_target and nothing rotates', async () => {
+  const { authorization, token } = server.endpoints;
+  service = await openService({ issuer: server.issuer, endpoints: { authorization, token } });
+  const { result } = await signIn('alice');
+  const client = new OAuthClient({ issuer: server.issuer, endpoints: { authorization, token }, clientId: server.clientId, scopes: ['offline_access'] });
+  const ignored = await client.refresh(result.tokens.refreshToken!, AbortSignal.timeout(5000), undefined, undefined, 'https://anything.test');
+  assert.ok(ignored.refreshToken, 'the plain server ignores resource by default');
+  await server.close();
+  server = await startPlainServer({ accessTokenTtl: 300, logger: (line) => serverLog.push(line), resources: ['https://api-a.test'] });
+  const strict = new OAuthClient({ issuer: server.issuer, endpoints: server.endpoints, clientId: server.clientId, scopes: ['offline_access'] });
+  await service.dispose();
+  store?.close();
+  service = await openService({ issuer: server.issuer, endpoints: { authorization: server.endpoints.authorization, token: server.endpoints.token } });
+  const second = await signIn('alice');
+  const err = await strict.refresh(second.result.tokens.refreshToken!, AbortSignal.timeout(5000), undefined, undefined, 'https://unknown.test').then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ResourceRefusedError, String(err));
+  assert.match(err.message, /refused a token for the resource https:\/\/unknown\.test \(invalid_target: unknown resource\)/);
+  // This server refused before rotating: the same refresh token still works, with no reuse detected.
+  const after = await strict.refresh(second.result.tokens.refreshToken!, AbortSignal.timeout(5000), undefined, undefined, 'https://api-a.test');
+  assert.ok(after.accessToken);
+  const counters = server.counters();
+  assert.deepEqual([counters.refreshGrants, counters.reuseDetections, counters.grantRevocations], [1, 0, 0]);
 });

@@ -29,6 +29,11 @@ export interface PlainServerOptions {
   logger?: (line: string) => void;
   /** The user the authorization endpoint approves without a page (default `test-user`); `login=` in the request overrides it. */
   login?: string;
+  /**
+   * RFC 8707: the resources a token request may name. Unset, `resource` is ignored (as the library
+   * does); set, any other is answered invalid_target before the grant runs, so nothing is rotated.
+   */
+  resources?: string[];
 }
 
 export interface PlainServer extends Idp {
@@ -107,6 +112,11 @@ export async function startPlainServer(opts: PlainServerOptions = {}): Promise<P
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readForm(req);
+    if (opts.resources && body.resource !== undefined && !opts.resources.includes(body.resource)) {
+      counters.error('invalid_target');
+      log(`grant ${body.grant_type} refused: unknown resource`);
+      return send(res, 400, { error: 'invalid_target', error_description: 'unknown resource' });
+    }
     const request = new Request({ method: 'POST', headers: plainHeaders(req), query: {}, body });
     const response = new Response();
     try {

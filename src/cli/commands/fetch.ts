@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { EXIT } from '../../ipc/tokenProtocol.ts';
 import { redactor } from '../../core/redact.ts';
-import { CliError, PROG, parse, printHelp, readStdin, usageError, write, type Command } from '../common.ts';
+import { CliError, PROG, parse, printHelp, readStdin, usageError, write, type Command, parseResource } from '../common.ts';
 import { call } from '../connection.ts';
 import { isLoopbackHost } from '../../oauth/loopbackHost.ts';
 import { parseTargetUrl } from '../targetUrl.ts';
 
-const help = `Usage: ${PROG} fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [-L | --location-trusted]
+const help = `Usage: ${PROG} fetch URL [-X METHOD] [-H 'Name: value']... [-d DATA] [-L | --location-trusted] [--resource URL]
 
 Sends one HTTP request with "Authorization: Bearer <current token>" and writes the response body
 to standard output (on a terminal, with a final newline if the body has none). When the server answers 401, the token is reported as rejected (the window
@@ -27,6 +27,8 @@ Options:
       --location-trusted like -L, but send the token, the headers and the body to every
                          origin redirected to, and follow https to http (plain http to a
                          host other than localhost still needs --allow-http)
+      --resource URL     get the token for this API (RFC 8707 resource indicator; default:
+                         tokenrelay.resource)
   -i, --include          write the status line and response headers to standard error
       --allow-http       allow plain http:// to a host other than localhost (sends the token
                          unencrypted)
@@ -49,6 +51,7 @@ export const fetchCommand: Command = {
       'location-trusted': { type: 'boolean' },
       include: { type: 'boolean', short: 'i' },
       'allow-http': { type: 'boolean' },
+      resource: { type: 'string' },
     }, true);
     if (values.help) return printHelp(help);
     if (positionals.length !== 1) throw usageError(positionals.length ? 'fetch takes exactly one URL' : 'fetch needs a URL', 'fetch');
@@ -81,14 +84,15 @@ export const fetchCommand: Command = {
       follow: values['location-trusted'] ? 'trusted' : values.location ? 'same-origin' : 'never',
       allowHttp: values['allow-http'] === true,
     };
-    let token = (await call('token', {})).accessToken;
+    const resource = parseResource(values.resource, 'fetch');
+    let token = (await call('token', { resource })).accessToken;
     let { res, at, tokenSent } = await send(request, token);
     // The server says the token is no good, whatever our clock thinks: report it, retry once. A 401
     // from a redirect target that never saw the token says nothing about it.
     if (res.status === 401 && tokenSent) {
       await res.body?.cancel();
       try {
-        token = (await call('token', { rejected: token })).accessToken;
+        token = (await call('token', { rejected: token, resource })).accessToken;
       } catch (err) {
         throw err instanceof CliError ? new CliError(err.exitCode, `HTTP 401 from ${at.origin}${at.pathname}. ${err.message}`) : err;
       }

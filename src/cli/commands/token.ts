@@ -1,6 +1,6 @@
 // tokenrelay token: prints only the current access token, for $(tokenrelay token).
 import { EXIT } from '../../ipc/tokenProtocol.ts';
-import { CliError, PROG, out, parse, parseSeconds, printHelp, readStdin, usageError, type Command } from '../common.ts';
+import { CliError, PROG, out, parse, parseResource, parseSeconds, printHelp, readStdin, usageError, type Command } from '../common.ts';
 import { call } from '../connection.ts';
 
 /** How the token is printed: bare, as an HTTP header line (`curl -H @-`), or as a JSON headers object (headersHelper). */
@@ -12,7 +12,7 @@ const FORMATS = {
 type Format = keyof typeof FORMATS;
 const FORMAT_NAMES = Object.keys(FORMATS).join(', ');
 
-const help = `Usage: ${PROG} token [--scopes S] [--min-valid SECONDS] [--rejected -|--rejected=TOKEN] [--account A] [--format F]
+const help = `Usage: ${PROG} token [--scopes S] [--min-valid SECONDS] [--rejected -|--rejected=TOKEN] [--account A] [--resource URL] [--format F]
 
 Prints the current access token of this VS Code window's sign-in, and nothing else, for use as
 $(${PROG} token). The window refreshes it when needed; terminals never refresh on their own.
@@ -27,6 +27,9 @@ Options:
                         token may begin with "-" (visible to other processes in the process
                         table; prefer "-")
   --account A           account id or label (default: the signed-in account)
+  --resource URL        the API the token is for (RFC 8707 resource indicator, e.g.
+                        https://api.example.com; default: tokenrelay.resource); each API's
+                        token comes from the same sign-in and is cached apart
   --format F            token (default): the token alone; header: "Authorization: Bearer <token>"
                         (for curl -H @-); json-headers: {"Authorization":"Bearer <token>"} (for
                         headers-helper commands of MCP clients)
@@ -45,6 +48,7 @@ export const tokenCommand: Command = {
       'min-valid': { type: 'string' },
       rejected: { type: 'string' },
       account: { type: 'string' },
+      resource: { type: 'string' },
       format: { type: 'string' },
     });
     if (values.help) return printHelp(help);
@@ -64,6 +68,7 @@ export const tokenCommand: Command = {
       minValidSeconds: parseSeconds(values['min-valid'], '--min-valid', 'token'),
       rejected: rejected?.trim(),
       account: values.account,
+      resource: parseResource(values.resource, 'token'),
     });
     if (format !== 'token' && /[\r\n]/.test(grant.accessToken)) throw new CliError(EXIT.error, 'The window answered a token that cannot be carried in an HTTP header.');
     await out(FORMATS[format](grant.accessToken));
