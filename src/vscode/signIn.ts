@@ -157,13 +157,14 @@ export class SignInController {
   /** The browser sign-in is taking long: the page may show the identity provider's error. */
   private offerStillWaiting(abort: AbortController): void {
     this.log.info('The browser sign-in is still waiting; offering to check the settings');
+    const profile = this.profile;
     void Promise.resolve(notify('info',
       'Token Relay is still waiting for the browser sign-in. If the page shows an error from your identity provider (an unknown client, a redirect it does not accept), check the settings.',
       CHECK_SETTINGS, TRY_DEVICE_CODE)).then((pick) => {
       if (pick === CHECK_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
       else if (pick === TRY_DEVICE_CODE) {
         abort.abort();
-        void this.running?.done.catch(() => undefined).then(() => this.run({ flow: 'deviceCode', profile: this.profile })).catch(() => undefined);
+        void this.running?.done.catch(() => undefined).then(() => this.run({ flow: 'deviceCode', profile })).catch(() => undefined);
       }
     }, () => undefined);
   }
@@ -251,10 +252,14 @@ export class SignInController {
 
   /** Shows a message without waiting on it; a click on a button acts later. */
   private offer(message: string, buttons: string[], severity: 'info' | 'error', other?: ConcreteFlow): void {
+    const profile = this.profile;
     const shown = notify(severity, message, ...buttons);
     void Promise.resolve(shown).then((pick) => {
       if (pick === OPEN_SETTINGS) void vscode.commands.executeCommand('tokenrelay.openSettings');
-      else if (pick && other) void this.run({ flow: other, profile: this.profile }).catch(() => undefined);
+      // After the failed sign-in has ended (it may still be unwinding): a new one, not a join.
+      else if (pick && other) {
+        void Promise.resolve(this.running?.done).catch(() => undefined).then(() => this.run({ flow: other, profile })).catch(() => undefined);
+      }
     }, () => undefined);
   }
 }
