@@ -73,6 +73,8 @@ COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length 
     assert.deepEqual(complete(['tokenrelay', 'status', '--j']), ['--json']);
     assert.deepEqual(complete(['tokenrelay', 'git-credential', 'e']), ['erase']);
     assert.ok(complete(['tokenrelay', 'sign-in', '--']).includes('--device'));
+    assert.ok(complete(['tokenrelay', 'status', '--']).includes('--profile'), 'every command takes --profile');
+    assert.ok(complete(['tokenrelay', 'token', '--']).includes('--resource'));
     assert.deepEqual(complete(['tokenrelay', 'sign-in', '--no']), ['--no-qr']);
   });
 

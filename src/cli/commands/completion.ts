@@ -37,7 +37,8 @@ export const completionCommand: Command = {
     for (const [name, entry] of Object.entries(commands)) {
       // The options a command defines: help lines that start with one ("  -X, --request M", "  --json").
       const defined = (await entry.load()).help.split('\n').map((line) => /^\s*(?:-\w,\s*)?(--[a-z][a-z-]*)/.exec(line)?.[1]);
-      const options = [...new Set(defined.filter((o): o is string => !!o))];
+      // --profile: every command takes it (common.ts parse), whether or not its help lists it.
+      const options = [...new Set([...defined.filter((o): o is string => !!o), '--profile'])];
       specs.push({ name, summary: entry.summary, words: [...(ACTIONS[name] ?? []), ...options] });
     }
     await out(shell === 'fish' ? fishScript(specs) : bashScript(specs, shell === 'zsh'));
