@@ -4,9 +4,11 @@
 // that runs `tokenrelay mcp-proxy URL [--profile P]`, so the token is fetched, and refreshed after a
 // 401, by the proxy; no definition ever holds a token. vscode-free, so it is unit-tested directly.
 import { parseMcpServerEntry } from './mcpAccess.ts';
-import type { SettingsSource } from './settings.ts';
+import { readMcpServerEntries, type SettingsSource } from './settings.ts';
+import { DEFAULT_PROFILE, PROFILE_NAME, PROFILES_SETTING, readProfiles } from './profiles.ts';
+import { describeError } from '../core/errors.ts';
 
-export const DEFAULT_PROFILE = 'default';
+export { DEFAULT_PROFILE };
 
 export interface McpServerOffer {
   /** The URL mcp-proxy forwards to: the entry as the user wrote it (trimmed, no trailing slash). */
@@ -14,51 +16,41 @@ export interface McpServerOffer {
   profile: string;
 }
 
-/** A profile name goes into argv after --profile: a plain word, never something read as an option. */
-const PROFILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-
 /**
- * The entries that can be started, in settings order, without duplicates. `skip` hears why an
- * entry is left out (not a URL, a wildcard host, a bad profile); the settings validation reports
- * a malformed list itself, so this only says that the entry is not offered.
+ * The entries that can be started, in settings order, without duplicates: each profile's list, an
+ * entry naming a profile ({"url", "profile"}) offered with that one. `skip` hears why something is
+ * left out (a broken list, a wildcard host, a profile name that is not allowed); the settings
+ * validation reports a broken list itself, so this only says that it is not offered.
  */
 export function mcpServerEntries(get: SettingsSource, skip: (why: string) => void = () => {}): McpServerOffer[] {
   const out: McpServerOffer[] = [];
-  const add = (list: unknown, profile: string, where: string) => {
-    if (list === undefined || list === null) return;
-    if (!Array.isArray(list)) return skip(`${where} is not a list; no MCP server of it is offered to VS Code.`);
-    for (const raw of list) {
-      const text = typeof raw === 'string' ? raw.trim() : undefined;
-      const entry = text ? parseMcpServerEntry(text) : undefined;
-      if (!text || !entry) {
-        skip(`${where} entry ${JSON.stringify(raw)} is not an http(s) origin or URL prefix; it is not offered to VS Code.`);
-        continue;
-      }
-      if (entry.host.startsWith('*')) {
-        skip(`${where} entry "${text}" names a wildcard host: it allows tokens for those servers but cannot be started; list the server's own URL to offer it to VS Code.`);
-        continue;
-      }
-      const url = `${entry.protocol}//${entry.host}${entry.path}`;
-      if (!out.some((o) => o.url === url && o.profile === profile)) out.push({ url, profile });
-    }
-  };
-  add(get('mcp.servers'), DEFAULT_PROFILE, 'tokenrelay.mcp.servers');
-  const profiles = get('profiles');
-  if (profiles === undefined || profiles === null) return out;
-  if (typeof profiles !== 'object' || Array.isArray(profiles)) {
-    skip('tokenrelay.profiles is not an object; none of its MCP servers is offered to VS Code.');
-    return out;
-  }
-  for (const [name, value] of Object.entries(profiles as Record<string, unknown>)) {
-    if (!PROFILE_NAME.test(name)) {
-      skip(`tokenrelay.profiles has a profile named ${JSON.stringify(name)}, which is not a plain name; its MCP servers are not offered to VS Code.`);
+  for (const { name, get: source } of readProfiles(get)) {
+    const where = name === DEFAULT_PROFILE ? 'tokenrelay.mcp.servers' : `${PROFILES_SETTING}.${name}.mcp.servers`;
+    // A profile name goes into argv after --profile: only names that can never read as an option.
+    if (name === PROFILES_SETTING) { // readProfiles' stand-in for a tokenrelay.profiles that is not an object
+      skip(`${PROFILES_SETTING} is not an object; none of its MCP servers is offered to VS Code.`);
       continue;
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) continue;
-    const settings = value as Record<string, unknown>;
-    const mcp = settings.mcp;
-    const nested = typeof mcp === 'object' && mcp !== null && !Array.isArray(mcp) ? (mcp as Record<string, unknown>).servers : undefined;
-    add(nested ?? settings['mcp.servers'], name, `tokenrelay.profiles.${name}.mcp.servers`);
+    if (!PROFILE_NAME.test(name)) {
+      skip(`${PROFILES_SETTING} has a profile named ${JSON.stringify(name)}, which is not allowed; its MCP servers are not offered to VS Code.`);
+      continue;
+    }
+    let entries;
+    try {
+      entries = readMcpServerEntries(source) ?? [];
+    } catch (err) {
+      skip(`${describeError(err)} (${where}: none of it is offered to VS Code)`);
+      continue;
+    }
+    for (const { value, profile } of entries) {
+      const entry = parseMcpServerEntry(value)!; // validated by readMcpServerEntries
+      if (entry.host.startsWith('*')) {
+        skip(`${where} entry "${value}" names a wildcard host: it allows tokens for those servers but cannot be started; list the server's own URL to offer it to VS Code.`);
+        continue;
+      }
+      const offer = { url: `${entry.protocol}//${entry.host}${entry.path}`, profile: profile ?? name };
+      if (!out.some((o) => o.url === offer.url && o.profile === offer.profile)) out.push(offer);
+    }
   }
   return out;
 }

@@ -8,7 +8,8 @@ import { AccountService } from './accountService.ts';
 import { configFilePath, openStoreLayout, type StoreLayout } from './storeRoot.ts';
 import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile } from './configFile.ts';
 import { refuseSharedIdentities, type ProfileConfig } from './profiles.ts';
-import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers, type DockerSettings, type SettingsResult, type SettingsSource } from './settings.ts';
+import type { SettingsResult, SettingsSource } from './settings.ts';
+import { destinationSettings, type DestinationSettings } from './destinations.ts';
 import type { HostDescription } from './tokenService.ts';
 import { TokenRelayError } from '../core/errors.ts';
 import type { KeyStore } from '../core/keyStore.ts';
@@ -40,12 +41,7 @@ export interface ProfileHostOptions {
 }
 
 /** What the terminal routes read from the configuration at each request (TerminalRouteOptions' own names). */
-export interface HostSettings {
-  gitUsername(profile?: string): string;
-  gitHosts(profile?: string): readonly string[] | undefined;
-  mcpServers(profile?: string): readonly string[] | undefined;
-  kubernetesClusters(profile?: string): readonly string[] | undefined;
-  docker(profile?: string): DockerSettings;
+export interface HostSettings extends DestinationSettings {
   where(): HostDescription;
 }
 
@@ -79,13 +75,8 @@ export class ProfileHost {
       brokerOptions: { ...options.brokerOptions, hooks: failpointHooks(options.env) },
     });
     this.service = new AccountService(registryFor(profile), options.log, { profile, registryFor });
-    const get = (name?: string) => this.sourceOf(name ?? profile);
     this.settings = {
-      gitUsername: (p) => String(get(p)('git.username') ?? ''),
-      gitHosts: (p) => readGitHosts(get(p)),
-      mcpServers: (p) => readMcpServers(get(p)),
-      kubernetesClusters: (p) => readKubernetesClusters(get(p)),
-      docker: (p) => parseDockerSettings(get(p)),
+      ...destinationSettings(() => this.loaded.configs),
       where: () => ({ profile, store: layout.root, keyStore: keyStores.map((s) => s.description).join(', ') }),
     };
   }

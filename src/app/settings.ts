@@ -10,6 +10,36 @@ import { DEFAULT_DOCKER_USERNAME, registryOf } from './dockerAccess.ts';
 import { isGitHostPattern } from './gitAccess.ts';
 import { MCP_SERVERS_SETTING, parseMcpServerEntry } from './mcpAccess.ts';
 import { CLUSTERS_SETTING } from './clusterAccess.ts';
+import { PROFILE_NAME } from '../ipc/tokenProtocol.ts';
+
+/**
+ * An entry of a destination list (git hosts, docker registries, MCP servers, clusters): a string,
+ * or `{ "<field>": "…", "profile": "work" }`, which sends that destination to another profile's token.
+ */
+export interface ListEntry {
+  value: string;
+  /** The profile the entry names; absent: the profile whose list it is. */
+  profile?: string;
+}
+
+/** The entries that are `owner`'s: its plain ones and those naming it (not those naming another profile). */
+export function entriesOf(entries: readonly ListEntry[], owner: string): string[] {
+  return entries.filter((e) => e.profile === undefined || e.profile === owner).map((e) => e.value);
+}
+
+/** Turns a list's items into entries; an object that is not `{ <field>, profile }` is the setting's named problem. */
+function listEntries(items: unknown[], setting: string, field: string): { value: unknown; profile?: string }[] {
+  return items.map((item) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) return { value: typeof item === 'string' ? item.trim() : item };
+    const entry = item as Record<string, unknown>;
+    const profile = entry.profile;
+    if (typeof profile !== 'string' || !PROFILE_NAME.test(profile) || Object.keys(entry).some((k) => k !== field && k !== 'profile')) {
+      throw problem(`${setting} contains ${JSON.stringify(item)}, which is neither a ${field} nor {"${field}": …, "profile": "<name>"}.`,
+        `Write the ${field} as a string, or as {"${field}": "…", "profile": "work"} to give it that profile's token.`);
+    }
+    return { value: typeof entry[field] === 'string' ? (entry[field] as string).trim() : entry[field], profile };
+  });
+}
 
 /** Every `tokenrelay.*` setting (without the prefix), as package.json contributes them. */
 export const SETTING_KEYS = ['issuer', 'clientId', 'scopes', 'resource', 'endpoints', 'redirectUri', 'clientAuthMethod', 'signInFlow', 'keyStore', 'refreshSkewSeconds',
@@ -136,55 +166,73 @@ function readRedirectUri(get: SettingsSource): string | undefined {
  * tokenrelay.git.hosts: the hosts the git helper answers for (undefined: any https host). Read on
  * each git request, apart from the sign-in settings: a bad entry stops only the git helper.
  */
-export function readGitHosts(get: SettingsSource): string[] | undefined {
+export function readGitHosts(get: SettingsSource, owner = 'default'): string[] | undefined {
+  const entries = readGitHostEntries(get);
+  return entries && entriesOf(entries, owner);
+}
+
+/** tokenrelay.git.hosts with each entry's profile (ListEntry). */
+export function readGitHostEntries(get: SettingsSource): ListEntry[] | undefined {
   const value = get('git.hosts');
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) {
     throw problem('tokenrelay.git.hosts must be a list of host names.', 'For example ["git.example.com", "*.example.org", "127.0.0.1:8080"], or remove it.');
   }
-  const hosts = value.map((h) => (typeof h === 'string' ? h.trim() : h));
-  const bad = hosts.find((h) => typeof h !== 'string' || !isGitHostPattern(h));
+  const hosts = listEntries(value, 'tokenrelay.git.hosts', 'host');
+  const bad = hosts.find((h) => typeof h.value !== 'string' || !isGitHostPattern(h.value));
   if (bad !== undefined) {
-    throw problem(`tokenrelay.git.hosts contains ${JSON.stringify(bad)}, which is not a host[:port] pattern; the git helper answers no host until it is fixed.`,
+    throw problem(`tokenrelay.git.hosts contains ${JSON.stringify(bad.value)}, which is not a host[:port] pattern; the git helper answers no host until it is fixed.`,
       'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.');
   }
-  return hosts as string[];
+  return hosts as ListEntry[];
 }
 
 /**
  * tokenrelay.kubernetes.clusters: the API server hosts kubectl-credential answers for (undefined:
  * any https server). Read on each request; a bad entry stops only the kubectl plugin.
  */
-export function readKubernetesClusters(get: SettingsSource): string[] | undefined {
+export function readKubernetesClusters(get: SettingsSource, owner = 'default'): string[] | undefined {
+  const entries = readKubernetesClusterEntries(get);
+  return entries && entriesOf(entries, owner);
+}
+
+/** tokenrelay.kubernetes.clusters with each entry's profile (ListEntry). */
+export function readKubernetesClusterEntries(get: SettingsSource): ListEntry[] | undefined {
   const value = get('kubernetes.clusters');
   if (value === undefined || value === null) return undefined;
   const example = 'For example ["k8s.example.com:6443", "*.clusters.example.com"]';
   if (!Array.isArray(value)) throw problem(`${CLUSTERS_SETTING} must be a list of API server hosts.`, `${example}, or remove it.`);
-  const hosts = value.map((h) => (typeof h === 'string' ? h.trim() : h));
-  const bad = hosts.find((h) => typeof h !== 'string' || !isGitHostPattern(h));
+  const hosts = listEntries(value, CLUSTERS_SETTING, 'host');
+  const bad = hosts.find((h) => typeof h.value !== 'string' || !isGitHostPattern(h.value));
   if (bad !== undefined) {
-    throw problem(`${CLUSTERS_SETTING} contains ${JSON.stringify(bad)}, which is not a host[:port] pattern; kubectl gets no token until it is fixed.`,
+    throw problem(`${CLUSTERS_SETTING} contains ${JSON.stringify(bad.value)}, which is not a host[:port] pattern; kubectl gets no token until it is fixed.`,
       `${example}: a host name, a host and port, or "*.example.com" for its subdomains, without a scheme or path.`);
   }
-  return hosts as string[];
+  return hosts as ListEntry[];
 }
 
 /**
  * tokenrelay.mcp.servers: the MCP servers `mcp-proxy` gives the token to (undefined or empty: none).
  * Read on each mcp-proxy start, apart from the sign-in settings: a bad entry stops only mcp-proxy.
  */
-export function readMcpServers(get: SettingsSource): string[] | undefined {
+export function readMcpServers(get: SettingsSource, owner = 'default'): string[] | undefined {
+  const entries = readMcpServerEntries(get);
+  return entries && entriesOf(entries, owner);
+}
+
+/** tokenrelay.mcp.servers with each entry's profile (ListEntry). */
+export function readMcpServerEntries(get: SettingsSource): ListEntry[] | undefined {
   const value = get('mcp.servers');
   if (value === undefined || value === null) return undefined;
   const example = 'For example ["https://mcp.example.com", "https://tools.example.com/team-a/mcp"]';
   if (!Array.isArray(value)) throw problem(`${MCP_SERVERS_SETTING} must be a list of MCP server origins or URL prefixes.`, `${example}, or remove it.`);
-  const servers = value.map((s) => (typeof s === 'string' ? s.trim() : s));
-  const bad = servers.find((s) => typeof s !== 'string' || !parseMcpServerEntry(s));
+  const servers = listEntries(value, MCP_SERVERS_SETTING, 'url');
+  const bad = servers.find((s) => typeof s.value !== 'string' || !parseMcpServerEntry(s.value));
   if (bad !== undefined) {
-    throw problem(`${MCP_SERVERS_SETTING} contains ${JSON.stringify(bad)}, which is not an http(s) origin or URL prefix; mcp-proxy serves no server until it is fixed.`,
+    throw problem(`${MCP_SERVERS_SETTING} contains ${JSON.stringify(bad.value)}, which is not an http(s) origin or URL prefix; mcp-proxy serves no server until it is fixed.`,
       `${example}: a scheme and host ("*.example.com" for its subdomains), an optional port and path, no query, fragment or user name.`);
   }
-  return servers as string[];
+  return servers as ListEntry[];
 }
 
 /** Validates everything; the first problem found is reported. */
@@ -233,20 +281,24 @@ export interface DockerSettings {
   registries: string[];
 }
 
-/** Validates tokenrelay.docker.username and tokenrelay.docker.registries; throws a `config` problem naming the setting. */
-export function parseDockerSettings(get: SettingsSource): DockerSettings {
+/** Validates tokenrelay.docker.username and tokenrelay.docker.registries (`owner`'s entries); throws a `config` problem naming the setting. */
+export function parseDockerSettings(get: SettingsSource, owner = 'default'): DockerSettings {
   const username = optionalString(get, 'docker.username') ?? DEFAULT_DOCKER_USERNAME;
+  return { username, registries: [...new Set(entriesOf(readDockerRegistryEntries(get), owner))] };
+}
+
+/** tokenrelay.docker.registries as registry hosts, with each entry's profile (ListEntry). */
+export function readDockerRegistryEntries(get: SettingsSource): ListEntry[] {
   const value = get('docker.registries') ?? [];
-  if (!Array.isArray(value) || value.some((r) => typeof r !== 'string')) {
+  if (!Array.isArray(value)) {
     throw problem('tokenrelay.docker.registries must be a list of registry hosts.', 'For example ["registry.example.com", "registry.example.com:5000"].');
   }
-  const registries = (value as string[]).map((entry) => {
-    const registry = registryOf(entry);
+  return listEntries(value, 'tokenrelay.docker.registries', 'registry').map(({ value: entry, profile }) => {
+    const registry = typeof entry === 'string' ? registryOf(entry) : undefined;
     if (!registry || !registry.https) {
-      throw problem(`tokenrelay.docker.registries contains "${entry}", which is not an https registry.`,
+      throw problem(`tokenrelay.docker.registries contains ${JSON.stringify(entry)}, which is not an https registry.`,
         'List registry hosts as docker names them, for example "registry.example.com" or "registry.example.com:5000" (https only).');
     }
-    return registry.host;
+    return profile === undefined ? { value: registry.host } : { value: registry.host, profile };
   });
-  return { username, registries: [...new Set(registries)] };
 }

@@ -48,10 +48,9 @@ export function readProfileSettings(log?: Logger): ProfileConfig[] {
   return [{ ...first, result: readSettings(log) }, ...others];
 }
 
-/** One profile's settings source, read now (the terminal routes' git hosts, registries, servers, clusters). */
-export function profileSettingsSource(profile: string | undefined): SettingsSource {
-  if (profile === undefined || profile === DEFAULT_PROFILE) return userSettings();
-  return readProfiles(userSettings()).find((p) => p.name === profile)?.get ?? (() => undefined);
+/** Every profile's settings source, read now (the terminal routes' git hosts, registries, servers, clusters). */
+export function profileSources(): { name: string; get: SettingsSource }[] {
+  return readProfiles(userSettings()).map(({ name, get }) => ({ name, get }));
 }
 
 /**

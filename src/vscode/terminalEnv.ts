@@ -15,11 +15,11 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from '../core/types.ts';
 import type { TokenService } from '../app/tokenService.ts';
 import { describeError } from '../core/errors.ts';
-import { parseDockerSettings, readGitHosts, readKubernetesClusters, readMcpServers } from '../app/settings.ts';
+import { destinationSettings } from '../app/destinations.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
 import { notify } from './notify.ts';
-import { profileSettingsSource } from './settings.ts';
+import { profileSources } from './settings.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export interface TerminalBridgeOptions {
@@ -37,12 +37,8 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     service,
     log,
     host: 'window',
-    // User settings only (settings.ts): a workspace never names where the token goes. Each profile's own lists.
-    gitUsername: (profile) => { const name = profileSettingsSource(profile)('git.username'); return typeof name === 'string' ? name : ''; },
-    docker: (profile) => parseDockerSettings(profileSettingsSource(profile)),
-    gitHosts: (profile) => readGitHosts(profileSettingsSource(profile)),
-    mcpServers: (profile) => readMcpServers(profileSettingsSource(profile)),
-    kubernetesClusters: (profile) => readKubernetesClusters(profileSettingsSource(profile)),
+    // User settings only (settings.ts): a workspace never names where the token goes. Each profile's lists.
+    ...destinationSettings(() => profileSources()),
   });
   // A hijacked or too long socket directory is worked around, but the user should know why.
   if (server.socketNotice) void notify('warning', `Token Relay: ${server.socketNotice}`);

@@ -34,15 +34,23 @@ describe('mcpServerEntries', () => {
     assert.match(said[0], /"https:\/\/\*\.corp\.example" names a wildcard host: .*cannot be started/);
   });
 
-  test('invalid entries are skipped with a reason; the valid ones are still offered', () => {
-    const said: string[] = [];
-    const offers = mcpServerEntries(source({ 'mcp.servers': [42, '', 'ftp://x.example', 'https://u@x.example', 'https://x.example/?q=1', 'https://ok.example/mcp'] }), (w) => said.push(w));
-    assert.deepEqual(offers.map((o) => o.url), ['https://ok.example/mcp']);
-    assert.equal(said.length, 5);
-    assert.ok(said.every((w) => /^tokenrelay\.mcp\.servers entry .* is not an http\(s\) origin or URL prefix; it is not offered to VS Code\.$/.test(w)), said.join('\n'));
+  test('a list with an invalid entry is not offered (mcp-proxy serves none of it until it is fixed), with the reason', () => {
+    for (const bad of [42, '', 'ftp://x.example', 'https://u@x.example', 'https://x.example/?q=1', { url: 'https://x.example' }]) {
+      const said: string[] = [];
+      const offers = mcpServerEntries(source({ 'mcp.servers': [bad, 'https://ok.example/mcp'] }), (w) => said.push(w));
+      assert.deepEqual(offers, [], JSON.stringify(bad));
+      assert.equal(said.length, 1);
+      assert.match(said[0], /^tokenrelay\.mcp\.servers contains .*\(tokenrelay\.mcp\.servers: none of it is offered to VS Code\)$/, said[0]);
+    }
     const notList: string[] = [];
     assert.deepEqual(mcpServerEntries(source({ 'mcp.servers': 'https://x.example' }), (w) => notList.push(w)), []);
-    assert.match(notList[0], /tokenrelay\.mcp\.servers is not a list/);
+    assert.match(notList[0], /tokenrelay\.mcp\.servers must be a list/);
+  });
+
+  test('an entry naming a profile ({"url", "profile"}) is offered with that profile', () => {
+    const offers = mcpServerEntries(source({ 'mcp.servers': ['https://mcp.example.com/mcp', { url: 'https://mcp.work.example/mcp', profile: 'work' }] }));
+    assert.deepEqual(offers, [{ url: 'https://mcp.example.com/mcp', profile: 'default' }, { url: 'https://mcp.work.example/mcp', profile: 'work' }]);
+    assert.deepEqual(mcpProxyArgs(offers[1]), ['mcp-proxy', 'https://mcp.work.example/mcp', '--profile', 'work']);
   });
 
   test('tokenrelay.profiles: each profile\'s "mcp": {"servers"} or "mcp.servers", under its own name; bad profiles skipped', () => {
@@ -64,7 +72,7 @@ describe('mcpServerEntries', () => {
     ]);
     assert.equal(said.length, 2, said.join('\n'));
     assert.match(said[0], /^tokenrelay\.profiles\.work\.mcp\.servers entry "https:\/\/\*\.work\.example" names a wildcard host/);
-    assert.match(said[1], /profile named "--evil", which is not a plain name/);
+    assert.match(said[1], /profile named "--evil", which is not allowed/);
     const notObject: string[] = [];
     assert.deepEqual(mcpServerEntries(source({ profiles: ['x'] }), (w) => notObject.push(w)), []);
     assert.match(notObject[0], /tokenrelay\.profiles is not an object/);

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { readProfiles, splitProfileScope } from '../../src/app/profiles.ts';
 import { readConfigFile } from '../../src/app/configFile.ts';
 import { duplicateKey } from '../../src/app/duplicateKeys.ts';
+import { destinationSettings } from '../../src/app/destinations.ts';
 import { terminalRoutes } from '../../src/ipc/terminalRoutes.ts';
 import type { TokenRequest, TokenService } from '../../src/app/tokenService.ts';
 import { TokenRelayError } from '../../src/core/errors.ts';
@@ -87,6 +88,60 @@ describe('the configuration file', () => {
   test('duplicateKey: strings with escapes and keys in arrays and other objects are not confused', () => {
     assert.equal(duplicateKey('{"a": "\\"b\\":", "b": [{"a": 1}, {"a": 2}], "c": {"a": {"a": 1}}}'), undefined);
     assert.deepEqual(duplicateKey('{"a": [{"x": 1, "x": 2}]}'), { key: 'x', where: 'a' });
+  });
+});
+
+describe('entries naming a profile', () => {
+  const from = (values: Record<string, unknown>) => (key: string) => values[key];
+  const profiles = [
+    { name: 'default', get: from({
+      'git.hosts': ['github.com', { host: 'git.work.example', profile: 'work' }],
+      'mcp.servers': ['https://mcp.example.com', { url: 'https://mcp.work.example', profile: 'work' }],
+      'docker.registries': [{ registry: 'https://registry.work.example/v2/', profile: 'work' }],
+      'kubernetes.clusters': [{ host: 'k8s.work.example:6443', profile: 'work' }, 'k8s.example.com'],
+    }) },
+    { name: 'work', get: from({ 'git.hosts': ['src.work.example'] }) },
+    { name: 'lab', get: from({ 'git.hosts': [{ host: 'github.com', profile: 'nope' }] }) },
+  ];
+  const d = destinationSettings(() => profiles);
+
+  test('an entry naming another profile is that profile\'s, not the list owner\'s; an unset list named elsewhere is those entries', () => {
+    assert.deepEqual(d.gitHosts('default'), ['github.com']);
+    assert.deepEqual(d.gitHosts('work'), ['src.work.example', 'git.work.example']);
+    assert.deepEqual(d.gitHosts(), ['github.com'], 'no name: the first profile');
+    assert.deepEqual(d.mcpServers('work'), ['https://mcp.work.example']);
+    assert.deepEqual(d.mcpServers('default'), ['https://mcp.example.com']);
+    assert.deepEqual(d.docker('work').registries, ['registry.work.example']);
+    assert.deepEqual(d.docker('default').registries, []);
+    assert.deepEqual(d.kubernetesClusters('work'), ['k8s.work.example:6443']);
+    assert.deepEqual(d.kubernetesClusters('default'), ['k8s.example.com']);
+    assert.deepEqual(d.gitHosts('lab'), [], 'an entry naming a profile nobody has gives it to nobody');
+  });
+
+  test('routed through the terminal routes: the entry\'s profile gives the token', async () => {
+    const asked: (string | undefined)[] = [];
+    const service: TokenService = {
+      profiles: () => profiles.map((p) => p.name),
+      async getToken(request: TokenRequest) {
+        asked.push(request.profile);
+        return { accessToken: `token-of-${request.profile}`, expiresAt: Date.now() + 60_000, generation: 1, account: { id: 'a', label: 'a' } } as never;
+      },
+      status: (profile) => ({ state: 'signed-in', issuer: `https://${profile}.example` }),
+      requestSignIn: async () => undefined,
+      signOutAccount: async () => undefined,
+    };
+    const routes = terminalRoutes({ service, log: quiet, ...d });
+    assert.equal((await routes['git-credential']({ protocol: 'https', host: 'git.work.example' })).password, 'token-of-work');
+    assert.equal((await routes['git-credential']({ protocol: 'https', host: 'github.com' })).password, 'token-of-default');
+    assert.equal((await routes['docker-credential']({ serverURL: 'registry.work.example' })).secret, 'token-of-work');
+    assert.deepEqual(await routes['mcp-server']({ url: 'https://mcp.work.example/mcp' }), { issuer: 'https://work.example', profile: 'work' });
+    assert.deepEqual(await routes['kubernetes-cluster']({ server: 'https://k8s.work.example:6443' }), { profile: 'work' });
+    assert.match((await routes['git-credential']({ protocol: 'https', host: 'git.work.example', profile: 'default' })).declined, /tokenrelay\.git\.hosts/, 'named default: that entry is not default\'s');
+  });
+
+  test('an object entry that is not { <field>, profile } is the setting\'s named problem', () => {
+    const bad = destinationSettings(() => [{ name: 'default', get: from({ 'git.hosts': [{ host: 'x.example', profile: 'a b' }] }) }]);
+    assert.throws(() => bad.gitHosts('default'), /tokenrelay\.git\.hosts contains .* which is neither a host nor \{"host": …, "profile": "<name>"\}/);
   });
 });
 

@@ -11,6 +11,7 @@ import { ProfileHost } from '../../app/profileHost.ts';
 import { TokenRelayError } from '../../core/errors.ts';
 import { redactingLogger } from '../../core/redact.ts';
 import { terminalRoutes } from '../../ipc/terminalRoutes.ts';
+import { ROUTES } from '../../ipc/tokenProtocol.ts';
 import { stderrLogger } from './stderrLogger.ts';
 import { checkClientSecret, writeClientSecret } from '../../app/clientSecret.ts';
 import { displayIssuer } from '../../oauth/serverConfig.ts';
@@ -30,6 +31,8 @@ export interface DirectRequest {
   signIn?: Omit<TerminalSignInOptions, 'env'>;
 }
 
+const DESTINATION_ROUTES = new Set<string>([ROUTES.gitCredential, ROUTES.dockerCredential, ROUTES.mcpServer, ROUTES.kubernetesCluster]);
+
 export async function answerDirectly(request: DirectRequest, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
   const log = redactingLogger(stderrLogger(env));
   const profile = request.profile ?? env.TOKENRELAY_PROFILE ?? DEFAULT_PROFILE;
@@ -38,8 +41,11 @@ export async function answerDirectly(request: DirectRequest, env: NodeJS.Process
     saveProfile(configPath, profile, { ...readConfigFile(configPath).profiles[profile], ...request.saveProfile });
     log.info(`Saved profile "${profile}" in ${configPath}`);
   }
+  // A git host, registry, MCP server or cluster may belong to any profile (its lists, or an entry
+  // naming it): those routes open every profile of the file, the others only the one asked for.
+  const allProfiles = DESTINATION_ROUTES.has(request.route) && request.body.profile === undefined;
   const host = ProfileHost.open({
-    env, profile, configPath, log, label: 'cli', watchSlots: false,
+    env, profile, configPath, log, label: 'cli', watchSlots: false, allProfiles,
     brokerOptions: { proactive: false, awaitLateAnswers: true, prepareClient: false, answerSiblings: false, primeLockAtStart: false },
   });
   const { service } = host;
