@@ -53,7 +53,9 @@ describe('readGitHosts', () => {
     // the null default is how "unset: any https host" reaches readGitHosts.
     assert.deepEqual(setting.type, ['array', 'null']);
     assert.equal(setting.default, null);
-    assert.equal(setting.items.type, 'string');
+    // A host, or { host, profile } naming the profile whose token it gets.
+    assert.deepEqual(setting.items.anyOf.map((i: { type: string }) => i.type), ['string', 'object']);
+    assert.deepEqual(setting.items.anyOf[1].required, ['host', 'profile']);
     assert.ok(setting.markdownDescription);
   });
 
