@@ -8,7 +8,6 @@
 //   token that oidc-provider spent while refusing is never presented again (no revocation);
 // - a resource that is not an absolute URI: a usage error naming the fix, nothing asked.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,8 @@ import { keySecretOf, secretKeyOf } from '../../src/app/slots.ts';
 import { cliBundle, editDefaultProfile, percentile, runChild } from './support.ts';
 import type { WindowProcess } from '../harness/windowProcess.ts';
 import { ENV_SOCKET } from '../../src/ipc/tokenProtocol.ts';
-import type { FarmOrder, FarmReport, FarmResult } from './farm.ts';
+import type { FarmResult } from './farm.ts';
+import { startFarm } from './farmClient.ts';
 
 /** The sign-in's (configured audience's) token outlives the test: no window refreshes it on its own. */
 const MAIN_TTL_S = 600;
@@ -53,18 +53,7 @@ async function cli(...args: string[]) {
 
 /** N one-shot CLI processes in window `i`'s terminals, started together at `at` by a separate process (the test process hosts the IdP). */
 async function cliStorm(at: number, count: number, args: string[], i: number): Promise<FarmResult[]> {
-  const farm = fork(join(__dirname, 'farm.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    await new Promise((r) => farm.once('message', r));
-    const report = new Promise<FarmReport>((resolve, reject) => {
-      farm.on('message', (m: FarmReport | { answered: number }) => { if ('results' in m) resolve(m); });
-      farm.once('exit', (code) => reject(new Error(`the farm exited ${code}`)));
-    });
-    farm.send({ at, count, command: process.execPath, args: [(await cliBundle()).cliJs, ...args], env: env(i) } satisfies FarmOrder);
-    return (await report).results;
-  } finally {
-    farm.kill();
-  }
+  return (await startFarm())({ at, count, command: process.execPath, args: [(await cliBundle()).cliJs, ...args], env: env(i) });
 }
 
 before(async () => {

@@ -4,7 +4,6 @@
 // - second expiry: the windows are gone; 200 one-shot processes alone.
 // Each expiry: exactly 1 refresh grant, 0 failed, 0 revocations, and one token for everyone.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,8 @@ import { startIdp, type Idp } from '../idp/server.ts';
 import { World } from '../harness/fixture.ts';
 import { keySecretOf, secretKeyOf } from '../../src/app/slots.ts';
 import { cliBundle, editDefaultProfile, percentile, runChild } from './support.ts';
-import type { FarmOrder, FarmReport, FarmResult } from './farm.ts';
+import type { FarmResult } from './farm.ts';
+import { startFarm } from './farmClient.ts';
 
 /** The first token lives long enough for the set-up; the storm's own generation outlives the storm. */
 const FIRST_TTL_S = 12;
@@ -39,18 +39,7 @@ async function cliStatus(): Promise<{ host: string; expiresAt: string; generatio
 
 /** N one-shot CLI processes started together at `at` by a separate process (the test process hosts the IdP). */
 async function cliStorm(at: number, count: number): Promise<FarmResult[]> {
-  const farm = fork(join(__dirname, 'farm.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    await new Promise((r) => farm.once('message', r));
-    const report = new Promise<FarmReport>((resolve, reject) => {
-      farm.on('message', (m: FarmReport | { answered: number }) => { if ('results' in m) resolve(m); });
-      farm.once('exit', (code) => reject(new Error(`the farm exited ${code}`)));
-    });
-    farm.send({ at, count, command: process.execPath, args: [(await cliBundle()).cliJs, 'token'], env: env() } satisfies FarmOrder);
-    return (await report).results;
-  } finally {
-    farm.kill();
-  }
+  return (await startFarm())({ at, count, command: process.execPath, args: [(await cliBundle()).cliJs, 'token'], env: env() });
 }
 
 function summary(results: FarmResult[]) {

@@ -9,7 +9,6 @@
 // - bad input (an unknown --profile, profile names differing only in case, a profile written twice)
 //   is a named error and changes nothing stored.
 import assert from 'node:assert/strict';
-import { fork } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,8 @@ import { signInWithLoopback } from '../../src/oauth/loopbackFlow.ts';
 import { fingerprint } from '../../src/core/fingerprint.ts';
 import type { Logger } from '../../src/core/types.ts';
 import { cliBundle, percentile, runChild, type CliResult } from './support.ts';
-import type { FarmOrder, FarmReport, FarmResult } from './farm.ts';
+import type { FarmResult } from './farm.ts';
+import { startFarm } from './farmClient.ts';
 
 /** The sign-in's tokens outlive the set-up (bundles, the window, the farms), then expire together. */
 const FIRST_TTL_S = 20;
@@ -94,20 +94,6 @@ async function signIn(profile: Profile): Promise<{ expiresAt: number; token: str
     await host.service.dispose();
     assert.equal(host.service.lostOnExit(), undefined, 'the sign-in is in the store of record');
   }
-}
-
-/** N CLI processes started together at `at` by a separate process (this one hosts both servers and must keep answering). */
-async function startFarm(): Promise<(order: FarmOrder) => Promise<FarmResult[]>> {
-  const farm = fork(join(__dirname, 'farm.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await new Promise((r) => farm.once('message', r));
-  return (order) => {
-    const report = new Promise<FarmReport>((resolve, reject) => {
-      farm.on('message', (m: FarmReport | { answered: number }) => { if ('results' in m) resolve(m); });
-      farm.once('exit', (code) => reject(new Error(`the farm exited ${code}`)));
-    });
-    farm.send(order);
-    return report.then((r) => r.results).finally(() => farm.kill());
-  };
 }
 
 /** Every file and directory under `dir` with its size and mtime, and the configuration file's bytes. */
