@@ -125,12 +125,15 @@ export function restoredStore(dir: string, gen: number, mark: number): TokenRela
 
 /**
  * A token presented again under a retry claim may be answered with the reuse grace's replay of its
- * first use: that answer was dated when the token was first presented (`firstAt`), so its expiry
- * counts from then, on this machine's clock. A fresh answer only loses a little lifetime.
+ * first use: that answer was dated when the token was first presented (`firstAt`), so its lifetime
+ * counts from then, on this machine's clock (the client dates its answer a moment after `sentAt`:
+ * the lifetime, not the client's date, is what is kept). Never later than the answer's own expiry;
+ * a fresh answer only loses a little lifetime.
  */
 export function replayDated(tokens: TokenSet, claim: Claim, sentAt: number, firstAt: number): TokenSet {
-  const early = claim.seq > 0 ? Math.max(0, sentAt - firstAt) : 0;
-  return early ? { ...tokens, obtainedAt: tokens.obtainedAt - early, expiresAt: tokens.expiresAt - early } : tokens;
+  if (claim.seq === 0 || sentAt <= firstAt) return tokens;
+  const expiresAt = Math.min(tokens.expiresAt, firstAt + (tokens.expiresAt - tokens.obtainedAt));
+  return { ...tokens, obtainedAt: Math.min(tokens.obtainedAt, firstAt), expiresAt };
 }
 
 export class RefreshProcedure {
