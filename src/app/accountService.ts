@@ -51,12 +51,6 @@ export interface AccountServiceOptions {
   registryFor?: (profile: string) => AccountRegistry;
 }
 
-/** The account a consumer last got a token for, which the status bar shows. */
-interface LastUsed {
-  profile: string;
-  slotKey: string;
-}
-
 export class AccountService implements TokenService {
   /** Resolves once the first configuration has been loaded. */
   readonly ready: Promise<void>;
@@ -67,7 +61,8 @@ export class AccountService implements TokenService {
   private readonly noticeListeners = new Set<(notice: RegistryNotice) => void>();
   private readonly registries = new Map<string, { registry: AccountRegistry; subscriptions: Disposable[] }>();
   private readonly firstProfile: string;
-  private lastUsed: LastUsed | undefined;
+  /** The slot of the account a consumer last got a token for, which the status bar shows. */
+  private lastUsed: string | undefined;
 
   constructor(registry: AccountRegistry, private readonly log: Logger, private readonly options: AccountServiceOptions = {}) {
     this.firstProfile = options.profile ?? DEFAULT_PROFILE;
@@ -127,7 +122,7 @@ export class AccountService implements TokenService {
         ? new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${request.account}".`, 'Sign in with that account from the Accounts menu.')
         : notSignedIn();
     }
-    return this.tokenOf(profile ?? this.firstProfile, entry, request);
+    return this.tokenOf(entry, request);
   }
 
   /** One account's session with a current token (createSession); rejects like getToken. */
@@ -137,7 +132,7 @@ export class AccountService implements TokenService {
     const held = this.holder(id);
     this.checkRequest(held?.registry ?? this.registry(named.profile), named.scopes, held?.profile ?? named.profile);
     if (!held) throw new TokenRelayError('not-signed-in', 'That Token Relay session no longer exists.', 'Sign in again from the Accounts menu.');
-    return sessionOf(held.profile, held.entry, (await this.tokenOf(held.profile, held.entry, {})).accessToken, held.registry.currentScopes());
+    return sessionOf(held.profile, held.entry, (await this.tokenOf(held.entry, {})).accessToken, held.registry.currentScopes());
   }
 
   /**
@@ -166,7 +161,7 @@ export class AccountService implements TokenService {
         if (wanted && !sameAccount(profile, entry, wanted)) continue;
         try {
           // Refreshes when needed, or waits for a refresh in flight in any window.
-          sessions.push(sessionOf(profile, entry, (await this.tokenOf(profile, entry, {})).accessToken, registry.currentScopes()));
+          sessions.push(sessionOf(profile, entry, (await this.tokenOf(entry, {})).accessToken, registry.currentScopes()));
         } catch (err) {
           this.log.warn(`No current token for ${entry.account.label}: ${describeError(err)}`);
         }
@@ -185,21 +180,19 @@ export class AccountService implements TokenService {
   }
 
   /**
-   * Forces one refresh, shared with every window (Refresh Token Now): of the account with this
-   * slot key, else the one a consumer last used, else the first profile's primary account.
+   * Forces one refresh, shared with every window (Refresh Token Now): of the account a consumer
+   * last used, else the first profile's primary account.
    */
-  async refreshNow(id?: string): Promise<AccessGrant> {
+  async refreshNow(): Promise<AccessGrant> {
     await this.ready;
-    const target = id ?? this.lastUsed?.slotKey;
-    const held = target === undefined ? undefined : this.holder(target);
-    const profile = held?.profile ?? this.firstProfile;
+    const held = this.lastUsed === undefined ? undefined : this.holder(this.lastUsed);
     const registry = held?.registry ?? this.registry();
     this.checkRequest(registry);
     const entry = held?.entry ?? registry.primary();
     const current = entry?.broker.peek();
     if (!entry || !current) throw notSignedIn();
     // Presenting the current token as rejected is what makes the one shared refresh happen.
-    return this.tokenOf(profile, entry, { rejectedAccessToken: current.tokens.accessToken }, true);
+    return this.tokenOf(entry, { rejectedAccessToken: current.tokens.accessToken }, true);
   }
 
   /**
@@ -243,11 +236,11 @@ export class AccountService implements TokenService {
   }
 
   /** `force`: the user asked for the refresh (Refresh Now), which the bound on rejection reports leaves alone. */
-  private async tokenOf(profile: string, entry: AccountEntry, request: TokenRequest, force?: true): Promise<AccessGrant> {
+  private async tokenOf(entry: AccountEntry, request: TokenRequest, force?: true): Promise<AccessGrant> {
     if (entry.corrupt && !entry.broker.peek()) throw entry.corrupt;
     const grant = await entry.broker.getToken({ rejectedAccessToken: request.rejectedAccessToken, minValidityMs: request.minValidityMs, force, resource: request.resource });
-    if (this.lastUsed?.slotKey !== entry.slotKey) {
-      this.lastUsed = { profile, slotKey: entry.slotKey };
+    if (this.lastUsed !== entry.slotKey) {
+      this.lastUsed = entry.slotKey;
       this.changed();
     }
     return grant;
@@ -285,7 +278,7 @@ export class AccountService implements TokenService {
 
   /** The account a consumer (the API, a terminal, a session request) last got a token for, while it is still here. */
   lastUsedAccount(): AccountSummary | undefined {
-    return this.lastUsed && this.account(this.lastUsed.slotKey);
+    return this.lastUsed === undefined ? undefined : this.account(this.lastUsed);
   }
 
   account(id: string): AccountSummary | undefined {
@@ -326,12 +319,13 @@ export class AccountService implements TokenService {
 
   async signOutAccount(account?: string, profile?: string): Promise<SignedOut | undefined> {
     await this.ready;
-    const entry = this.entryFor(this.registry(profile), account);
+    const registry = this.registry(profile);
+    const entry = this.entryFor(registry, account);
     if (!entry) {
       if (account) throw new TokenRelayError('not-signed-in', `Token Relay has no session for the account "${account}".`, 'Run "tokenrelay status" to see who is signed in.');
       return undefined;
     }
-    const { revocationWarning } = await this.registry(profile).signOut(entry.slotKey);
+    const { revocationWarning } = await registry.signOut(entry.slotKey);
     return { id: entry.account.id, label: entry.account.label, ...(revocationWarning ? { revocationWarning } : {}) };
   }
 
@@ -374,11 +368,10 @@ export class AccountService implements TokenService {
       }
       pending.push(this.registry(profile).configure(result));
     }
-    for (const [profile, { registry, subscriptions }] of [...this.registries]) {
+    for (const [profile, held] of [...this.registries]) {
       if (profile === this.firstProfile || results.has(profile)) continue;
       this.registries.delete(profile);
-      for (const s of subscriptions) s.dispose();
-      pending.push(registry.dispose());
+      pending.push(closeRegistry(held));
     }
     await Promise.all(pending);
     this.changed();
@@ -421,11 +414,14 @@ export class AccountService implements TokenService {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all([...this.registries.values()].map(({ registry, subscriptions }) => {
-      for (const s of subscriptions) s.dispose();
-      return registry.dispose();
-    }));
+    await Promise.all([...this.registries.values()].map((held) => closeRegistry(held)));
   }
+}
+
+/** Stops forwarding a registry's events and closes it. */
+function closeRegistry({ registry, subscriptions }: { registry: AccountRegistry; subscriptions: Disposable[] }): Promise<void> {
+  for (const s of subscriptions) s.dispose();
+  return registry.dispose();
 }
 
 /** VS Code's session options name an account by id and label; another profile may know the same id. */
