@@ -162,77 +162,94 @@ function readRedirectUri(get: SettingsSource): string | undefined {
   return value === undefined ? undefined : parseRedirectUri(value).uri;
 }
 
+/** What sets one destination list apart from another: its key, its entries' field, what is valid, and the words for a problem. */
+interface ListSpec {
+  key: string;
+  setting: string;
+  field: string;
+  valid(value: string): boolean;
+  notList: [message: string, fix: string];
+  bad(quoted: string): [message: string, fix: string];
+}
+
+/** A destination list's entries, each checked (ListEntry); undefined when unset. The first problem is the setting's named one. */
+function readList(get: SettingsSource, spec: ListSpec): ListEntry[] | undefined {
+  const value = get(spec.key);
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw problem(...spec.notList);
+  const entries = listEntries(value, spec.setting, spec.field);
+  const bad = entries.find((e) => typeof e.value !== 'string' || !spec.valid(e.value));
+  if (bad !== undefined) throw problem(...spec.bad(JSON.stringify(bad.value)));
+  return entries as ListEntry[];
+}
+
+const GIT_HOSTS: ListSpec = {
+  key: 'git.hosts', setting: 'tokenrelay.git.hosts', field: 'host', valid: isGitHostPattern,
+  notList: ['tokenrelay.git.hosts must be a list of host names.', 'For example ["git.example.com", "*.example.org", "127.0.0.1:8080"], or remove it.'],
+  bad: (quoted) => [`tokenrelay.git.hosts contains ${quoted}, which is not a host[:port] pattern; the git helper answers no host until it is fixed.`,
+    'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.'],
+};
+const CLUSTERS_EXAMPLE = 'For example ["k8s.example.com:6443", "*.clusters.example.com"]';
+const CLUSTERS: ListSpec = {
+  key: 'kubernetes.clusters', setting: CLUSTERS_SETTING, field: 'host', valid: isGitHostPattern,
+  notList: [`${CLUSTERS_SETTING} must be a list of API server hosts.`, `${CLUSTERS_EXAMPLE}, or remove it.`],
+  bad: (quoted) => [`${CLUSTERS_SETTING} contains ${quoted}, which is not a host[:port] pattern; kubectl gets no token until it is fixed.`, `${CLUSTERS_EXAMPLE}: a host name, a host and port, or "*.example.com" for its subdomains, without a scheme or path.`],
+};
+const MCP_EXAMPLE = 'For example ["https://mcp.example.com", "https://tools.example.com/team-a/mcp"]';
+const MCP_SERVERS: ListSpec = {
+  key: 'mcp.servers', setting: MCP_SERVERS_SETTING, field: 'url', valid: (url) => parseMcpServerEntry(url) !== undefined,
+  notList: [`${MCP_SERVERS_SETTING} must be a list of MCP server origins or URL prefixes.`, `${MCP_EXAMPLE}, or remove it.`],
+  bad: (quoted) => [`${MCP_SERVERS_SETTING} contains ${quoted}, which is not an http(s) origin or URL prefix; mcp-proxy serves no server until it is fixed.`,
+    `${MCP_EXAMPLE}: a scheme and host ("*.example.com" for its subdomains), an optional port and path, no query, fragment or user name.`],
+};
+const DOCKER_REGISTRIES: ListSpec = {
+  key: 'docker.registries', setting: 'tokenrelay.docker.registries', field: 'registry', valid: (entry) => registryOf(entry)?.https === true,
+  notList: ['tokenrelay.docker.registries must be a list of registry hosts.', 'For example ["registry.example.com", "registry.example.com:5000"].'],
+  bad: (quoted) => [`tokenrelay.docker.registries contains ${quoted}, which is not an https registry.`,
+    'List registry hosts as docker names them, for example "registry.example.com" or "registry.example.com:5000" (https only).'],
+};
+
 /**
- * tokenrelay.git.hosts: the hosts the git helper answers for (undefined: any https host). Read on
- * each git request, apart from the sign-in settings: a bad entry stops only the git helper.
+ * tokenrelay.git.hosts: the hosts the git helper answers for (undefined: any https host), without
+ * the entries naming another profile. Read on each git request, apart from the sign-in settings:
+ * a bad entry stops only the git helper.
  */
-export function readGitHosts(get: SettingsSource, owner = 'default'): string[] | undefined {
+export function readGitHosts(get: SettingsSource): string[] | undefined {
   const entries = readGitHostEntries(get);
-  return entries && entriesOf(entries, owner);
+  return entries && entriesOf(entries, 'default');
 }
 
 /** tokenrelay.git.hosts with each entry's profile (ListEntry). */
 export function readGitHostEntries(get: SettingsSource): ListEntry[] | undefined {
-  const value = get('git.hosts');
-  if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value)) {
-    throw problem('tokenrelay.git.hosts must be a list of host names.', 'For example ["git.example.com", "*.example.org", "127.0.0.1:8080"], or remove it.');
-  }
-  const hosts = listEntries(value, 'tokenrelay.git.hosts', 'host');
-  const bad = hosts.find((h) => typeof h.value !== 'string' || !isGitHostPattern(h.value));
-  if (bad !== undefined) {
-    throw problem(`tokenrelay.git.hosts contains ${JSON.stringify(bad.value)}, which is not a host[:port] pattern; the git helper answers no host until it is fixed.`,
-      'Use a host name ("git.example.com"), a host and port ("git.example.com:8443") or "*.example.com" for its subdomains, without a scheme or path.');
-  }
-  return hosts as ListEntry[];
+  return readList(get, GIT_HOSTS);
 }
 
 /**
  * tokenrelay.kubernetes.clusters: the API server hosts kubectl-credential answers for (undefined:
  * any https server). Read on each request; a bad entry stops only the kubectl plugin.
  */
-export function readKubernetesClusters(get: SettingsSource, owner = 'default'): string[] | undefined {
+export function readKubernetesClusters(get: SettingsSource): string[] | undefined {
   const entries = readKubernetesClusterEntries(get);
-  return entries && entriesOf(entries, owner);
+  return entries && entriesOf(entries, 'default');
 }
 
 /** tokenrelay.kubernetes.clusters with each entry's profile (ListEntry). */
 export function readKubernetesClusterEntries(get: SettingsSource): ListEntry[] | undefined {
-  const value = get('kubernetes.clusters');
-  if (value === undefined || value === null) return undefined;
-  const example = 'For example ["k8s.example.com:6443", "*.clusters.example.com"]';
-  if (!Array.isArray(value)) throw problem(`${CLUSTERS_SETTING} must be a list of API server hosts.`, `${example}, or remove it.`);
-  const hosts = listEntries(value, CLUSTERS_SETTING, 'host');
-  const bad = hosts.find((h) => typeof h.value !== 'string' || !isGitHostPattern(h.value));
-  if (bad !== undefined) {
-    throw problem(`${CLUSTERS_SETTING} contains ${JSON.stringify(bad.value)}, which is not a host[:port] pattern; kubectl gets no token until it is fixed.`,
-      `${example}: a host name, a host and port, or "*.example.com" for its subdomains, without a scheme or path.`);
-  }
-  return hosts as ListEntry[];
+  return readList(get, CLUSTERS);
 }
 
 /**
  * tokenrelay.mcp.servers: the MCP servers `mcp-proxy` gives the token to (undefined or empty: none).
  * Read on each mcp-proxy start, apart from the sign-in settings: a bad entry stops only mcp-proxy.
  */
-export function readMcpServers(get: SettingsSource, owner = 'default'): string[] | undefined {
+export function readMcpServers(get: SettingsSource): string[] | undefined {
   const entries = readMcpServerEntries(get);
-  return entries && entriesOf(entries, owner);
+  return entries && entriesOf(entries, 'default');
 }
 
 /** tokenrelay.mcp.servers with each entry's profile (ListEntry). */
 export function readMcpServerEntries(get: SettingsSource): ListEntry[] | undefined {
-  const value = get('mcp.servers');
-  if (value === undefined || value === null) return undefined;
-  const example = 'For example ["https://mcp.example.com", "https://tools.example.com/team-a/mcp"]';
-  if (!Array.isArray(value)) throw problem(`${MCP_SERVERS_SETTING} must be a list of MCP server origins or URL prefixes.`, `${example}, or remove it.`);
-  const servers = listEntries(value, MCP_SERVERS_SETTING, 'url');
-  const bad = servers.find((s) => typeof s.value !== 'string' || !parseMcpServerEntry(s.value));
-  if (bad !== undefined) {
-    throw problem(`${MCP_SERVERS_SETTING} contains ${JSON.stringify(bad.value)}, which is not an http(s) origin or URL prefix; mcp-proxy serves no server until it is fixed.`,
-      `${example}: a scheme and host ("*.example.com" for its subdomains), an optional port and path, no query, fragment or user name.`);
-  }
-  return servers as ListEntry[];
+  return readList(get, MCP_SERVERS);
 }
 
 /** Validates everything; the first problem found is reported. */
@@ -287,18 +304,7 @@ export function parseDockerSettings(get: SettingsSource, owner = 'default'): Doc
   return { username, registries: [...new Set(entriesOf(readDockerRegistryEntries(get), owner))] };
 }
 
-/** tokenrelay.docker.registries as registry hosts, with each entry's profile (ListEntry). */
+/** tokenrelay.docker.registries as registry hosts (unset: none), with each entry's profile (ListEntry). */
 export function readDockerRegistryEntries(get: SettingsSource): ListEntry[] {
-  const value = get('docker.registries') ?? [];
-  if (!Array.isArray(value)) {
-    throw problem('tokenrelay.docker.registries must be a list of registry hosts.', 'For example ["registry.example.com", "registry.example.com:5000"].');
-  }
-  return listEntries(value, 'tokenrelay.docker.registries', 'registry').map(({ value: entry, profile }) => {
-    const registry = typeof entry === 'string' ? registryOf(entry) : undefined;
-    if (!registry || !registry.https) {
-      throw problem(`tokenrelay.docker.registries contains ${JSON.stringify(entry)}, which is not an https registry.`,
-        'List registry hosts as docker names them, for example "registry.example.com" or "registry.example.com:5000" (https only).');
-    }
-    return profile === undefined ? { value: registry.host } : { value: registry.host, profile };
-  });
+  return (readList(get, DOCKER_REGISTRIES) ?? []).map((e) => ({ ...e, value: registryOf(e.value)!.host }));
 }
