@@ -6,11 +6,7 @@ import {
   entriesOf, parseDockerSettings, readDockerRegistryEntries, readGitHostEntries, readKubernetesClusterEntries, readMcpServerEntries,
   type DockerSettings, type ListEntry, type SettingsSource,
 } from './settings.ts';
-
-export interface ProfileSource {
-  name: string;
-  get: SettingsSource;
-}
+import type { ProfileSource } from './profiles.ts';
 
 /** What the terminal routes read per profile (TerminalRouteOptions' names); undefined: the first profile. */
 export interface DestinationSettings {

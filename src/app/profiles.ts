@@ -32,6 +32,26 @@ export function profileSource(profile: Record<string, unknown>): SettingsSource 
   };
 }
 
+export interface ProfileSource {
+  name: string;
+  get: SettingsSource;
+}
+
+/**
+ * Each profile's settings source, "default" first, without validating any: what the terminal
+ * routes read a destination list from at each request (readProfiles validates on a settings change).
+ */
+export function profileSources(get: SettingsSource): ProfileSource[] {
+  const value = get('profiles');
+  const named = isObject(value) ? Object.entries(value).map(([name, raw]) => ({ name, get: sourceOf(raw) })) : [];
+  return [{ name: DEFAULT_PROFILE, get }, ...named];
+}
+
+/** A profile that is not an object has no settings. */
+function sourceOf(raw: unknown): SettingsSource {
+  return isObject(raw) ? profileSource(raw) : () => undefined;
+}
+
 /**
  * Every profile VS Code's settings define, "default" first. A tokenrelay.profiles value that is
  * not an object, a name that is not allowed or repeats another (letter case aside), and a profile
@@ -49,7 +69,7 @@ export function readProfiles(get: SettingsSource): ProfileConfig[] {
   }
   const seen = new Map<string, string>([[DEFAULT_PROFILE, DEFAULT_PROFILE]]);
   for (const [name, raw] of Object.entries(value)) {
-    const source = isObject(raw) ? profileSource(raw) : () => undefined;
+    const source = sourceOf(raw);
     const where = `${PROFILES_SETTING}.${name}`;
     const same = seen.get(name.toLowerCase());
     let result: SettingsResult;

@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/types.ts';
 import { SETTING_KEYS, parseSettings, type SettingsResult, type SettingsSource } from '../app/settings.ts';
-import { DEFAULT_PROFILE, readProfiles, type ProfileConfig } from '../app/profiles.ts';
+import { DEFAULT_PROFILE, profileSources, readProfiles, type ProfileConfig, type ProfileSource } from '../app/profiles.ts';
 
 export const SECTION = 'tokenrelay';
 
@@ -32,25 +32,30 @@ export function workspaceSettingKeys(): string[] {
 
 let saidIgnored = '';
 
-/** The current `tokenrelay.*` settings (user settings only); workspace values are named once in `log`. */
-export function readSettings(log?: Logger): SettingsResult {
+/** Names, once in `log`, the `tokenrelay.*` values a workspace sets (all ignored). */
+function nameIgnoredWorkspaceValues(log?: Logger): void {
   const ignored = workspaceSettingKeys();
   if (log && ignored.length && ignored.join() !== saidIgnored) {
     log.warn(`Ignoring ${ignored.map((k) => `${SECTION}.${k}`).join(', ')} in this workspace's settings: Token Relay reads its settings from your user settings only, because a workspace is code from a repository and must not decide where your token goes. Move them to your user settings if you meant them.`);
   }
   saidIgnored = ignored.join();
+}
+
+/** The current `tokenrelay.*` settings (user settings only); workspace values are named once in `log`. */
+export function readSettings(log?: Logger): SettingsResult {
+  nameIgnoredWorkspaceValues(log);
   return parseSettings(userSettings());
 }
 
 /** Every profile of the user settings ("default": the top-level ones; tokenrelay.profiles), each validated alone. */
 export function readProfileSettings(log?: Logger): ProfileConfig[] {
-  const [first, ...others] = readProfiles(userSettings());
-  return [{ ...first, result: readSettings(log) }, ...others];
+  nameIgnoredWorkspaceValues(log);
+  return readProfiles(userSettings());
 }
 
-/** Every profile's settings source, read now (the terminal routes' git hosts, registries, servers, clusters). */
-export function profileSources(): { name: string; get: SettingsSource }[] {
-  return readProfiles(userSettings()).map(({ name, get }) => ({ name, get }));
+/** Every profile's settings source, read now, unvalidated (the terminal routes' git hosts, registries, servers, clusters). */
+export function userProfileSources(): ProfileSource[] {
+  return profileSources(userSettings());
 }
 
 /**

@@ -19,7 +19,7 @@ import { destinationSettings } from '../app/destinations.ts';
 import { defaultSocketDir } from '../ipc/socketDir.ts';
 import { serveTerminals } from '../ipc/tokenServer.ts';
 import { notify } from './notify.ts';
-import { profileSources } from './settings.ts';
+import { userProfileSources } from './settings.ts';
 import { ENV_NODE, ENV_SOCKET } from '../ipc/tokenProtocol.ts';
 
 export interface TerminalBridgeOptions {
@@ -38,7 +38,7 @@ export async function startTerminalBridge(context: vscode.ExtensionContext, serv
     log,
     host: 'window',
     // User settings only (settings.ts): a workspace never names where the token goes. Each profile's lists.
-    ...destinationSettings(() => profileSources()),
+    ...destinationSettings(userProfileSources),
   });
   // A hijacked or too long socket directory is worked around, but the user should know why.
   if (server.socketNotice) void notify('warning', `Token Relay: ${server.socketNotice}`);
