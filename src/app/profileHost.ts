@@ -69,7 +69,7 @@ export class ProfileHost {
     const registryFor = (name: string) => new AccountRegistry({
       slotsRoot: layout.slots, store: noSecrets, log: options.log, label: options.label, profile: name,
       // K's key store is the profile's own choice ("keyStore"), read at start like the first one's.
-      keyStores: name === profile ? keyStores : this.keyStoresOf(name),
+      keyStores: name === profile ? keyStores : profileKeyStores(options.env, layout, this.sourceOf(name)),
       siblings: (log) => new UnixSiblingChannel(defaultSocketDir(options.env), log), watchSlots: options.watchSlots, signOutPrevious: false,
       // Test bundles only (failpoints.ts): nothing in a shipped build.
       brokerOptions: { ...options.brokerOptions, hooks: failpointHooks(options.env) },
@@ -92,7 +92,7 @@ export class ProfileHost {
     const path = options.configPath ?? configFilePath(env);
     const loaded = readProfiles(path, profile, options.allProfiles === true);
     const layout = openStoreLayout(env);
-    const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(loaded.configs[0].get('keyStore'), env) });
+    const keyStores = profileKeyStores(env, layout, loaded.configs[0].get);
     return new ProfileHost(options, profile, path, loaded, layout, keyStores);
   }
 
@@ -125,11 +125,11 @@ export class ProfileHost {
   private sourceOf(name: string): SettingsSource {
     return this.loaded.configs.find((c) => c.name === name)?.get ?? (() => undefined);
   }
+}
 
-  private keyStoresOf(name: string): KeyStore[] {
-    const { env } = this.options;
-    return keyStoresFor({ platform: process.platform, env, layout: { keysDir: this.layout.keys }, choice: keyStoreChoiceOf(this.sourceOf(name)('keyStore'), env) });
-  }
+/** Where a profile keeps K: its own "keyStore" choice (or TOKENRELAY_KEY_STORE), on this platform. */
+export function profileKeyStores(env: NodeJS.ProcessEnv, layout: StoreLayout, get: SettingsSource): KeyStore[] {
+  return keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
 }
 
 function resultsOf(loaded: Loaded): Map<string, SettingsResult> {

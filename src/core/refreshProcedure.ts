@@ -186,9 +186,8 @@ export class RefreshProcedure {
       const mine = tokenFor(current, resource);
       const rejected = rejectedInG && mine !== undefined && mine.accessToken === tokenFor(g, resource)?.accessToken;
       const fresh = !rejected && mine !== undefined && ctx.freshness.isFresh(mine, ctx.clock.now(), minValidityMs);
-      // A generation refreshed for the configured audience is adopted as before (the caller checks it).
-      if (current.gen !== g.gen && ((resource === undefined && current.refreshedFor === undefined) || fresh)) return { generation: current };
-      if (fresh) return { generation: current };
+      // A newer generation refreshed for the configured audience is adopted as before (the caller checks it).
+      if (fresh || (current.gen !== g.gen && resource === undefined && current.refreshedFor === undefined)) return { generation: current };
       const backoff = ctx.status.read(current.gen);
       if (backoff.offlineUntil && backoff.offlineUntil > ctx.clock.now()) {
         const error = backoffError(backoff);

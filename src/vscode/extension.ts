@@ -189,8 +189,7 @@ export async function startExtension(context: vscode.ExtensionContext, deps: Ext
   const loadStarted = performance.now();
   void configure().then(() => {
     const result = service.settingsResult();
-    if (result && !result.ok) log.warn(`Configuration: ${result.problem.message}`);
-    for (const p of service.profileProblems()) if (p.profile !== DEFAULT_PROFILE) log.warn(`Configuration: ${p.problem.message}`);
+    for (const p of service.profileProblems()) log.warn(`Configuration: ${p.problem.message}`);
     log.info(`Loaded ${service.accounts().length} account(s) of ${service.profiles().length} profile(s) in ${Math.round(performance.now() - loadStarted)} ms`);
     // VS Code lists a provider's sign-in in the Accounts menu only for a pending session request:
     // ask for our own while nobody is signed in, so the menu offers "Sign in with Token Relay".

@@ -6,8 +6,7 @@
 // only when no socket answers, so the socket path starts as fast as before.
 import { configFilePath, openStoreLayout } from '../../app/storeRoot.ts';
 import { DEFAULT_PROFILE, profileSettings, profileSource, readConfigFile, saveProfile, type Profile } from '../../app/configFile.ts';
-import { keyStoreChoiceOf, keyStoresFor } from '../../keystore/chooseKeyStores.ts';
-import { ProfileHost } from '../../app/profileHost.ts';
+import { ProfileHost, profileKeyStores } from '../../app/profileHost.ts';
 import { TokenRelayError } from '../../core/errors.ts';
 import { redactingLogger } from '../../core/redact.ts';
 import { terminalRoutes } from '../../ipc/terminalRoutes.ts';
@@ -83,7 +82,7 @@ export async function setClientSecretDirectly(o: { profile?: string; secret: str
   if (!settings.ok) throw settings.problem;
   const get = profileSource(file.profiles[profile]);
   const layout = openStoreLayout(env);
-  const keyStores = keyStoresFor({ platform: process.platform, env, layout: { keysDir: layout.keys }, choice: keyStoreChoiceOf(get('keyStore'), env) });
+  const keyStores = profileKeyStores(env, layout, get);
   const { identity, oauth } = settings.settings;
   const where = await writeClientSecret(keyStores, identity, o.secret === undefined ? undefined : checkClientSecret(o.secret), log);
   return { where, clientId: identity.clientId, issuer: displayIssuer(oauth) ?? identity.issuer, profile };
