@@ -4,25 +4,13 @@
 // (no audiences map) still read, the map is sealed under K like the rest, and a refused resource
 // leaves every access token served and the possibly spent refresh token unpresented.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { Broker } from '../../src/core/broker.ts';
+import { test } from 'node:test';
 import { ResourceRefusedError, TokenRelayError } from '../../src/core/errors.ts';
 import { SealedStore } from '../../src/core/sealedStore.ts';
 import type { RefreshClient, TokenSet } from '../../src/core/types.ts';
-import { LaggedSharedStore } from '../harness/stores.ts';
-
-const root = mkdtempSync(join(tmpdir(), 'tokenrelay-audiences-'));
-const open: { broker: Broker; store: LaggedSharedStore }[] = [];
-after(async () => {
-  for (const { broker, store } of open.splice(0)) {
-    await broker.dispose();
-    store.close();
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+import { brokerWindows } from './brokerWindows.ts';
 
 let now = Date.now();
 const clock = { now: () => now };
@@ -49,12 +37,7 @@ const client: RefreshClient = {
   revoke: async () => undefined,
 };
 
-async function window(slot: string): Promise<Broker> {
-  const store = new LaggedSharedStore(join(root, `secrets-${slot}`), 0);
-  const b = await Broker.create({ slotDir: join(root, slot), secretKey: `tokenrelay/v1/${slot}`, store, client, clock, proactive: false });
-  open.push({ broker: b, store });
-  return b;
-}
+const { root, window } = brokerWindows('tokenrelay-audiences-', { client, clock });
 
 function assertNoReuse(): void {
   const rts = presented.map((p) => p.rt);

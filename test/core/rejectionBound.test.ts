@@ -4,25 +4,11 @@
 // the generation's record). After the bound, for a token the clock says has expired, and for
 // Refresh Now, a rejection refreshes as before.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { Broker } from '../../src/core/broker.ts';
+import { test } from 'node:test';
 import { TokenRelayError } from '../../src/core/errors.ts';
 import { TIMEOUTS } from '../../src/core/timeouts.ts';
 import type { RefreshClient, TokenSet } from '../../src/core/types.ts';
-import { LaggedSharedStore } from '../harness/stores.ts';
-
-const root = mkdtempSync(join(tmpdir(), 'tokenrelay-bound-'));
-const open: { broker: Broker; store: LaggedSharedStore }[] = [];
-after(async () => {
-  for (const { broker, store } of open.splice(0)) {
-    await broker.dispose();
-    store.close();
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+import { brokerWindows } from './brokerWindows.ts';
 
 let now = Date.now();
 const clock = { now: () => now };
@@ -35,12 +21,7 @@ let lifetimeMs = 3_600_000;
 const presented: string[] = [];
 const client: RefreshClient = { origin: async () => ({ tokenEndpoint: 'https://idp.test/token', issuer: 'https://idp.test', clientId: 'tokenrelay' }), refresh: async (rt) => { presented.push(rt); return tokens(lifetimeMs); }, revoke: async () => undefined };
 
-async function window(slot: string): Promise<Broker> {
-  const store = new LaggedSharedStore(join(root, `secrets-${slot}`), 0);
-  const b = await Broker.create({ slotDir: join(root, slot), secretKey: `tokenrelay/v1/${slot}`, store, client, clock, proactive: false });
-  open.push({ broker: b, store });
-  return b;
-}
+const { window } = brokerWindows('tokenrelay-bound-', { client, clock });
 
 const refusedFresh = (p: Promise<unknown>) => assert.rejects(p, (err: unknown) => {
   assert.ok(err instanceof TokenRelayError, String(err));
