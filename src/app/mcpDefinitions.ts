@@ -5,7 +5,7 @@
 // 401, by the proxy; no definition ever holds a token. vscode-free, so it is unit-tested directly.
 import { parseMcpServerEntry } from './mcpAccess.ts';
 import { readMcpServerEntries, type SettingsSource } from './settings.ts';
-import { DEFAULT_PROFILE, PROFILE_NAME, PROFILES_SETTING, readProfiles } from './profiles.ts';
+import { DEFAULT_PROFILE, PROFILE_NAME, PROFILES_SETTING, profileSources } from './profiles.ts';
 import { describeError } from '../core/errors.ts';
 
 export { DEFAULT_PROFILE };
@@ -24,13 +24,13 @@ export interface McpServerOffer {
  */
 export function mcpServerEntries(get: SettingsSource, skip: (why: string) => void = () => {}): McpServerOffer[] {
   const out: McpServerOffer[] = [];
-  for (const { name, get: source } of readProfiles(get)) {
+  const named = get('profiles');
+  if (named !== undefined && named !== null && (typeof named !== 'object' || Array.isArray(named))) {
+    skip(`${PROFILES_SETTING} is not an object; none of its MCP servers is offered to VS Code.`);
+  }
+  for (const { name, get: source } of profileSources(get)) {
     const where = name === DEFAULT_PROFILE ? 'tokenrelay.mcp.servers' : `${PROFILES_SETTING}.${name}.mcp.servers`;
     // A profile name goes into argv after --profile: only names that can never read as an option.
-    if (name === PROFILES_SETTING) { // readProfiles' stand-in for a tokenrelay.profiles that is not an object
-      skip(`${PROFILES_SETTING} is not an object; none of its MCP servers is offered to VS Code.`);
-      continue;
-    }
     if (!PROFILE_NAME.test(name)) {
       skip(`${PROFILES_SETTING} has a profile named ${JSON.stringify(name)}, which is not allowed; its MCP servers are not offered to VS Code.`);
       continue;
